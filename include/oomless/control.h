@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control page: a small shared-memory structure through which the oomless supervisor and the
+ * liboomless allocator inside the workload talk to each other.
+ *
+ * The supervisor creates a regular file of OOMLESS_CONTROL_SIZE bytes (normally
+ * /run/oomless/<supervisor-pid>/control), fills the header, and names it in the workload's
+ * environment as OOMLESS_CONTROL=<path>. The allocator maps it MAP_SHARED on first use. Optionally the
+ * supervisor also creates a FIFO named by OOMLESS_WAKE=<path>; the allocator writes one byte to it
+ * (O_NONBLOCK, never waiting) when its heap crosses the watermark, so the supervisor reacts without
+ * waiting for its next tick.
+ *
+ * Each side writes only its own half. Each half is guarded by a seqlock: the writer increments seq to
+ * an odd value, stores the fields, then increments seq to an even value (with release ordering).
+ * A reader copies the half, and retries when seq was odd or changed. No side ever waits for the
+ * other, so a stopped or malicious peer cannot wedge anything.
+ *
+ * The supervisor treats the whole workload half as untrusted input: every value is range-checked,
+ * and a torn or nonsensical snapshot is discarded.
+ *
+ * ABI rules: fields are only ever appended inside the reserved space, and the version is bumped when
+ * meaning changes. All integers are native-endian; both ends run on the same machine.
+ */
+#ifndef OOMLESS_CONTROL_H
+#define OOMLESS_CONTROL_H
+
+#include <stdint.h>
+
+#define OOMLESS_CONTROL_MAGIC   UINT64_C(0x314c4f52544e434f) /* "OCNTRL1" little-endian */
+#define OOMLESS_CONTROL_VERSION 1u
+#define OOMLESS_CONTROL_SIZE    4096u
+#define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
+#define OOMLESS_WAKE_ENV        "OOMLESS_WAKE"
+
+/* Written by the supervisor, read by the allocator. */
+struct oomless_control_sup {
+        uint32_t seq;            /* seqlock sequence: odd while being written */
+        uint32_t stage;          /* current policy stage, 0 = normal */
+        uint32_t stage_count;    /* number of stages in the policy (levels 1..stage_count) */
+        uint32_t flags;          /* OOMLESS_SUP_F_* */
+        uint64_t heap_cap;       /* bytes the heap may hold; 0 = let the allocator decide */
+        uint64_t scavenge_seq;   /* incremented to ask for an immediate scavenge */
+        uint64_t wake_watermark; /* bytes held above which the allocator pokes OOMLESS_WAKE; 0 = never */
+        uint64_t reserved[10];
+};
+
+#define OOMLESS_SUP_F_DRY_RUN (1u << 0) /* the policy only logs; the app may still read the stage */
+
+/* Written by the allocator, read (as untrusted) by the supervisor. */
+struct oomless_control_alloc {
+        uint32_t seq;           /* seqlock sequence: odd while being written */
+        uint32_t pid;           /* the process that last published */
+        uint64_t heap_held;     /* bytes mapped and not returned: what the kernel charges, metadata incl. */
+        uint64_t heap_in_use;   /* bytes handed out to the program */
+        uint64_t heap_returned; /* cumulative bytes given back to the kernel */
+        uint64_t heap_cap;      /* the cap in force, bytes; 0 = none */
+        uint64_t cap_hits;      /* allocations that hit the cap (failed or recovered) */
+        uint64_t scavenges;     /* scavenges done (any trigger) */
+        uint64_t scavenge_ack;  /* the last scavenge_seq served */
+        uint64_t stage_seen;    /* the last stage delivered to the app's callbacks */
+        uint64_t updated_ns;    /* CLOCK_MONOTONIC of the last publish */
+        uint64_t reserved[9];
+};
+
+struct oomless_control {
+        uint64_t magic;   /* OOMLESS_CONTROL_MAGIC, written once by the supervisor */
+        uint32_t version; /* OOMLESS_CONTROL_VERSION */
+        uint32_t size;    /* sizeof(struct oomless_control) as the supervisor built it */
+        uint32_t supervisor_pid;
+        uint32_t pad0;
+        uint64_t reserved0[5];
+        struct oomless_control_sup sup __attribute__((aligned(64)));
+        struct oomless_control_alloc alloc __attribute__((aligned(64)));
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "control page too large");
+#else
+_Static_assert(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "control page too large");
+#endif
+
+#endif

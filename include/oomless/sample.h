@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OomlessSample: one observation of the workload's memory, as the supervisor gathered it. This is
+ * the only input the policy engine sees besides the time, so it is plain data with explicit validity
+ * flags instead of sentinel guesses.
+ *
+ * Counters (events, PSI totals) are cumulative as the kernel reports them; the policy engine keeps
+ * its own history to compute increments within windows.
+ */
+#ifndef OOMLESS_SAMPLE_H
+#define OOMLESS_SAMPLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OOMLESS_NO_LIMIT UINT64_MAX
+
+typedef struct OomlessPsi {
+        double avg10, avg60, avg300; /* percent, 0..100 */
+        uint64_t total_usec;         /* cumulative stall time */
+} OomlessPsi;
+
+typedef struct OomlessSample {
+        uint64_t timestamp_usec; /* CLOCK_MONOTONIC when taken */
+
+        /* Memory charged to the workload (memory.current / memory.usage_in_bytes / RSS sum). */
+        uint64_t current;
+        uint64_t peak;         /* memory.peak / max_usage_in_bytes; 0 when unknown */
+        uint64_t limit;        /* effective limit (min over ancestors, bounded by MemTotal) */
+        uint64_t high;         /* memory.high in force, OOMLESS_NO_LIMIT when none or unsupported */
+        uint64_t anon, file;   /* from memory.stat; 0 when unknown */
+        uint64_t swap_current; /* 0 when unknown */
+
+        /* memory.events counters (v1: failcnt -> max, oom_control under_oom/oom_kill). */
+        bool events_valid;
+        uint64_t ev_low, ev_high, ev_max, ev_oom, ev_oom_kill, ev_oom_group_kill;
+
+        /* Per-cgroup PSI (v2 memory.pressure, or the matching unified leaf on hybrid). */
+        bool psi_valid;
+        OomlessPsi psi_some, psi_full;
+        /* Number of kernel PSI trigger events seen so far, per trigger index (policy order). */
+        uint32_t psi_trigger_count;
+        uint64_t psi_trigger_fired[8];
+
+        /* The allocator's figures from the control page, when a live allocator publishes them. */
+        bool heap_valid;
+        uint64_t heap_held, heap_in_use, heap_cap, heap_cap_hits;
+
+        uint32_t nr_processes; /* processes in the leaf (or tree, tier none) */
+} OomlessSample;
+
+#endif

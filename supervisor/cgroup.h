@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The workload's cgroup, on whichever tier this host offers. Everything above this module (the
+ * manager, the sampler's callers, actions) is tier-agnostic: it asks for a sample, for a kill, for a
+ * limit, and this module maps that onto cgroup v2, v1 (+ the unified tree for PSI on hybrid hosts), a
+ * read-only observed cgroup, or plain /proc when no memory controller is visible.
+ *
+ * Errors are negative errno. Functions that fail for a reason the user can fix fill *reterr_msg
+ * (malloc'd, may be NULL) with one sentence naming the path, the reason and the way out; the caller
+ * logs it once.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "oomless/sample.h"
+#include "macro.h"
+#include "units.h"
+
+typedef enum CgTier {
+        CG_TIER_V2,      /* pure v2, writable: own leaves, all controls */
+        CG_TIER_V1,      /* v1 memory controller (hybrid or legacy), writable */
+        CG_TIER_OBSERVE, /* cgroupfs read-only: read our own cgroup, act on processes */
+        CG_TIER_NONE,    /* no memory controller: /proc RSS of the process tree */
+        _CG_TIER_MAX,
+        CG_TIER_AUTO = 100, /* only as a request: detect */
+        _CG_TIER_INVALID = -EINVAL,
+} CgTier;
+
+const char *cg_tier_to_string(CgTier t); /* "v2", "v1", "observe", "none", "auto" */
+CgTier cg_tier_from_string(const char *s);
+
+typedef struct CgOptions {
+        CgTier requested;         /* CG_TIER_AUTO unless --cgroup-mode */
+        const char *root;         /* cgroupfs mount root override for tests; NULL = /sys/fs/cgroup */
+        SizeSpec memory_max;      /* --memory-max; percent of the effective limit above the leaf */
+        SizeSpec memory_high;     /* --memory-high */
+        SizeSpec memory_swap_max; /* --memory-swap-max */
+        int oom_group;            /* --oom-group: -1 unset, 0/1 */
+        bool want_cpu;            /* enable +cpu when present (v2) */
+        uint64_t tree_limit;      /* tier none: limit from the command line, UINT64_MAX when none */
+} CgOptions;
+
+typedef struct Cg Cg;
+
+/* Detects what this host offers and, for --cgroup-mode, whether the requested tier is possible.
+ * *ret_tier is the tier that would be used; *reterr_msg explains a refusal. Touches nothing. */
+int cg_detect(const CgOptions *opts, CgTier *ret_tier, char **reterr_msg);
+
+/* `oomless run`: creates the leaves ("supervisor" and "workload" on v2, a "oomless-<pid>" child of
+ * our own v1 memory cgroup plus a matching unified leaf for PSI on hybrid), moves the supervisor into
+ * its leaf on v2, enables controllers, applies limits, opens hot-path fds. Observe/none create
+ * nothing. */
+int cg_setup_run(const CgOptions *opts, Cg **ret, char **reterr_msg);
+
+/* `oomless attach`: watches an existing cgroup (found from /proc/PID/cgroup, or given as a path
+ * relative to the cgroupfs mount or absolute). Creates nothing, moves nothing. */
+int cg_setup_attach(const CgOptions *opts, pid_t pid, const char *cgroup_path, Cg **ret, char **reterr_msg);
+
+/* For starting the child directly in the leaf. On v2 *ret_dirfd is an O_PATH|O_DIRECTORY fd of the
+ * workload leaf for clone3(CLONE_INTO_CGROUP) (or -1 when not applicable). join_fds[] (terminated by
+ * -1, at most 4) are O_WRONLY|O_CLOEXEC fds of cgroup.procs files the child writes "0" into before
+ * exec, as the fallback and for the v1 + unified pair on hybrid hosts. Both stay owned by Cg. */
+int cg_spawn_fds(Cg *cg, int *ret_dirfd, const int **ret_join_fds);
+
+/* Moves an already started process (one we started) into the workload leaf(s). */
+int cg_attach_pid(Cg *cg, pid_t pid);
+
+/* Reads one sample through held fds. Fills everything except the heap and PSI-trigger fields. */
+int cg_sample(Cg *cg, OomlessSample *ret);
+
+/* Arms a kernel PSI trigger ("some 150000 1000000") on the leaf's memory.pressure; returns an fd to
+ * poll for POLLPRI (owned by the caller). -EOPNOTSUPP when the tier has no per-cgroup PSI. */
+int cg_psi_trigger_open(Cg *cg, const char *trigger);
+
+/* fds to poll that change when memory.events / cgroup.events change (POLLPRI on v2 files, or an
+ * eventfd registered through cgroup.event_control for v1 memory.oom_control). -1 entries are absent.
+ * Owned by Cg. */
+int cg_events_fd(Cg *cg);
+int cg_populated_fd(Cg *cg);
+
+/* Pids in the leaf (or the tree on tier none). *ret is malloc'd. */
+int cg_list_pids(Cg *cg, pid_t **ret, size_t *ret_n);
+/* 1 if any process is in the leaf, 0 if empty. */
+int cg_is_populated(Cg *cg);
+/* Kills every member with sig (cgroup.kill for SIGKILL on v2; a freeze-safe loop over members
+ * otherwise, repeated until empty or a bounded number of passes). */
+int cg_kill_all(Cg *cg, int sig);
+
+/* Limit writes for actions; -EOPNOTSUPP on tiers without them. UINT64_MAX means "max". */
+int cg_set_memory_high(Cg *cg, uint64_t bytes);
+int cg_set_memory_max(Cg *cg, uint64_t bytes);
+int cg_get_memory_high(Cg *cg, uint64_t *ret);
+int cg_get_memory_max(Cg *cg, uint64_t *ret);
+/* memory.reclaim (v2 only). Blocks in the kernel: never call it on the event loop thread. */
+int cg_reclaim(Cg *cg, uint64_t bytes);
+
+CgTier cg_tier(const Cg *cg);
+/* Absolute path of the workload leaf in the memory hierarchy (/sys/fs/cgroup/... ). */
+const char *cg_leaf_path(const Cg *cg);
+/* Absolute path of the leaf's memory.pressure, or NULL; for $MEMORY_PRESSURE_WATCH. */
+const char *cg_pressure_path(const Cg *cg);
+/* The line for the log at start: tier, why, leaf. */
+const char *cg_describe(const Cg *cg);
+
+/* Removes every leaf created (after the workload is gone; moves the supervisor back on v2), closes
+ * fds, frees. NULL-safe, returns NULL. */
+Cg *cg_free(Cg *cg);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Cg *, cg_free)
