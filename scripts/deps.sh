@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything oomless needs to build, test and benchmark on Debian 12, as root.
+# Idempotent: it asks apt only for what is missing, so re-runs cost about a second.
+set -euo pipefail
+
+packages=(
+        # build
+        build-essential cmake pkg-config clang lld llvm libclang-rt-14-dev clang-format
+        # the supervisor's libraries
+        libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev ca-certificates
+        # tests: tools and real programs run under LD_PRELOAD
+        python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
+        # the pure cgroup v2 VM (tests/vm)
+        qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod
+        # benchmark peers (bench/alloc)
+        libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "scripts/deps.sh: must run as root (it installs Debian packages with apt-get)" >&2
+        exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+        exit 0
+fi
+echo "scripts/deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
