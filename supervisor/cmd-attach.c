@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* `oomless attach (--pid PID | --cgroup PATH) [OPTIONS]`: supervise a workload oomless did not start. */
+#define _GNU_SOURCE 1
+#include "cmd.h"
+
+void cmd_help_attach(FILE *f)
+{
+        fputs(
+            "Usage: oomless attach (--pid PID | --cgroup PATH) [OPTIONS]\n"
+            "Supervise a running workload: the cgroup of PID (from /proc/PID/cgroup), or PATH.\n"
+            "Nothing is created or moved; oomless ends when the target exits or its cgroup empties.\n"
+            "\n"
+            "  --pid=PID               the process to follow; ends when it exits\n"
+            "  --cgroup=PATH           the cgroup, absolute or relative to the cgroupfs mount\n"
+            "  --cgroup-mode=MODE      auto (default), v2, v1, observe or none\n"
+            "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
+            "  --policy=FILE           JSON policy (default: the built-in one)\n"
+            "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
+            "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
+            "  --runtime-dir=DIR       where the status socket lives\n"
+            "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
+            "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+            "  -h, --help              this text\n"
+            "\n"
+            "Exit status: 0 when the target ended or oomless was told to stop, 125 on failure or misuse.\n",
+            f);
+}
+
+int cmd_attach(int argc, char **argv)
+{
+        ManagerConfig cfg;
+        int r;
+
+        r = cmd_parse_supervise(argc, argv, MANAGER_ATTACH, &cfg);
+        if (r == -2)
+                return 0;
+        if (r < 0)
+                return CMD_EXIT_USAGE_SUPERVISE;
+        return cmd_supervise(&cfg);
+}

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/* Option parsing shared by `oomless run` and `oomless attach`, and the run-to-the-end wrapper around
+ * the manager. Every bad argument gets one line naming the option, the value and the accepted form. */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "units.h"
+
+enum {
+        OPT_CGROUP_MODE = 0x100,
+        OPT_MEMORY_MAX,
+        OPT_MEMORY_HIGH,
+        OPT_MEMORY_SWAP_MAX,
+        OPT_OOM_GROUP,
+        OPT_STOP_TIMEOUT,
+        OPT_FORWARD_HUP,
+        OPT_POLICY,
+        OPT_DRY_RUN,
+        OPT_NO_PRELOAD,
+        OPT_LOG_LEVEL,
+        OPT_RUNTIME_DIR,
+        OPT_INTERVAL,
+        OPT_MEMORY_LIMIT,
+        OPT_PID,
+        OPT_CGROUP,
+        OPT_CGROUP_ROOT,
+};
+
+const char *cmd_default_runtime_dir(void)
+{
+        const char *e = getenv("OOMLESS_RUNTIME_DIR");
+        return e && *e ? e : MANAGER_DEFAULT_RUNTIME_DIR;
+}
+
+static int bad(const char *cmd, const char *opt, const char *value, const char *form)
+{
+        fprintf(stderr, "oomless %s: %s: invalid value '%s' (expected %s)\n", cmd, opt, value, form);
+        return -1;
+}
+
+static int parse_size_spec_opt(const char *cmd, const char *opt, const char *v, SizeSpec *ret)
+{
+        if (units_parse_size_spec(v, ret) < 0)
+                return bad(cmd, opt, v,
+                           "a size like 512M or 1.5G, a percent of the effective limit like 80%, or max");
+        return 0;
+}
+
+static int parse_duration_opt(const char *cmd, const char *opt, const char *v, bool allow_zero,
+                              uint64_t *ret)
+{
+        if (units_parse_duration(v, ret) < 0 || (!allow_zero && *ret == 0))
+                return bad(cmd, opt, v,
+                           allow_zero ? "a duration like 10s, 500ms or 2m"
+                                      : "a positive duration like 1s or 250ms");
+        return 0;
+}
+
+int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *cfg)
+{
+        static const struct option run_opts[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "cgroup-mode", required_argument, NULL, OPT_CGROUP_MODE },
+                { "memory-max", required_argument, NULL, OPT_MEMORY_MAX },
+                { "memory-high", required_argument, NULL, OPT_MEMORY_HIGH },
+                { "memory-swap-max", required_argument, NULL, OPT_MEMORY_SWAP_MAX },
+                { "oom-group", no_argument, NULL, OPT_OOM_GROUP },
+                { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+                { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP },
+                { "policy", required_argument, NULL, OPT_POLICY },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "interval", required_argument, NULL, OPT_INTERVAL },
+                { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
+                { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+                {},
+        };
+        static const struct option attach_opts[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "pid", required_argument, NULL, OPT_PID },
+                { "cgroup", required_argument, NULL, OPT_CGROUP },
+                { "cgroup-mode", required_argument, NULL, OPT_CGROUP_MODE },
+                { "policy", required_argument, NULL, OPT_POLICY },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "interval", required_argument, NULL, OPT_INTERVAL },
+                { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
+                { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+                {},
+        };
+        const char *cmd = mode == MANAGER_RUN ? "run" : "attach";
+        int c;
+
+        *cfg = (ManagerConfig){
+                .mode = mode,
+                .cg = { .requested = CG_TIER_AUTO,
+                        .oom_group = -1,
+                        .want_cpu = true,
+                        .tree_limit = UINT64_MAX },
+                .stop_timeout_usec = MANAGER_DEFAULT_STOP_TIMEOUT_USEC,
+                .preload = mode == MANAGER_RUN,
+                .runtime_dir = cmd_default_runtime_dir(),
+        };
+
+        optind = 0;
+        opterr = 0;
+        /* '+': the command's own options after the first operand are its, not ours. */
+        while ((c = getopt_long(argc, argv, "+h", mode == MANAGER_RUN ? run_opts : attach_opts, NULL)) >=
+               0) {
+                switch (c) {
+                case 'h':
+                        if (mode == MANAGER_RUN)
+                                cmd_help_run(stdout);
+                        else
+                                cmd_help_attach(stdout);
+                        return -2;
+                case OPT_CGROUP_MODE: {
+                        CgTier t = cg_tier_from_string(optarg);
+                        if (t < 0)
+                                return bad(cmd, "--cgroup-mode", optarg,
+                                           "one of auto, v2, v1, observe, none");
+                        cfg->cg.requested = t;
+                        break;
+                }
+                case OPT_MEMORY_MAX:
+                        if (parse_size_spec_opt(cmd, "--memory-max", optarg, &cfg->cg.memory_max) < 0)
+                                return -1;
+                        break;
+                case OPT_MEMORY_HIGH:
+                        if (parse_size_spec_opt(cmd, "--memory-high", optarg, &cfg->cg.memory_high) < 0)
+                                return -1;
+                        break;
+                case OPT_MEMORY_SWAP_MAX:
+                        if (parse_size_spec_opt(cmd, "--memory-swap-max", optarg, &cfg->cg.memory_swap_max) <
+                            0)
+                                return -1;
+                        break;
+                case OPT_OOM_GROUP:
+                        cfg->cg.oom_group = 1;
+                        break;
+                case OPT_STOP_TIMEOUT:
+                        if (parse_duration_opt(cmd, "--stop-timeout", optarg, true,
+                                               &cfg->stop_timeout_usec) < 0)
+                                return -1;
+                        break;
+                case OPT_FORWARD_HUP:
+                        cfg->forward_hup = true;
+                        break;
+                case OPT_POLICY:
+                        if (!*optarg)
+                                return bad(cmd, "--policy", optarg, "the path of a policy JSON file");
+                        cfg->policy_path = optarg;
+                        break;
+                case OPT_DRY_RUN:
+                        cfg->dry_run = true;
+                        break;
+                case OPT_NO_PRELOAD:
+                        cfg->preload = false;
+                        break;
+                case OPT_LOG_LEVEL: {
+                        int l = log_level_from_string(optarg);
+                        if (l < 0)
+                                return bad(cmd, "--log-level", optarg,
+                                           "one of debug, info, notice, warning, error");
+                        log_set_max_level((LogLevel)l);
+                        break;
+                }
+                case OPT_RUNTIME_DIR:
+                        if (optarg[0] != '/')
+                                return bad(cmd, "--runtime-dir", optarg, "an absolute directory path");
+                        cfg->runtime_dir = optarg;
+                        break;
+                case OPT_INTERVAL:
+                        if (parse_duration_opt(cmd, "--interval", optarg, false, &cfg->interval_usec) < 0)
+                                return -1;
+                        if (cfg->interval_usec < 10 * USEC_PER_MSEC ||
+                            cfg->interval_usec > 3600 * USEC_PER_SEC)
+                                return bad(cmd, "--interval", optarg, "a duration between 10ms and 1h");
+                        break;
+                case OPT_MEMORY_LIMIT: {
+                        uint64_t v;
+                        if (units_parse_size(optarg, &v) < 0 || v == 0)
+                                return bad(cmd, "--memory-limit", optarg, "a positive size like 512M");
+                        cfg->cg.tree_limit = v;
+                        break;
+                }
+                case OPT_CGROUP_ROOT:
+                        if (optarg[0] != '/')
+                                return bad(cmd, "--cgroup-root", optarg,
+                                           "an absolute path of a cgroupfs mount root");
+                        cfg->cg.root = optarg;
+                        break;
+                case OPT_PID: {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (errno || *end || end == optarg || v <= 0 || v > INT32_MAX)
+                                return bad(cmd, "--pid", optarg, "a process id, a positive integer");
+                        cfg->attach_pid = (pid_t)v;
+                        break;
+                }
+                case OPT_CGROUP:
+                        if (!*optarg)
+                                return bad(
+                                    cmd, "--cgroup", optarg,
+                                    "a cgroup path, absolute (/sys/fs/cgroup/...) or relative to the mount");
+                        cfg->attach_cgroup = optarg;
+                        break;
+                case '?':
+                default:
+                        if (optopt)
+                                fprintf(stderr,
+                                        "oomless %s: option -%c is unknown or needs a value (see oomless %s "
+                                        "--help)\n",
+                                        cmd, optopt, cmd);
+                        else
+                                fprintf(stderr,
+                                        "oomless %s: option %s is unknown or needs a value (see oomless %s "
+                                        "--help)\n",
+                                        cmd, argv[optind - 1], cmd);
+                        return -1;
+                }
+        }
+
+        if (mode == MANAGER_RUN) {
+                if (optind >= argc) {
+                        fprintf(stderr, "oomless run: no command given (usage: oomless run [OPTIONS] -- CMD "
+                                        "[ARGS...])\n");
+                        return -1;
+                }
+                cfg->argv = argv + optind;
+        } else {
+                if (optind < argc) {
+                        fprintf(stderr,
+                                "oomless attach: unexpected argument '%s' (attach takes no command; see "
+                                "oomless attach --help)\n",
+                                argv[optind]);
+                        return -1;
+                }
+                if ((cfg->attach_pid > 0) == (cfg->attach_cgroup != NULL)) {
+                        fprintf(stderr, "oomless attach: give exactly one of --pid PID or --cgroup PATH\n");
+                        return -1;
+                }
+        }
+        return optind;
+}
+
+int cmd_supervise(const ManagerConfig *cfg)
+{
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        r = manager_new(cfg, &m);
+        if (r < 0)
+                return WORKLOAD_EXIT_FAILURE;
+        return manager_run(m);
+}

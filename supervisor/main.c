@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* The oomless binary: picks the subcommand and sets up what every one of them needs. */
+#define _GNU_SOURCE 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "reaper.h"
+#if __has_include("cmd-check.h")
+#include "cmd-check.h"
+#define HAVE_CMD_CHECK 1
+#endif
+
+void cmd_help_main(FILE *f)
+{
+        fputs("Usage: oomless COMMAND [OPTIONS]\n"
+              "Supervise a workload's memory: staged degrade, scavenge and restart before the kernel "
+              "OOM-kills it.\n"
+              "\n"
+              "Commands:\n"
+              "  run [OPTIONS] -- CMD [ARGS...]   start CMD in its own cgroup leaf and supervise it\n"
+              "  attach (--pid PID | --cgroup PATH) [OPTIONS]\n"
+              "                                   supervise a workload oomless did not start\n"
+              "  status [--pid PID] [--json]      show a running instance's live state\n"
+              "  check [OPTIONS] FILE             validate a policy file\n"
+              "  help [COMMAND]                   show help\n"
+              "\n"
+              "  -h, --help      this text\n"
+              "  --version       print the version\n"
+              "\n"
+              "See oomless(1) and `oomless help COMMAND`.\n",
+              f);
+}
+
+static int help(const char *what)
+{
+        if (!what)
+                cmd_help_main(stdout);
+        else if (streq(what, "run"))
+                cmd_help_run(stdout);
+        else if (streq(what, "attach"))
+                cmd_help_attach(stdout);
+        else if (streq(what, "status"))
+                cmd_help_status(stdout);
+#ifdef HAVE_CMD_CHECK
+        else if (streq(what, "check")) {
+                char *av[] = { (char *)"check", (char *)"--help", NULL };
+                return cmd_check(2, av);
+        }
+#endif
+        else {
+                fprintf(stderr, "oomless help: unknown command '%s' (one of run, attach, status, check)\n",
+                        what);
+                return CMD_EXIT_USAGE;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *level = getenv("OOMLESS_LOG_LEVEL");
+        const char *cmd;
+
+        /* Before anything else: signals arrive through sd-event only, never asynchronously. */
+        if (reaper_block_signals() < 0)
+                return WORKLOAD_EXIT_FAILURE;
+        if (level && *level) {
+                int l = log_level_from_string(level);
+                if (l >= 0)
+                        log_set_max_level((LogLevel)l);
+                else
+                        fprintf(stderr,
+                                "oomless: $OOMLESS_LOG_LEVEL: invalid value '%s' (expected debug, info, "
+                                "notice, warning or error), ignoring\n",
+                                level);
+        }
+
+        if (argc < 2) {
+                cmd_help_main(stderr);
+                return CMD_EXIT_USAGE;
+        }
+        cmd = argv[1];
+        if (streq(cmd, "-h") || streq(cmd, "--help")) {
+                cmd_help_main(stdout);
+                return 0;
+        }
+        if (streq(cmd, "--version") || streq(cmd, "version")) {
+                printf("oomless %s\n", OOMLESS_VERSION);
+                return 0;
+        }
+        if (streq(cmd, "help"))
+                return help(argc > 2 ? argv[2] : NULL);
+        if (streq(cmd, "run"))
+                return cmd_run(argc - 1, argv + 1);
+        if (streq(cmd, "attach"))
+                return cmd_attach(argc - 1, argv + 1);
+        if (streq(cmd, "status"))
+                return cmd_status(argc - 1, argv + 1);
+        if (streq(cmd, "check")) {
+#ifdef HAVE_CMD_CHECK
+                return cmd_check(argc - 1, argv + 1);
+#else
+                fprintf(stderr, "oomless check: this build has no policy engine\n");
+                return CMD_EXIT_USAGE;
+#endif
+        }
+        fprintf(
+            stderr,
+            "oomless: unknown command '%s' (one of run, attach, status, check, help; see oomless --help)\n",
+            cmd);
+        return CMD_EXIT_USAGE;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* `oomless status`: the supervisor's live state as JSON (keys fixed in INTERFACES.md), served on a
+ * unix stream socket in the runtime directory (connect, read to EOF), and the client that prints it
+ * for people or programs. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "oomless/sample.h"
+
+#define STATUS_SOCKET_NAME  "status.sock"
+#define STATUS_JSON_VERSION 1
+
+typedef struct StatusInfo {
+        const char *mode; /* "run" | "attach" */
+        pid_t supervisor_pid;
+        const char *tier;
+        const char *leaf;
+        double uptime_sec;
+
+        bool sample_valid;
+        OomlessSample sample;
+        uint64_t leaf_max, leaf_high, swap_max; /* UINT64_MAX = none, 0 = unknown (null) */
+        bool leaf_max_known, leaf_high_known, swap_max_known;
+
+        pid_t child_pid; /* 0 = none */
+        double child_started_sec_ago;
+        unsigned restarts;
+        bool last_exit_valid;
+        int last_exit_status; /* oomless-style status: code or 128+sig */
+        int last_exit_signal; /* 0 when it exited */
+        bool last_exit_oom_killed;
+        double last_exit_sec_ago;
+
+        const char *policy_name;
+        bool dry_run;
+        unsigned stage;
+        const char *stage_name;
+        double stage_since_sec;
+        cJSON *recent_actions; /* array, taken over by status_render_json; NULL = [] */
+
+        bool heap_valid;
+        uint64_t heap_held, heap_in_use, heap_cap, heap_cap_hits, heap_scavenges;
+} StatusInfo;
+
+/* Builds the JSON document (malloc'd, unformatted). Takes ownership of info->recent_actions. */
+char *status_render_json(StatusInfo *info);
+
+typedef char *(*StatusRenderFn)(void *userdata);
+typedef struct StatusServer StatusServer;
+
+/* Listens on path (removed first if stale). Each connection gets render(userdata)'s document. */
+int status_server_new(sd_event *e, const char *path, StatusRenderFn render, void *userdata,
+                      StatusServer **ret);
+/* Closes and unlinks the socket. NULL-safe. */
+StatusServer *status_server_free(StatusServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(StatusServer *, status_server_free)
+
+/* `oomless status [--pid PID] [--json]`: returns the process exit status (0, 1 when nothing
+ * answers, 2 when the instance is ambiguous). */
+int status_client(const char *runtime_dir, pid_t pid, bool json);
