@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+/* The supervisor's side of the control page: create, publish, scavenge requests, and validation of
+ * the allocator's untrusted half. See control.h for the threading model and why nothing is mapped. */
+#include "control.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "oomless/control.h"
+
+/* One warning about a bad snapshot per this interval; the rest are counted and summarised. */
+#define CONTROL_WARN_INTERVAL_USEC (10 * USEC_PER_SEC)
+/* The kernel's absolute ceiling for pid_max (PID_MAX_LIMIT on 64-bit). */
+#define CONTROL_PID_LIMIT 4194304u
+
+struct Control {
+        char *dir;
+        char *path;
+        char *wake_path;
+        int dir_fd;
+        int fd;
+        int wake_fd;
+        sd_event_source *wake_source;
+        control_wake_handler_t wake_handler;
+        void *wake_userdata;
+
+        /* Our half as we last published it; the file's copy is never trusted. */
+        struct oomless_control_sup sup;
+        uint32_t max_stage_count; /* the largest stage_count ever published (stage_seen bound) */
+
+        uint64_t bytes_bound; /* 2x physical memory: no heap figure can honestly exceed it */
+        uint32_t pid_max;
+
+        /* The last accepted snapshot, for the monotonic checks (reset when the pid changes). */
+        bool have_last;
+        ControlAllocFigures last;
+        bool seen_allocator;
+
+        uint64_t last_warn_usec;
+        unsigned suppressed_warnings;
+};
+
+static uint64_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint32_t read_pid_max(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+        unsigned long v;
+
+        if (f && fscanf(f, "%lu", &v) == 1 && v > 0 && v <= CONTROL_PID_LIMIT)
+                return (uint32_t)v;
+        return CONTROL_PID_LIMIT;
+}
+
+static uint64_t physical_memory(void)
+{
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+        if (pages <= 0 || size <= 0)
+                return UINT64_C(1) << 40; /* unknown: a generous 1 TiB rather than no bound at all */
+        return (uint64_t)pages * (uint64_t)size;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+        ssize_t n = pwrite(fd, buf, len, off);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t)n != len)
+                return -EIO;
+        return 0;
+}
+
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+        ssize_t n = pread(fd, buf, len, off);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t)n != len)
+                return -EIO; /* truncated by the workload */
+        return 0;
+}
+
+static int create_file(Control *c)
+{
+        struct oomless_control hdr = {
+                .magic = OOMLESS_CONTROL_MAGIC,
+                .version = OOMLESS_CONTROL_VERSION,
+                .size = sizeof(struct oomless_control),
+                .supervisor_pid = (uint32_t)getpid(),
+        };
+        int r;
+
+        for (int attempt = 0;; attempt++) {
+                c->fd =
+                    openat(c->dir_fd, "control", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (c->fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 0)
+                        return log_error_errno(errno, "Failed to create control page %s: %m", c->path);
+                /* Left behind by an earlier supervisor that had our pid. */
+                if (unlinkat(c->dir_fd, "control", 0) < 0)
+                        return log_error_errno(errno, "Failed to remove stale control page %s: %m", c->path);
+        }
+        if (ftruncate(c->fd, OOMLESS_CONTROL_SIZE) < 0)
+                return log_error_errno(errno, "Failed to size control page %s: %m", c->path);
+        r = pwrite_full(c->fd, &hdr, sizeof(hdr), 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write control page %s: %m", c->path);
+        return 0;
+}
+
+static int create_fifo(Control *c)
+{
+        for (int attempt = 0;; attempt++) {
+                if (mkfifoat(c->dir_fd, "wake", 0600) >= 0)
+                        break;
+                if (errno != EEXIST || attempt > 0)
+                        return log_error_errno(errno, "Failed to create wake FIFO %s: %m", c->wake_path);
+                if (unlinkat(c->dir_fd, "wake", 0) < 0)
+                        return log_error_errno(errno, "Failed to remove stale wake FIFO %s: %m",
+                                               c->wake_path);
+        }
+        /* O_RDWR keeps a writer attached, so the fd never reports EOF/POLLHUP when the allocator
+         * closes its end, and the allocator's O_WRONLY|O_NONBLOCK open never fails with ENXIO. */
+        c->wake_fd = openat(c->dir_fd, "wake", O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (c->wake_fd < 0)
+                return log_error_errno(errno, "Failed to open wake FIFO %s: %m", c->wake_path);
+        return 0;
+}
+
+int control_create(const char *dir, Control **ret)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        int r;
+
+        if (!dir || !*dir || !ret)
+                return -EINVAL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->dir_fd = c->fd = c->wake_fd = -EBADF;
+        c->dir = strdup(dir);
+        if (!c->dir || asprintf(&c->path, "%s/control", dir) < 0 ||
+            asprintf(&c->wake_path, "%s/wake", dir) < 0)
+                return -ENOMEM;
+        c->bytes_bound = 2 * physical_memory();
+        c->pid_max = read_pid_max();
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create runtime directory %s: %m", dir);
+        c->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->dir_fd < 0)
+                return log_error_errno(errno, "Failed to open runtime directory %s: %m", dir);
+
+        r = create_file(c);
+        if (r < 0)
+                return r;
+        r = create_fifo(c);
+        if (r < 0)
+                return r;
+        r = control_publish(c, 0, 0, 0, 0, false);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int control_chown(Control *c, uid_t uid, gid_t gid)
+{
+        if (fchown(c->fd, uid, gid) < 0)
+                return log_error_errno(errno, "Failed to hand control page %s to uid %u: %m", c->path,
+                                       (unsigned)uid);
+        if (fchown(c->wake_fd, uid, gid) < 0)
+                return log_error_errno(errno, "Failed to hand wake FIFO %s to uid %u: %m", c->wake_path,
+                                       (unsigned)uid);
+        return 0;
+}
+
+static int publish_sup(Control *c)
+{
+        const off_t off = offsetof(struct oomless_control, sup);
+        const off_t seq_off = off + offsetof(struct oomless_control_sup, seq);
+        int r;
+
+        /* Seqlock writer: odd sequence first, then the body, then the even sequence. Each step is
+         * its own pwrite so the allocator can never see the new body under the old even value. */
+        c->sup.seq |= 1;
+        struct oomless_control_sup body = c->sup;
+        r = pwrite_full(c->fd, &c->sup.seq, sizeof(c->sup.seq), seq_off);
+        if (r >= 0)
+                r = pwrite_full(c->fd, &body, sizeof(body), off);
+        c->sup.seq++;
+        if (r >= 0)
+                r = pwrite_full(c->fd, &c->sup.seq, sizeof(c->sup.seq), seq_off);
+        if (r < 0)
+                return log_error_errno(r, "Failed to publish to control page %s: %m", c->path);
+        return 0;
+}
+
+int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t heap_cap,
+                    uint64_t wake_watermark, bool dry_run)
+{
+        c->sup.stage = stage;
+        c->sup.stage_count = stage_count;
+        c->sup.heap_cap = heap_cap;
+        c->sup.wake_watermark = wake_watermark;
+        c->sup.flags = dry_run ? OOMLESS_SUP_F_DRY_RUN : 0;
+        c->max_stage_count = MAX(c->max_stage_count, MAX(stage_count, stage));
+        return publish_sup(c);
+}
+
+int64_t control_request_scavenge(Control *c)
+{
+        int r;
+
+        c->sup.scavenge_seq++;
+        r = publish_sup(c);
+        if (r < 0)
+                return r;
+        return (int64_t)c->sup.scavenge_seq;
+}
+
+static _printf_(2, 3) void warn_bad(Control *c, const char *fmt, ...)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        char msg[512];
+        va_list ap;
+
+        if (c->last_warn_usec != 0 && now - c->last_warn_usec < CONTROL_WARN_INTERVAL_USEC) {
+                c->suppressed_warnings++;
+                return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_warning("Control page %s: %s; ignoring this snapshot of the allocator's figures (the workload "
+                    "wrote a torn or invalid value)%s%u similar warning(s) suppressed.",
+                    c->path, msg, c->suppressed_warnings ? "; " : "", c->suppressed_warnings);
+        c->suppressed_warnings = 0;
+        c->last_warn_usec = now;
+}
+
+/* Checks one snapshot against bounds and against the last accepted one. Returns the name of the
+ * first bad field with a reason in *why, or NULL. */
+static const char *validate(const Control *c, const struct oomless_control_alloc *a, char *why,
+                            size_t whylen)
+{
+        const uint64_t bound = c->bytes_bound;
+        bool same = c->have_last && c->last.pid == (pid_t)a->pid;
+
+#define BAD(field, ...)                                                                                     \
+        do {                                                                                                \
+                snprintf(why, whylen, __VA_ARGS__);                                                         \
+                return field;                                                                               \
+        } while (0)
+
+        if (a->pid == 0 || a->pid > c->pid_max)
+                BAD("pid", "pid %u is not a plausible pid (1..%u)", a->pid, c->pid_max);
+        if (a->heap_held > bound)
+                BAD("heap_held", "heap_held %llu exceeds twice the machine's memory (%llu)",
+                    (unsigned long long)a->heap_held, (unsigned long long)bound);
+        if (a->heap_in_use > a->heap_held)
+                BAD("heap_in_use", "heap_in_use %llu exceeds heap_held %llu",
+                    (unsigned long long)a->heap_in_use, (unsigned long long)a->heap_held);
+        if (a->heap_cap > bound)
+                BAD("heap_cap", "heap_cap %llu exceeds twice the machine's memory (%llu)",
+                    (unsigned long long)a->heap_cap, (unsigned long long)bound);
+        if (a->scavenge_ack > c->sup.scavenge_seq)
+                BAD("scavenge_ack", "scavenge_ack %llu is ahead of the last request %llu",
+                    (unsigned long long)a->scavenge_ack, (unsigned long long)c->sup.scavenge_seq);
+        if (a->stage_seen > c->max_stage_count)
+                BAD("stage_seen", "stage_seen %llu is beyond the %u stage(s) ever published",
+                    (unsigned long long)a->stage_seen, c->max_stage_count);
+        if (a->updated_ns / 1000 > now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC)
+                BAD("updated_ns", "updated_ns %llu lies in the future", (unsigned long long)a->updated_ns);
+        if (same) {
+                if (a->heap_returned < c->last.heap_returned)
+                        BAD("heap_returned", "counter heap_returned went backwards (%llu < %llu)",
+                            (unsigned long long)a->heap_returned, (unsigned long long)c->last.heap_returned);
+                if (a->cap_hits < c->last.cap_hits)
+                        BAD("cap_hits", "counter cap_hits went backwards (%llu < %llu)",
+                            (unsigned long long)a->cap_hits, (unsigned long long)c->last.cap_hits);
+                if (a->scavenges < c->last.scavenges)
+                        BAD("scavenges", "counter scavenges went backwards (%llu < %llu)",
+                            (unsigned long long)a->scavenges, (unsigned long long)c->last.scavenges);
+                if (a->scavenge_ack < c->last.scavenge_ack)
+                        BAD("scavenge_ack", "scavenge_ack went backwards (%llu < %llu)",
+                            (unsigned long long)a->scavenge_ack, (unsigned long long)c->last.scavenge_ack);
+                if (a->updated_ns < c->last.updated_ns)
+                        BAD("updated_ns", "updated_ns went backwards (%llu < %llu)",
+                            (unsigned long long)a->updated_ns, (unsigned long long)c->last.updated_ns);
+        }
+#undef BAD
+        return NULL;
+}
+
+int control_read_alloc(Control *c, ControlAllocFigures *ret)
+{
+        const off_t off = offsetof(struct oomless_control, alloc);
+        const off_t seq_off = off + offsetof(struct oomless_control_alloc, seq);
+        struct oomless_control_alloc a;
+        const char *field;
+        char why[256];
+        int r;
+
+        for (unsigned i = 0;; i++) {
+                uint32_t s1, s2;
+
+                if (i >= CONTROL_READ_RETRIES) {
+                        warn_bad(c, "field seq stayed odd or kept changing over %u reads",
+                                 CONTROL_READ_RETRIES);
+                        return -EAGAIN;
+                }
+                r = pread_full(c->fd, &s1, sizeof(s1), seq_off);
+                if (r >= 0 && !(s1 & 1))
+                        r = pread_full(c->fd, &a, sizeof(a), off);
+                if (r >= 0 && !(s1 & 1))
+                        r = pread_full(c->fd, &s2, sizeof(s2), seq_off);
+                if (r < 0) {
+                        warn_bad(c, "cannot read the allocator's half: %s",
+                                 r == -EIO ? "the file was truncated" : strerror(-r));
+                        return r;
+                }
+                if ((s1 & 1) || s1 != s2 || a.seq != s1)
+                        continue;
+                break;
+        }
+
+        if (a.seq == 0 && a.pid == 0)
+                return -ENODATA; /* no allocator has published yet */
+
+        field = validate(c, &a, why, sizeof(why));
+        if (field) {
+                warn_bad(c, "field %s: %s", field, why);
+                return -EBADMSG;
+        }
+
+        ControlAllocFigures f = {
+                .pid = (pid_t)a.pid,
+                .heap_held = a.heap_held,
+                .heap_in_use = a.heap_in_use,
+                .heap_returned = a.heap_returned,
+                .heap_cap = a.heap_cap,
+                .cap_hits = a.cap_hits,
+                .scavenges = a.scavenges,
+                .scavenge_ack = a.scavenge_ack,
+                .stage_seen = a.stage_seen,
+                .updated_ns = a.updated_ns,
+        };
+        c->last = f;
+        c->have_last = true;
+        c->seen_allocator = true;
+        if (ret)
+                *ret = f;
+        return 0;
+}
+
+int control_fill_sample(Control *c, OomlessSample *sample)
+{
+        ControlAllocFigures f;
+        int r;
+
+        r = control_read_alloc(c, &f);
+        if (r < 0) {
+                sample->heap_valid = false;
+                return r;
+        }
+        sample->heap_valid = true;
+        sample->heap_held = f.heap_held;
+        sample->heap_in_use = f.heap_in_use;
+        sample->heap_cap = f.heap_cap;
+        sample->heap_cap_hits = f.cap_hits;
+        return 0;
+}
+
+bool control_has_allocator(const Control *c)
+{
+        return c->seen_allocator;
+}
+
+int control_wake_fd(const Control *c)
+{
+        return c->wake_fd;
+}
+
+int control_wake_drain(Control *c)
+{
+        char buf[256];
+        int total = 0;
+
+        /* Bounded: a workload that writes without pause cannot keep us here. */
+        for (int i = 0; i < 64; i++) {
+                ssize_t n = read(c->wake_fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                total += (int)n;
+        }
+        return total;
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Control *c = userdata;
+
+        (void)control_wake_drain(c);
+        if (c->wake_handler)
+                c->wake_handler(c, c->wake_userdata);
+        return 0;
+}
+
+int control_add_wake_source(Control *c, sd_event *e, control_wake_handler_t handler, void *userdata)
+{
+        int r;
+
+        if (c->wake_source)
+                return -EBUSY;
+        r = sd_event_add_io(e, &c->wake_source, c->wake_fd, EPOLLIN, on_wake, c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch wake FIFO %s: %m", c->wake_path);
+        (void)sd_event_source_set_description(c->wake_source, "control-wake");
+        c->wake_handler = handler;
+        c->wake_userdata = userdata;
+        return 0;
+}
+
+const char *control_path(const Control *c)
+{
+        return c->path;
+}
+
+const char *control_wake_path(const Control *c)
+{
+        return c->wake_path;
+}
+
+int control_env(const Control *c, char ***ret)
+{
+        _cleanup_strv_free_ char **l = calloc(3, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        if (asprintf(&l[0], "%s=%s", OOMLESS_CONTROL_ENV, c->path) < 0) {
+                l[0] = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&l[1], "%s=%s", OOMLESS_WAKE_ENV, c->wake_path) < 0) {
+                l[1] = NULL;
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+Control *control_free(Control *c)
+{
+        if (!c)
+                return NULL;
+        c->wake_source = sd_event_source_disable_unref(c->wake_source);
+        if (c->dir_fd >= 0) {
+                if (c->fd >= 0)
+                        (void)unlinkat(c->dir_fd, "control", 0);
+                if (c->wake_fd >= 0)
+                        (void)unlinkat(c->dir_fd, "wake", 0);
+        }
+        safe_close(c->fd);
+        safe_close(c->wake_fd);
+        safe_close(c->dir_fd);
+        free(c->dir);
+        free(c->path);
+        free(c->wake_path);
+        free(c);
+        return NULL;
+}

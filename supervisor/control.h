@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The supervisor's side of the control page (include/oomless/control.h): creates <dir>/control and
+ * the <dir>/wake FIFO, publishes the supervisor half under its seqlock, asks for scavenges, and reads
+ * the allocator half as untrusted input.
+ *
+ * Threading and ownership: a Control belongs to the event-loop thread; no function here blocks or
+ * takes a lock. The supervisor never maps the page: a hostile workload could truncate the file and
+ * turn every access of a mapping into SIGBUS, so both halves go through pread()/pwrite() on a held
+ * fd, where truncation is only a short read. What the workload writes into our half is never read
+ * back: each publish rewrites the whole half from the copy kept in Control.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "oomless/sample.h"
+
+typedef struct Control Control;
+
+/* The allocator's figures after validation. */
+typedef struct ControlAllocFigures {
+        pid_t pid;
+        uint64_t heap_held, heap_in_use, heap_returned, heap_cap;
+        uint64_t cap_hits, scavenges, scavenge_ack, stage_seen;
+        uint64_t updated_ns; /* CLOCK_MONOTONIC of the allocator's last publish */
+} ControlAllocFigures;
+
+/* Seqlock retries before a read gives up with -EAGAIN (the writer is mid-update or wedged). */
+#define CONTROL_READ_RETRIES 64
+
+/* Creates <dir> if missing (0755, last component only), then <dir>/control (OOMLESS_CONTROL_SIZE
+ * bytes, 0600, header filled, both halves zero) and the <dir>/wake FIFO (0600), replacing stale ones
+ * left by a dead supervisor with the same pid. */
+int control_create(const char *dir, Control **ret);
+
+/* When the workload runs under another uid, hands both files to it (the allocator maps the page
+ * read-write and opens the FIFO for writing). */
+int control_chown(Control *c, uid_t uid, gid_t gid);
+
+/* Rewrites the whole supervisor half under the seqlock. */
+int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t heap_cap,
+                    uint64_t wake_watermark, bool dry_run);
+/* Bumps scavenge_seq (and republishes). Returns the new sequence number (> 0) or negative errno. */
+int64_t control_request_scavenge(Control *c);
+
+/* Reads and validates the allocator half. 0 and *ret filled on success; -ENODATA when no allocator
+ * has published yet; -EAGAIN when every retry saw a torn snapshot; -EBADMSG when a field is out of
+ * bounds (logged, rate-limited, naming the file and the field); -EIO when the file was truncated.
+ * *ret is untouched on failure. */
+int control_read_alloc(Control *c, ControlAllocFigures *ret);
+
+/* Convenience for the sampler: fills sample->heap_* from a fresh valid snapshot, or clears
+ * heap_valid. Returns what control_read_alloc() returned. */
+int control_fill_sample(Control *c, OomlessSample *sample);
+
+/* True once a valid snapshot has been seen from any allocator. */
+bool control_has_allocator(const Control *c);
+
+/* The FIFO's read end (O_RDWR|O_NONBLOCK|O_CLOEXEC, so it never reports EOF). Owned by Control. */
+int control_wake_fd(const Control *c);
+/* Empties the FIFO without blocking; returns the number of bytes read (wake-ups coalesce). */
+int control_wake_drain(Control *c);
+
+typedef void (*control_wake_handler_t)(Control *c, void *userdata);
+/* Convenience: an sd-event io source on the wake fd that drains it and calls handler. The source is
+ * owned by Control and freed with it. */
+int control_add_wake_source(Control *c, sd_event *e, control_wake_handler_t handler, void *userdata);
+
+const char *control_path(const Control *c);
+const char *control_wake_path(const Control *c);
+/* "OOMLESS_CONTROL=<path>" and "OOMLESS_WAKE=<path>" as a new strv for the child's environment. */
+int control_env(const Control *c, char ***ret);
+
+/* Unlinks both files, closes fds, frees. NULL-safe, returns NULL. */
+Control *control_free(Control *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Control *, control_free)
