@@ -75,6 +75,9 @@ int cg_sample(Cg *cg, OomlessSample *ret);
 /* Arms a kernel PSI trigger ("some 150000 1000000") on the leaf's memory.pressure; returns an fd to
  * poll for POLLPRI (owned by the caller). -EOPNOTSUPP when the tier has no per-cgroup PSI. */
 int cg_psi_trigger_open(Cg *cg, const char *trigger);
+/* The same, filling *reterr_msg with the reason on failure (e.g. the kernel's rule that without
+ * CAP_SYS_RESOURCE the window must be a multiple of 2 s). */
+int cg_psi_trigger_open_msg(Cg *cg, const char *trigger, char **reterr_msg);
 
 /* fds to poll that change when memory.events / cgroup.events change (POLLPRI on v2 files, or an
  * eventfd registered through cgroup.event_control for v1 memory.oom_control). -1 entries are absent.
@@ -103,6 +106,9 @@ CgTier cg_tier(const Cg *cg);
 const char *cg_leaf_path(const Cg *cg);
 /* Absolute path of the leaf's memory.pressure, or NULL; for $MEMORY_PRESSURE_WATCH. */
 const char *cg_pressure_path(const Cg *cg);
+/* Directory in the unified tree used for PSI, cgroup.events and cgroup.kill: the leaf itself on v2,
+ * its twin under the cgroup2 mount on hybrid v1 hosts, NULL when there is none. */
+const char *cg_unified_leaf_path(const Cg *cg);
 /* The line for the log at start: tier, why, leaf. */
 const char *cg_describe(const Cg *cg);
 

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the real-kernel cgroup tests: a controllable child process ("kid") that
+ * allocates, forks and exits on command, started through the Cg's join fds or clone3, and small
+ * file readers. */
+#pragma once
+
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "test.h"
+
+#define KID_CHUNK (8u << 20)
+
+typedef struct Kid {
+        pid_t pid;
+        int cmd, ack;
+} Kid;
+
+static inline void kid_loop(int cmd, int ack)
+{
+        char c;
+        while (read(cmd, &c, 1) == 1) {
+                if (c == 'a') {
+                        char *p = malloc(KID_CHUNK);
+                        if (!p)
+                                _exit(3);
+                        memset(p, 0x5a, KID_CHUNK); /* touch every page so it is charged */
+                } else if (c == 'f') {
+                        if (fork() == 0) {
+                                close(cmd);
+                                close(ack);
+                                for (;;)
+                                        pause();
+                        }
+                } else if (c == 'q')
+                        _exit(0);
+                if (write(ack, "k", 1) != 1)
+                        _exit(4);
+        }
+        _exit(0);
+}
+
+/* Starts a kid: joins every fd in join_fds (writing "0", as the supervisor's child does before exec),
+ * or, with clone_dirfd >= 0, starts directly in that cgroup with clone3(CLONE_INTO_CGROUP). */
+static inline int kid_start(Kid *k, const int *join_fds, int clone_dirfd)
+{
+        int c[2], a[2];
+        pid_t pid;
+
+        if (pipe2(c, O_CLOEXEC) < 0 || pipe2(a, O_CLOEXEC) < 0)
+                return -errno;
+        if (clone_dirfd >= 0) {
+                struct clone_args args = { .flags = CLONE_INTO_CGROUP,
+                                           .exit_signal = SIGCHLD,
+                                           .cgroup = (uint64_t)clone_dirfd };
+                pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        } else
+                pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                close(c[1]);
+                close(a[0]);
+                for (const int *f = join_fds; f && *f >= 0; f++)
+                        if (write(*f, "0", 1) != 1)
+                                _exit(5);
+                kid_loop(c[0], a[1]);
+        }
+        close(c[0]);
+        close(a[1]);
+        *k = (Kid){ pid, c[1], a[0] };
+        return 0;
+}
+
+/* Sends a command; 0 when acknowledged, -1 when the kid died (EOF) or did not answer in 20 s. */
+static inline int kid_cmd(Kid *k, char c)
+{
+        struct pollfd p = { .fd = k->ack, .events = POLLIN };
+        char r;
+        if (write(k->cmd, &c, 1) != 1)
+                return -1;
+        if (poll(&p, 1, 20000) != 1)
+                return -1;
+        return read(k->ack, &r, 1) == 1 ? 0 : -1;
+}
+
+/* Waits for the kid; returns the raw wait status. */
+static inline int kid_wait(Kid *k)
+{
+        int st = 0;
+        close(k->cmd);
+        close(k->ack);
+        while (waitpid(k->pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        return st;
+}
+
+static inline char *read_text(const char *path)
+{
+        static char buf[65536];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+        if (fd < 0)
+                return NULL;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n < 0)
+                return NULL;
+        buf[n] = '\0';
+        return buf;
+}
+
+static inline uint64_t read_u64_at(const char *dir, const char *file)
+{
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/%s", dir, file);
+        char *t = read_text(p);
+        if (!t)
+                TEST_FAIL("cannot read %s: %s", p, strerror(errno));
+        if (strncmp(t, "max", 3) == 0)
+                return UINT64_MAX;
+        return strtoull(t, NULL, 10);
+}
+
+/* A process's cgroup path: in the unified tree ("0::" line) or in the v1 memory hierarchy. */
+static inline const char *proc_cgroup_path(pid_t pid, bool unified)
+{
+        static char out[4096];
+        char p[64], *save = NULL;
+        snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+        char *t = read_text(p);
+        if (!t)
+                return NULL;
+        for (char *line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *id = strsep(&line, ":"), *ctrl = line ? strsep(&line, ":") : NULL;
+                if (!ctrl || !line)
+                        continue;
+                bool is_v2 = strcmp(id, "0") == 0 && !*ctrl;
+                bool is_mem = false;
+                for (char *c = ctrl, *w; (w = strsep(&c, ","));)
+                        is_mem = is_mem || strcmp(w, "memory") == 0;
+                if ((unified && is_v2) || (!unified && is_mem)) {
+                        snprintf(out, sizeof(out), "%s", line);
+                        return out;
+                }
+        }
+        return NULL;
+}
+
+static inline bool dir_exists(const char *p)
+{
+        struct stat st;
+        return stat(p, &st) >= 0 && S_ISDIR(st.st_mode);
+}
+
+static inline bool wait_pollpri(int fd, int timeout_ms)
+{
+        struct pollfd p = { .fd = fd, .events = POLLPRI };
+        return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLPRI | POLLERR));
+}

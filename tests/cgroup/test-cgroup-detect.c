@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* Tier detection, on this host and on fixture trees (tests/fixtures/cgroupfs/<case>/: a fake
+ * proc/self/{mountinfo,cgroup}, proc/meminfo and the cgroupfs files detection and sampling read).
+ * Each fixture is copied to a scratch directory first so that the checkout's permissions cannot
+ * change the verdict; read-only cases are read-only through their mountinfo flags. */
+#include "cgtest.h"
+
+#include "cgroup.h"
+#include "cgroup-internal.h"
+
+#ifndef FIXTURE_DIR
+#error FIXTURE_DIR must point at tests/fixtures/cgroupfs
+#endif
+
+static char scratch[256];
+
+static const char *fixture(const char *name)
+{
+        static char root[512];
+        char cmd[2048];
+        if (!scratch[0]) {
+                snprintf(scratch, sizeof(scratch), "/tmp/oomless-cgfix-XXXXXX");
+                if (!mkdtemp(scratch))
+                        TEST_FAIL("mkdtemp: %s", strerror(errno));
+        }
+        snprintf(root, sizeof(root), "%s/%s", scratch, name);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/%s' '%s'", root, FIXTURE_DIR, name, root);
+        if (system(cmd) != 0)
+                TEST_FAIL("cannot copy fixture %s", name);
+        return root;
+}
+
+static CgTier detect(const char *root, CgTier want, char **msg)
+{
+        CgOptions o = { .requested = want, .root = root, .oom_group = -1, .tree_limit = UINT64_MAX };
+        CgTier t = _CG_TIER_INVALID;
+        free(*msg);
+        *msg = NULL;
+        int r = cg_detect(&o, &t, msg);
+        return r < 0 ? (CgTier)r : t;
+}
+
+TEST(tier_strings)
+{
+        for (int t = 0; t < _CG_TIER_MAX; t++)
+                ASSERT_EQ(cg_tier_from_string(cg_tier_to_string((CgTier)t)), t);
+        ASSERT_EQ(cg_tier_from_string("auto"), CG_TIER_AUTO);
+        ASSERT_EQ(cg_tier_from_string("v3"), _CG_TIER_INVALID);
+}
+
+TEST(fixture_v2)
+{
+        char *msg = NULL;
+        const char *root = fixture("v2");
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V2);
+        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), CG_TIER_V2);
+        ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), CG_TIER_OBSERVE);
+        ASSERT_EQ(detect(root, CG_TIER_NONE, &msg), CG_TIER_NONE);
+        /* No v1 hierarchy: forcing v1 is refused with the reason. */
+        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EOPNOTSUPP);
+        ASSERT_TRUE(msg && strstr(msg, "--cgroup-mode=v1") && strstr(msg, "no cgroup v1 hierarchy"));
+
+        CgHost h = {};
+        ASSERT_OK(cg_host_load(root, 0, &h));
+        char want[600];
+        snprintf(want, sizeof(want), "%s/sys/fs/cgroup/system.slice/app.service", root);
+        ASSERT_STREQ(h.v2_dir, want);
+        ASSERT_STREQ(h.v2_path, "/system.slice/app.service");
+        ASSERT_TRUE(h.v1_dir == NULL);
+        ASSERT_U64_EQ(h.memtotal, 8000000ull * 1024);
+        /* Percent sizes resolve against the smallest limit above: system.slice's 1G. */
+        uint64_t above;
+        ASSERT_OK(cg_limit_above(CG_FILES_V2, h.v2_dir, h.v2_mount, h.memtotal, &above));
+        ASSERT_U64_EQ(above, 1073741824ull);
+        cg_host_done(&h);
+        free(msg);
+}
+
+TEST(fixture_v1_hybrid)
+{
+        char *msg = NULL;
+        const char *root = fixture("v1-hybrid");
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V1);
+        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EOPNOTSUPP);
+        ASSERT_TRUE(msg && strstr(msg, "memory controller is not available") &&
+                    strstr(msg, "--cgroup-mode=v1"));
+
+        CgHost h = {};
+        ASSERT_OK(cg_host_load(root, 0, &h));
+        ASSERT_STREQ(h.v1_path, "/jobs/job1");
+        ASSERT_STREQ(h.v2_path, "/");
+        uint64_t above;
+        ASSERT_OK(cg_limit_above(CG_FILES_V1, h.v1_dir, h.v1_mount, h.memtotal, &above));
+        ASSERT_U64_EQ(above, 536870912ull);
+        cg_host_done(&h);
+
+        /* Attach by a path relative to the memory mount; fixture sampling of the v1 files. */
+        CgOptions o = { .requested = CG_TIER_AUTO, .root = root, .oom_group = -1, .tree_limit = UINT64_MAX };
+        Cg *cg = NULL;
+        ASSERT_OK(cg_setup_attach(&o, 0, "jobs/job1", &cg, &msg));
+        ASSERT_EQ(cg_tier(cg), CG_TIER_V1);
+        OomlessSample s = {};
+        ASSERT_OK(cg_sample(cg, &s));
+        ASSERT_U64_EQ(s.current, 4096);
+        ASSERT_U64_EQ(s.anon, 4096);
+        ASSERT_U64_EQ(s.limit, 536870912ull);
+        ASSERT_TRUE(!s.psi_valid); /* the unified twin is "/", not the same cgroup: no PSI from it */
+        cg_free(cg);
+        free(msg);
+}
+
+TEST(fixture_observe)
+{
+        char *msg = NULL;
+        const char *root = fixture("observe");
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
+        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EROFS);
+        ASSERT_TRUE(msg && strstr(msg, "read-only file system") && strstr(msg, "--cgroup-mode=observe"));
+        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EOPNOTSUPP);
+
+        CgOptions o = { .requested = CG_TIER_AUTO, .root = root, .oom_group = -1, .tree_limit = UINT64_MAX };
+        Cg *cg = NULL;
+        ASSERT_OK(cg_setup_run(&o, &cg, &msg));
+        ASSERT_EQ(cg_tier(cg), CG_TIER_OBSERVE);
+        ASSERT_TRUE(strstr(cg_describe(cg), "observe") && strstr(cg_describe(cg), "read-only"));
+        OomlessSample s = {};
+        ASSERT_OK(cg_sample(cg, &s));
+        ASSERT_U64_EQ(s.current, 52428800);
+        ASSERT_U64_EQ(s.limit, 268435456);
+        ASSERT_EQ(cg_set_memory_max(cg, 1 << 20), -EOPNOTSUPP);
+        int dirfd;
+        const int *join;
+        ASSERT_OK(cg_spawn_fds(cg, &dirfd, &join));
+        ASSERT_EQ(dirfd, -1);
+        ASSERT_EQ(join[0], -1);
+        cg_free(cg);
+        free(msg);
+}
+
+TEST(fixture_observe_bind_mount_root)
+{
+        char *msg = NULL;
+        const char *root = fixture("observe-bind");
+        /* The later ro bind of the container's own cgroup hides the rw mount below it. */
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
+        CgHost h = {};
+        ASSERT_OK(cg_host_load(root, 0, &h));
+        char want[600];
+        snprintf(want, sizeof(want), "%s/sys/fs/cgroup", root);
+        ASSERT_STREQ(h.v2_dir, want);
+        ASSERT_TRUE(h.v2_mount_ro);
+        cg_host_done(&h);
+        free(msg);
+}
+
+TEST(fixture_v1_readonly)
+{
+        char *msg = NULL;
+        const char *root = fixture("v1-readonly");
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
+        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EROFS);
+        ASSERT_TRUE(msg && strstr(msg, "read-only") && strstr(msg, "--cgroup-mode=observe"));
+        free(msg);
+}
+
+TEST(fixture_none)
+{
+        char *msg = NULL;
+        const char *root = fixture("none");
+        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_NONE);
+        ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), -EOPNOTSUPP);
+        ASSERT_TRUE(msg && strstr(msg, "--cgroup-mode=none"));
+        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EOPNOTSUPP);
+        ASSERT_TRUE(msg && strstr(msg, "memory controller is not available"));
+        free(msg);
+}
+
+TEST(this_host)
+{
+        /* Here memory is on v1 and the unified tree has no memory controller: v1, with our own v1
+         * memory cgroup as the parent of the leaf. In the v2 VM: v2. */
+        char *msg = NULL;
+        CgTier t = detect(NULL, CG_TIER_AUTO, &msg);
+        CgHost h = {};
+        ASSERT_OK(cg_host_load(NULL, 0, &h));
+        if (h.v1_dir) {
+                ASSERT_EQ(t, CG_TIER_V1);
+                const char *own = proc_cgroup_path(getpid(), false);
+                ASSERT_TRUE(own);
+                ASSERT_STREQ(h.v1_path, own);
+                char want[8192];
+                snprintf(want, sizeof(want), "/sys/fs/cgroup/memory%s", strcmp(own, "/") ? own : "");
+                ASSERT_STREQ(h.v1_dir, want);
+                ASSERT_EQ(detect(NULL, CG_TIER_V2, &msg), -EOPNOTSUPP);
+                ASSERT_TRUE(msg && strstr(msg, "v1"));
+        } else if (h.v2_dir)
+                ASSERT_TRUE(t == CG_TIER_V2 || t == CG_TIER_OBSERVE || t == CG_TIER_NONE);
+        cg_host_done(&h);
+        free(msg);
+}
+
+static void cleanup_scratch(void)
+{
+        char cmd[512];
+        if (scratch[0]) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+                (void)!system(cmd);
+        }
+}
+
+int main(int argc, char **argv)
+{
+        atexit(cleanup_scratch);
+        return test_main(argc, argv);
+}
