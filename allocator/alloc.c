@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Allocation: initialisation, thread caches (creation, refill, flush, thread-exit destructor), the
+ * slow paths behind the inlined fast paths, large objects, calloc/realloc/memalign, the cap's
+ * pressure sequence, foreign pointers and fork handling.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-fast.h"
+
+_Atomic int ma_init_state;
+bool ma_ctor_ran;
+static MaTCache ma_empty_cache; /* all bins empty with max 0: every op takes the slow path */
+MA_TLS MaTCache *ma_tc = &ma_empty_cache;
+static MA_TLS bool ma_tc_dead;     /* this thread's cache destructor ran: use the central lists */
+static MA_TLS bool ma_in_pressure; /* recursion guard for callbacks that allocate */
+static MA_TLS bool ma_in_foreign;
+extern MA_TLS bool ma_fail_was_cap;
+static MA_TLS unsigned ma_slow_ticks;
+
+static pthread_key_t ma_tc_key;
+static bool ma_tc_key_ok;
+static pthread_mutex_t ma_tc_lock = PTHREAD_MUTEX_INITIALIZER;
+static MaTCache *ma_tc_recycle;
+
+static void ma_tc_destroy(void *arg);
+
+void ma_init_slow(void)
+{
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&ma_init_state, &expected, 1)) {
+                ma_sizeclass_init();
+                ma_central_init();
+                ma_options_load();
+                atomic_store(&ma_cap, ma_opt.cap);
+                atomic_store(&ma_init_state, 2);
+                /* Both may allocate, so they come after the heap is usable. */
+                ma_tc_key_ok = pthread_key_create(&ma_tc_key, ma_tc_destroy) == 0;
+                pthread_atfork(ma_fork_prepare, ma_fork_parent, ma_fork_child);
+                ma_control_init();
+                return;
+        }
+        while (atomic_load(&ma_init_state) != 2)
+                sched_yield();
+}
+
+static inline void ma_ensure_init(void)
+{
+        if (MA_UNLIKELY(atomic_load_explicit(&ma_init_state, memory_order_acquire) != 2))
+                ma_init_slow();
+}
+
+__attribute__((constructor(101))) static void ma_constructor(void)
+{
+        ma_ensure_init();
+        ma_ctor_ran = true;
+        if (!ma_opt_loaded) { /* the environment was not visible at the first malloc */
+                ma_options_load();
+                atomic_store(&ma_cap, ma_opt.cap);
+        }
+        ma_control_init();
+        ma_maybe_start_background();
+}
+
+static MaTCache *ma_tc_create(void)
+{
+        MaTCache *tc;
+        if (ma_tc_dead)
+                return NULL;
+        pthread_mutex_lock(&ma_tc_lock);
+        tc = ma_tc_recycle;
+        if (tc)
+                ma_tc_recycle = tc->next_free;
+        pthread_mutex_unlock(&ma_tc_lock);
+        if (!tc) {
+                tc = ma_meta_alloc(sizeof(MaTCache));
+                if (!tc)
+                        return NULL;
+        }
+        memset(tc, 0, sizeof(*tc));
+        for (unsigned c = 1; c < ma_nclasses; c++)
+                tc->bins[c].max = 2u * ma_class_batch[c];
+        ma_tc = tc;
+        if (ma_tc_key_ok)
+                pthread_setspecific(ma_tc_key, tc);
+        return tc;
+}
+
+/* Moves up to n objects from the head of bin c to the central list. */
+static void ma_bin_flush(MaBin *b, unsigned cls, unsigned n)
+{
+        while (n && b->count) {
+                unsigned take = n < ma_class_batch[cls] ? n : ma_class_batch[cls];
+                if (take > b->count)
+                        take = b->count;
+                void *head = b->head, *last = head;
+                for (unsigned i = 1; i < take; i++)
+                        last = *(void **)last;
+                b->head = *(void **)last;
+                *(void **)last = NULL;
+                b->count -= take;
+                n -= take;
+                ma_central_insert(cls, head, take);
+        }
+}
+
+static void ma_tc_flush(MaTCache *tc)
+{
+        for (unsigned c = 1; c < ma_nclasses; c++)
+                ma_bin_flush(&tc->bins[c], c, tc->bins[c].count);
+}
+
+void ma_tcache_flush_self(void)
+{
+        if (ma_tc != &ma_empty_cache)
+                ma_tc_flush(ma_tc);
+}
+
+static void ma_tc_destroy(void *arg)
+{
+        MaTCache *tc = arg;
+        ma_tc = &ma_empty_cache;
+        ma_tc_dead = true;
+        if (!tc)
+                return;
+        ma_tc_flush(tc);
+        pthread_mutex_lock(&ma_tc_lock);
+        tc->next_free = ma_tc_recycle;
+        ma_tc_recycle = tc;
+        pthread_mutex_unlock(&ma_tc_lock);
+}
+
+/* Occasional work that must run without locks: starting the scavenger, serving the control page. */
+static void ma_slow_tick(void)
+{
+        if (MA_UNLIKELY((++ma_slow_ticks & 63) == 0)) {
+                ma_maybe_start_background();
+                ma_control_poll(false);
+        }
+}
+
+static void *ma_fail(size_t n)
+{
+        if (ma_fail_was_cap && ma_opt.cap_abort) {
+                MaBuf m = { .n = 0 };
+                mb_str(&m, "liboomless: heap cap reached: cap ");
+                mb_u64(&m, atomic_load(&ma_cap));
+                mb_str(&m, " bytes, held ");
+                mb_u64(&m, atomic_load(&ma_held));
+                mb_str(&m, " bytes, request ");
+                mb_u64(&m, n);
+                mb_str(&m, " bytes; aborting (OOMLESS_ON_CAP=abort)");
+                mb_flush(&m);
+                abort();
+        }
+        errno = ENOMEM;
+        return NULL;
+}
+
+bool ma_pressure(size_t request)
+{
+        if (ma_in_pressure)
+                return false;
+        ma_in_pressure = true;
+        if (ma_fail_was_cap)
+                atomic_fetch_add(&ma_cap_hits, 1);
+        ma_tcache_flush_self();
+        ma_central_drain();
+        ma_ph_scavenge(0);
+        ma_run_pressure_callbacks(request);
+        ma_in_pressure = false;
+        return true;
+}
+
+static void *ma_small_slow(unsigned cls, size_t n)
+{
+        for (int attempt = 0;; attempt++) {
+                MaTCache *tc = ma_tc;
+                void *list;
+                ma_fail_was_cap = false;
+                if (tc == &ma_empty_cache)
+                        tc = ma_tc_create();
+                if (tc) {
+                        MaBin *b = &tc->bins[cls];
+                        if (b->head) {
+                                void *p = b->head;
+                                b->head = *(void **)p;
+                                b->count--;
+                                return p;
+                        }
+                        unsigned got = ma_central_remove(cls, ma_class_batch[cls], &list);
+                        if (got) {
+                                b->head = *(void **)list;
+                                b->count = got - 1;
+                                ma_slow_tick();
+                                return list;
+                        }
+                } else if (ma_central_remove(cls, 1, &list))
+                        return list;
+                if (attempt || !ma_pressure(ma_class_size[cls]))
+                        return ma_fail(n);
+        }
+}
+
+static void *ma_large_alloc(size_t n, size_t align_pages, bool *ret_zeroed)
+{
+        ma_ensure_init();
+        if (n > (SIZE_MAX >> 2)) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        size_t npages = (n + MA_PAGE - 1) >> MA_PAGE_SHIFT;
+        if (npages == 0)
+                npages = 1;
+        for (int attempt = 0;; attempt++) {
+                ma_fail_was_cap = false;
+                MaSpan *s = ma_ph_alloc(npages, align_pages);
+                if (s) {
+                        atomic_fetch_add_explicit(&ma_large_in_use, npages * MA_PAGE, memory_order_relaxed);
+                        if (ret_zeroed)
+                                *ret_zeroed = s->zeroed;
+                        ma_maybe_start_background();
+                        ma_control_poll(false);
+                        return (void *)s->start;
+                }
+                if (attempt || !ma_pressure(npages * MA_PAGE))
+                        return ma_fail(n);
+        }
+}
+
+void *ma_malloc_slow(size_t n)
+{
+        ma_ensure_init();
+        if (n <= MA_MAX_SMALL)
+                return ma_small_slow(ma_size_to_class(n), n);
+        return ma_large_alloc(n, 1, NULL);
+}
+
+void *ma_malloc(size_t n)
+{
+        return ma_malloc_fast(n);
+}
+
+/* Pointers that are not ours go to the next allocator in link order, i.e. glibc's. */
+static void *ma_next_symbol(const char *name)
+{
+        void *f = NULL;
+        if (!ma_in_foreign) {
+                ma_in_foreign = true;
+                f = dlsym(RTLD_NEXT, name);
+                ma_in_foreign = false;
+        }
+        return f;
+}
+
+static void ma_free_foreign(void *p)
+{
+        static void (*next_free)(void *);
+        if (!next_free)
+                next_free = (void (*)(void *))ma_next_symbol("free");
+        if (!next_free || next_free == free)
+                ma_fatal("free(): pointer not allocated by liboomless and no other allocator to give it to",
+                         p);
+        next_free(p);
+}
+
+static void ma_free_small_slow(void *p, unsigned cls)
+{
+        MaTCache *tc = ma_tc;
+        if (tc == &ma_empty_cache)
+                tc = ma_tc_create();
+        if (!tc) {
+                *(void **)p = NULL;
+                ma_central_insert(cls, p, 1);
+                return;
+        }
+        MaBin *b = &tc->bins[cls];
+        if (p == b->head)
+                ma_fatal("free(): double free detected", p);
+        if (b->count >= b->max)
+                ma_bin_flush(b, cls, ma_class_batch[cls]);
+        *(void **)p = b->head;
+        b->head = p;
+        b->count++;
+}
+
+void ma_free_slow(void *p)
+{
+        if (!p)
+                return;
+        int saved = errno;
+        uintptr_t a = (uintptr_t)p;
+        MaSpan *s = ma_pm_span(a);
+        if (s && s->state == MA_SPAN_SMALL && a - s->start < s->npages * MA_PAGE) {
+                ma_free_small_slow(p, s->cls);
+        } else if (s && s->state == MA_SPAN_LARGE && s->start == a) {
+                atomic_fetch_sub_explicit(&ma_large_in_use, s->npages * MA_PAGE, memory_order_relaxed);
+                ma_ph_free(s);
+        } else if (s) {
+                ma_fatal("free(): invalid pointer or double free", p);
+        } else
+                ma_free_foreign(p);
+        errno = saved;
+}
+
+void ma_free(void *p)
+{
+        ma_free_fast(p);
+}
+
+void *ma_calloc(size_t n, size_t size)
+{
+        size_t total;
+        bool zeroed = false;
+        void *p;
+        if (__builtin_mul_overflow(n, size, &total)) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        if (total <= MA_MAX_SMALL) {
+                p = ma_malloc_fast(total);
+                if (p)
+                        memset(p, 0, total);
+                return p;
+        }
+        p = ma_large_alloc(total, 1, &zeroed);
+        if (p && !zeroed)
+                memset(p, 0, total);
+        return p;
+}
+
+size_t ma_usable_size(const void *p)
+{
+        if (!p)
+                return 0;
+        uintptr_t a = (uintptr_t)p;
+        MaSpan *s = ma_pm_span(a);
+        if (s && s->state == MA_SPAN_SMALL)
+                return ma_class_size[s->cls] - (a - s->start) % ma_class_size[s->cls];
+        if (s && s->state == MA_SPAN_LARGE && s->start == a)
+                return s->npages * MA_PAGE;
+        if (s)
+                ma_fatal("malloc_usable_size(): invalid pointer", p);
+        size_t (*next)(const void *) = (size_t(*)(const void *))ma_next_symbol("malloc_usable_size");
+        if (!next)
+                ma_fatal("malloc_usable_size(): pointer not allocated by liboomless", p);
+        return next(p);
+}
+
+void *ma_realloc(void *p, size_t n)
+{
+        if (!p)
+                return ma_malloc_fast(n);
+        if (n == 0) { /* glibc: frees and returns NULL */
+                ma_free_fast(p);
+                return NULL;
+        }
+        uintptr_t a = (uintptr_t)p;
+        MaSpan *s = ma_pm_span(a);
+        size_t cur;
+        if (s && s->state == MA_SPAN_SMALL) {
+                cur = ma_class_size[s->cls];
+                if ((a - s->start) % cur)
+                        ma_fatal("realloc(): invalid pointer", p);
+                if (n <= cur && (n > cur / 2 || cur <= 64))
+                        return p;
+        } else if (s && s->state == MA_SPAN_LARGE && s->start == a) {
+                cur = s->npages * MA_PAGE;
+                size_t need = (n + MA_PAGE - 1) >> MA_PAGE_SHIFT;
+                if (n > MA_MAX_SMALL || n > cur / 2) {
+                        if (need == s->npages)
+                                return p;
+                        if (need < s->npages) {
+                                size_t give = s->npages - need;
+                                atomic_fetch_sub_explicit(&ma_large_in_use, give * MA_PAGE,
+                                                          memory_order_relaxed);
+                                ma_ph_shrink(s, need);
+                                return p;
+                        }
+                        if (n <= (SIZE_MAX >> 2) && ma_ph_grow_inplace(s, need)) {
+                                atomic_fetch_add_explicit(&ma_large_in_use,
+                                                          (need - (cur >> MA_PAGE_SHIFT)) * MA_PAGE,
+                                                          memory_order_relaxed);
+                                return p;
+                        }
+                }
+        } else if (s) {
+                ma_fatal("realloc(): invalid pointer", p);
+        } else {
+                void *(*next)(void *, size_t) = (void *(*)(void *, size_t))ma_next_symbol("realloc");
+                if (!next)
+                        ma_fatal("realloc(): pointer not allocated by liboomless", p);
+                return next(p, n);
+        }
+        void *q = ma_malloc_fast(n);
+        if (!q)
+                return NULL;
+        memcpy(q, p, n < cur ? n : cur);
+        ma_free_fast(p);
+        return q;
+}
+
+void *ma_memalign(size_t align, size_t n)
+{
+        if (align <= 16)
+                return ma_malloc_fast(n);
+        ma_ensure_init();
+        if (n > (SIZE_MAX >> 2)) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        if (align <= MA_PAGE) {
+                size_t m = n ? (n + align - 1) & ~(align - 1) : align;
+                if (m <= MA_MAX_SMALL) {
+                        /* Spans are page aligned, so a class whose size is a multiple of align
+                         * hands out only aligned objects; every power of two is a class. */
+                        unsigned c = ma_size_to_class(m);
+                        while (c < ma_nclasses && ma_class_size[c] % align)
+                                c++;
+                        if (c < ma_nclasses)
+                                return ma_malloc_fast(ma_class_size[c]);
+                }
+        }
+        return ma_large_alloc(n, align > MA_PAGE ? align / MA_PAGE : 1, NULL);
+}
+
+void ma_fork_prepare(void)
+{
+        if (atomic_load(&ma_init_state) != 2)
+                return;
+        pthread_mutex_lock(&ma_tc_lock);
+        ma_central_fork_prepare();
+        ma_ph_fork_prepare();
+}
+
+void ma_fork_parent(void)
+{
+        if (atomic_load(&ma_init_state) != 2)
+                return;
+        ma_ph_fork_parent();
+        ma_central_fork_parent();
+        pthread_mutex_unlock(&ma_tc_lock);
+}
+
+void ma_fork_child(void)
+{
+        if (atomic_load(&ma_init_state) != 2)
+                return;
+        ma_ph_fork_child();
+        ma_central_fork_child();
+        pthread_mutex_init(&ma_tc_lock, NULL);
+        ma_control_fork_child();
+}

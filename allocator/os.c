@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operating-system boundary: the only file that maps, remaps or releases memory, plus the few
+ * helpers the allocator needs that must not allocate (environment lookup, clock, file reads into
+ * caller buffers, write(2) messages).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ma.h"
+
+extern char **environ;
+
+void *ma_os_map(size_t size, size_t align)
+{
+        size_t len = size + align;
+        char *p =
+            mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+        size_t head = a - (uintptr_t)p, tail = len - head - size;
+        if (head)
+                munmap(p, head);
+        if (tail)
+                munmap((char *)a + size, tail);
+        return (void *)a;
+}
+
+void ma_os_release(void *p, size_t size)
+{
+        int saved = errno;
+        /* DONTNEED rather than FREE: the cgroup charge and RSS must drop now, not under pressure. */
+        (void)madvise(p, size, MADV_DONTNEED);
+        errno = saved;
+}
+
+void *ma_os_remap(void *old, size_t oldsize, size_t newsize, void *fixed)
+{
+        void *p = mremap(old, oldsize, newsize, MREMAP_MAYMOVE | MREMAP_FIXED, fixed);
+        return p == MAP_FAILED ? NULL : p;
+}
+
+uint64_t ma_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *ma_getenv(const char *name)
+{
+        size_t n = strlen(name);
+        if (!environ)
+                return NULL;
+        for (char **e = environ; *e; e++)
+                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+                        return *e + n + 1;
+        return NULL;
+}
+
+void ma_write_err(const char *s)
+{
+        size_t n = strlen(s);
+        while (n > 0) {
+                ssize_t w = write(STDERR_FILENO, s, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return;
+                s += w;
+                n -= (size_t)w;
+        }
+}
+
+char *ma_u64_str(uint64_t v, char buf[static 24])
+{
+        char *p = buf + 23;
+        *p = 0;
+        do {
+                *--p = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return p;
+}
+
+void mb_str(MaBuf *m, const char *s)
+{
+        while (*s && m->n < sizeof(m->b) - 2)
+                m->b[m->n++] = *s++;
+        m->b[m->n] = 0;
+}
+
+void mb_u64(MaBuf *m, uint64_t v)
+{
+        char buf[24];
+        mb_str(m, ma_u64_str(v, buf));
+}
+
+void mb_flush(MaBuf *m)
+{
+        mb_str(m, "\n");
+        ma_write_err(m->b);
+        m->n = 0;
+}
+
+void ma_fatal(const char *what, const void *p)
+{
+        MaBuf m = { .n = 0 };
+        static const char hex[] = "0123456789abcdef";
+        char buf[19] = "0x";
+        uintptr_t a = (uintptr_t)p;
+        for (int i = 0; i < 16; i++)
+                buf[2 + i] = hex[(a >> (60 - 4 * i)) & 15];
+        buf[18] = 0;
+        mb_str(&m, "liboomless: ");
+        mb_str(&m, what);
+        mb_str(&m, " (pointer ");
+        mb_str(&m, buf);
+        mb_str(&m, "); aborting");
+        mb_flush(&m);
+        abort();
+}
+
+ssize_t ma_read_file(const char *path, char *buf, size_t size)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t n = 0;
+        if (fd < 0)
+                return -errno;
+        while (n + 1 < size) {
+                ssize_t r = read(fd, buf + n, size - 1 - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                n += (size_t)r;
+        }
+        close(fd);
+        buf[n] = 0;
+        return (ssize_t)n;
+}
