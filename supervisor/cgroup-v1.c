@@ -33,7 +33,8 @@ int cg_v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_m
         cg->fd_failcnt = cg_open_ro(dir, "memory.failcnt");
         cg->fd_oom_control = cg_open_ro(dir, "memory.oom_control");
         cg->fd_memsw_usage = cg_open_ro(dir, "memory.memsw.usage_in_bytes");
-        cg->fd_procs = cg_open_ro(dir, "cgroup.procs");
+        /* No held cgroup.procs fd: v1 caches the pid list per open file for as long as reads keep
+         * coming (it is dropped 1 s after the last one), so a held fd would show exited pids forever. */
 
         /* Ancestors' limits: a parent may be lowered while we run, and hierarchical_memory_limit only
          * covers the part of the tree this mount shows. */
@@ -300,7 +301,8 @@ int cg_v1_sample(Cg *cg, OomlessSample *s)
                 s->ev_oom = s->ev_oom_kill + under;
                 s->events_valid = true;
         }
-        (void)cg_count_procs_fd(cg->fd_procs, &s->nr_processes);
+        _cleanup_close_ int pfd = cg_open_ro(cg->leaf, "cgroup.procs");
+        (void)cg_count_procs_fd(pfd, &s->nr_processes);
         cg_sample_psi(cg, s);
         return 0;
 }

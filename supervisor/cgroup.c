@@ -511,6 +511,11 @@ int cg_list_pids(Cg *cg, pid_t **ret, size_t *ret_n)
 {
         if (cg->files == CG_FILES_PROC)
                 return cg_proc_list(cg, ret, ret_n);
+        if (cg->files == CG_FILES_V1) {
+                /* Fresh open each time: see cg_v1_open_files() on v1's cached pid lists. */
+                _cleanup_close_ int fd = cg_open_ro(cg->leaf, "cgroup.procs");
+                return cg_list_procs_fd(fd, ret, ret_n);
+        }
         return cg_list_procs_fd(cg->fd_procs, ret, ret_n);
 }
 
@@ -562,6 +567,26 @@ static bool self_in_leaf(Cg *cg)
         return false;
 }
 
+/* A zombie has released its memory and cannot be killed again; v1 cgroup.procs still lists it until
+ * it is reaped (by us as subreaper, or by init for orphans). */
+static bool is_zombie(const char *sysroot, pid_t pid)
+{
+        char path[128], buf[512];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/proc/%d/stat", sysroot, (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return true; /* gone */
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        return p && (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 int cg_kill_all(Cg *cg, int sig)
 {
         int signalled = 0;
@@ -586,7 +611,7 @@ int cg_kill_all(Cg *cg, int sig)
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++) {
-                        if (pids[i] == self || pids[i] <= 0)
+                        if (pids[i] == self || pids[i] <= 0 || (pass > 0 && is_zombie(cg->sysroot, pids[i])))
                                 continue;
                         others++;
                         bool seen = false;

@@ -125,7 +125,7 @@ static inline char *read_text(const char *path)
 
 static inline uint64_t read_u64_at(const char *dir, const char *file)
 {
-        char p[4096];
+        char p[8192];
         snprintf(p, sizeof(p), "%s/%s", dir, file);
         char *t = read_text(p);
         if (!t)
