@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""max_dwell escalates: the workload enters stage 1 and stays (its exit condition never holds), so
+after stage 1's max_dwell oomless moves to stage 2 although stage 2's own enter threshold is far away;
+stage 2's on_enter hook runs. Stage 2 is stuck too, and its max_dwell runs its named on_max_dwell
+action. Times come from `oomless status --json`; the hooks' files are the side effects."""
+import os
+import time
+
+import e2elib as E
+from e2elib import check, mib
+
+DWELL1, DWELL2 = 1.5, 1.0
+
+
+def wait_file(s, path, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return time.monotonic()
+        check(s.poll() is None, f"oomless exited with {s.rc}")
+        time.sleep(0.02)
+    raise E.Failure(f"{os.path.basename(path)} was not written within {timeout}s; status: {s.status()}")
+
+
+def body(ctx):
+    ctx.require_tier()
+    enter2, dwell2 = ctx.path("enter2.env"), ctx.path("dwell2.env")
+    pol = ctx.write_policy("dwell.json", E.policy(
+        "e2e-dwell",
+        [E.stage("soft", E.cond(E.mem_ge("24M")), E.cond(E.mem_lt("8M")), max_dwell="1500ms",
+                 on_max_dwell="next"),
+         E.stage("hard", E.cond(E.mem_ge("200M")), E.cond(E.mem_lt("8M")),
+                 on_enter=[E.a_exec(E.hook_env_argv(enter2))], max_dwell="1s",
+                 on_max_dwell=[E.a_exec(E.hook_env_argv(dwell2))])],
+        interval="100ms", restart=E.restart_policy("never")))
+    s = E.Oomless(ctx, "dwell", ["--policy", pol, "--memory-max", "256M"],
+                  E.balloon_cmd(ctx, "--rate", "64M", "--max", "48M", "--hold", "inf")).start()
+    s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
+    st1 = s.wait_status(lambda st: st["policy"]["stage"] >= 1, timeout=15, what="stage 1", interval=0.02)
+    t1 = time.monotonic()
+    check(st1["policy"]["stage"] == 1, f"went straight to stage {st1['policy']['stage']}")
+    st2 = s.wait_status(lambda st: st["policy"]["stage"] >= 2, timeout=10, what="the max_dwell escalation "
+                        "to stage 2", interval=0.02)
+    t2 = time.monotonic()
+    ctx.note(f"stage 1 -> 2 after {t2 - t1:.2f}s (max_dwell {DWELL1}s) at {E.fmt_bytes(st2['memory']['current'])}")
+    check(st2["policy"]["stage"] == 2 and st2["policy"]["stage_name"] == "hard", f"stage {st2['policy']}")
+    check(st2["memory"]["current"] < mib(100), f"memory {E.fmt_bytes(st2['memory']['current'])}: stage 2 "
+          "was not reached by escalation")
+    check(DWELL1 - 0.2 <= t2 - t1 <= DWELL1 + 0.6, f"escalated {t2 - t1:.2f}s after entering stage 1, "
+          f"max_dwell is {DWELL1}s")
+
+    te = wait_file(s, enter2, 3)
+    check(te - t2 < 1.0, f"stage 2's on_enter hook ran {te - t2:.2f}s after the escalation")
+    td = wait_file(s, dwell2, 5)
+    ctx.note(f"stage 2 on_max_dwell hook ran {td - t2:.2f}s after entering stage 2 (max_dwell {DWELL2}s)")
+    check(DWELL2 - 0.2 <= td - t2 <= DWELL2 + 0.8, f"stage 2's on_max_dwell ran {td - t2:.2f}s after "
+          f"entering it, max_dwell is {DWELL2}s")
+    st = s.status()
+    check(st["policy"]["stage"] == 2, f"stage {st['policy']['stage']} after stage 2's max_dwell "
+          "(there is no stage 3 and the action list replaces escalation)")
+    acts = st["policy"]["recent_actions"]
+    check(any(a["action"] == "exec" and a["stage"] == 2 and a["when"] == "max_dwell" for a in acts),
+          f"recent_actions has no max_dwell exec of stage 2: {acts}")
+    check(st["child"]["restarts"] == 0, "the workload was restarted")
+    s.stop()
+
+
+if __name__ == "__main__":
+    E.main(body)

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Webhooks reach a real HTTP server on 127.0.0.1 with the right JSON, and neither a slow server (that
+holds every request far past the webhook timeout) nor a dead port delays sampling: while those
+requests hang or fail, the workload keeps growing and oomless must still enter the next stage at its
+threshold, on time, and keep its status figures moving."""
+import json
+import os
+import socket
+import time
+
+import e2elib as E
+from e2elib import check, mib
+
+RATE = mib(16)
+SLOW_DELAY = 20.0  # the slow server sits on each request this long; the webhook gives up after 1s
+
+
+def start_server(ctx, name, delay=0.0):
+    port_file, record = ctx.path(f"{name}.port"), ctx.path(f"{name}.jsonl")
+    p = ctx.spawn([ctx.python, os.path.join(ctx.srcdir, "webhook_server.py"), "--port-file", port_file,
+                   "--record", record, "--delay", str(delay)])
+    deadline = time.monotonic() + 15
+    while not os.path.exists(port_file):
+        check(p.poll() is None, f"the {name} HTTP server exited with {p.returncode}")
+        check(time.monotonic() < deadline, f"the {name} HTTP server did not start")
+        time.sleep(0.05)
+    with open(port_file) as f:
+        return int(f.read()), record
+
+
+def records(path):
+    try:
+        with open(path) as f:
+            return [json.loads(l) for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def dead_port():
+    # A port nothing listens on: bind one, close it; the kernel refuses connections to it.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body(ctx):
+    ctx.require_tier()
+    fast_port, fast_rec = start_server(ctx, "fast")
+    slow_port, slow_rec = start_server(ctx, "slow", delay=SLOW_DELAY)
+    dead = dead_port()
+    stage2_mark = ctx.path("stage2.env")
+    pol = ctx.write_policy("webhook.json", E.policy(
+        "e2e-webhook",
+        [E.stage("warn", E.cond(E.mem_ge("32M")), E.cond(E.mem_lt("8M")),
+                 on_enter=[E.a_webhook(f"http://127.0.0.1:{fast_port}/fast", timeout="2s"),
+                           E.a_webhook(f"http://127.0.0.1:{slow_port}/slow", timeout="1s", retries=2,
+                                       backoff="500ms"),
+                           E.a_webhook(f"http://127.0.0.1:{dead}/dead", timeout="1s", retries=2,
+                                       backoff="500ms")]),
+         E.stage("high", E.cond(E.mem_ge("64M")), E.cond(E.mem_lt("16M")),
+                 on_enter=[E.a_webhook(f"http://127.0.0.1:{slow_port}/slow2", timeout="1s", retries=1),
+                           E.a_exec(E.hook_env_argv(stage2_mark))])],
+        interval="100ms", restart=E.restart_policy("never")))
+    s = E.Oomless(ctx, "webhook", ["--policy", pol, "--memory-max", "256M"],
+                  E.balloon_cmd(ctx, "--rate", str(RATE), "--step", "256K", "--max", "112M",
+                                "--hold", "inf")).start()
+    st = s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
+    child, leaf = st["child"]["pid"], st["leaf"]
+
+    st1 = s.wait_status(lambda st: st["policy"]["stage"] >= 1, timeout=20, what="stage 1", interval=0.02)
+    t1 = time.monotonic()
+    check(st1["policy"]["stage"] == 1, f"jumped straight to stage {st1['policy']['stage']}")
+
+    # The slow server has the request (and holds it for SLOW_DELAY s) before stage 2 is due.
+    deadline = time.monotonic() + 3
+    while not records(slow_rec) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    slow = records(slow_rec)
+    check(slow, "the slow server never received the stage-1 webhook")
+    hang_until = slow[0]["mono"] + SLOW_DELAY
+
+    # Sampling goes on while that request hangs (and the dead port is retried): memory figures move,
+    # and stage 2 comes when the workload crosses 64M, about (64M - 32M) / rate after stage 1.
+    seen = []
+    st2 = None
+    while time.monotonic() < t1 + 10:
+        st = s.status()
+        check(s.poll() is None, f"oomless exited with {s.rc}")
+        seen.append((time.monotonic(), st["memory"]["current"], st["uptime_sec"], st["policy"]["stage"]))
+        if st["policy"]["stage"] == 2:
+            st2 = st
+            break
+        time.sleep(0.05)
+    t2 = time.monotonic()
+    expected = (mib(64) - st1["memory"]["current"]) / RATE
+    ctx.note(f"stage 1 at {E.fmt_bytes(st1['memory']['current'])}, stage 2 {t2 - t1:.2f}s later "
+             f"(expected about {expected:.2f}s); the slow request hangs until {hang_until - t1:.1f}s")
+    check(st2 is not None, f"no stage 2 within 10s of stage 1 while webhooks hang; last {seen[-1:]}")
+    check(t2 < hang_until, "stage 2 came only after the slow server answered: sampling waited for it")
+    check(t2 - t1 <= expected + 1.0, f"stage 2 came {t2 - t1:.2f}s after stage 1, expected about "
+          f"{expected:.2f}s: sampling was delayed")
+    check(st2["memory"]["current"] >= mib(64) - mib(3), f"stage 2 at {E.fmt_bytes(st2['memory']['current'])}")
+    distinct = sorted({m for _, m, _, _ in seen})
+    check(len(distinct) >= 5, f"memory.current in status took only {len(distinct)} values in {t2 - t1:.1f}s "
+          "of steady growth while a webhook hung")
+    ups = [u for _, _, u, _ in seen]
+    check(all(b >= a for a, b in zip(ups, ups[1:])) and ups[-1] > ups[0], f"uptime_sec did not advance: {ups}")
+
+    # The stage-2 hook ran at once although stage-2's own webhook hangs too.
+    deadline = time.monotonic() + 3
+    while not os.path.exists(stage2_mark) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    check(os.path.exists(stage2_mark), "the stage-2 exec hook did not run within 3s of entering stage 2")
+
+    # The fast server got one POST with the event as JSON.
+    fast = records(fast_rec)
+    check(len(fast) == 1, f"fast server got {len(fast)} requests, expected 1: {fast}")
+    r = fast[0]
+    ctx.note(f"webhook body: {json.dumps(r['body'])}")
+    check(r["method"] == "POST" and r["path"] == "/fast", f"{r['method']} {r['path']}")
+    check(r["headers"].get("content-type", "").startswith("application/json"),
+          f"Content-Type {r['headers'].get('content-type')!r}")
+    check(r["json"], f"the body is not JSON: {r['body']!r}")
+    b = r["body"]
+    check(b.get("policy") == "e2e-webhook", f"body.policy = {b.get('policy')!r}")
+    check(b.get("stage") == 1 and b.get("stage_name") == "warn", f"body stage {b.get('stage')!r} "
+          f"{b.get('stage_name')!r}, expected 1 'warn'")
+    check(b.get("when") == "enter", f"body.when = {b.get('when')!r}")
+    check(b.get("supervisor_pid") == s.pid, f"body.supervisor_pid = {b.get('supervisor_pid')!r}")
+    check(b.get("leaf") == leaf, f"body.leaf = {b.get('leaf')!r}")
+    mem = b.get("memory") or {}
+    check(isinstance(mem.get("current"), int) and mib(32) <= mem["current"] <= mib(40),
+          f"body.memory.current = {mem.get('current')!r}, the stage is entered at 32M")
+    check(mem.get("limit") == mib(256), f"body.memory.limit = {mem.get('limit')!r}")
+
+    # Let the retries play out, then every webhook's outcome is on record: the fast one ok, the slow
+    # and dead ones failed, none of them blocking anything.
+    time.sleep(4)
+    st = s.status()
+    acts = [a for a in st["policy"]["recent_actions"] if a["action"] == "webhook"]
+    outcomes = [(a["stage"], a["outcome"]) for a in acts]
+    ctx.note(f"webhook outcomes: {[(a['stage'], a['outcome'], a['detail']) for a in acts]}")
+    check((1, "ok") in outcomes, f"no ok webhook outcome for stage 1: {outcomes}")
+    check(sum(1 for o in outcomes if o == (1, "failed")) == 2, f"expected the slow and the dead webhook "
+          f"of stage 1 to fail: {outcomes}")
+    slow = records(slow_rec)
+    check(len([x for x in slow if x["path"] == "/slow"]) == 3, f"the slow webhook (retries 2) was tried "
+          f"{len([x for x in slow if x['path'] == '/slow'])} times, expected 3")
+    check(st["child"]["pid"] == child and st["child"]["restarts"] == 0, "the workload was disturbed")
+    s.stop()
+
+
+if __name__ == "__main__":
+    E.main(body)
