@@ -406,8 +406,8 @@ void *ma_realloc(void *p, size_t n)
 
 void *ma_memalign(size_t align, size_t n)
 {
-        if (align <= 16)
-                return ma_malloc_fast(n);
+        if (align <= 16) /* every class from 16 bytes on is a multiple of 16 */
+                return ma_malloc_fast(align > 8 && n < 16 ? 16 : n);
         ma_ensure_init();
         if (n > (SIZE_MAX >> 2)) {
                 errno = ENOMEM;
