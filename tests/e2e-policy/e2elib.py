@@ -407,7 +407,7 @@ def main(body, need_balloon=True):
 # ---- policy builders: the only place that knows the policy language's spelling (docs/policy.md) ----
 
 def policy(name, stages, interval="100ms", restart=None, **extra):
-    p = {"version": 1, "name": name, "interval": interval, "stages": stages}
+    p = {"version": 1, "name": name, "sampling_interval": interval, "stages": stages}
     if restart is not None:
         p["restart"] = restart
     p.update(extra)
@@ -475,7 +475,7 @@ def a_kill(scope="leaf", sig="SIGKILL"):
 
 
 def a_restart(grace="2s", sig="SIGTERM"):
-    return {"action": "restart", "signal": sig, "grace": grace}
+    return {"action": "restart", "stop_signal": sig, "grace": grace, "timeout": "10s"}
 
 
 def a_signal(sig="SIGUSR1", target="main"):
@@ -490,7 +490,7 @@ def hook_env_argv(path):
 def hook_log_argv(path, tag):
     """An exec hook that appends one line 'tag monotonic-seconds stage current' to path."""
     return ["/bin/sh", "-c",
-            f'echo "{tag} $(cut -d" " -f1 /proc/uptime) ${{OOMLESS_STAGE:-?}} ${{OOMLESS_MEMORY_CURRENT:-?}}"'
+            f'echo "{tag} $(cut -d" " -f1 /proc/uptime) ${{OOMLESS_EVENT:-?}} ${{OOMLESS_STAGE:-?}} ${{OOMLESS_MEMORY_CURRENT:-?}}"'
             f' >> "{path}"']
 
 

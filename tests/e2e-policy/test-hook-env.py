@@ -59,9 +59,13 @@ def body(ctx):
     ctx.note("enter hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))
     check(env.get("OOMLESS_STAGE") == "1", f"OOMLESS_STAGE={env.get('OOMLESS_STAGE')!r}, expected '1'")
     check(env.get("OOMLESS_STAGE_NAME") == "degrade", f"OOMLESS_STAGE_NAME={env.get('OOMLESS_STAGE_NAME')!r}")
-    check(env.get("OOMLESS_WHEN") == "enter", f"OOMLESS_WHEN={env.get('OOMLESS_WHEN')!r}, expected 'enter'")
+    check(env.get("OOMLESS_EVENT") == "enter", f"OOMLESS_EVENT={env.get('OOMLESS_EVENT')!r}, expected 'enter'")
+    check(env.get("OOMLESS_ACTION") == "exec", f"OOMLESS_ACTION={env.get('OOMLESS_ACTION')!r}")
+    check(env.get("OOMLESS_ACTION_STAGE") == "1", f"OOMLESS_ACTION_STAGE={env.get('OOMLESS_ACTION_STAGE')!r}")
+    check(env.get("OOMLESS_PREV_STAGE") == "0", f"OOMLESS_PREV_STAGE={env.get('OOMLESS_PREV_STAGE')!r}")
+    check(env.get("OOMLESS_DRY_RUN") == "0", f"OOMLESS_DRY_RUN={env.get('OOMLESS_DRY_RUN')!r}")
     check(env.get("OOMLESS_POLICY") == "e2e-hook", f"OOMLESS_POLICY={env.get('OOMLESS_POLICY')!r}")
-    check(int_var(env, "OOMLESS_MAIN_PID") == child, f"OOMLESS_MAIN_PID={env.get('OOMLESS_MAIN_PID')}, "
+    check(int_var(env, "OOMLESS_PID") == child, f"OOMLESS_PID={env.get('OOMLESS_PID')}, "
           f"the child is {child}")
     check(int_var(env, "OOMLESS_SUPERVISOR_PID") == s.pid, f"OOMLESS_SUPERVISOR_PID is not {s.pid}")
     check(env.get("OOMLESS_LEAF") == st["leaf"], f"OOMLESS_LEAF={env.get('OOMLESS_LEAF')!r}, status "
@@ -79,9 +83,12 @@ def body(ctx):
     wait_file(s, exit_env, 15)
     env = read_env(exit_env)
     ctx.note("exit hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))
-    check(env.get("OOMLESS_WHEN") == "exit", f"OOMLESS_WHEN={env.get('OOMLESS_WHEN')!r}, expected 'exit'")
+    check(env.get("OOMLESS_EVENT") == "exit", f"OOMLESS_EVENT={env.get('OOMLESS_EVENT')!r}, expected 'exit'")
     check(env.get("OOMLESS_STAGE") == "0", f"OOMLESS_STAGE={env.get('OOMLESS_STAGE')!r} after leaving "
-          "stage 1, expected '0'")
+          "stage 1, expected '0' (the level after the transition)")
+    check(env.get("OOMLESS_PREV_STAGE") == "1" and env.get("OOMLESS_PREV_STAGE_NAME") == "degrade",
+          f"OOMLESS_PREV_STAGE={env.get('OOMLESS_PREV_STAGE')!r} {env.get('OOMLESS_PREV_STAGE_NAME')!r}")
+    check(env.get("OOMLESS_ACTION_STAGE") == "1", f"OOMLESS_ACTION_STAGE={env.get('OOMLESS_ACTION_STAGE')!r}")
     cur = int_var(env, "OOMLESS_MEMORY_CURRENT")
     check(cur < mib(16), f"OOMLESS_MEMORY_CURRENT={E.fmt_bytes(cur)} on exit, the exit threshold is 16M")
     st = s.status()

@@ -13,7 +13,7 @@ from e2elib import check, mib
 INTERVAL_S = 0.1
 RATE = mib(16)  # bytes per second, both ways
 ENTER = [mib(48), mib(96)]
-EXIT = [mib(32), mib(72)]
+EXIT = [mib(24), mib(72)]
 PEAK = mib(128)
 
 
@@ -21,7 +21,7 @@ def body(ctx):
     ctx.require_tier()
     pol = ctx.write_policy("ramp.json", E.policy(
         "e2e-ramp",
-        [E.stage("degrade", E.cond(E.mem_ge("48M")), E.cond(E.mem_lt("32M"))),
+        [E.stage("degrade", E.cond(E.mem_ge("48M")), E.cond(E.mem_lt("24M"))),
          E.stage("shed", E.cond(E.mem_ge("96M")), E.cond(E.mem_lt("72M")))],
         interval=f"{int(INTERVAL_S * 1000)}ms", restart=E.restart_policy("never")))
     s = E.Oomless(ctx, "ramp", ["--policy", pol, "--memory-max", "256M"],

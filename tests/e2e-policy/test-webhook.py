@@ -123,7 +123,11 @@ def body(ctx):
           f"Content-Type {r['headers'].get('content-type')!r}")
     check(r["json"], f"the body is not JSON: {r['body']!r}")
     b = r["body"]
+    check(b.get("event") == "oomless.action" and b.get("action") == "webhook" and b.get("version") == 1,
+          f"body event/action/version: {b.get('event')!r} {b.get('action')!r} {b.get('version')!r}")
     check(b.get("policy") == "e2e-webhook", f"body.policy = {b.get('policy')!r}")
+    check(b.get("pid") == child, f"body.pid = {b.get('pid')!r}, the workload is {child}")
+    check(b.get("dry_run") is False, f"body.dry_run = {b.get('dry_run')!r}")
     check(b.get("stage") == 1 and b.get("stage_name") == "warn", f"body stage {b.get('stage')!r} "
           f"{b.get('stage_name')!r}, expected 1 'warn'")
     check(b.get("when") == "enter", f"body.when = {b.get('when')!r}")
