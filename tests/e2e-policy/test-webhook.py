@@ -98,7 +98,7 @@ def body(ctx):
              f"(expected about {expected:.2f}s); the slow request hangs until {hang_until - t1:.1f}s")
     check(st2 is not None, f"no stage 2 within 10s of stage 1 while webhooks hang; last {seen[-1:]}")
     check(t2 < hang_until, "stage 2 came only after the slow server answered: sampling waited for it")
-    check(t2 - t1 <= expected + 1.0, f"stage 2 came {t2 - t1:.2f}s after stage 1, expected about "
+    check(t2 - t1 <= expected + 1.0 + ctx.slack, f"stage 2 came {t2 - t1:.2f}s after stage 1, expected about "
           f"{expected:.2f}s: sampling was delayed")
     check(st2["memory"]["current"] >= mib(64) - mib(3), f"stage 2 at {E.fmt_bytes(st2['memory']['current'])}")
     distinct = sorted({m for _, m, _, _ in seen})
