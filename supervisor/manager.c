@@ -187,18 +187,39 @@ static void sample_and_decide(Manager *m)
         publish_status(m);
 }
 
+/* 0 when the attached cgroup has no process left. Reads cgroup.procs through a fresh open: a v1
+ * cgroup.procs fd read again within a second serves the pid list cached at the previous read. */
+static int attached_cgroup_populated(Manager *m)
+{
+        const char *leaf = cg_leaf_path(m->cg);
+        char path[PATH_MAX], buf[64];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (!leaf)
+                return cg_is_populated(m->cg);
+        snprintf(path, sizeof(path), "%s/cgroup.procs", leaf);
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : cg_is_populated(m->cg);
+        while (fgets(buf, sizeof(buf), f))
+                if (atoi(buf) > 0 && atoi(buf) != getpid())
+                        return 1;
+        return 0;
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
 
         sample_and_decide(m);
-        if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && cg_populated_fd(m->cg) < 0 &&
-            cg_is_populated(m->cg) == 0) {
+        /* Also with a populated fd: on hybrid hosts it may watch a unified cgroup that never empties. */
+        if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && attached_cgroup_populated(m) == 0) {
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
                 return sd_event_exit(m->event, 0);
         }
         (void)sd_event_source_set_time(s, usec + m->interval_usec);
+        (void)sd_event_source_set_enabled(s, SD_EVENT_ON); /* timers are one-shot by default */
         return 0;
 }
 
@@ -243,7 +264,7 @@ static int on_populated(sd_event_source *s, int fd, uint32_t revents, void *user
         (void)revents;
 
         rearm_kernfs(fd);
-        if (m->cfg.mode == MANAGER_ATTACH && cg_is_populated(m->cg) == 0) {
+        if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && attached_cgroup_populated(m) == 0) {
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
@@ -297,6 +318,28 @@ static int arm_watches(Manager *m)
         }
         for (size_t i = 0; i < n; i++) {
                 fd = cg_psi_trigger_open(m->cg, triggers[i]);
+                if (fd == -EINVAL) {
+                        /* Without CAP_SYS_RESOURCE the kernel only takes windows that are a multiple
+                         * of 2s: keep the stall ratio over the next such window. */
+                        char kind[8], scaled[64];
+                        unsigned long stall, window;
+                        if (sscanf(triggers[i], "%7s %lu %lu", kind, &stall, &window) == 3 && window > 0 &&
+                            window % 2000000 != 0) {
+                                unsigned long w2 = (window / 2000000 + 1) * 2000000;
+                                snprintf(scaled, sizeof(scaled), "%s %lu %lu", kind, stall * (w2 / window),
+                                         w2);
+                                if (w2 % window != 0)
+                                        snprintf(
+                                            scaled, sizeof(scaled), "%s %lu %lu", kind,
+                                            (unsigned long)((double)stall * (double)w2 / (double)window),
+                                            w2);
+                                fd = cg_psi_trigger_open(m->cg, scaled);
+                                if (fd >= 0)
+                                        log_debug("PSI trigger \"%s\" needs CAP_SYS_RESOURCE; armed \"%s\" "
+                                                  "instead.",
+                                                  triggers[i], scaled);
+                        }
+                }
                 if (fd == -EOPNOTSUPP) {
                         log_debug("No per-cgroup PSI on this tier; PSI triggers not armed.");
                         break;
@@ -675,11 +718,10 @@ static int start_child(Manager *m)
 
         if (m->child.exec_errno > 0) {
                 int st = workload_exec_errno_to_status(m->child.exec_errno);
-                errno = m->child.exec_errno;
-                log_error("Cannot execute %s: %m (%s).", m->cfg.argv[0],
-                          st == WORKLOAD_EXIT_NOT_FOUND
-                              ? "not found: check the path or $PATH"
-                              : "not executable: check its permissions and format");
+                log_error_errno(-m->child.exec_errno, "Cannot execute %s: %m (%s).", m->cfg.argv[0],
+                                st == WORKLOAD_EXIT_NOT_FOUND
+                                    ? "not found: check the path or $PATH"
+                                    : "not executable: check its permissions and format");
         } else
                 log_debug("Workload %s started as pid %d%s.", m->cfg.argv[0], (int)m->child.pid,
                           m->child.into_cgroup ? " (CLONE_INTO_CGROUP)" : "");

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Exit statuses of `oomless run`: the child's code, 128+signal, 127 not found, 126 not executable,
+# 125 for a bad option; 2 for status usage errors. Every run leaves no cgroup behind.
+source "$(dirname "$0")/lib.sh"
+
+run_case() { # EXPECTED_RC WHAT ARGS...
+        local want=$1 what=$2 rc
+        shift 2
+        start_oomless "$E2E_TMP/log" run --no-preload "$@"
+        wait_exit "$OOMLESS_PID" 20; rc=$RC
+        [[ $rc == "$want" ]] || {
+                cat "$E2E_TMP/log" >&2
+                fail "$what: exit status $rc, expected $want"
+        }
+        assert_cleaned "$OOMLESS_PID" "$(leaf_from_log "$E2E_TMP/log")"
+}
+
+run_case 0 "true" -- true
+run_case 7 "exit 7" -- sh -c 'exit 7'
+run_case 137 "kill -9" -- sh -c 'kill -9 $$'
+run_case 143 "kill -TERM self" -- sh -c 'kill -TERM $$'
+run_case 127 "not found" -- /nonexistent/command
+assert_file_contains "$E2E_TMP/log" 'Cannot execute /nonexistent/command: No such file or directory' "127 message"
+run_case 127 "not in PATH" -- oomless-no-such-command-e2e
+printf '#!/bin/sh\necho hi\n' >"$E2E_TMP/noexec"
+chmod 0644 "$E2E_TMP/noexec"
+run_case 126 "not executable" -- "$E2E_TMP/noexec"
+assert_file_contains "$E2E_TMP/log" 'not executable' "126 message"
+
+# Usage errors name the option, the value and the form, and start nothing.
+rc=0
+"$OOMLESS" run --memory-max 12Q -- true 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "bad --memory-max"
+assert_file_contains "$E2E_TMP/err" "--memory-max: invalid value '12Q'" "bad --memory-max message"
+rc=0
+"$OOMLESS" run --stop-timeout soon -- true 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "bad --stop-timeout"
+assert_file_contains "$E2E_TMP/err" "--stop-timeout: invalid value 'soon'" "bad --stop-timeout message"
+rc=0
+"$OOMLESS" run --cgroup-mode v3 -- true 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "bad --cgroup-mode"
+rc=0
+"$OOMLESS" run 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "run without a command"
+rc=0
+"$OOMLESS" status --pid abc 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 2 "status --pid abc"
+rc=0
+"$OOMLESS" frobnicate 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 2 "unknown command"
+"$OOMLESS" --version | grep -Eq '^oomless [0-9]' || fail "--version"
+"$OOMLESS" help run | grep -q -- '--stop-timeout' || fail "help run"
+say "ok"
