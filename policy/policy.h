@@ -80,7 +80,7 @@ int policy_parse(const char *buf, size_t len, const char *filename, Policy **ret
 
 /* The built-in policy used when no --policy is given (see docs/policy.md). Never NULL except on OOM. */
 Policy *policy_default(void);
-/* The built-in policy's normalized JSON text (static, NUL-terminated). */
+/* The built-in policy as written (static, NUL-terminated); policy_to_json() gives the normalized form. */
 const char *policy_default_json(void);
 
 /* Normalized JSON of the policy with every default filled in, pretty-printed with a trailing newline.

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* The in-memory form of a validated policy, shared by the parser, the printer and the evaluator. */
+#pragma once
+
+#include "policy.h"
+
+typedef enum PolicyOp {
+        POLICY_OP_GE,
+        POLICY_OP_GT,
+        POLICY_OP_LE,
+        POLICY_OP_LT,
+        _POLICY_OP_MAX,
+} PolicyOp;
+
+/* One comparison "signal OP value". Which value field is used depends on the signal. */
+typedef struct PolicyCmp {
+        PolicySignal signal;
+        PolicyOp op;
+        SizeSpec size;        /* MEMORY, HEADROOM, HEAP */
+        uint32_t centi;       /* PSI averages, hundredths of a percent (0..10000) */
+        uint64_t count;       /* EV_* increments */
+        uint64_t usec;        /* STAGE_TIME */
+        uint64_t within_usec; /* EV_* and PSI_TRIGGER */
+        unsigned trigger;     /* PSI_TRIGGER: index into Policy.triggers */
+} PolicyCmp;
+
+/* A node of a condition: a comparison, or a group that is true when all of .all (if present) and
+ * at least one of .any (if present) are true. */
+typedef struct PolicyCond {
+        bool group;
+        PolicyCmp cmp;
+        bool has_all, has_any;
+        struct PolicyCond *all, *any;
+        size_t n_all, n_any;
+} PolicyCond;
+
+typedef struct PolicyCondition {
+        PolicyCond root; /* always a group */
+        uint64_t for_usec;
+} PolicyCondition;
+
+typedef struct PolicyActionList {
+        PolicyAction *items;
+        size_t n;
+} PolicyActionList;
+
+typedef struct PolicyStage {
+        char *name;
+        char *description; /* NULL when absent */
+        PolicyCondition enter, exit;
+        uint64_t max_dwell_usec; /* 0 = none */
+        bool dwell_next;         /* on_max_dwell: "next" */
+        PolicyActionList on_max_dwell;
+        uint64_t cooldown_usec;
+        uint64_t repeat_usec;
+        PolicyActionList on_enter, while_, on_exit;
+} PolicyStage;
+
+struct Policy {
+        char *name;
+        char *description; /* NULL when absent */
+        char *source;
+        uint64_t interval_usec;
+        bool dry_run;
+        bool recovery_direct;
+        PolicyRestart restart;
+        PolicyPsiTrigger triggers[POLICY_PSI_TRIGGERS_MAX];
+        size_t n_triggers;
+        PolicyStage stages[POLICY_STAGES_MAX]; /* stages[0] is level 1 */
+        unsigned n_stages;
+};
+
+/* Action defaults, used by the parser to fill and by the printer (which always prints them). */
+#define POLICY_DEFAULT_INTERVAL_USEC (250 * USEC_PER_MSEC)
+
+const char *policy_op_to_string(PolicyOp op);
+bool policy_op_above(PolicyOp op); /* >= or > */
+
+/* Formats a size spec the way the parser reads it back exactly: "70%", "12.5%", "256M", "1000". */
+char *policy_format_size_spec(char *buf, size_t len, const SizeSpec *s);
+/* Formats hundredths of a percent: "20%", "20.5%", "0.05%". */
+char *policy_format_centi(char *buf, size_t len, uint32_t centi);
+/* Formats a duration exactly (units_format_duration is exact for us/ms/s; add m/h). */
+char *policy_format_duration(char *buf, size_t len, uint64_t usec);
+/* "SIGTERM", or the number for signals without a name. */
+char *policy_format_signal(char *buf, size_t len, int sig);
+
+void policy_cond_done(PolicyCond *c);
