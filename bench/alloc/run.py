@@ -38,9 +38,9 @@ SIZES = {
     "quick": dict(reps=1, churn_ops=400000, churn_window=20000, xthread=400000, realloc=1000000,
                   large=600, frag_mib=64, py=40000, sqlite_rows=20000, gcc_funcs=150,
                   redis_n=20000, redis_keys=20000, redis_value=512, timeout=120),
-    "full": dict(reps=5, churn_ops=5000000, churn_window=20000, xthread=5000000, realloc=10000000,
-                 large=6000, frag_mib=1024, py=400000, sqlite_rows=300000, gcc_funcs=1500,
-                 redis_n=200000, redis_keys=300000, redis_value=700, timeout=600),
+    "full": dict(reps=3, churn_ops=5000000, churn_window=20000, xthread=5000000, realloc=10000000,
+                 large=4000, frag_mib=1024, py=300000, sqlite_rows=300000, gcc_funcs=500,
+                 redis_n=100000, redis_keys=300000, redis_value=700, timeout=600),
 }
 
 MIB = 1024.0 * 1024.0
