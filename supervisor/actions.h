@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The action runner: executes the policy engine's decisions (notify, signal, exec, webhook, scavenge,
+ * reclaim, throttle, restart, kill, dump) against the workload, honours dry-run, and keeps the
+ * outcome of each (ok, failed, skipped, would) in a bounded ring for `oomless status`, logging one
+ * line per outcome.
+ *
+ * Threading and ownership: event-loop thread only; nothing here blocks the loop. Hooks and dumps run
+ * as children watched through pidfds (see hook.h for the reaping contract), webhooks go through curl
+ * multi on the loop, reclaim runs on a worker thread. Decisions run in the order given; a dump is a
+ * barrier: the decisions queued after it (e.g. a restart) wait until the evidence hook finished and
+ * memory.max was restored. The runner borrows the Cg, the Control and the Policy; a queued decision
+ * points into its Policy, so on reload call actions_set_policy() (which drops decisions not yet
+ * started) before freeing the old Policy.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
+
+#include "cgroup.h"
+#include "control.h"
+#include "macro.h"
+#include "oomless/sample.h"
+#include "policy.h"
+
+#define ACTIONS_RING_SIZE  32  /* outcomes kept for status */
+#define ACTIONS_QUEUE_MAX  64  /* decisions waiting behind a dump */
+#define ACTIONS_DETAIL_MAX 200 /* bytes of an outcome's detail */
+
+typedef enum ActionOutcome {
+        ACTION_OUTCOME_OK,
+        ACTION_OUTCOME_FAILED,
+        ACTION_OUTCOME_SKIPPED,
+        ACTION_OUTCOME_WOULD, /* dry-run */
+        _ACTION_OUTCOME_MAX,
+} ActionOutcome;
+
+const char *action_outcome_to_string(ActionOutcome o); /* "ok", "failed", "skipped", "would" */
+
+typedef struct ActionRecord {
+        PolicyActionKind kind;
+        unsigned stage;
+        PolicyWhen when;
+        ActionOutcome outcome;
+        uint64_t realtime_usec; /* when the outcome was known */
+        char detail[ACTIONS_DETAIL_MAX];
+} ActionRecord;
+
+/* Calls into the manager. Every member may be NULL. */
+typedef struct ActionCallbacks {
+        /* The workload's main pid, 0 when none runs. */
+        pid_t (*get_main_pid)(void *userdata);
+        /* The restart action: stop with stop_signal, wait grace_usec, kill the leaf, restart under the
+         * restart policy. Returns negative errno when it cannot. */
+        int (*request_restart)(void *userdata, int stop_signal, uint64_t grace_usec, const char *reason);
+        /* notify ran: the stage the workload is told about (for $MEMORY_PRESSURE_WATCH-style
+         * watchers). */
+        void (*stage_notified)(void *userdata, unsigned stage, unsigned prev_stage);
+        void *userdata;
+} ActionCallbacks;
+
+typedef struct ActionRunnerConfig {
+        sd_event *event;
+        Cg *cg;                   /* may be NULL (tests); then cgroup actions are skipped */
+        Control *control;         /* NULL when the workload runs without the allocator */
+        const Policy *policy;     /* for stage names and the policy name; may be NULL */
+        bool dry_run;             /* --dry-run or the policy's dry_run */
+        size_t webhook_queue_max; /* 0 = WEBHOOK_QUEUE_MAX_DEFAULT */
+        ActionCallbacks callbacks;
+} ActionRunnerConfig;
+
+typedef struct ActionRunner ActionRunner;
+
+int actions_new(const ActionRunnerConfig *cfg, ActionRunner **ret);
+ActionRunner *actions_free(ActionRunner *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ActionRunner *, actions_free)
+
+/* On reload: stage names come from the new policy; decisions still queued behind a dump are dropped
+ * (recorded as skipped) because they point into the old one. */
+void actions_set_policy(ActionRunner *r, const Policy *p);
+void actions_set_dry_run(ActionRunner *r, bool dry_run);
+/* The heap cap and wake watermark the control page carries along with the stage. Republishes. */
+int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark);
+
+/* Tells the runner about a stage change before the decisions of that evaluation run, so hooks,
+ * webhooks and notify see the current and previous stage. */
+void actions_note_transition(ActionRunner *r, const PolicyTransition *t);
+
+/* Executes one decision (or queues it behind a running dump). Returns 0 when it was started or
+ * queued; the outcome is recorded asynchronously for hooks, webhooks, reclaim and dumps. Returns
+ * negative errno only for invalid arguments: failures of the action itself are outcomes. */
+int actions_execute(ActionRunner *r, const PolicyDecision *d, const OomlessSample *sample);
+/* All decisions of one evaluation, in order. */
+int actions_execute_all(ActionRunner *r, const PolicyDecisions *ds, const OomlessSample *sample);
+
+/* True while a hook, webhook, reclaim or dump started by the runner is still running or queued. */
+bool actions_busy(const ActionRunner *r);
+
+/* The newest outcomes first, at most ACTIONS_RING_SIZE. */
+size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max);
+/* `oomless status` "recent_actions": [{"action","stage","when","outcome","detail"}], newest first. */
+cJSON *actions_status_json(const ActionRunner *r);
+
+/* Exposed for tests: the pid in `pids` with the largest resident set (/proc/PID/statm), excluding
+ * the caller; -ESRCH when none is readable. */
+int actions_largest_rss(const pid_t *pids, size_t n, pid_t *ret_pid, uint64_t *ret_rss);
+/* The environment given to exec and dump hooks (see actions.c for the variable list). */
+int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret);
+/* The JSON body of a webhook. */
+char *actions_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);

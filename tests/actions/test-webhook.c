@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Webhooks against real sockets on 127.0.0.1: a C HTTP server thread in this process (the loop
+ * under test runs on the main thread, the server on its own), a dead port, and `openssl s_server`
+ * with a self-signed certificate for TLS verification.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+#include "webhook.h"
+
+typedef struct Done {
+        bool done;
+        WebhookResult res;
+} Done;
+
+static void on_done(const WebhookResult *r, void *userdata)
+{
+        Done *d = userdata;
+        d->res = *r;
+        d->done = true;
+}
+
+static sd_event *new_loop(void)
+{
+        sd_event *e = NULL;
+        ASSERT_OK(sd_event_new(&e));
+        return e;
+}
+
+TEST(json_body_arrives)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        HttpServer s;
+        Done d = {};
+        char url[64];
+        const char *body = "{\"stage\":2,\"action\":\"webhook\",\"memory\":{\"current\":123}}";
+
+        hs_start(&s, HS_RESPOND, 200);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", s.port);
+        ASSERT_OK(webhook_new(e, 0, &w));
+        ASSERT_OK(webhook_post(w, &(WebhookRequest){ .url = url, .body = body, .timeout_usec = 2000000 },
+                               on_done, &d));
+        ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
+        ASSERT_EQ(d.res.error_class, WEBHOOK_OK);
+        ASSERT_EQ(d.res.http_status, 200);
+        ASSERT_EQ(d.res.attempts, 1);
+        ASSERT_EQ(hs_count(&s), 1);
+        ASSERT_STREQ(s.req[0].body, body);
+        ASSERT_TRUE(strncmp(s.req[0].head, "POST /hook HTTP/1.1\r\n", 21) == 0);
+        ASSERT_TRUE(strcasestr(s.req[0].head, "\r\nContent-Type: application/json\r\n") != NULL);
+        ASSERT_EQ(webhook_pending(w), 0);
+        webhook_free(w);
+        hs_stop(&s);
+        sd_event_unref(e);
+}
+
+/* A server that takes the request and never answers: each attempt times out after 300 ms, the two
+ * retries wait 100 ms then 200 ms, and a 20 ms loop timer keeps firing on time throughout. */
+TEST(slow_server_times_out_with_backoff_without_blocking_loop)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        HttpServer s;
+        Done d = {};
+        TickProbe probe;
+        char url[64];
+        uint64_t t0;
+
+        hs_start(&s, HS_NO_ANSWER, 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+        ASSERT_OK(webhook_new(e, 0, &w));
+        t_tick_start(e, &probe, 20000);
+        t0 = t_now_usec();
+        ASSERT_OK(webhook_post(
+            w,
+            &(WebhookRequest){
+                .url = url, .body = "{}", .timeout_usec = 300000, .retries = 2, .backoff_usec = 100000 },
+            on_done, &d));
+        ASSERT_TRUE(t_run_until(e, &d.done, 10000000));
+        t_tick_stop(&probe);
+
+        printf("attempts=%u class=%s duration=%llums max tick lateness=%llums ticks=%u\n", d.res.attempts,
+               webhook_error_class_to_string(d.res.error_class),
+               (unsigned long long)(d.res.duration_usec / 1000),
+               (unsigned long long)(probe.max_late_usec / 1000), probe.ticks);
+        ASSERT_EQ(d.res.error_class, WEBHOOK_ERR_TIMEOUT);
+        ASSERT_EQ(d.res.attempts, 3);
+        ASSERT_EQ(hs_count(&s), 3);
+        /* attempt k+1 starts after attempt k timed out (300 ms) plus 100 ms * 2^(k-1) */
+        uint64_t g1 = s.req[1].at_usec - s.req[0].at_usec, g2 = s.req[2].at_usec - s.req[1].at_usec;
+        printf("gaps %llu ms, %llu ms\n", (unsigned long long)g1 / 1000, (unsigned long long)g2 / 1000);
+        ASSERT_TRUE(g1 >= 380000 && g1 < 900000);
+        ASSERT_TRUE(g2 >= 480000 && g2 < 1000000);
+        ASSERT_TRUE(g2 > g1 + 50000);
+        ASSERT_TRUE(t_now_usec() - t0 >= 3 * 300000 + 300000);
+        ASSERT_TRUE(probe.ticks >= 40);
+        ASSERT_TRUE(probe.max_late_usec < 50000);
+        webhook_free(w);
+        hs_stop(&s);
+        sd_event_unref(e);
+}
+
+TEST(dead_port_fails_with_retries)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        Done d = {};
+        char url[64];
+
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", t_dead_port());
+        ASSERT_OK(webhook_new(e, 0, &w));
+        ASSERT_OK(webhook_post(
+            w,
+            &(WebhookRequest){
+                .url = url, .body = "{}", .timeout_usec = 1000000, .retries = 2, .backoff_usec = 50000 },
+            on_done, &d));
+        ASSERT_TRUE(t_run_until(e, &d.done, 10000000));
+        printf("class=%s attempts=%u message=%s duration=%llums\n",
+               webhook_error_class_to_string(d.res.error_class), d.res.attempts, d.res.message,
+               (unsigned long long)d.res.duration_usec / 1000);
+        ASSERT_EQ(d.res.error_class, WEBHOOK_ERR_CONNECT);
+        ASSERT_EQ(d.res.attempts, 3);
+        ASSERT_TRUE(d.res.duration_usec >= 150000); /* 50 ms + 100 ms of backoff */
+        webhook_free(w);
+        sd_event_unref(e);
+}
+
+TEST(server_errors_retry_client_errors_do_not)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        HttpServer s5, s4;
+        Done d5 = {}, d4 = {};
+        char u5[64], u4[64];
+
+        hs_start(&s5, HS_RESPOND, 503);
+        hs_start(&s4, HS_RESPOND, 404);
+        snprintf(u5, sizeof(u5), "http://127.0.0.1:%d/", s5.port);
+        snprintf(u4, sizeof(u4), "http://127.0.0.1:%d/", s4.port);
+        ASSERT_OK(webhook_new(e, 0, &w));
+        ASSERT_OK(webhook_post(
+            w, &(WebhookRequest){ .url = u5, .body = "{}", .retries = 2, .backoff_usec = 20000 }, on_done,
+            &d5));
+        ASSERT_OK(webhook_post(
+            w, &(WebhookRequest){ .url = u4, .body = "{}", .retries = 2, .backoff_usec = 20000 }, on_done,
+            &d4));
+        ASSERT_EQ(webhook_pending(w), 2);
+        ASSERT_TRUE(t_run_until(e, &d5.done, 5000000));
+        ASSERT_TRUE(t_run_until(e, &d4.done, 5000000));
+        ASSERT_EQ(d5.res.error_class, WEBHOOK_ERR_HTTP);
+        ASSERT_EQ(d5.res.http_status, 503);
+        ASSERT_EQ(d5.res.attempts, 3);
+        ASSERT_EQ(hs_count(&s5), 3);
+        ASSERT_EQ(d4.res.error_class, WEBHOOK_ERR_HTTP);
+        ASSERT_EQ(d4.res.http_status, 404);
+        ASSERT_EQ(d4.res.attempts, 1);
+        ASSERT_EQ(hs_count(&s4), 1);
+        webhook_free(w);
+        hs_stop(&s5);
+        hs_stop(&s4);
+        sd_event_unref(e);
+}
+
+TEST(queue_is_bounded)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        HttpServer s;
+        Done d[3] = {};
+        char url[64];
+
+        hs_start(&s, HS_NO_ANSWER, 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+        ASSERT_OK(webhook_new(e, 2, &w));
+        WebhookRequest req = { .url = url, .body = "{}", .timeout_usec = 200000 };
+        ASSERT_OK(webhook_post(w, &req, on_done, &d[0]));
+        ASSERT_OK(webhook_post(w, &req, on_done, &d[1]));
+        ASSERT_ERROR(webhook_post(w, &req, on_done, &d[2]), EBUSY);
+        ASSERT_ERROR(
+            webhook_post(w, &(WebhookRequest){ .url = "file:///etc/passwd", .body = "{}" }, on_done, &d[2]),
+            EINVAL);
+        ASSERT_TRUE(t_run_until(e, &d[1].done, 5000000));
+        ASSERT_TRUE(t_run_until(e, &d[0].done, 5000000));
+        ASSERT_EQ(webhook_pending(w), 0);
+        /* freeing with requests in flight drops them without calling back */
+        ASSERT_OK(webhook_post(w, &req, on_done, &d[2]));
+        webhook_free(w);
+        ASSERT_TRUE(!d[2].done);
+        hs_stop(&s);
+        sd_event_unref(e);
+}
+
+static pid_t start_tls_server(const char *dir, int port)
+{
+        char cert[512], key[512], accept_arg[32];
+        pid_t pid;
+
+        snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+        snprintf(key, sizeof(key), "%s/key.pem", dir);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                execlp("openssl", "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                       "/CN=oomless-test", "-days", "1", "-keyout", key, "-out", cert, (char *)NULL);
+                _exit(127);
+        }
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
+                test_skip("openssl is not installed");
+        ASSERT_EQ(WEXITSTATUS(st), 0);
+
+        snprintf(accept_arg, sizeof(accept_arg), "%d", port);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                execlp("openssl", "openssl", "s_server", "-accept", accept_arg, "-cert", cert, "-key", key,
+                       "-www", (char *)NULL);
+                _exit(127);
+        }
+        /* wait until it listens */
+        for (int i = 0; i < 100; i++) {
+                struct sockaddr_in a = { .sin_family = AF_INET,
+                                         .sin_port = htons((uint16_t)port),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+                close(fd);
+                if (r == 0)
+                        return pid;
+                usleep(50000);
+        }
+        kill(pid, SIGKILL);
+        TEST_FAIL("openssl s_server did not start listening on %d", port);
+}
+
+TEST(tls_verification_on_by_default)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        Done d = {}, d2 = {};
+        char dir[] = "/tmp/oomless-tls-XXXXXX", url[64];
+        int port = t_dead_port();
+        pid_t srv;
+
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        srv = start_tls_server(dir, port);
+        snprintf(url, sizeof(url), "https://127.0.0.1:%d/", port);
+        ASSERT_OK(webhook_new(e, 0, &w));
+        ASSERT_OK(webhook_post(
+            w, &(WebhookRequest){ .url = url, .body = "{}", .retries = 3, .timeout_usec = 3000000 }, on_done,
+            &d));
+        ASSERT_TRUE(t_run_until(e, &d.done, 10000000));
+        printf("verify on: class=%s curl=%d attempts=%u: %s\n",
+               webhook_error_class_to_string(d.res.error_class), d.res.curl_code, d.res.attempts,
+               d.res.message);
+        ASSERT_EQ(d.res.error_class, WEBHOOK_ERR_TLS);
+        ASSERT_EQ(d.res.attempts, 1); /* a certificate that fails verification is not retried */
+
+        /* With verification off the handshake passes; whatever s_server answers, it is not TLS. */
+        ASSERT_OK(webhook_post(
+            w, &(WebhookRequest){ .url = url, .body = "{}", .tls_insecure = true, .timeout_usec = 3000000 },
+            on_done, &d2));
+        ASSERT_TRUE(t_run_until(e, &d2.done, 10000000));
+        printf("verify off: class=%s curl=%d status=%ld: %s\n",
+               webhook_error_class_to_string(d2.res.error_class), d2.res.curl_code, d2.res.http_status,
+               d2.res.message);
+        ASSERT_TRUE(d2.res.error_class != WEBHOOK_ERR_TLS);
+
+        webhook_free(w);
+        kill(srv, SIGKILL);
+        waitpid(srv, NULL, 0);
+        char cmd[256];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void)!system(cmd);
+        sd_event_unref(e);
+}
+
+TEST_MAIN()
