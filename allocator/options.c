@@ -395,7 +395,7 @@ void ma_options_load(void)
         if (o.cap_percent || !o.cap) {
                 o.limit = ma_effective_limit();
                 if (o.cap_percent)
-                        o.cap = o.limit / 100 * o.cap_percent;
+                        o.cap = o.limit / 100 * o.cap_percent + o.limit % 100 * o.cap_percent / 100;
         }
 
         v = ma_getenv("OOMLESS_ON_CAP");
