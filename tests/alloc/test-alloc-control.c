@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control page, allocator side. The test plays the supervisor: it creates the control file
+ * (and the wake FIFO) as include/oomless/control.h describes, starts a child (this binary, "child",
+ * under LD_PRELOAD) with OOMLESS_CONTROL/OOMLESS_WAKE set, then writes stage, cap, wake watermark
+ * and scavenge requests under the seqlock, and checks that the child's allocator delivers the stage
+ * to its callback, obeys the cap, serves the scavenge (scavenge_ack), publishes its figures, and
+ * pokes the FIFO when its heap crosses the watermark. A page with a bad magic gets one warning and
+ * the child runs standalone.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oomless/control.h"
+#include "oomless/oomless.h"
+#include "test.h"
+
+static const char *lib;
+static char self[1024];
+static char dir[256];
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+/* ---- child side ---- */
+
+static volatile int seen_stage = -1, seen_prev = -1, stage_calls;
+
+static void on_stage(int stage, int prev, void *ud)
+{
+        seen_prev = prev;
+        seen_stage = stage;
+        stage_calls++;
+}
+
+static int child_main(void)
+{
+        if (!oomless_available())
+                return 3;
+        if (oomless_try_on_stage(on_stage, NULL) < 0)
+                return 4;
+        /* Phase 1: wait (allocating a little, as real programs do) for stage 2. */
+        for (int i = 0; i < 500 && seen_stage != 2; i++) {
+                free(malloc(100));
+                sleep_ms(10);
+        }
+        if (seen_stage != 2 || seen_prev != 0 || oomless_try_stage() != 2)
+                return 5;
+        /* Phase 2: grow past the wake watermark (32 MiB), then until the supervisor's cap (64 MiB). */
+        unsigned long long total = 0;
+        for (;;) {
+                void *p = malloc(1 << 20);
+                if (!p)
+                        break;
+                memset(p, 1, 1 << 20);
+                total += 1 << 20;
+                if (total > (512ull << 20))
+                        return 6;
+        }
+        if (errno != ENOMEM)
+                return 7;
+        printf("%llu\n", total);
+        fflush(stdout);
+        /* Phase 3: stay alive so the supervisor can ask for a scavenge and read the figures. */
+        sleep_ms(3000);
+        return 0;
+}
+
+/* ---- supervisor side ---- */
+
+static struct oomless_control *make_page(const char *path, uint64_t magic)
+{
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(ftruncate(fd, OOMLESS_CONTROL_SIZE), 0);
+        struct oomless_control *c =
+            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ASSERT_TRUE(c != MAP_FAILED);
+        close(fd);
+        c->version = OOMLESS_CONTROL_VERSION;
+        c->size = sizeof(*c);
+        c->supervisor_pid = (uint32_t)getpid();
+        __atomic_store_n(&c->magic, magic, __ATOMIC_RELEASE);
+        return c;
+}
+
+static void sup_write(struct oomless_control *c, uint32_t stage, uint64_t cap, uint64_t scav, uint64_t wm)
+{
+        struct oomless_control_sup *s = &c->sup;
+        uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        __atomic_store_n(&s->stage, stage, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->stage_count, 3, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->heap_cap, cap, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->scavenge_seq, scav, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->wake_watermark, wm, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+static bool alloc_read(struct oomless_control *c, struct oomless_control_alloc *out)
+{
+        struct oomless_control_alloc *a = &c->alloc;
+        for (int i = 0; i < 1000; i++) {
+                uint32_t s1 = __atomic_load_n(&a->seq, __ATOMIC_ACQUIRE);
+                if (s1 & 1)
+                        continue;
+                memcpy(out, (const void *)a, sizeof(*out));
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (__atomic_load_n(&a->seq, __ATOMIC_RELAXED) == s1)
+                        return s1 != 0;
+        }
+        return false;
+}
+
+static pid_t spawn(const char *ctl, const char *wake, int *out_fd, int *err_fd)
+{
+        int out[2], err[2];
+        ASSERT_EQ(pipe(out), 0);
+        ASSERT_EQ(pipe(err), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                dup2(err[1], 2);
+                char e1[1200], e2[300], e3[300];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
+                snprintf(e3, sizeof(e3), "%s=%s", OOMLESS_WAKE_ENV, wake);
+                char *envp[] = { e1, e2, e3, (char *)"OOMLESS_HEAP_CAP=1G", NULL };
+                char *argv[] = { self, (char *)"child", NULL };
+                execve(self, argv, envp);
+                _exit(99);
+        }
+        close(out[1]);
+        close(err[1]);
+        *out_fd = out[0];
+        *err_fd = err[0];
+        return pid;
+}
+
+static bool wait_for(struct oomless_control *c, struct oomless_control_alloc *a,
+                     bool (*pred)(const struct oomless_control_alloc *), long ms)
+{
+        for (long t = 0; t < ms; t += 10) {
+                if (alloc_read(c, a) && pred(a))
+                        return true;
+                sleep_ms(10);
+        }
+        return false;
+}
+
+static bool published(const struct oomless_control_alloc *a)
+{
+        return a->pid != 0 && a->heap_held > 0;
+}
+static bool stage2(const struct oomless_control_alloc *a)
+{
+        return a->stage_seen == 2;
+}
+static bool capped(const struct oomless_control_alloc *a)
+{
+        return a->cap_hits >= 1;
+}
+static bool acked(const struct oomless_control_alloc *a)
+{
+        return a->scavenge_ack == 7;
+}
+
+TEST(supervised_child)
+{
+        char ctl[300], wake[300];
+        snprintf(ctl, sizeof(ctl), "%s/control", dir);
+        snprintf(wake, sizeof(wake), "%s/wake", dir);
+        struct oomless_control *c = make_page(ctl, OOMLESS_CONTROL_MAGIC);
+        ASSERT_EQ(mkfifo(wake, 0600), 0);
+        int wfd = open(wake, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ASSERT_TRUE(wfd >= 0);
+        sup_write(c, 0, 64ull << 20, 0, 32ull << 20);
+
+        int out, err;
+        pid_t pid = spawn(ctl, wake, &out, &err);
+        struct oomless_control_alloc a;
+        ASSERT_TRUE(wait_for(c, &a, published, 5000));
+        ASSERT_EQ(a.pid, pid);
+        ASSERT_U64_EQ(a.heap_cap, 64ull << 20); /* the supervisor's cap overrides OOMLESS_HEAP_CAP=1G */
+        ASSERT_TRUE(a.updated_ns <= now_ns() && a.updated_ns + 5000000000ull > now_ns());
+
+        sup_write(c, 2, 64ull << 20, 0, 32ull << 20);
+        ASSERT_TRUE(wait_for(c, &a, stage2, 5000));
+
+        /* The child now grows to the cap; it crosses the watermark on the way. */
+        ASSERT_TRUE(wait_for(c, &a, capped, 10000));
+        struct pollfd pfd = { .fd = wfd, .events = POLLIN };
+        ASSERT_EQ(poll(&pfd, 1, 2000), 1);
+        char b;
+        ASSERT_EQ(read(wfd, &b, 1), 1);
+        char buf[256] = "";
+        ssize_t n = read(out, buf, sizeof(buf) - 1);
+        ASSERT_TRUE(n > 0);
+        buf[n] = 0;
+        unsigned long long total = strtoull(buf, NULL, 10);
+        printf("  child reached %llu MiB under a 64 MiB cap\n", total >> 20);
+        ASSERT_TRUE(total <= (64ull << 20) && total >= (54ull << 20));
+
+        uint64_t returned_before = a.heap_returned, scav_before = a.scavenges;
+        sup_write(c, 2, 64ull << 20, 7, 32ull << 20);
+        ASSERT_TRUE(wait_for(c, &a, acked, 5000));
+        ASSERT_TRUE(a.scavenges > scav_before);
+        ASSERT_TRUE(a.heap_returned >= returned_before);
+        ASSERT_TRUE(a.heap_in_use <= a.heap_held);
+        ASSERT_TRUE(a.heap_held <= (64ull << 20) + (4ull << 20));
+
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                TEST_FAIL("child status 0x%x", status);
+        close(out);
+        close(err);
+        close(wfd);
+        munmap(c, OOMLESS_CONTROL_SIZE);
+}
+
+TEST(bad_magic_runs_standalone)
+{
+        char ctl[300];
+        snprintf(ctl, sizeof(ctl), "%s/control-bad", dir);
+        struct oomless_control *c = make_page(ctl, 0x1234);
+        int out, err;
+        pid_t pid = spawn(ctl, "/nonexistent", &out, &err);
+        char buf[1024] = "";
+        ssize_t n = read(err, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = 0;
+        printf("  stderr: %s", buf);
+        ASSERT_TRUE(strstr(buf, "ignoring OOMLESS_CONTROL=") && strstr(buf, "bad magic"));
+        kill(pid, SIGKILL); /* it waits for a stage that never comes */
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        close(out);
+        close(err);
+        munmap(c, OOMLESS_CONTROL_SIZE);
+}
+
+static void cleanup(void)
+{
+        char p[300];
+        snprintf(p, sizeof(p), "%s/control", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/control-bad", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/wake", dir);
+        unlink(p);
+        rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc >= 2 && strcmp(argv[1], "child") == 0)
+                return child_main();
+        if (argc < 2)
+                TEST_FAIL("usage: %s /path/to/liboomless.so", argv[0]);
+        lib = argv[1];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        ASSERT_TRUE(n > 0);
+        self[n] = 0;
+        snprintf(dir, sizeof(dir), "/tmp/oomless-alloc-control-XXXXXX");
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        atexit(cleanup);
+        return test_main(argc - 1, argv + 1);
+}
