@@ -952,6 +952,12 @@ static void do_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessS
                 return;
         }
 
+        if (cg_tier(r->cg) != CG_TIER_V2) {
+                /* v1's soft_limit_in_bytes only steers global reclaim; it would not throttle. */
+                RECORD(r, d, "skipped: memory.high needs cgroup v2 (this host runs tier %s)",
+                       cg_tier_to_string(cg_tier(r->cg)));
+                return;
+        }
         high = units_size_spec_resolve(&a->memory_high, s->limit);
         if (a->memory_high.percent && s->limit == OOMLESS_NO_LIMIT) {
                 RECORD(r, d, "skipped: memory.high is a percentage but the effective limit is unknown");

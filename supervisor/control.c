@@ -250,9 +250,16 @@ static _printf_(2, 3) void warn_bad(Control *c, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        log_warning("Control page %s: %s; ignoring this snapshot of the allocator's figures (the workload "
-                    "wrote a torn or invalid value)%s%u similar warning(s) suppressed.",
-                    c->path, msg, c->suppressed_warnings ? "; " : "", c->suppressed_warnings);
+        if (c->suppressed_warnings > 0)
+                log_warning(
+                    "Control page %s: %s; ignoring this snapshot of the allocator's figures (a torn or "
+                    "invalid value from the workload); %u similar warning(s) suppressed.",
+                    c->path, msg, c->suppressed_warnings);
+        else
+                log_warning(
+                    "Control page %s: %s; ignoring this snapshot of the allocator's figures (a torn or "
+                    "invalid value from the workload).",
+                    c->path, msg);
         c->suppressed_warnings = 0;
         c->last_warn_usec = now;
 }

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control page, supervisor side, against the real file and FIFO: what the allocator sees after a
+ * publish (read here through a MAP_SHARED mapping, as liboomless does), valid figures accepted,
+ * garbage and torn values from a forked writer rejected without a crash, truncation survived, and a
+ * byte in the wake FIFO waking the sd-event loop.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "control.h"
+#include "helpers.h"
+#include "log.h"
+#include "oomless/control.h"
+#include "macro.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+        snprintf(dir, sizeof(dir), "/tmp/oomless-control-XXXXXX");
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+}
+
+static void remove_dir(void)
+{
+        ASSERT_OK(rmdir(dir));
+}
+
+static struct oomless_control *map_page(const char *path)
+{
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        void *p = mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ASSERT_TRUE(p != MAP_FAILED);
+        close(fd);
+        return p;
+}
+
+/* The allocator's seqlock writer. */
+static void alloc_publish(struct oomless_control *c, const struct oomless_control_alloc *v)
+{
+        uint32_t seq = __atomic_load_n(&c->alloc.seq, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->alloc.seq, seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        c->alloc.pid = v->pid;
+        c->alloc.heap_held = v->heap_held;
+        c->alloc.heap_in_use = v->heap_in_use;
+        c->alloc.heap_returned = v->heap_returned;
+        c->alloc.heap_cap = v->heap_cap;
+        c->alloc.cap_hits = v->cap_hits;
+        c->alloc.scavenges = v->scavenges;
+        c->alloc.scavenge_ack = v->scavenge_ack;
+        c->alloc.stage_seen = v->stage_seen;
+        c->alloc.updated_ns = v->updated_ns;
+        __atomic_store_n(&c->alloc.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* The allocator's seqlock reader of the supervisor half. */
+static struct oomless_control_sup sup_read(struct oomless_control *c)
+{
+        struct oomless_control_sup s;
+        for (;;) {
+                uint32_t s1 = __atomic_load_n(&c->sup.seq, __ATOMIC_ACQUIRE);
+                memcpy(&s, (void *)&c->sup, sizeof(s));
+                __atomic_thread_fence(__ATOMIC_ACQUIRE);
+                if (!(s1 & 1) && s1 == __atomic_load_n(&c->sup.seq, __ATOMIC_RELAXED))
+                        return s;
+        }
+}
+
+static struct oomless_control_alloc good(void)
+{
+        return (struct oomless_control_alloc){
+                .pid = (uint32_t)getpid(),
+                .heap_held = 8 << 20,
+                .heap_in_use = 6 << 20,
+                .heap_returned = 1 << 20,
+                .heap_cap = 64 << 20,
+                .cap_hits = 2,
+                .scavenges = 3,
+                .updated_ns = t_now_usec() * 1000,
+        };
+}
+
+TEST(create_publish_scavenge)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        struct stat st;
+        char **env = NULL;
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        ASSERT_OK(stat(control_path(c), &st));
+        ASSERT_TRUE(S_ISREG(st.st_mode));
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        ASSERT_EQ(st.st_size, OOMLESS_CONTROL_SIZE);
+        ASSERT_OK(stat(control_wake_path(c), &st));
+        ASSERT_TRUE(S_ISFIFO(st.st_mode));
+        ASSERT_TRUE(fcntl(control_wake_fd(c), F_GETFD) & FD_CLOEXEC);
+
+        ASSERT_OK(control_env(c, &env));
+        char expect[256];
+        snprintf(expect, sizeof(expect), "OOMLESS_CONTROL=%s/control", dir);
+        ASSERT_STREQ(env[0], expect);
+        snprintf(expect, sizeof(expect), "OOMLESS_WAKE=%s/wake", dir);
+        ASSERT_STREQ(env[1], expect);
+        ASSERT_TRUE(env[2] == NULL);
+        strv_free(env);
+
+        struct oomless_control *m = map_page(control_path(c));
+        ASSERT_U64_EQ(m->magic, OOMLESS_CONTROL_MAGIC);
+        ASSERT_EQ(m->version, OOMLESS_CONTROL_VERSION);
+        ASSERT_EQ(m->supervisor_pid, getpid());
+
+        ASSERT_OK(control_publish(c, 2, 3, 100 << 20, 90 << 20, true));
+        struct oomless_control_sup s = sup_read(m);
+        ASSERT_TRUE(s.seq != 0 && !(s.seq & 1));
+        ASSERT_EQ(s.stage, 2);
+        ASSERT_EQ(s.stage_count, 3);
+        ASSERT_U64_EQ(s.heap_cap, 100 << 20);
+        ASSERT_U64_EQ(s.wake_watermark, 90 << 20);
+        ASSERT_EQ(s.flags, OOMLESS_SUP_F_DRY_RUN);
+        ASSERT_U64_EQ(s.scavenge_seq, 0);
+
+        uint32_t before = s.seq;
+        ASSERT_EQ(control_request_scavenge(c), 1);
+        ASSERT_EQ(control_request_scavenge(c), 2);
+        s = sup_read(m);
+        ASSERT_U64_EQ(s.scavenge_seq, 2);
+        ASSERT_EQ(s.stage, 2);
+        ASSERT_TRUE(s.seq > before);
+
+        /* what the workload scribbles into our half is overwritten, never read back */
+        m->sup.stage = 99;
+        m->sup.scavenge_seq = 12345;
+        ASSERT_OK(control_publish(c, 1, 3, 100 << 20, 0, false));
+        s = sup_read(m);
+        ASSERT_EQ(s.stage, 1);
+        ASSERT_U64_EQ(s.scavenge_seq, 2);
+
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        char path[128];
+        snprintf(path, sizeof(path), "%s", control_path(c));
+        c = control_free(c);
+        ASSERT_TRUE(access(path, F_OK) < 0 && errno == ENOENT);
+        remove_dir();
+}
+
+TEST(valid_figures_accepted)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        ControlAllocFigures f;
+        OomlessSample sample = {};
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        ASSERT_ERROR(control_read_alloc(c, &f), ENODATA);
+        ASSERT_TRUE(!control_has_allocator(c));
+
+        struct oomless_control *m = map_page(control_path(c));
+        struct oomless_control_alloc v = good();
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_EQ(f.pid, getpid());
+        ASSERT_U64_EQ(f.heap_held, 8 << 20);
+        ASSERT_U64_EQ(f.heap_in_use, 6 << 20);
+        ASSERT_U64_EQ(f.heap_cap, 64 << 20);
+        ASSERT_U64_EQ(f.cap_hits, 2);
+        ASSERT_TRUE(control_has_allocator(c));
+        ASSERT_OK(control_fill_sample(c, &sample));
+        ASSERT_TRUE(sample.heap_valid);
+        ASSERT_U64_EQ(sample.heap_held, 8 << 20);
+        ASSERT_U64_EQ(sample.heap_cap_hits, 2);
+
+        /* the counters may only grow while the pid stays */
+        v.cap_hits = 5;
+        v.heap_returned += 4096;
+        v.updated_ns += 1000;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 5);
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        c = control_free(c);
+        remove_dir();
+}
+
+TEST(invalid_figures_rejected)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        ControlAllocFigures f = { .heap_held = 42 };
+        OomlessSample sample = { .heap_valid = true };
+        struct oomless_control_alloc v;
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        struct oomless_control *m = map_page(control_path(c));
+        v = good();
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL));
+
+#define REJECT(mutate)                                                                                      \
+        do {                                                                                                \
+                v = good();                                                                                 \
+                v.cap_hits = 10;                                                                            \
+                v.scavenges = 10;                                                                           \
+                v.heap_returned = 10 << 20;                                                                 \
+                mutate;                                                                                     \
+                alloc_publish(m, &v);                                                                       \
+                ASSERT_ERROR(control_read_alloc(c, &f), EBADMSG);                                           \
+                ASSERT_U64_EQ(f.heap_held, 42); /* untouched */                                             \
+        } while (0)
+        REJECT(v.heap_in_use = v.heap_held + 1);
+        REJECT(v.heap_held = UINT64_MAX);
+        REJECT(v.heap_held = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) * 3);
+        REJECT(v.heap_cap = UINT64_MAX / 2);
+        REJECT(v.pid = 0);
+        REJECT(v.pid = 0x7fffffff);
+        REJECT(v.scavenge_ack = 1); /* no scavenge was ever requested */
+        REJECT(v.stage_seen = 7);   /* no stage beyond 0 was ever published */
+        REJECT(v.updated_ns = UINT64_MAX);
+
+        /* a good snapshot with larger counters, then the counters going backwards */
+        v = good();
+        v.cap_hits = 10;
+        v.scavenges = 10;
+        v.heap_returned = 10 << 20;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL));
+        REJECT(v.cap_hits = 9);
+        REJECT(v.scavenges = 1);
+        REJECT(v.heap_returned = 0);
+        REJECT(v.updated_ns = 1);
+        ASSERT_ERROR(control_fill_sample(c, &sample), EBADMSG);
+        ASSERT_TRUE(!sample.heap_valid);
+
+        /* a new process (restarted workload) starts its counters over */
+        v = good();
+        v.pid = (uint32_t)getppid();
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL));
+
+        /* a writer stopped in the middle of an update: seq stays odd */
+        __atomic_store_n(&m->alloc.seq, m->alloc.seq | 1, __ATOMIC_RELEASE);
+        ASSERT_ERROR(control_read_alloc(c, &f), EAGAIN);
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        c = control_free(c);
+        remove_dir();
+}
+
+/* A forked writer alternates between two consistent states under the seqlock while a third of the
+ * time scribbling random bytes over the whole half (seq included). Every snapshot we accept must be
+ * one of the consistent states: heap_in_use * 2 == heap_held. */
+TEST(forked_writer_garbage_and_torn_values)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        unsigned ok = 0, bad = 0, torn = 0, nodata = 0;
+        pid_t pid;
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                struct oomless_control *m = map_page(control_path(c));
+                uint64_t end = t_now_usec() + 700000, x = 88172645463325252ull;
+                for (uint64_t i = 0; t_now_usec() < end; i++) {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        if (i % 3 == 0) {
+                                uint64_t *w = (uint64_t *)&m->alloc;
+                                for (size_t k = 0; k < sizeof(m->alloc) / 8; k++)
+                                        __atomic_store_n(&w[k], x * (k + 1), __ATOMIC_RELAXED);
+                        } else {
+                                struct oomless_control_alloc v = {
+                                        .pid = (uint32_t)getpid(),
+                                        .heap_held = (i & 1) ? (64u << 20) : (2u << 20),
+                                        .updated_ns = t_now_usec() * 1000,
+                                };
+                                v.heap_in_use = v.heap_held / 2;
+                                if (m->alloc.seq & 1)
+                                        __atomic_store_n(&m->alloc.seq, m->alloc.seq + 1, __ATOMIC_RELAXED);
+                                alloc_publish(m, &v);
+                        }
+                }
+                _exit(0);
+        }
+
+        uint64_t end = t_now_usec() + 600000;
+        log_set_max_level(LOG_LEVEL_ERROR); /* the rate-limited warnings are expected here */
+        while (t_now_usec() < end) {
+                ControlAllocFigures f;
+                int r = control_read_alloc(c, &f);
+                if (r == 0) {
+                        ASSERT_U64_EQ(f.heap_in_use * 2, f.heap_held);
+                        ASSERT_TRUE(f.heap_held == 64u << 20 || f.heap_held == 2u << 20);
+                        ok++;
+                } else if (r == -EBADMSG)
+                        bad++;
+                else if (r == -EAGAIN)
+                        torn++;
+                else if (r == -ENODATA)
+                        nodata++;
+                else
+                        TEST_FAIL("unexpected %d", r);
+        }
+        log_set_max_level(LOG_LEVEL_INFO);
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        printf("accepted %u, rejected %u, torn %u, empty %u\n", ok, bad, torn, nodata);
+        ASSERT_TRUE(ok > 0);
+        ASSERT_TRUE(bad + torn > 0);
+        c = control_free(c);
+        remove_dir();
+}
+
+TEST(truncated_page_is_an_error_not_a_crash)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        ControlAllocFigures f;
+        struct stat st;
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        ASSERT_OK(truncate(control_path(c), 0));
+        log_set_max_level(LOG_LEVEL_ERROR);
+        ASSERT_ERROR(control_read_alloc(c, &f), EIO);
+        log_set_max_level(LOG_LEVEL_INFO);
+        /* publishing writes our half back (and regrows the file) */
+        ASSERT_OK(control_publish(c, 1, 2, 0, 0, false));
+        ASSERT_OK(stat(control_path(c), &st));
+        ASSERT_TRUE(st.st_size > 0);
+        c = control_free(c);
+        remove_dir();
+}
+
+static void on_wake(Control *c, void *userdata)
+{
+        *(bool *)userdata = true;
+}
+
+TEST(wake_fifo_wakes_the_loop)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        sd_event *e = NULL;
+        bool woke = false;
+        pid_t pid;
+
+        make_dir();
+        ASSERT_OK(control_create(dir, &c));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(control_add_wake_source(c, e, on_wake, &woke));
+        ASSERT_OK(sd_event_run(e, 100000));
+        ASSERT_TRUE(!woke);
+
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                /* as the allocator does: never wait */
+                int fd = open(control_wake_path(c), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                _exit(fd >= 0 && write(fd, "!!!", 3) == 3 ? 0 : 1);
+        }
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_EQ(WEXITSTATUS(st), 0);
+        uint64_t t0 = t_now_usec();
+        ASSERT_TRUE(t_run_until(e, &woke, 2000000));
+        ASSERT_TRUE(t_now_usec() - t0 < 100000);
+        /* drained: no second wake-up without a new byte */
+        woke = false;
+        ASSERT_OK(sd_event_run(e, 100000));
+        ASSERT_TRUE(!woke);
+        ASSERT_EQ(control_wake_drain(c), 0);
+        c = control_free(c);
+        sd_event_unref(e);
+        remove_dir();
+}
+
+TEST(stale_files_are_replaced)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        char path[128];
+
+        make_dir();
+        snprintf(path, sizeof(path), "%s/control", dir);
+        ASSERT_OK(close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)));
+        snprintf(path, sizeof(path), "%s/wake", dir);
+        ASSERT_OK(close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)));
+        ASSERT_OK(control_create(dir, &c));
+        struct stat st;
+        ASSERT_OK(stat(control_wake_path(c), &st));
+        ASSERT_TRUE(S_ISFIFO(st.st_mode));
+        c = control_free(c);
+        remove_dir();
+}
+
+TEST_MAIN()
