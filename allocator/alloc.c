@@ -137,6 +137,12 @@ static void ma_tc_destroy(void *arg)
 /* Occasional work that must run without locks: starting the scavenger, serving the control page. */
 static void ma_slow_tick(void)
 {
+#if MA_DEBUG
+        if ((ma_slow_ticks & 255) == 0) {
+                ma_central_check();
+                ma_ph_check();
+        }
+#endif
         if (MA_UNLIKELY((++ma_slow_ticks & 63) == 0)) {
                 ma_maybe_start_background();
                 ma_control_poll(false);
@@ -300,7 +306,7 @@ void ma_free_slow(void *p)
         } else if (s && s->state == MA_SPAN_LARGE && s->start == a) {
                 atomic_fetch_sub_explicit(&ma_large_in_use, s->npages * MA_PAGE, memory_order_relaxed);
                 ma_ph_free(s);
-        } else if (s) {
+        } else if (s || ma_ph_in_arena(a)) {
                 ma_fatal("free(): invalid pointer or double free", p);
         } else
                 ma_free_foreign(p);
@@ -343,7 +349,7 @@ size_t ma_usable_size(const void *p)
                 return ma_class_size[s->cls] - (a - s->start) % ma_class_size[s->cls];
         if (s && s->state == MA_SPAN_LARGE && s->start == a)
                 return s->npages * MA_PAGE;
-        if (s)
+        if (s || ma_ph_in_arena(a))
                 ma_fatal("malloc_usable_size(): invalid pointer", p);
         size_t (*next)(const void *) = (size_t(*)(const void *))ma_next_symbol("malloc_usable_size");
         if (!next)
@@ -388,7 +394,7 @@ void *ma_realloc(void *p, size_t n)
                                 return p;
                         }
                 }
-        } else if (s) {
+        } else if (s || ma_ph_in_arena(a)) {
                 ma_fatal("realloc(): invalid pointer", p);
         } else {
                 void *(*next)(void *, size_t) = (void *(*)(void *, size_t))ma_next_symbol("realloc");

@@ -23,6 +23,10 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#ifndef MA_DEBUG
+#define MA_DEBUG 0 /* 1: invariant walks on slow paths (OOMLESS_ALLOC_DEBUG=ON) */
+#endif
+
 #define MA_API            __attribute__((visibility("default")))
 #define MA_LIKELY(x)      __builtin_expect(!!(x), 1)
 #define MA_UNLIKELY(x)    __builtin_expect(!!(x), 0)
@@ -166,6 +170,7 @@ void ma_ph_fork_prepare(void);
 void ma_ph_fork_parent(void);
 void ma_ph_fork_child(void);
 void ma_ph_check(void); /* debug invariant walk */
+bool ma_ph_in_arena(uintptr_t a);
 
 static inline MaSpan *ma_pm_span(uintptr_t a)
 {

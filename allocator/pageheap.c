@@ -23,6 +23,22 @@ static size_t ma_meta_left;
 static MaSpan ma_free_lists[2][MA_FREE_LISTS];
 static uint64_t ma_free_bits[2][MA_FREE_LISTS / 64];
 static MaSpan *ma_span_pool;
+
+/* Arena ranges, so a pointer inside our memory but not at an object is never taken for glibc's. */
+#define MA_MAX_ARENAS 4096
+static struct {
+        uintptr_t lo, hi;
+} ma_arenas[MA_MAX_ARENAS];
+static _Atomic unsigned ma_narenas;
+
+bool ma_ph_in_arena(uintptr_t a)
+{
+        unsigned n = atomic_load_explicit(&ma_narenas, memory_order_acquire);
+        for (unsigned i = 0; i < n; i++)
+                if (a >= ma_arenas[i].lo && a < ma_arenas[i].hi)
+                        return true;
+        return false;
+}
 static bool ma_ph_ready;
 
 static inline void ml_init(MaSpan *h)
@@ -197,6 +213,12 @@ static bool ma_ph_grow_locked(size_t need)
                                 return false;
                         __atomic_store_n(&ma_pm_root[i], leaf, __ATOMIC_RELEASE);
                 }
+        }
+        unsigned na = atomic_load_explicit(&ma_narenas, memory_order_relaxed);
+        if (na < MA_MAX_ARENAS) {
+                ma_arenas[na].lo = (uintptr_t)a;
+                ma_arenas[na].hi = (uintptr_t)a + bytes;
+                atomic_store_explicit(&ma_narenas, na + 1, memory_order_release);
         }
         /* The touched part of the pagemap: 9 bytes per page of arena. */
         atomic_fetch_add_explicit(&ma_held, bytes / MA_PAGE * 9, memory_order_relaxed);

@@ -108,8 +108,11 @@ static void run_child(const AllocCg *cg, const char *mode, const char *cap_env, 
         close(out[1]);
         close(err[1]);
         char buf[4096];
-        ssize_t n = read(out[0], buf, sizeof(buf) - 1);
-        buf[n > 0 ? n : 0] = 0;
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof(buf) - 1 && (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        buf[got] = 0;
         sscanf(buf, "%llu %d %llu %llu %llu", &r->total, &r->err, &r->cap, &r->cap_hits, &r->callbacks);
         n = read(err[0], r->out, sizeof(r->out) - 1);
         r->out[n > 0 ? n : 0] = 0;
