@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hook.h"
 #include "log.h"
 #include "notify.h"
 #include "reaper.h"
@@ -316,6 +317,8 @@ static int arm_watches(Manager *m)
                 triggers[0] = MANAGER_DEFAULT_PSI_TRIGGER;
                 n = 1;
         }
+        /* Slot i is the policy's trigger i (OomlessSample.psi_trigger_fired[i]), armed or not. */
+        m->n_psi = (unsigned)n;
         for (size_t i = 0; i < n; i++) {
                 fd = cg_psi_trigger_open(m->cg, triggers[i]);
                 if (fd == -EINVAL) {
@@ -350,19 +353,24 @@ static int arm_watches(Manager *m)
                                           triggers[i], cg_pressure_path(m->cg) ?: "the leaf");
                         continue;
                 }
-                m->psi_fds[m->n_psi] = fd;
-                r = sd_event_add_io(m->event, &m->psi_sources[m->n_psi], fd, EPOLLPRI, on_psi, m);
+                m->psi_fds[i] = fd;
+                r = sd_event_add_io(m->event, &m->psi_sources[i], fd, EPOLLPRI, on_psi, m);
                 if (r < 0) {
-                        m->psi_fds[m->n_psi] = safe_close(fd);
+                        m->psi_fds[i] = safe_close(fd);
                         log_warning_errno(r, "Cannot watch the PSI trigger: %m");
-                        continue;
                 }
-                m->n_psi++;
         }
         return 0;
 }
 
 /* ---- the workload ---- */
+
+/* A policy hook is our child too; it normally reaps itself through its pidfd first. */
+static void on_other_reaped(const siginfo_t *si, void *userdata)
+{
+        (void)userdata;
+        (void)hook_child_reaped(si->si_pid, si->si_code, si->si_status);
+}
 
 static void kill_leftovers(Manager *m)
 {
@@ -390,7 +398,7 @@ static void kill_leftovers(Manager *m)
         /* They are our descendants (subreaper): reap them so the leaf can go. */
         deadline = manager_now() + LEFTOVER_WAIT_USEC;
         for (;;) {
-                (void)reaper_drain(0, NULL, NULL);
+                (void)reaper_drain(0, NULL, NULL, on_other_reaped, m);
                 if (t == CG_TIER_V2 || t == CG_TIER_V1) {
                         if (cg_is_populated(m->cg) <= 0)
                                 break;
@@ -461,6 +469,8 @@ static void child_ended(Manager *m, const siginfo_t *si)
 
         m->child_running = false;
         m->child_source = sd_event_source_disable_unref(m->child_source);
+        m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
+        m->restarting = false;
         workload_done(&m->child);
 
         if (m->child.exec_errno > 0) {
@@ -522,7 +532,7 @@ static void drain_children(Manager *m)
         bool main_exited = false;
         siginfo_t si = { 0 };
 
-        (void)reaper_drain(m->child_running ? m->child.pid : 0, &main_exited, &si);
+        (void)reaper_drain(m->child_running ? m->child.pid : 0, &main_exited, &si, on_other_reaped, m);
         if (main_exited)
                 child_ended(m, &si);
 }
@@ -742,7 +752,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         (void)usec;
 
         log_warning("The workload did not stop within %s of %s; killing everything left in %s.",
-                    units_format_duration(d, sizeof(d), m->cfg.stop_timeout_usec),
+                    units_format_duration(d, sizeof(d), m->stop_grace_usec),
                     units_signal_to_string(m->stop_signal) ?: "the stop signal",
                     cg_leaf_path(m->cg) ?: "its process tree");
         if (m->child_running)
@@ -755,14 +765,38 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-void manager_stop_workload(Manager *m, int sig)
+static int signal_and_arm(Manager *m, int sig, uint64_t grace_usec)
 {
         int r;
+
+        m->stop_signal = sig;
+        r = workload_signal(&m->child, sig);
+        if (r < 0 && r != -ESRCH)
+                log_warning_errno(r, "Cannot send %s to the workload: %m", units_signal_to_string(sig));
+        if (!m->stop_timer) {
+                m->stop_grace_usec = grace_usec;
+                r = sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, grace_usec, 0,
+                                               on_stop_timeout, m);
+                if (r < 0)
+                        return log_warning_errno(r, "Cannot arm the stop timeout: %m");
+        }
+        return 0;
+}
+
+int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec)
+{
+        if (!m->child_running || m->stopping)
+                return -ESRCH;
+        m->restarting = true;
+        return signal_and_arm(m, sig, grace_usec);
+}
+
+void manager_stop_workload(Manager *m, int sig)
+{
 
         if (!m->stopping)
                 notify_stopping();
         m->stopping = true;
-        m->stop_signal = sig;
         if (m->restart_timer) {
                 /* Between two runs: nothing to stop. */
                 (void)sd_event_exit(m->event, m->exit_status);
@@ -770,15 +804,12 @@ void manager_stop_workload(Manager *m, int sig)
         }
         if (!m->child_running)
                 return;
-        r = workload_signal(&m->child, sig);
-        if (r < 0 && r != -ESRCH)
-                log_warning_errno(r, "Cannot send %s to the workload: %m", units_signal_to_string(sig));
-        if (!m->stop_timer) {
-                r = sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC,
-                                               m->cfg.stop_timeout_usec, 0, on_stop_timeout, m);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot arm the stop timeout: %m");
+        /* A restart's shorter grace must not cut the user's stop short. */
+        if (m->restarting) {
+                m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
+                m->restarting = false;
         }
+        (void)signal_and_arm(m, sig, m->cfg.stop_timeout_usec);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -830,9 +861,15 @@ static int add_signals(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot watch SIGHUP: %m");
         if (m->cfg.mode == MANAGER_RUN) {
-                r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m);
+                sd_event_source *src = NULL;
+                r = sd_event_add_signal(m->event, &src, SIGCHLD, on_sigchld, m);
                 if (r < 0)
                         return log_error_errno(r, "Cannot watch SIGCHLD: %m");
+                /* After the pidfd sources (the workload's, the hooks'), so each child is normally
+                 * collected by its owner and this only sweeps up orphans. */
+                (void)sd_event_source_set_priority(src, SD_EVENT_PRIORITY_NORMAL + 10);
+                (void)sd_event_source_set_floating(src, true);
+                sd_event_source_unref(src);
         }
         return 0;
 }

@@ -72,8 +72,10 @@ typedef struct Manager {
         int target_pidfd;
         sd_event_source *target_source;
 
-        bool stopping;
+        bool stopping;   /* the workload is being stopped for good */
+        bool restarting; /* the workload is being stopped to be started again */
         int stop_signal;
+        uint64_t stop_grace_usec; /* of the stop or restart in progress */
         sd_event_source *stop_timer;
         int exit_status;
 
@@ -105,6 +107,9 @@ int manager_sample(Manager *m);
 /* Begins a graceful stop of the workload with sig, escalating to SIGKILL of the whole leaf after
  * --stop-timeout. */
 void manager_stop_workload(Manager *m, int sig);
+/* Stops the workload with sig, kills the leaf after grace_usec, and lets the restart policy start it
+ * again (the restart action). */
+int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec);
 uint64_t manager_now(void);
 
 /* manager-policy.c: the policy engine and the actions, driven by the manager. */

@@ -50,7 +50,8 @@ int reaper_block_signals(void)
         return 0;
 }
 
-int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main)
+int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main,
+                 void (*other)(const siginfo_t *si, void *userdata), void *userdata)
 {
         int n = 0;
 
@@ -69,9 +70,12 @@ int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main)
                                 *ret_main_exited = true;
                         if (ret_main)
                                 *ret_main = si;
-                } else
+                } else {
                         log_debug("Reaped process %d (code %d, status %d)", (int)si.si_pid, si.si_code,
                                   si.si_status);
+                        if (other)
+                                other(&si, userdata);
+                }
         }
         return n;
 }

@@ -20,8 +20,10 @@ int reaper_become_subreaper(void);
 int reaper_block_signals(void);
 
 /* Reaps every exited child without blocking. When main_pid is among them, *ret_main_exited is set
- * and *ret_main holds its status. Returns the number of processes reaped. */
-int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main);
+ * and *ret_main holds its status; every other one is passed to other() (may be NULL). Returns the
+ * number of processes reaped. */
+int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main,
+                 void (*other)(const siginfo_t *si, void *userdata), void *userdata);
 
 /* Sends sig to every direct child of ours (re-parented orphans included), for tiers without a leaf
  * of our own to kill. Returns how many were signalled. */
