@@ -132,8 +132,9 @@ static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stag
         r->ring_next = (r->ring_next + 1) % ACTIONS_RING_SIZE;
         r->ring_len = MIN(r->ring_len + 1, (size_t)ACTIONS_RING_SIZE);
 
-        log_full_errno(level, 0, "Action %s (stage %u %s, %s): %s: %s", kind_name(kind), stage,
-                       stage_name(r, stage), when_name(when), outcome_names[outcome], detail);
+        log_full_errno(level, 0, "Action %s of stage %u%s%s%s on %s: %s: %s", kind_name(kind), stage,
+                       r->policy ? " (" : "", r->policy ? stage_name(r, stage) : "", r->policy ? ")" : "",
+                       when_name(when), outcome_names[outcome], detail);
 }
 
 static void record(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when, const char *fmt,
