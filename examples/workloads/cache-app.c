@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache-app: an example workload that keeps an in-memory cache and cooperates with oomless through
+ * the liboomless app API: when the supervisor's stage rises it sheds part (stage 1) or all (stage 2+)
+ * of its cache and shrinks its target size; when an allocation hits the heap cap it drops the cache
+ * from the pressure callback so the allocation can be retried. It runs unchanged without liboomless
+ * (the API is weak; see include/oomless/oomless.h) and then simply never sheds.
+ *
+ * Usage: cache-app [--cache-mib N] [--value-kib K] [--seconds S] [--quiet]
+ * Prints one status line per second: stage, cache entries and MiB, heap figures when available.
+ */
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oomless/oomless.h"
+
+static void **slots;
+static size_t nslots, used, value_size;
+static size_t target; /* entries we aim to keep, lowered when told to */
+static atomic_int pending_stage = -1;
+static unsigned long long shed_total;
+
+static void shed(size_t keep)
+{
+        for (size_t i = keep; i < nslots; i++)
+                if (slots[i]) {
+                        free(slots[i]);
+                        slots[i] = NULL;
+                        used--;
+                        shed_total++;
+                }
+}
+
+/* Runs on liboomless's thread: only record the request; the main loop acts on it. */
+static void on_stage(int stage, int previous, void *userdata)
+{
+        atomic_store(&pending_stage, stage);
+}
+
+/* Runs inside the malloc that hit the cap, in our own thread. The cache is consistent at every
+ * malloc call (values are allocated before they are linked in), so freeing here is safe. */
+static void on_pressure(size_t request, void *userdata)
+{
+        shed(0);
+        target = target / 2 + 1;
+}
+
+static double now_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+        size_t cache_mib = 256, value_kib = 64;
+        double seconds = 10;
+        int quiet = 0, stage = 0;
+        static const struct option opts[] = { { "cache-mib", required_argument, NULL, 'c' },
+                                              { "value-kib", required_argument, NULL, 'v' },
+                                              { "seconds", required_argument, NULL, 's' },
+                                              { "quiet", no_argument, NULL, 'q' },
+                                              { NULL, 0, NULL, 0 } };
+        for (int c; (c = getopt_long(argc, argv, "c:v:s:q", opts, NULL)) != -1;) {
+                switch (c) {
+                case 'c':
+                        cache_mib = strtoull(optarg, NULL, 10);
+                        break;
+                case 'v':
+                        value_kib = strtoull(optarg, NULL, 10);
+                        break;
+                case 's':
+                        seconds = strtod(optarg, NULL);
+                        break;
+                case 'q':
+                        quiet = 1;
+                        break;
+                default:
+                        fprintf(stderr,
+                                "usage: %s [--cache-mib N] [--value-kib K] [--seconds S] [--quiet]\n",
+                                argv[0]);
+                        return 2;
+                }
+        }
+        if (!cache_mib || !value_kib || cache_mib * 1024 / value_kib == 0) {
+                fprintf(stderr,
+                        "cache-app: --cache-mib and --value-kib must be positive and cache >= value\n");
+                return 2;
+        }
+        value_size = value_kib * 1024;
+        nslots = target = cache_mib * 1024 / value_kib;
+        slots = calloc(nslots, sizeof(void *));
+        if (!slots)
+                return 1;
+
+        if (oomless_available()) {
+                if (oomless_try_on_stage(on_stage, NULL) < 0 ||
+                    oomless_try_on_pressure(on_pressure, NULL) < 0)
+                        fprintf(stderr, "cache-app: cannot register liboomless callbacks\n");
+                printf("cache-app: liboomless present, stage %d\n", oomless_try_stage());
+        } else
+                printf("cache-app: liboomless absent, running without memory cooperation\n");
+        fflush(stdout);
+
+        uint64_t rng = 0x9e3779b97f4a7c15ull, hits = 0, misses = 0, failures = 0;
+        double start = now_sec(), next_report = start + 1;
+        for (;;) {
+                double t = now_sec();
+                if (t - start >= seconds)
+                        break;
+                int s = atomic_exchange(&pending_stage, -1);
+                if (s >= 0 && s != stage) {
+                        if (s >= 2) {
+                                shed(0);
+                                target = nslots / 8 + 1;
+                        } else if (s == 1) {
+                                shed(nslots / 2);
+                                target = nslots / 2;
+                        } else
+                                target = nslots;
+                        printf("cache-app: stage %d -> %d, cache now %zu entries (target %zu)\n", stage, s,
+                               used, target);
+                        fflush(stdout);
+                        stage = s;
+                }
+                for (int i = 0; i < 1000; i++) {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        size_t k = (size_t)(rng % nslots);
+                        if (slots[k]) {
+                                hits++;
+                                continue;
+                        }
+                        misses++;
+                        if (k >= target)
+                                continue; /* outside what we may keep now: compute, don't cache */
+                        void *v = malloc(value_size); /* before linking in: see on_pressure() */
+                        if (!v) {
+                                failures++;
+                                shed(0);
+                                continue;
+                        }
+                        memset(v, (int)k, value_size);
+                        slots[k] = v;
+                        used++;
+                }
+                if (!quiet && t >= next_report) {
+                        struct oomless_stats st = { .size = sizeof(st) };
+                        if (oomless_try_stats(&st) == 0)
+                                printf("cache-app: stage %d, %zu entries (%zu MiB), heap held %llu MiB, cap "
+                                       "%llu "
+                                       "MiB, cap hits %llu\n",
+                                       stage, used, used * value_size >> 20,
+                                       (unsigned long long)st.held >> 20, (unsigned long long)st.cap >> 20,
+                                       (unsigned long long)st.cap_hits);
+                        else
+                                printf("cache-app: %zu entries (%zu MiB)\n", used, used * value_size >> 20);
+                        fflush(stdout);
+                        next_report = t + 1;
+                }
+        }
+        printf("cache-app: done: hits %llu, misses %llu, shed %llu, failed allocations %llu\n",
+               (unsigned long long)hits, (unsigned long long)misses, shed_total,
+               (unsigned long long)failures);
+        shed(0);
+        free(slots);
+        return 0;
+}
