@@ -7,10 +7,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "reaper.h"
-#if __has_include("cmd-check.h")
 #include "cmd-check.h"
-#define HAVE_CMD_CHECK 1
-#endif
 
 void cmd_help_main(FILE *f)
 {
@@ -43,13 +40,10 @@ static int help(const char *what)
                 cmd_help_attach(stdout);
         else if (streq(what, "status"))
                 cmd_help_status(stdout);
-#ifdef HAVE_CMD_CHECK
         else if (streq(what, "check")) {
                 char *av[] = { (char *)"check", (char *)"--help", NULL };
                 return cmd_check(2, av);
-        }
-#endif
-        else {
+        } else {
                 fprintf(stderr, "oomless help: unknown command '%s' (one of run, attach, status, check)\n",
                         what);
                 return CMD_EXIT_USAGE;
@@ -97,14 +91,8 @@ int main(int argc, char **argv)
                 return cmd_attach(argc - 1, argv + 1);
         if (streq(cmd, "status"))
                 return cmd_status(argc - 1, argv + 1);
-        if (streq(cmd, "check")) {
-#ifdef HAVE_CMD_CHECK
+        if (streq(cmd, "check"))
                 return cmd_check(argc - 1, argv + 1);
-#else
-                fprintf(stderr, "oomless check: this build has no policy engine\n");
-                return CMD_EXIT_USAGE;
-#endif
-        }
         fprintf(
             stderr,
             "oomless: unknown command '%s' (one of run, attach, status, check, help; see oomless --help)\n",

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "notify.h"
 #include "reaper.h"
+#include "runtime-env.h"
 #include "units.h"
 
 /* How long the exit path waits for killed leftovers to leave the leaf before removing it. */
@@ -695,28 +696,77 @@ static int child_env(Manager *m, char ***ret)
         return 0;
 }
 
+static bool env_name_in(const char *entry, char *const *list, bool list_has_values)
+{
+        size_t n = strcspn(entry, "=");
+        for (char *const *l = list; l && *l; l++)
+                if (strneq(entry, *l, n) && (*l)[n] == (list_has_values ? '=' : 0))
+                        return true;
+        return false;
+}
+
+/* The workload's whole environment: ours minus the service manager's variables, plus what the child
+ * needs from us, plus heap caps for Go, the JVM and Node.js computed from the effective limit (a value
+ * the user set wins). */
+static int full_env(Manager *m, char **add, char ***ret)
+{
+        static char *const unset[] = { (char *)"NOTIFY_SOCKET", (char *)"WATCHDOG_USEC",
+                                       (char *)"WATCHDOG_PID", NULL };
+        _cleanup_strv_free_ char **merged = NULL;
+        size_t n = 0, k = 0, j = 0;
+        unsigned added = 0;
+        int r;
+
+        for (char **e = environ; e && *e; e++)
+                n++;
+        while (add && add[k])
+                k++;
+        merged = calloc(n + k + 1, sizeof(char *));
+        if (!merged)
+                return -ENOMEM;
+        for (char **e = environ; e && *e; e++) {
+                if (env_name_in(*e, unset, false) || env_name_in(*e, add, true))
+                        continue;
+                if (!(merged[j++] = strdup(*e)))
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < k; i++)
+                if (!(merged[j++] = strdup(add[i])))
+                        return -ENOMEM;
+
+        RuntimeEnvOptions opts = { .go = true, .java = true, .node = true };
+        uint64_t limit = m->have_sample ? m->last.limit : UINT64_MAX;
+        r = runtime_env_apply(merged, limit, &opts, ret, &added);
+        if (r < 0)
+                return r;
+        if (added > 0)
+                log_debug("Heap caps for %u runtime(s) added to the workload's environment.", added);
+        return 0;
+}
+
 static int start_child(Manager *m)
 {
-        static const char *const unset[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", NULL };
-        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_strv_free_ char **add = NULL, **env = NULL;
         const int *join_fds = NULL;
         int dirfd = -1, r;
 
-        r = child_env(m, &env);
+        /* The baseline, so an OOM kill is told from other SIGKILLs by the counter rising; and the
+         * effective limit the runtime heap caps derive from. */
+        if (manager_sample(m) >= 0 && m->last.events_valid)
+                m->oom_kill_baseline = m->last.ev_oom_kill;
+
+        r = child_env(m, &add);
+        if (r >= 0)
+                r = full_env(m, add, &env);
         if (r < 0)
                 return log_error_errno(r, "Cannot build the workload's environment: %m");
         r = cg_spawn_fds(m->cg, &dirfd, &join_fds);
         if (r < 0)
                 return log_error_errno(r, "Cannot get the cgroup leaf's fds for the workload: %m");
 
-        /* The baseline, so an OOM kill is told from other SIGKILLs by the counter rising. */
-        if (manager_sample(m) >= 0 && m->last.events_valid)
-                m->oom_kill_baseline = m->last.ev_oom_kill;
-
         WorkloadSpawn spec = {
                 .argv = m->cfg.argv,
-                .env_set = env,
-                .env_unset = unset,
+                .envp = env,
                 .cgroup_dirfd = dirfd,
                 .join_fds = join_fds,
                 .new_pgrp = true,

@@ -73,9 +73,11 @@ _noreturn_ static void child_exec(const WorkloadSpawn *spec, int report_fd, bool
         sigemptyset(&empty);
         (void)sigprocmask(SIG_SETMASK, &empty, NULL);
 
-        for (const char *const *e = spec->env_unset; e && *e; e++)
+        if (spec->envp)
+                environ = spec->envp;
+        for (const char *const *e = spec->envp ? NULL : spec->env_unset; e && *e; e++)
                 (void)unsetenv(*e);
-        for (char **e = spec->env_set; e && *e; e++)
+        for (char **e = spec->envp ? NULL : spec->env_set; e && *e; e++)
                 (void)putenv(*e);
 
         execvp(spec->argv[0], spec->argv);

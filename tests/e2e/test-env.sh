@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The workload's environment: liboomless.so prepended to LD_PRELOAD (and left out with --no-preload),
+# the control page named, runtime heap caps derived from the limit, the service manager's variables
+# removed.
+source "$(dirname "$0")/lib.sh"
+
+show='echo "P=$LD_PRELOAD"; echo "C=$OOMLESS_CONTROL"; echo "W=$OOMLESS_WAKE"; echo "G=$GOMEMLIMIT"; echo "N=${NOTIFY_SOCKET-unset}"'
+NOTIFY_SOCKET=$E2E_TMP/nowhere LD_PRELOAD=libm.so.6 "$OOMLESS" run --memory-max 256M -- sh -c "$show" \
+        >"$E2E_TMP/out" 2>"$E2E_TMP/log" || fail "run failed: $(cat "$E2E_TMP/log")"
+assert_file_contains "$E2E_TMP/out" '^P=/.*/liboomless\.so:libm\.so\.6$' "liboomless.so prepended to LD_PRELOAD"
+assert_file_contains "$E2E_TMP/out" "^C=$OOMLESS_RUNTIME_DIR/[0-9]+/control$" "OOMLESS_CONTROL"
+assert_file_contains "$E2E_TMP/out" "^W=$OOMLESS_RUNTIME_DIR/[0-9]+/wake$" "OOMLESS_WAKE"
+assert_file_contains "$E2E_TMP/out" '^G=[0-9]' "GOMEMLIMIT from the 256M limit"
+assert_file_contains "$E2E_TMP/out" '^N=unset$' "NOTIFY_SOCKET removed"
+! grep -q 'liboomless.so not found' "$E2E_TMP/log" || fail "liboomless.so was not found next to the build"
+
+GOMEMLIMIT=1GiB "$OOMLESS" run --no-preload -- sh -c "$show" >"$E2E_TMP/out" 2>"$E2E_TMP/log" ||
+        fail "run --no-preload failed"
+assert_file_contains "$E2E_TMP/out" '^P=$' "no LD_PRELOAD with --no-preload"
+assert_file_contains "$E2E_TMP/out" '^G=1GiB$' "a GOMEMLIMIT the user set wins"
+
+# A missing library: one warning, the workload still runs.
+mkdir "$E2E_TMP/bin"
+cp "$OOMLESS" "$E2E_TMP/bin/oomless"
+OOMLESS_LIBDIR=$E2E_TMP/none "$E2E_TMP/bin/oomless" run -- sh -c "$show" >"$E2E_TMP/out" 2>"$E2E_TMP/log" || true
+if grep -q '^P=/' "$E2E_TMP/out"; then
+        say "an installed liboomless.so was found; the not-found path is not exercised here"
+else
+        assert_eq "$(grep -c 'liboomless.so not found' "$E2E_TMP/log")" 1 "one warning when the library is missing"
+        assert_file_contains "$E2E_TMP/out" '^N=unset$' "the workload ran without the library"
+fi
+say "ok"
