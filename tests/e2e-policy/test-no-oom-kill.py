@@ -75,6 +75,8 @@ def body(ctx):
     check(st["memory"]["max"] == LIMIT or st["memory"]["limit"] == LIMIT, f"limit not applied: {st['memory']}")
 
     cycles = []  # per child pid: max stage, stages seen, peak memory
+    exits = []  # child.last_exit each time child.restarts went up
+    restarts_seen = 0
     cur = None
     high_below_max = False
     deadline = time.monotonic() + 150
@@ -99,6 +101,9 @@ def body(ctx):
         m = st["memory"]
         if m["high"] is not None and m["max"] is not None and m["high"] < m["max"]:
             high_below_max = True
+        if st["child"]["restarts"] > restarts_seen:
+            restarts_seen = st["child"]["restarts"]
+            exits.append(st["child"]["last_exit"])
         if st["child"]["restarts"] >= CYCLES:
             break
         time.sleep(0.05)
@@ -107,9 +112,16 @@ def body(ctx):
     st = s.status()
     check(st["child"]["restarts"] >= CYCLES, f"child.restarts = {st['child']['restarts']} after 150s, "
           f"expected {CYCLES} graceful restarts")
-    le = st["child"]["last_exit"]
-    check(le is not None, "child.last_exit is null after restarts")
-    check(not le.get("oom_killed", False), f"the last exit was an OOM kill: {le}")
+    ctx.note(f"exits before each restart: {exits}")
+    for le in exits:
+        check(le is not None, "child.last_exit is null after a restart")
+        # Graceful: ended by the restart action's stop signal, not by the kernel or a SIGKILL.
+        check(le["oom_killed"] is False, f"an exit before a restart was an OOM kill: {le}")
+        check(le["signal"] == "SIGTERM" and le["status"] == 128 + signal.SIGTERM,
+              f"an exit before a restart was not the graceful SIGTERM: {le}")
+    acts = st["policy"]["recent_actions"]
+    check(any(a["action"] == "restart" and a["outcome"] == "ok" for a in acts),
+          f"no successful restart action in recent_actions: {acts}")
     # Every finished cycle went through degrade before it was restarted, and never reached the limit.
     for c in cycles[:-1]:
         check(degrade in c["stages"], f"cycle of pid {c['pid']} never reached the degrade stage "

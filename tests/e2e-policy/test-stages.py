@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 """A workload that ramps its memory up, holds and frees it again makes oomless pass through the stages
 in order (0 -> 1 -> 2), each at its threshold, and come back down one level at a time (2 -> 1 -> 0),
-each at its exit threshold. The stage and the memory figure are read from `oomless status --json`
-at a much shorter period than the sampling interval; a transition must lie between the last status
-before it and the first status after it, within one sampling interval's worth of growth."""
+each at its exit threshold.
+
+Two independent records: `oomless status --json` read every few tens of ms (its memory figure is
+read live, its stage is the last tick's, so the stage may lag the memory by one sampling interval),
+and exec hooks on every enter/exit that log OOMLESS_MEMORY_CURRENT, the very sample the engine decided
+on. The ramp up is smooth (16 MB/s); the way down drops in 16M steps, one per second."""
 import time
 
 import e2elib as E
@@ -17,12 +20,21 @@ EXIT = [mib(24), mib(72)]
 PEAK = mib(128)
 
 
+STEP = mib(16)  # one balloon of the ramp-down chain
+
+
+def hooks(log, k):
+    return dict(on_enter=[E.a_exec(E.hook_log_argv(log, f"enter{k}"))],
+                on_exit=[E.a_exec(E.hook_log_argv(log, f"exit{k}"))])
+
+
 def body(ctx):
     ctx.require_tier()
+    log = ctx.path("transitions.log")
     pol = ctx.write_policy("ramp.json", E.policy(
         "e2e-ramp",
-        [E.stage("degrade", E.cond(E.mem_ge("48M")), E.cond(E.mem_lt("24M"))),
-         E.stage("shed", E.cond(E.mem_ge("96M")), E.cond(E.mem_lt("72M")))],
+        [E.stage("degrade", E.cond(E.mem_ge("48M")), E.cond(E.mem_lt("24M")), **hooks(log, 1)),
+         E.stage("shed", E.cond(E.mem_ge("96M")), E.cond(E.mem_lt("72M")), **hooks(log, 2))],
         interval=f"{int(INTERVAL_S * 1000)}ms", restart=E.restart_policy("never")))
     s = E.Oomless(ctx, "ramp", ["--policy", pol, "--memory-max", "256M"],
                   E.balloon_ramp(ctx, rate=RATE, peak=PEAK, hold=3.0)).start()
@@ -57,17 +69,46 @@ def body(ctx):
     ctx.note(f"stage changes:\n{report}")
     check(seq == [0, 1, 2, 1, 0], f"stage sequence {seq}, expected [0, 1, 2, 1, 0] one step at a time")
 
-    slack = int(RATE * INTERVAL_S) + mib(1)  # one sampling interval of growth, plus page-cache noise
+    growth = int(RATE * INTERVAL_S)  # one sampling interval of growth
+    noise = mib(1)  # page cache, page tables, the shell
+    lag = INTERVAL_S + 0.15 + ctx.slack  # a tick, plus our own polling and status round trip
     (p1, c1), (p2, c2), (p3, c3), (p4, c4) = changes
     for (p, c), thr, up in (((p1, c1), ENTER[0], True), ((p2, c2), ENTER[1], True),
                             ((p3, c3), EXIT[1], False), ((p4, c4), EXIT[0], False)):
-        what = f"{p[1]}->{c[1]} (threshold {E.fmt_bytes(thr)})"
+        what = f"status: {p[1]}->{c[1]} (threshold {E.fmt_bytes(thr)})"
         if up:
-            check(p[2] < thr + slack, f"{what}: still at stage {p[1]} with {E.fmt_bytes(p[2])}")
-            check(c[2] >= thr - slack, f"{what}: entered with only {E.fmt_bytes(c[2])}")
+            # Rising memory: the tick that still said "below" saw at most the live figure.
+            check(p[2] < thr + growth + noise, f"{what}: still at stage {p[1]} with {E.fmt_bytes(p[2])}")
+            check(c[2] >= thr - noise, f"{what}: entered with only {E.fmt_bytes(c[2])}")
         else:
-            check(p[2] >= thr - slack, f"{what}: left already at {E.fmt_bytes(p[2])}")
-            check(c[2] < thr + slack, f"{what}: left only at {E.fmt_bytes(c[2])}")
+            # Memory drops in steps: the new stage must follow the first status below the threshold
+            # within one tick, and never come while memory is still above it.
+            check(c[2] < thr + noise, f"{what}: left while memory was still {E.fmt_bytes(c[2])}")
+            below = [h for h in hist if h[1] == p[1] and h[0] <= c[0] and h[2] < thr - noise]
+            if below:
+                late = c[0] - below[0][0]
+                check(late <= lag, f"{what}: memory was {E.fmt_bytes(below[0][2])} {late:.2f}s before "
+                      f"the stage followed (a sampling interval is {INTERVAL_S}s)")
+
+    # The hooks' OOMLESS_MEMORY_CURRENT is the sample each decision was made on.
+    with open(log) as f:
+        lines = [l.split() for l in f if l.strip()]
+    ctx.note("hooks: " + "; ".join(" ".join(l) for l in lines))
+    check([l[0] for l in lines] == ["enter1", "enter2", "exit2", "exit1"],
+          f"hooks ran as {[l[0] for l in lines]}, expected enter1 enter2 exit2 exit1")
+    for tag, t, event, stage, cur in lines:
+        k = int(tag[-1])
+        cur = int(cur)
+        if tag.startswith("enter"):
+            check(event == "enter" and stage == str(k), f"{tag}: OOMLESS_EVENT={event} OOMLESS_STAGE={stage}")
+            thr = ENTER[k - 1]
+            check(thr <= cur < thr + growth + noise, f"{tag}: decided on a sample of {E.fmt_bytes(cur)}, the "
+                  f"threshold is {E.fmt_bytes(thr)} and one interval adds {E.fmt_bytes(growth)}")
+        else:
+            check(event == "exit" and stage == str(k - 1), f"{tag}: OOMLESS_EVENT={event} OOMLESS_STAGE={stage}")
+            thr = EXIT[k - 1]
+            check(thr - STEP - noise <= cur < thr, f"{tag}: decided on a sample of {E.fmt_bytes(cur)}, the "
+                  f"exit threshold is {E.fmt_bytes(thr)} and memory falls in {E.fmt_bytes(STEP)} steps")
 
     st = s.status()
     if st is not None:
