@@ -21,6 +21,48 @@
 #include <sys/wait.h>
 
 #include "test.h"
+#include "cgroup.h"
+
+/* Every Cg a test sets up is registered here so that a failing assertion (exit(1)) still kills what
+ * runs in the leaves and removes every cgroup created. */
+static Cg *cgtest_live[16];
+
+static inline void cgtest_cleanup(void)
+{
+        for (size_t i = 0; i < sizeof(cgtest_live) / sizeof(cgtest_live[0]); i++)
+                if (cgtest_live[i]) {
+                        /* Only leaves we created: observe/none Cgs cover processes that are not ours. */
+                        if (cg_tier(cgtest_live[i]) == CG_TIER_V1 || cg_tier(cgtest_live[i]) == CG_TIER_V2)
+                                (void)cg_kill_all(cgtest_live[i], SIGKILL);
+                        while (waitpid(-1, NULL, WNOHANG) > 0)
+                                ;
+                        cgtest_live[i] = cg_free(cgtest_live[i]);
+                }
+}
+
+static inline Cg *cgtest_track(Cg *cg)
+{
+        static bool registered;
+        if (!registered) {
+                atexit(cgtest_cleanup);
+                registered = true;
+        }
+        for (size_t i = 0; i < sizeof(cgtest_live) / sizeof(cgtest_live[0]); i++)
+                if (!cgtest_live[i]) {
+                        cgtest_live[i] = cg;
+                        break;
+                }
+        return cg;
+}
+
+/* cg_free() that also unregisters. */
+static inline void cgtest_free(Cg *cg)
+{
+        for (size_t i = 0; i < sizeof(cgtest_live) / sizeof(cgtest_live[0]); i++)
+                if (cgtest_live[i] == cg)
+                        cgtest_live[i] = NULL;
+        cg_free(cg);
+}
 
 #define KID_CHUNK (8u << 20)
 

@@ -32,7 +32,7 @@ static Cg *setup(CgOptions *o)
         if (r < 0)
                 TEST_FAIL("cg_setup_run: %s: %s", strerror(-r), msg ? msg : "");
         free(msg);
-        return cg;
+        return cgtest_track(cg);
 }
 
 static void require_v1(void)
@@ -152,7 +152,7 @@ TEST(setup_sample_oom_free)
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.soft_limit_in_bytes"), 96ull << 20);
         ASSERT_EQ(cg_reclaim(cg, 1 << 20), -EOPNOTSUPP);
 
-        cg_free(cg);
+        cgtest_free(cg);
         ASSERT_TRUE(!dir_exists(leaf));
         ASSERT_TRUE(!dir_exists(uni));
 }
@@ -211,7 +211,7 @@ TEST(kill_all_empties_leaf)
         free(pids);
         /* We are still alive, of course. */
         ASSERT_TRUE(kill(getpid(), 0) == 0);
-        cg_free(cg);
+        cgtest_free(cg);
         ASSERT_TRUE(!dir_exists(leaf));
         ASSERT_TRUE(!dir_exists(uni));
 }
@@ -245,7 +245,7 @@ TEST(percent_resolves_against_effective_limit)
                 uint64_t lim = read_u64_at(cg_leaf_path(cg), "memory.limit_in_bytes");
                 OomlessSample s = {};
                 int r = cg_sample(cg, &s);
-                cg_free(cg);
+                cgtest_free(cg);
                 if (lim != (128ull << 20))
                         _exit(12);
                 if (r < 0 || s.limit != (128ull << 20))
@@ -283,19 +283,19 @@ TEST(attach_by_pid_and_path)
         ASSERT_TRUE(s.current >= KID_CHUNK / 2);
         ASSERT_EQ(s.nr_processes, 1);
         ASSERT_U64_EQ(s.limit, 64ull << 20);
-        cg_free(a);
+        cgtest_free(a);
 
         /* Absolute path, then relative to the memory mount. */
         ASSERT_OK(cg_setup_attach(&ao, 0, cg_leaf_path(run), &a, &msg));
         ASSERT_STREQ(cg_leaf_path(a), cg_leaf_path(run));
-        cg_free(a);
+        cgtest_free(a);
         const char *rel = cg_leaf_path(run) + strlen("/sys/fs/cgroup/memory");
         ASSERT_OK(cg_setup_attach(&ao, 0, rel, &a, &msg));
         ASSERT_STREQ(cg_leaf_path(a), cg_leaf_path(run));
         /* Attach created nothing: freeing it leaves the leaf in place. */
         char leaf[4096];
         snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(run));
-        cg_free(a);
+        cgtest_free(a);
         ASSERT_TRUE(dir_exists(leaf));
         ASSERT_TRUE(cg_setup_attach(&ao, 0, "/no/such/cgroup", &a, &msg) < 0);
         ASSERT_TRUE(msg && strstr(msg, "does not exist"));
@@ -303,7 +303,7 @@ TEST(attach_by_pid_and_path)
 
         ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
         kid_wait(&k);
-        cg_free(run);
+        cgtest_free(run);
         ASSERT_TRUE(!dir_exists(leaf));
 }
 
@@ -336,7 +336,7 @@ TEST(forced_tiers_on_this_host)
         ASSERT_TRUE(cg_kill_all(cg, 0) >= 1);
         ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
         kid_wait(&k);
-        cg_free(cg);
+        cgtest_free(cg);
 }
 
 int main(int argc, char **argv)
