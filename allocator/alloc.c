@@ -344,9 +344,10 @@ size_t ma_usable_size(const void *p)
         if (!p)
                 return 0;
         uintptr_t a = (uintptr_t)p;
+        unsigned cls = ma_pm_cls(a);
+        if (cls)
+                return ma_class_size[cls];
         MaSpan *s = ma_pm_span(a);
-        if (s && s->state == MA_SPAN_SMALL)
-                return ma_class_size[s->cls] - (a - s->start) % ma_class_size[s->cls];
         if (s && s->state == MA_SPAN_LARGE && s->start == a)
                 return s->npages * MA_PAGE;
         if (s || ma_ph_in_arena(a))
@@ -366,14 +367,16 @@ void *ma_realloc(void *p, size_t n)
                 return NULL;
         }
         uintptr_t a = (uintptr_t)p;
-        MaSpan *s = ma_pm_span(a);
+        unsigned cls = ma_pm_cls(a);
+        MaSpan *s = NULL;
         size_t cur;
-        if (s && s->state == MA_SPAN_SMALL) {
-                cur = ma_class_size[s->cls];
-                if ((a - s->start) % cur)
-                        ma_fatal("realloc(): invalid pointer", p);
+        if (MA_LIKELY(cls)) {
+                /* The class byte alone: no span access on the common path. */
+                cur = ma_class_size[cls];
                 if (n <= cur && (n > cur / 2 || cur <= 64))
                         return p;
+        } else if ((s = ma_pm_span(a)) && s->state == MA_SPAN_SMALL) {
+                ma_fatal("realloc(): invalid pointer", p);
         } else if (s && s->state == MA_SPAN_LARGE && s->start == a) {
                 cur = s->npages * MA_PAGE;
                 size_t need = (n + MA_PAGE - 1) >> MA_PAGE_SHIFT;

@@ -5,9 +5,28 @@
  * and O(1) work. Otherwise objects go back to their span (found through the pagemap), and a span
  * whose objects are all back returns to the page heap.
  */
+#include <sched.h>
+
 #include "ma.h"
 
 MaCentral ma_central[MA_NCLASSES];
+
+void ma_lock_slow(MaLock *l)
+{
+        for (unsigned spins = 0;; spins++) {
+                if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
+                    !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+                        return;
+                if (spins < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+                        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+                        __asm__ __volatile__("yield");
+#endif
+                } else
+                        sched_yield();
+        }
+}
 
 static inline void cl_init(MaSpan *h)
 {
@@ -37,7 +56,7 @@ static inline bool span_full(const MaSpan *s, size_t size)
 void ma_central_init(void)
 {
         for (unsigned c = 0; c < MA_NCLASSES; c++) {
-                pthread_mutex_init(&ma_central[c].lock, NULL);
+                ma_lock_reset(&ma_central[c].lock);
                 cl_init(&ma_central[c].nonempty);
         }
 }
@@ -83,11 +102,11 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
         void *first = NULL, **tail = &first;
         MaSpan *rel = NULL;
 
-        pthread_mutex_lock(&c->lock);
+        ma_lock(&c->lock);
         if (c->nslots && want == ma_class_batch[cls]) {
                 *head = c->slots[--c->nslots];
                 c->out_objs += want;
-                pthread_mutex_unlock(&c->lock);
+                ma_unlock(&c->lock);
                 return want;
         }
         while (got < want) {
@@ -101,11 +120,11 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                                 c->out_objs -= ma_class_batch[cls];
                                 continue;
                         }
-                        pthread_mutex_unlock(&c->lock);
+                        ma_unlock(&c->lock);
                         central_release(rel);
                         rel = NULL;
                         s = ma_ph_small_span(cls);
-                        pthread_mutex_lock(&c->lock);
+                        ma_lock(&c->lock);
                         if (!s)
                                 break;
                         cl_push(&c->nonempty, s);
@@ -130,7 +149,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
         }
         *tail = NULL;
         c->out_objs += got;
-        pthread_mutex_unlock(&c->lock);
+        ma_unlock(&c->lock);
         central_release(rel);
         *head = first;
         return got;
@@ -141,15 +160,15 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
         MaCentral *c = &ma_central[cls];
         MaSpan *rel = NULL;
 
-        pthread_mutex_lock(&c->lock);
+        ma_lock(&c->lock);
         c->out_objs -= n;
-        if (n == ma_class_batch[cls] && c->nslots < MA_TRANSFER_SLOTS) {
+        if (n == ma_class_batch[cls] && c->nslots < ma_class_slots[cls]) {
                 c->slots[c->nslots++] = head;
-                pthread_mutex_unlock(&c->lock);
+                ma_unlock(&c->lock);
                 return;
         }
         central_to_spans_locked(c, cls, head, n, &rel);
-        pthread_mutex_unlock(&c->lock);
+        ma_unlock(&c->lock);
         central_release(rel);
 }
 
@@ -160,10 +179,10 @@ void ma_central_drain(void)
                 MaSpan *rel = NULL;
                 if (!__atomic_load_n(&c->nslots, __ATOMIC_RELAXED))
                         continue;
-                pthread_mutex_lock(&c->lock);
+                ma_lock(&c->lock);
                 while (c->nslots)
                         central_to_spans_locked(c, cls, c->slots[--c->nslots], ma_class_batch[cls], &rel);
-                pthread_mutex_unlock(&c->lock);
+                ma_unlock(&c->lock);
                 central_release(rel);
         }
 }
@@ -181,19 +200,19 @@ uint64_t ma_central_in_use(void)
 void ma_central_fork_prepare(void)
 {
         for (unsigned c = 1; c < MA_NCLASSES; c++)
-                pthread_mutex_lock(&ma_central[c].lock);
+                ma_lock(&ma_central[c].lock);
 }
 
 void ma_central_fork_parent(void)
 {
         for (unsigned c = MA_NCLASSES - 1; c >= 1; c--)
-                pthread_mutex_unlock(&ma_central[c].lock);
+                ma_unlock(&ma_central[c].lock);
 }
 
 void ma_central_fork_child(void)
 {
         for (unsigned c = 1; c < MA_NCLASSES; c++)
-                pthread_mutex_init(&ma_central[c].lock, NULL);
+                ma_lock_reset(&ma_central[c].lock);
 }
 
 void ma_central_check(void)
@@ -201,7 +220,7 @@ void ma_central_check(void)
         for (unsigned cls = 1; cls < ma_nclasses; cls++) {
                 MaCentral *c = &ma_central[cls];
                 size_t size = ma_class_size[cls];
-                pthread_mutex_lock(&c->lock);
+                ma_lock(&c->lock);
                 for (MaSpan *s = c->nonempty.next; s != &c->nonempty; s = s->next) {
                         if (s->next->prev != s || s->prev->next != s)
                                 ma_fatal("invariant: central list links broken", s);
@@ -230,6 +249,6 @@ void ma_central_check(void)
                         if (n != ma_class_batch[cls])
                                 ma_fatal("invariant: transfer slot does not hold one batch", c->slots[i]);
                 }
-                pthread_mutex_unlock(&c->lock);
+                ma_unlock(&c->lock);
         }
 }

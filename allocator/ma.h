@@ -39,7 +39,7 @@
 #define MA_ARENA_SIZE     ((size_t)64 << 20) /* address space reserved at a time */
 #define MA_ARENA_ALIGN    ((size_t)2 << 20)  /* arenas start on a huge-page boundary */
 #define MA_FREE_LISTS     128                /* exact-size page heap lists 1..127 pages, [0] = bigger */
-#define MA_TRANSFER_SLOTS 16                 /* batches a central list keeps without touching spans */
+#define MA_TRANSFER_SLOTS 32                 /* batches a central list keeps without touching spans */
 
 /* Pagemap: a two-level radix tree over 48-bit addresses, one entry per MA_PAGE. */
 #define MA_PM_LEAF_BITS 18
@@ -53,6 +53,31 @@ enum {
         MA_SPAN_LARGE = 3, /* one object handed to the program */
         MA_SPAN_BUSY = 4,  /* taken out by the scavenger while it madvises without the lock */
 };
+
+/* A test-and-test-and-set lock: the critical sections are a few dozen instructions, so spinning
+ * beats a futex round trip; waiters yield after a short spin so a preempted holder gets the CPU. */
+typedef struct MaLock {
+        _Atomic int v;
+} MaLock;
+#define MA_LOCK_INIT                                                                                        \
+        {                                                                                                   \
+                0                                                                                           \
+        }
+void ma_lock_slow(MaLock *l);
+static inline void ma_lock(MaLock *l)
+{
+        if (MA_LIKELY(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire)))
+                return;
+        ma_lock_slow(l);
+}
+static inline void ma_unlock(MaLock *l)
+{
+        atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+static inline void ma_lock_reset(MaLock *l)
+{
+        atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+}
 
 typedef struct MaSpan {
         struct MaSpan *next, *prev; /* page heap free list or central nonempty list */
@@ -88,7 +113,7 @@ typedef struct MaTCache {
 } MaTCache;
 
 typedef struct MaCentral {
-        pthread_mutex_t lock;
+        MaLock lock;
         MaSpan nonempty;                /* sentinel: spans with a free object or bump room */
         void *slots[MA_TRANSFER_SLOTS]; /* each a list of exactly batch objects */
         uint32_t nslots;
@@ -101,6 +126,7 @@ extern uint8_t ma_class_hi[MA_MAX_SMALL / 128 + 1]; /* (n + 127) >> 7 for n <= 3
 extern uint32_t ma_class_size[MA_NCLASSES];
 extern uint8_t ma_class_pages[MA_NCLASSES];
 extern uint16_t ma_class_batch[MA_NCLASSES];
+extern uint8_t ma_class_slots[MA_NCLASSES]; /* transfer slots a class may fill (bounded in bytes) */
 extern unsigned ma_nclasses;
 void ma_sizeclass_init(void);
 
@@ -151,7 +177,7 @@ void mb_flush(MaBuf *m);
 void *ma_meta_alloc(size_t size); /* zeroed, never freed; counted in held */
 
 /* Page heap (pageheap.c). */
-extern pthread_mutex_t ma_ph_lock;
+extern MaLock ma_ph_lock;
 extern _Atomic uint64_t ma_held;     /* backed pages in spans + metadata */
 extern _Atomic uint64_t ma_returned; /* cumulative */
 extern _Atomic uint64_t ma_large_in_use;
@@ -178,6 +204,16 @@ static inline MaSpan *ma_pm_span(uintptr_t a)
                 return NULL;
         MaPmLeaf *l = __atomic_load_n(&ma_pm_root[a >> (MA_PAGE_SHIFT + MA_PM_LEAF_BITS)], __ATOMIC_ACQUIRE);
         return l ? l->span[(a >> MA_PAGE_SHIFT) & (MA_PM_LEAF_SIZE - 1)] : NULL;
+}
+
+/* The size class of the page holding a, 0 when not a live small span (or not ours). */
+static inline unsigned ma_pm_cls(uintptr_t a)
+{
+        size_t ri = a >> (MA_PAGE_SHIFT + MA_PM_LEAF_BITS);
+        if (MA_UNLIKELY(ri >= MA_PM_ROOT_SIZE))
+                return 0;
+        MaPmLeaf *l = __atomic_load_n(&ma_pm_root[ri], __ATOMIC_ACQUIRE);
+        return l ? l->cls[(a >> MA_PAGE_SHIFT) & (MA_PM_LEAF_SIZE - 1)] : 0;
 }
 
 /* Central lists (central.c). */

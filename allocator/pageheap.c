@@ -11,11 +11,11 @@
 #include "ma.h"
 
 MaPmLeaf *ma_pm_root[MA_PM_ROOT_SIZE];
-pthread_mutex_t ma_ph_lock = PTHREAD_MUTEX_INITIALIZER;
+MaLock ma_ph_lock = MA_LOCK_INIT;
 _Atomic uint64_t ma_held, ma_returned, ma_large_in_use, ma_scavenges, ma_cap_hits, ma_cap;
 MA_TLS bool ma_fail_was_cap;
 
-static pthread_mutex_t ma_meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static MaLock ma_meta_lock = MA_LOCK_INIT;
 static char *ma_meta_cur;
 static size_t ma_meta_left;
 
@@ -65,12 +65,12 @@ void *ma_meta_alloc(size_t size)
 {
         void *p;
         size = (size + 63) & ~(size_t)63;
-        pthread_mutex_lock(&ma_meta_lock);
+        ma_lock(&ma_meta_lock);
         if (ma_meta_left < size) {
                 size_t chunk = size > ((size_t)256 << 10) ? size : (size_t)256 << 10;
                 char *c = ma_os_map(chunk, 4096);
                 if (!c) {
-                        pthread_mutex_unlock(&ma_meta_lock);
+                        ma_unlock(&ma_meta_lock);
                         return NULL;
                 }
                 ma_meta_cur = c;
@@ -79,7 +79,7 @@ void *ma_meta_alloc(size_t size)
         p = ma_meta_cur;
         ma_meta_cur += size;
         ma_meta_left -= size;
-        pthread_mutex_unlock(&ma_meta_lock);
+        ma_unlock(&ma_meta_lock);
         atomic_fetch_add_explicit(&ma_held, size, memory_order_relaxed);
         return p;
 }
@@ -324,7 +324,7 @@ static MaSpan *ma_ph_alloc_locked(size_t npages, size_t align_pages)
 
 MaSpan *ma_ph_alloc(size_t npages, size_t align_pages)
 {
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         ma_ph_init_locked();
         MaSpan *s = ma_ph_alloc_locked(npages, align_pages);
         if (s) {
@@ -333,7 +333,7 @@ MaSpan *ma_ph_alloc(size_t npages, size_t align_pages)
                 ma_pm_set(s->start, s);
                 ma_pm_set(s->start + (s->npages - 1) * MA_PAGE, s);
         }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
         if (s)
                 ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
@@ -341,7 +341,7 @@ MaSpan *ma_ph_alloc(size_t npages, size_t align_pages)
 
 MaSpan *ma_ph_small_span(unsigned cls)
 {
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         ma_ph_init_locked();
         MaSpan *s = ma_ph_alloc_locked(ma_class_pages[cls], 1);
         if (s) {
@@ -357,7 +357,7 @@ MaSpan *ma_ph_small_span(unsigned cls)
                         ma_pm_set_cls(s->start + i * MA_PAGE, (uint8_t)cls);
                 }
         }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
         if (s)
                 ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
@@ -366,26 +366,26 @@ MaSpan *ma_ph_small_span(unsigned cls)
 void ma_ph_small_release(MaSpan *s)
 {
         uint64_t now = ma_now_ns();
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         for (size_t i = 0; i < s->npages; i++)
                 ma_pm_set_cls(s->start + i * MA_PAGE, 0);
         ma_ph_free_locked(s, false, now);
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
 }
 
 void ma_ph_free(MaSpan *s)
 {
         uint64_t now = ma_now_ns();
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         ma_ph_free_locked(s, false, now);
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
 }
 
 bool ma_ph_grow_inplace(MaSpan *s, size_t npages)
 {
         bool ok = false;
         size_t extra = npages - s->npages;
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         uintptr_t end = s->start + s->npages * MA_PAGE;
         MaSpan *r = ma_pm_span(end);
         if (r && r->state == MA_SPAN_FREE && r->start == end && r->npages >= extra &&
@@ -399,14 +399,14 @@ bool ma_ph_grow_inplace(MaSpan *s, size_t npages)
                 ma_pm_set(s->start + (s->npages - 1) * MA_PAGE, s);
                 ok = true;
         }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
         return ok;
 }
 
 void ma_ph_shrink(MaSpan *s, size_t npages)
 {
         uint64_t now = ma_now_ns();
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         MaSpan *t = ma_span_new();
         if (t) {
                 t->start = s->start + npages * MA_PAGE;
@@ -415,7 +415,7 @@ void ma_ph_shrink(MaSpan *s, size_t npages)
                 ma_pm_set(s->start + (npages - 1) * MA_PAGE, s);
                 ma_ph_free_locked(t, false, now);
         }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
 }
 
 /* Oldest-first candidate among backed free spans: list tails are the least recently freed. */
@@ -432,7 +432,7 @@ static MaSpan *ma_ph_idle_candidate(uint64_t older_than)
 size_t ma_ph_scavenge(uint64_t older_than)
 {
         size_t total = 0;
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         ma_ph_init_locked();
         for (;;) {
                 MaSpan *s = ma_ph_idle_candidate(older_than);
@@ -442,15 +442,15 @@ size_t ma_ph_scavenge(uint64_t older_than)
                 ma_fl_remove(s);
                 s->state = MA_SPAN_BUSY;
                 /* madvise without the lock, so allocations elsewhere are not stalled behind it. */
-                pthread_mutex_unlock(&ma_ph_lock);
+                ma_unlock(&ma_ph_lock);
                 ma_os_release((void *)s->start, bytes);
-                pthread_mutex_lock(&ma_ph_lock);
+                ma_lock(&ma_ph_lock);
                 atomic_fetch_sub_explicit(&ma_held, bytes, memory_order_relaxed);
                 atomic_fetch_add_explicit(&ma_returned, bytes, memory_order_relaxed);
                 ma_ph_free_locked(s, true, 0);
                 total += bytes;
         }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
         if (total || older_than == 0)
                 atomic_fetch_add_explicit(&ma_scavenges, 1, memory_order_relaxed);
         return total;
@@ -458,20 +458,20 @@ size_t ma_ph_scavenge(uint64_t older_than)
 
 void ma_ph_fork_prepare(void)
 {
-        pthread_mutex_lock(&ma_ph_lock);
-        pthread_mutex_lock(&ma_meta_lock);
+        ma_lock(&ma_ph_lock);
+        ma_lock(&ma_meta_lock);
 }
 
 void ma_ph_fork_parent(void)
 {
-        pthread_mutex_unlock(&ma_meta_lock);
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_meta_lock);
+        ma_unlock(&ma_ph_lock);
 }
 
 void ma_ph_fork_child(void)
 {
-        pthread_mutex_init(&ma_meta_lock, NULL);
-        pthread_mutex_init(&ma_ph_lock, NULL);
+        ma_lock_reset(&ma_meta_lock);
+        ma_lock_reset(&ma_ph_lock);
 }
 
 static void ma_check_fail(const char *what, const void *p)
@@ -481,7 +481,7 @@ static void ma_check_fail(const char *what, const void *p)
 
 void ma_ph_check(void)
 {
-        pthread_mutex_lock(&ma_ph_lock);
+        ma_lock(&ma_ph_lock);
         ma_ph_init_locked();
         for (unsigned r = 0; r < 2; r++)
                 for (unsigned i = 0; i < MA_FREE_LISTS; i++) {
@@ -512,5 +512,5 @@ void ma_ph_check(void)
                                                 ma_check_fail("invariant: free page has a size class", s);
                         }
                 }
-        pthread_mutex_unlock(&ma_ph_lock);
+        ma_unlock(&ma_ph_lock);
 }
