@@ -3,7 +3,9 @@
 """The headline: a workload leaking about 20 MB/s under a 256M limit.
 
 1. Without oomless the kernel OOM-kills it: run in a cgroup of our own with a 256M hard limit (and no
-   swap), it dies of SIGKILL and the cgroup's own counter shows oom_kill >= 1.
+   swap), it dies of SIGKILL and the cgroup's own counter shows oom_kill >= 1. The same under
+   `oomless run --memory-max 256M` with a policy that has no actions (one inert stage): oomless reports
+   the kernel's OOM kill in status (events.oom_kill, child.last_exit.oom_killed) and the leaf agrees.
 2. Under `oomless run --memory-max 256M` with the DEFAULT policy (no --policy), it is carried through
    the degrade stage and restarted gracefully instead, cycle after cycle: stage rises through degrade
    before every restart, child.restarts grows, and the kernel's OOM-kill count stays 0, both in
@@ -51,6 +53,23 @@ def control_run(ctx):
     ctx.cgroups.remove(cg)
 
 
+def control_run_inert(ctx):
+    # A long restart delay keeps oomless (and its leaf) around after the kill, to be read.
+    pol = ctx.write_policy("inert.json", E.policy(
+        "e2e-inert", [E.stage("inert", E.cond(E.mem_ge("99%")), E.cond(E.mem_lt("50%")))],
+        restart=E.restart_policy("on-failure", initial="60s", maximum="60s")))
+    s = E.Oomless(ctx, "inert", ["--policy", pol, "--memory-max", "256M"], leak_argv(ctx)).start()
+    st = s.wait_status(lambda st: st["child"]["last_exit"] is not None, timeout=60,
+                       what="the leaking workload's end under a policy without actions")
+    le = st["child"]["last_exit"]
+    ctx.note(f"under oomless without actions: last_exit {le}, events {st['events']}")
+    check(le["oom_killed"] is True and le["signal"] == "SIGKILL", f"child.last_exit {le}, expected an OOM kill")
+    check(st["events"]["oom_kill"] >= 1, f"events.oom_kill = {st['events']['oom_kill']} after an OOM kill")
+    kills = E.leaf_oom_kills(st["leaf"])
+    check(kills is not None and kills >= 1, f"the leaf {st['leaf']} shows oom_kill {kills}")
+    s.stop()
+
+
 def default_stages(ctx):
     r = subprocess.run([ctx.oomless, "check", "--print-default"], capture_output=True, text=True, timeout=10)
     check(r.returncode == 0, f"`oomless check --print-default` exited {r.returncode}: {r.stderr}")
@@ -61,6 +80,7 @@ def default_stages(ctx):
 def body(ctx):
     ctx.require_tier()
     control_run(ctx)
+    control_run_inert(ctx)
 
     names = default_stages(ctx)
     ctx.note(f"default policy stages: {names}")
