@@ -5,11 +5,13 @@
 #include "webhook.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
@@ -166,6 +168,26 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
         return r < 0 ? -1 : 0;
 }
 
+/* curl_multi_init() opens a wake-up socketpair without SOCK_CLOEXEC (libcurl 7.88), which would leak
+ * into the workload spawned next: mark whatever fds it opened. */
+#define FD_SCAN_MAX 1024
+static CURLM *multi_init_cloexec(void)
+{
+        bool open_before[FD_SCAN_MAX];
+        CURLM *m;
+
+        for (int fd = 0; fd < FD_SCAN_MAX; fd++)
+                open_before[fd] = fcntl(fd, F_GETFD) >= 0;
+        m = curl_multi_init();
+        for (int fd = 3; m && fd < FD_SCAN_MAX; fd++) {
+                int fl;
+                if (open_before[fd] || (fl = fcntl(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
+                        continue;
+                (void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+        }
+        return m;
+}
+
 int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
 {
         static bool curl_initialized;
@@ -181,7 +203,7 @@ int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
                 return -ENOMEM;
         w->event = sd_event_ref(e);
         w->queue_max = queue_max ? queue_max : WEBHOOK_QUEUE_MAX_DEFAULT;
-        w->multi = curl_multi_init();
+        w->multi = multi_init_cloexec();
         if (!w->multi) {
                 webhook_free(w);
                 return -ENOMEM;
@@ -197,6 +219,13 @@ int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
         return size * nmemb; /* the answer's body is not used; only its status is */
+}
+
+/* curl's sockets would otherwise leak into the workload we spawn next. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+        int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+        return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 static WebhookErrorClass classify(CURLcode c)
@@ -376,6 +405,7 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         SET(CURLOPT_WRITEFUNCTION, discard_body);
         SET(CURLOPT_ERRORBUFFER, j->errbuf);
         SET(CURLOPT_PRIVATE, j);
+        SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 #undef SET
         if (c != CURLE_OK) {
                 log_warning("Failed to set up webhook request to %s: %s", req->url, curl_easy_strerror(c));
