@@ -34,9 +34,9 @@ static void ma_class_add(uint32_t size)
         /* Move about 32 KiB per batch between a thread and the central list, 2..32 objects. */
         size_t b = 32768 / size;
         ma_class_batch[c] = (uint16_t)(b < 2 ? 2 : b > 32 ? 32 : b);
-        /* Parked batches are memory nobody uses: at most about 64 KiB of them per class. */
-        size_t slots = 65536 / (ma_class_batch[c] * (size_t)size);
-        ma_class_slots[c] = (uint8_t)(slots < 2 ? 2 : slots > MA_TRANSFER_SLOTS ? MA_TRANSFER_SLOTS : slots);
+        /* Parked batches are memory nobody uses: at most about 32 KiB of them per class. */
+        size_t slots = 32768 / (ma_class_batch[c] * (size_t)size);
+        ma_class_slots[c] = (uint8_t)(slots < 1 ? 1 : slots > MA_TRANSFER_SLOTS ? MA_TRANSFER_SLOTS : slots);
 }
 
 void ma_sizeclass_init(void)
