@@ -42,6 +42,16 @@ assert_eq "$rc" 125 "bad --cgroup-mode"
 rc=0
 "$OOMLESS" run 2>"$E2E_TMP/err" || rc=$?
 assert_eq "$rc" 125 "run without a command"
+# A bad policy refuses to start anything and prints the checker's messages.
+printf '{ "version": 1, "stages": [ \n' >"$E2E_TMP/bad.json"
+rc=0
+"$OOMLESS" run --policy "$E2E_TMP/bad.json" -- touch "$E2E_TMP/started" 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "run --policy with a broken file"
+[[ ! -e $E2E_TMP/started ]] || fail "the workload was started despite the bad policy"
+assert_file_contains "$E2E_TMP/err" "bad\.json:[0-9]+:[0-9]+: " "the policy diagnostics with line and column"
+rc=0
+"$OOMLESS" run --policy "$E2E_TMP/missing.json" -- true 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "run --policy with a missing file"
 rc=0
 "$OOMLESS" status --pid abc 2>"$E2E_TMP/err" || rc=$?
 assert_eq "$rc" 2 "status --pid abc"
