@@ -73,7 +73,7 @@ TEST(worker_does_not_block_the_loop)
         ASSERT_EQ(atomic_load(&f.calls), 3);
         ASSERT_TRUE(d.res.duration_usec >= 450000);
         ASSERT_TRUE(probe.ticks >= 15);
-        ASSERT_TRUE(probe.max_late_usec < 50000);
+        ASSERT_TRUE(probe.max_late_usec < t_lateness_budget_usec());
         ASSERT_TRUE(!reclaimer_busy(r));
         reclaimer_free(r);
         sd_event_unref(e);
@@ -111,7 +111,7 @@ TEST(deadline_and_bound)
         ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
         ASSERT_EQ(d.res.error, -ETIME);
         ASSERT_U64_EQ(d.res.requested, RECLAIM_REQUEST_MAX);
-        ASSERT_TRUE(d.res.reclaimed >= 2 * RECLAIM_CHUNK && d.res.reclaimed <= 4 * RECLAIM_CHUNK);
+        ASSERT_TRUE(d.res.reclaimed >= RECLAIM_CHUNK && d.res.reclaimed <= 4 * RECLAIM_CHUNK);
         ASSERT_TRUE(d.res.duration_usec < 1000000);
         ASSERT_ERROR(reclaimer_start(r, 0, 0, on_done, &d), EINVAL);
 

@@ -131,7 +131,7 @@ TEST(slow_server_times_out_with_backoff_without_blocking_loop)
         ASSERT_TRUE(g2 > g1 + 50000);
         ASSERT_TRUE(t_now_usec() - t0 >= 3 * 300000 + 300000);
         ASSERT_TRUE(probe.ticks >= 40);
-        ASSERT_TRUE(probe.max_late_usec < 50000);
+        ASSERT_TRUE(probe.max_late_usec < t_lateness_budget_usec());
         webhook_free(w);
         hs_stop(&s);
         sd_event_unref(e);
