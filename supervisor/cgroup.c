@@ -462,8 +462,15 @@ int cg_psi_trigger_open_msg(Cg *cg, const char *trigger, char **reterr_msg)
         fd = open(cg->pressure_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) {
                 r = negative_errno();
-                cg_set_msg(reterr_msg, "cannot open %s for a PSI trigger: %s", cg->pressure_path,
-                           strerror(-r));
+                if (r == -EROFS)
+                        cg_set_msg(
+                            reterr_msg,
+                            "cannot arm a PSI trigger on %s: read-only file system (a trigger is written "
+                            "into the file); memory.pressure is still sampled every tick",
+                            cg->pressure_path);
+                else
+                        cg_set_msg(reterr_msg, "cannot open %s for a PSI trigger: %s", cg->pressure_path,
+                                   strerror(-r));
                 return r;
         }
         /* Include the NUL: the /proc/pressure files overwrite the last byte written with one. */
