@@ -35,7 +35,8 @@ CgTier cg_tier_from_string(const char *s);
 
 typedef struct CgOptions {
         CgTier requested;         /* CG_TIER_AUTO unless --cgroup-mode */
-        const char *root;         /* cgroupfs mount root override for tests; NULL = /sys/fs/cgroup */
+        const char *root;         /* fixture root for tests: prefixed to /proc/self/{mountinfo,cgroup},
+                                   * /proc/meminfo and every mount point; NULL = the real system */
         SizeSpec memory_max;      /* --memory-max; percent of the effective limit above the leaf */
         SizeSpec memory_high;     /* --memory-high */
         SizeSpec memory_swap_max; /* --memory-swap-max */
@@ -66,7 +67,8 @@ int cg_setup_attach(const CgOptions *opts, pid_t pid, const char *cgroup_path, C
  * exec, as the fallback and for the v1 + unified pair on hybrid hosts. Both stay owned by Cg. */
 int cg_spawn_fds(Cg *cg, int *ret_dirfd, const int **ret_join_fds);
 
-/* Moves an already started process (one we started) into the workload leaf(s). */
+/* Moves an already started, single-threaded process (one we started) into the workload leaf(s);
+ * a no-op on observe/none (tier none watches the supervisor's descendants anyway). */
 int cg_attach_pid(Cg *cg, pid_t pid);
 
 /* Reads one sample through held fds. Fills everything except the heap and PSI-trigger fields. */
@@ -80,8 +82,9 @@ int cg_psi_trigger_open(Cg *cg, const char *trigger);
 int cg_psi_trigger_open_msg(Cg *cg, const char *trigger, char **reterr_msg);
 
 /* fds to poll that change when memory.events / cgroup.events change (POLLPRI on v2 files, or an
- * eventfd registered through cgroup.event_control for v1 memory.oom_control). -1 entries are absent.
- * Owned by Cg. */
+ * eventfd registered through cgroup.event_control for v1 memory.oom_control: POLLIN). -1 when absent.
+ * Owned by Cg. Both stay readable until re-read: after cg_events_fd() fires call cg_sample(), after
+ * cg_populated_fd() fires call cg_is_populated(); those re-read the same fd and re-arm it. */
 int cg_events_fd(Cg *cg);
 int cg_populated_fd(Cg *cg);
 
@@ -89,8 +92,10 @@ int cg_populated_fd(Cg *cg);
 int cg_list_pids(Cg *cg, pid_t **ret, size_t *ret_n);
 /* 1 if any process is in the leaf, 0 if empty. */
 int cg_is_populated(Cg *cg);
-/* Kills every member with sig (cgroup.kill for SIGKILL on v2; a freeze-safe loop over members
- * otherwise, repeated until empty or a bounded number of passes). */
+/* Kills every member with sig (cgroup.kill for SIGKILL on v2 and on the unified twin on hybrid
+ * hosts; then a loop over members, repeated until empty or a bounded number of passes). Never signals
+ * the caller's own pid; zombies count as gone. Returns the number of processes signalled, or
+ * -EBUSY when members survive SIGKILL passes. */
 int cg_kill_all(Cg *cg, int sig);
 
 /* Limit writes for actions; -EOPNOTSUPP on tiers without them. UINT64_MAX means "max". */
