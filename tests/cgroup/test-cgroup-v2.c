@@ -355,6 +355,100 @@ TEST(observe_on_readonly_cgroupfs)
         ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+static void write_str(const char *dir, const char *file, const char *v)
+{
+        char p[4300];
+        snprintf(p, sizeof(p), "%s/%s", dir, file);
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, v, strlen(v)) != (ssize_t)strlen(v))
+                TEST_FAIL("cannot write %s to %s: %s", v, p, strerror(errno));
+        close(fd);
+}
+
+/* The delegated case (systemd Delegate=yes): our own cgroup is not the root, so the "no internal
+ * processes" rule applies to it.
+ *
+ *   <own>/oomless-deleg-<pid>/          "P": a process of ours runs the setup from here
+ *   |-- oomless-<cpid>-supervisor/      it moves here, then +memory +pids go into P's subtree_control
+ *   `-- oomless-<cpid>-workload/
+ *
+ * After cg_free, P's subtree_control is empty again and the process is back in P. With a second
+ * process sitting in P, setup fails with EBUSY and a message naming the rule, and leaves nothing. */
+TEST(delegated_non_root_cgroup)
+{
+        require_v2();
+        char P[4200];
+        snprintf(P, sizeof(P), "%s/oomless-deleg-%d", own_dir, (int)getpid());
+        ASSERT_TRUE(mkdir(P, 0755) == 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                write_str(P, "cgroup.procs", "0");
+                CgOptions o = { .requested = CG_TIER_V2, .oom_group = -1, .tree_limit = UINT64_MAX };
+                ASSERT_OK(units_parse_size_spec("64M", &o.memory_max));
+                char *msg = NULL;
+                Cg *cg = NULL;
+                ASSERT_OK(cg_setup_run(&o, &cg, &msg));
+                char p[4300];
+                snprintf(p, sizeof(p), "%s/cgroup.subtree_control", P);
+                const char *sc = read_text(p);
+                ASSERT_TRUE(sc && strstr(sc, "memory") && strstr(sc, "pids"));
+                ASSERT_U64_EQ(read_u64_at(cg_leaf_path(cg), "memory.max"), 64ull << 20);
+                int dirfd;
+                ASSERT_OK(cg_spawn_fds(cg, &dirfd, NULL));
+                Kid k;
+                ASSERT_OK(kid_start(&k, NULL, dirfd));
+                ASSERT_OK(kid_cmd(&k, 'a'));
+                OomlessSample s = {};
+                ASSERT_OK(cg_sample(cg, &s));
+                ASSERT_TRUE(s.current >= KID_CHUNK);
+                ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
+                kid_wait(&k);
+                char leaf[4096];
+                snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
+                cg_free(cg);
+                ASSERT_TRUE(!dir_exists(leaf));
+                sc = read_text(p);
+                ASSERT_TRUE(sc && strcmp(sc, "\n") == 0 ? true : (sc && sc[0] == '\0'));
+                ASSERT_STREQ(proc_cgroup_path(getpid(), true), P + strlen("/sys/fs/cgroup"));
+                _exit(0);
+        }
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+        /* A second process in P: EBUSY, the rule explained, nothing left behind. */
+        Kid other;
+        ASSERT_OK(kid_start(&other, NULL, -1));
+        char pidbuf[32];
+        snprintf(pidbuf, sizeof(pidbuf), "%d", (int)other.pid);
+        write_str(P, "cgroup.procs", pidbuf);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                write_str(P, "cgroup.procs", "0");
+                CgOptions o = { .requested = CG_TIER_V2, .oom_group = -1, .tree_limit = UINT64_MAX };
+                char *msg = NULL;
+                Cg *cg = NULL;
+                ASSERT_ERROR(cg_setup_run(&o, &cg, &msg), EBUSY);
+                ASSERT_TRUE(msg && strstr(msg, "holds processes oomless did not start") &&
+                            strstr(msg, "Delegate=yes"));
+                char sup[4300];
+                snprintf(sup, sizeof(sup), "%s/oomless-%d-supervisor", P, (int)getpid());
+                ASSERT_TRUE(!dir_exists(sup));
+                ASSERT_STREQ(proc_cgroup_path(getpid(), true), P + strlen("/sys/fs/cgroup"));
+                _exit(0);
+        }
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        kill(other.pid, SIGKILL);
+        kid_wait(&other);
+        int r = -1;
+        for (int i = 0; i < 200 && (r = rmdir(P)) < 0 && errno == EBUSY; i++)
+                usleep(10000);
+        ASSERT_TRUE(r == 0);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv)
 {
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
