@@ -405,6 +405,19 @@ void *ma_realloc(void *p, size_t n)
                         ma_fatal("realloc(): pointer not allocated by liboomless", p);
                 return next(p, n);
         }
+        if (s && n > cur && cur >= MA_REMAP_MIN) {
+                void *q = ma_large_alloc(n, 1, NULL);
+                if (!q)
+                        return NULL;
+                if (ma_os_move(p, cur, q)) {
+                        atomic_fetch_sub_explicit(&ma_large_in_use, cur, memory_order_relaxed);
+                        ma_ph_free_returned(s);
+                        return q;
+                }
+                memcpy(q, p, cur);
+                ma_free_fast(p);
+                return q;
+        }
         void *q = ma_malloc_fast(n);
         if (!q)
                 return NULL;

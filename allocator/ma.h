@@ -39,6 +39,7 @@
 #define MA_ARENA_SIZE     ((size_t)64 << 20) /* address space reserved at a time */
 #define MA_ARENA_ALIGN    ((size_t)2 << 20)  /* arenas start on a huge-page boundary */
 #define MA_FREE_LISTS     128                /* exact-size page heap lists 1..127 pages, [0] = bigger */
+#define MA_REMAP_MIN      ((size_t)2 << 20)  /* realloc moves blocks this big with mremap, not memcpy */
 #define MA_TRANSFER_SLOTS 32                 /* batches a central list keeps without touching spans */
 
 /* Pagemap: a two-level radix tree over 48-bit addresses, one entry per MA_PAGE. */
@@ -156,8 +157,8 @@ uint64_t ma_effective_limit(void);
 
 /* os.c: the only file with memory syscalls, plus alloc-free helpers. */
 void *ma_os_map(size_t size, size_t align);
-void ma_os_release(void *p, size_t size); /* MADV_DONTNEED: pages read as zero afterwards */
-void *ma_os_remap(void *old, size_t oldsize, size_t newsize, void *fixed);
+void ma_os_release(void *p, size_t size);           /* MADV_DONTNEED: pages read as zero afterwards */
+bool ma_os_move(void *from, size_t size, void *to); /* from reads as fresh zero pages afterwards */
 uint64_t ma_now_ns(void);
 const char *ma_getenv(const char *name);
 void ma_write_err(const char *s);
@@ -191,6 +192,7 @@ MaSpan *ma_ph_small_span(unsigned cls);
 void ma_ph_small_release(MaSpan *s);
 bool ma_ph_grow_inplace(MaSpan *s, size_t npages);
 void ma_ph_shrink(MaSpan *s, size_t npages);
+void ma_ph_free_returned(MaSpan *s);
 size_t ma_ph_scavenge(uint64_t older_than_ns); /* 0 = everything free now; returns bytes */
 void ma_ph_fork_prepare(void);
 void ma_ph_fork_parent(void);

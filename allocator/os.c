@@ -40,10 +40,22 @@ void ma_os_release(void *p, size_t size)
         errno = saved;
 }
 
-void *ma_os_remap(void *old, size_t oldsize, size_t newsize, void *fixed)
+bool ma_os_move(void *from, size_t size, void *to)
 {
-        void *p = mremap(old, oldsize, newsize, MREMAP_MAYMOVE | MREMAP_FIXED, fixed);
-        return p == MAP_FAILED ? NULL : p;
+        int saved = errno;
+        bool ok = false;
+        /* Moving the page tables costs nothing per byte, unlike memcpy; the vacated range must be
+         * mapped again at once, since the arena around it stays in use. */
+        void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+        if (p == to) {
+                void *q = mmap(from, size, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+                if (q != from)
+                        ma_fatal("cannot map the range vacated by mremap again", from);
+                ok = true;
+        }
+        errno = saved;
+        return ok;
 }
 
 uint64_t ma_now_ns(void)

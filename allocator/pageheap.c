@@ -403,6 +403,15 @@ bool ma_ph_grow_inplace(MaSpan *s, size_t npages)
         return ok;
 }
 
+/* The pages of s were moved away (mremap) and fresh zero pages mapped in their place. */
+void ma_ph_free_returned(MaSpan *s)
+{
+        ma_lock(&ma_ph_lock);
+        atomic_fetch_sub_explicit(&ma_held, s->npages * MA_PAGE, memory_order_relaxed);
+        ma_ph_free_locked(s, true, 0);
+        ma_unlock(&ma_ph_lock);
+}
+
 void ma_ph_shrink(MaSpan *s, size_t npages)
 {
         uint64_t now = ma_now_ns();
