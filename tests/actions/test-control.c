@@ -372,7 +372,7 @@ TEST(wake_fifo_wakes_the_loop)
         ASSERT_EQ(WEXITSTATUS(st), 0);
         uint64_t t0 = t_now_usec();
         ASSERT_TRUE(t_run_until(e, &woke, 2000000));
-        ASSERT_TRUE(t_now_usec() - t0 < 100000);
+        ASSERT_TRUE(t_now_usec() - t0 < 1000000);
         /* drained: no second wake-up without a new byte */
         woke = false;
         ASSERT_OK(sd_event_run(e, 100000));

@@ -64,16 +64,18 @@ TEST(worker_does_not_block_the_loop)
         ASSERT_ERROR(reclaimer_start(r, 4096, 0, on_done, &d), EBUSY);
         ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
         t_tick_stop(&probe);
-        printf("reclaimed %llu in %llu ms, max tick lateness %llu ms, %u ticks\n",
+        printf("reclaimed %llu in %llu ms, max tick lateness %llu ms (%llu ms not waiting for a CPU), %u "
+               "ticks\n",
                (unsigned long long)d.res.reclaimed, (unsigned long long)d.res.duration_usec / 1000,
-               (unsigned long long)probe.max_late_usec / 1000, probe.ticks);
+               (unsigned long long)probe.max_late_usec / 1000,
+               (unsigned long long)probe.max_blocked_usec / 1000, probe.ticks);
         ASSERT_EQ(d.res.error, 0);
         ASSERT_U64_EQ(d.res.requested, 3 * RECLAIM_CHUNK);
         ASSERT_U64_EQ(d.res.reclaimed, 3 * RECLAIM_CHUNK);
         ASSERT_EQ(atomic_load(&f.calls), 3);
         ASSERT_TRUE(d.res.duration_usec >= 450000);
-        ASSERT_TRUE(probe.ticks >= 15);
-        ASSERT_TRUE(probe.max_late_usec < t_lateness_budget_usec());
+        ASSERT_TRUE(probe.ticks >= 5);
+        ASSERT_TRUE(probe.max_blocked_usec < t_lateness_budget_usec());
         ASSERT_TRUE(!reclaimer_busy(r));
         reclaimer_free(r);
         sd_event_unref(e);
