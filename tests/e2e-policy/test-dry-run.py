@@ -35,7 +35,7 @@ def body(ctx):
     st = s.wait_status(lambda st: st["policy"]["stage"] == 1, timeout=15, what="stage 1")
     # Give every action (restart grace 1s, hook timeouts) time to have done harm if it ran for real.
     time.sleep(2.5)
-    st = s.status()
+    st = s.status(cli=True)
     acts = [a for a in st["policy"]["recent_actions"] if a["stage"] == 1 and a["when"] == "enter"]
     ctx.note(f"recent_actions: {st['policy']['recent_actions']}")
     for k in kinds:

@@ -54,7 +54,7 @@ def body(ctx):
     child = st0["child"]["pid"]
 
     wait_file(s, enter_env, 15)
-    st = s.status()
+    st = s.status(cli=True)
     env = read_env(enter_env)
     ctx.note("enter hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))
     check(env.get("OOMLESS_STAGE") == "1", f"OOMLESS_STAGE={env.get('OOMLESS_STAGE')!r}, expected '1'")
@@ -91,7 +91,7 @@ def body(ctx):
     check(env.get("OOMLESS_ACTION_STAGE") == "1", f"OOMLESS_ACTION_STAGE={env.get('OOMLESS_ACTION_STAGE')!r}")
     cur = int_var(env, "OOMLESS_MEMORY_CURRENT")
     check(cur < mib(16), f"OOMLESS_MEMORY_CURRENT={E.fmt_bytes(cur)} on exit, the exit threshold is 16M")
-    st = s.status()
+    st = s.status(cli=True)
     check(st["policy"]["stage"] == 0, f"stage {st['policy']['stage']} after the exit hook ran")
     s.stop()
 

@@ -56,7 +56,7 @@ def body(ctx):
     ctx.note(f"stage 2 on_max_dwell hook ran {td - t2:.2f}s after entering stage 2 (max_dwell {DWELL2}s)")
     check(DWELL2 - 0.2 <= td - t2 <= DWELL2 + 0.8 + ctx.slack, f"stage 2's on_max_dwell ran {td - t2:.2f}s after "
           f"entering it, max_dwell is {DWELL2}s")
-    st = s.status()
+    st = s.status(cli=True)
     check(st["policy"]["stage"] == 2, f"stage {st['policy']['stage']} after stage 2's max_dwell "
           "(there is no stage 3 and the action list replaces escalation)")
     acts = st["policy"]["recent_actions"]

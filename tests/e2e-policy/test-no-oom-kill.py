@@ -129,7 +129,7 @@ def body(ctx):
         time.sleep(0.05)
     summary = "; ".join(f"pid {c['pid']}: stages {c['stages']} peak {E.fmt_bytes(c['peak'])}" for c in cycles)
     ctx.note(f"cycles: {summary}")
-    st = s.status()
+    st = s.status(cli=True)
     check(st["child"]["restarts"] >= CYCLES, f"child.restarts = {st['child']['restarts']} after 150s, "
           f"expected {CYCLES} graceful restarts")
     ctx.note(f"exits before each restart: {exits}")

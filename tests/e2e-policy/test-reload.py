@@ -68,7 +68,7 @@ def body(ctx):
           f"stage_since_sec {st['policy']['stage_since_sec']:.2f}s, but stage 1 was entered "
           f"{since_entry:.2f}s ago: the entry time did not carry over")
     time.sleep(1.0)
-    st = s.status()
+    st = s.status(cli=True)
     check(st["policy"]["name"] == "beta" and st["policy"]["stage"] == 1, f"after the reload: {st['policy']}")
     check(st["child"]["pid"] == child and st["child"]["restarts"] == 0, "the reload disturbed the workload")
     check(st["memory"]["current"] >= mib(40), "the workload is gone")

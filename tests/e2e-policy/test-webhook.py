@@ -141,7 +141,7 @@ def body(ctx):
     # Let the retries play out, then every webhook's outcome is on record: the fast one ok, the slow
     # and dead ones failed, none of them blocking anything.
     time.sleep(4)
-    st = s.status()
+    st = s.status(cli=True)
     acts = [a for a in st["policy"]["recent_actions"] if a["action"] == "webhook"]
     outcomes = [(a["stage"], a["outcome"]) for a in acts]
     ctx.note(f"webhook outcomes: {[(a['stage'], a['outcome'], a['detail']) for a in acts]}")
