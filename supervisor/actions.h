@@ -12,6 +12,12 @@
  * memory.max was restored. The runner borrows the Cg, the Control and the Policy; a queued decision
  * points into its Policy, so on reload call actions_set_policy() (which drops decisions not yet
  * started) before freeing the old Policy.
+ *
+ * An action's timeout_usec bounds: exec/dump, the hook (then SIGTERM to its process group, SIGKILL
+ * 2 s later); webhook, each attempt (retries and backoff as the action says); reclaim, the whole
+ * request (checked between 16 MiB chunks). The other kinds finish synchronously. In dry-run every
+ * kind records "would ..." and changes nothing, except that notify still publishes the stage on the
+ * control page with OOMLESS_SUP_F_DRY_RUN set, which is what that flag exists for.
  */
 #pragma once
 
