@@ -67,6 +67,8 @@ static void triggers_reset(PolicyState *s)
 PolicyState *policy_state_new(const Policy *p, uint64_t now_usec)
 {
         PolicyState *s = calloc(1, sizeof(PolicyState));
+
+        (void)p; /* kept in the API so the state can size itself per policy later */
         if (!s)
                 return NULL;
         s->stage_since = s->dwell_since = now_usec;

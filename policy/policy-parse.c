@@ -280,6 +280,7 @@ static bool get_duration(Parser *ps, const cJSON *j, const char *path, uint64_t 
 {
         const char *s;
         char b1[32];
+        uint64_t v;
 
         if (cJSON_IsNumber(j)) {
                 perr(ps, path, "write the unit, e.g. \"5s\" or \"250ms\"",
@@ -288,32 +289,48 @@ static bool get_duration(Parser *ps, const cJSON *j, const char *path, uint64_t 
         }
         if (!get_string(ps, j, path, &s))
                 return false;
-        if (!parse_duration_text(ps, s, path, ret))
+        if (!parse_duration_text(ps, s, path, &v))
                 return false;
-        if (*ret < min) {
+        if (v < min) {
                 perr(ps, path, NULL, "duration %s is below the minimum of %s", s,
                      policy_format_duration(b1, sizeof(b1), min));
                 return false;
         }
+        *ret = v;
         return true;
 }
 
 /* A duration measured in samples: 0 means "one sample", anything else must cover a sampling
  * interval, or the hold would silently be one sample anyway. */
-static bool get_sampled_duration(Parser *ps, const cJSON *j, const char *path, uint64_t *ret)
+static bool get_sampled_duration_full(Parser *ps, const cJSON *j, const char *path, bool allow_zero,
+                                      uint64_t *ret)
 {
         char b[32], hint[96];
+        uint64_t v;
 
-        if (!get_duration(ps, j, path, 0, ret))
+        if (!get_duration(ps, j, path, 0, &v))
                 return false;
-        if (*ret != 0 && *ret < ps->p->interval_usec) {
+        if (v == 0 && !allow_zero) {
+                perr(ps, path, "give a duration such as \"30s\"", "duration must be above 0");
+                return false;
+        }
+        if (v != 0 && v < ps->p->interval_usec) {
                 policy_format_duration(b, sizeof(b), ps->p->interval_usec);
-                snprintf(hint, sizeof(hint), "use 0s (a single sample) or at least %s", b);
+                if (allow_zero)
+                        snprintf(hint, sizeof(hint), "use 0s (a single sample) or at least %s", b);
+                else
+                        snprintf(hint, sizeof(hint), "use at least %s", b);
                 perr(ps, path, hint, "duration %s is shorter than the sampling interval %s", j->valuestring,
                      b);
                 return false;
         }
+        *ret = v;
         return true;
+}
+
+static bool get_sampled_duration(Parser *ps, const cJSON *j, const char *path, uint64_t *ret)
+{
+        return get_sampled_duration_full(ps, j, path, true, ret);
 }
 
 /* Parses "70%", "12.5%", "256M", "1000"; percent only when allow_percent. what names the thing for
@@ -637,7 +654,8 @@ static bool parse_cmp(Parser *ps, const cJSON *j, const char *path, bool reporte
                 return false;
         }
 
-        subpath(p, path, sig_item->string);
+        /* Value errors name the comparison, e.g. stages[1].enter.all[0]: memory 120% is above 100%. */
+        snprintf(p, sizeof(p), "%s", path);
         if (!get_string(ps, sig_item, p, &s))
                 return false;
         v = s;
@@ -676,6 +694,11 @@ static bool parse_cmp(Parser *ps, const cJSON *j, const char *path, bool reporte
                 case POLICY_SIGNAL_SOME60:
                 case POLICY_SIGNAL_FULL10:
                 case POLICY_SIGNAL_FULL60:
+                        if (isdigit((unsigned char)*v) && strtod(v, NULL) > 100.0) {
+                                perr(ps, p, "PSI averages are percentages 0..100", "%s %s is above 100%%",
+                                     sig_item->string, v);
+                                return false;
+                        }
                         if (!parse_centi(v, &c.centi)) {
                                 perr(ps, p, "PSI averages are percentages 0..100 with at most two decimals",
                                      "invalid %s value \"%s\"", sig_item->string, v);
@@ -716,12 +739,9 @@ static bool parse_cmp(Parser *ps, const cJSON *j, const char *path, bool reporte
                         perr(ps, p, "remove it; only events.* and psi_trigger count within a window",
                              "\"within\" does not apply to %s", sig_item->string);
                         ok = false;
-                } else if (!get_sampled_duration(ps, within, p, &c.within_usec))
+                } else if (!get_sampled_duration_full(ps, within, p, false, &c.within_usec))
                         ok = false;
-                else if (c.within_usec == 0) {
-                        perr(ps, p, "give a window such as \"30s\"", "\"within\" must be above 0");
-                        ok = false;
-                } else if (c.within_usec > 3600 * USEC_PER_SEC) {
+                else if (c.within_usec > 3600 * USEC_PER_SEC) {
                         perr(ps, p, "use at most 1h", "\"within\" window is too long");
                         ok = false;
                 }
@@ -1268,13 +1288,9 @@ static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned l
         }
 
         if ((x = get(j, "max_dwell"))) {
-                if (!get_sampled_duration(ps, x, subpath(p, path, "max_dwell"), &st->max_dwell_usec))
+                if (!get_sampled_duration_full(ps, x, subpath(p, path, "max_dwell"), false,
+                                               &st->max_dwell_usec))
                         ok = false;
-                else if (st->max_dwell_usec == 0) {
-                        perr(ps, p, "remove it for no bound, or give a duration such as \"5m\"",
-                             "max_dwell must be above 0");
-                        ok = false;
-                }
         }
         x = get(j, "on_max_dwell");
         if (x && !get(j, "max_dwell")) {
@@ -1373,7 +1389,9 @@ static size_t top_cmps(const PolicyCondition *c, const char *path, TopCmp *out, 
         return n;
 }
 
-static void cross_check(Parser *ps)
+/* Only stages that parsed completely take part, so that every problem is reported in one run without
+ * comparing half-built conditions. */
+static void cross_check(Parser *ps, const bool *stage_ok)
 {
         Policy *p = ps->p;
         TopCmp prev[2 * POLICY_COND_ITEMS_MAX];
@@ -1386,12 +1404,17 @@ static void cross_check(Parser *ps)
 
                 snprintf(path, sizeof(path), "stages[%u]", i);
                 for (unsigned k = 0; k < i; k++)
-                        if (streq(p->stages[k].name, p->stages[i].name)) {
+                        if (p->stages[k].name && p->stages[i].name &&
+                            streq(p->stages[k].name, p->stages[i].name)) {
                                 perr(ps, path, "give every stage its own name",
                                      "duplicate stage name \"%s\"", p->stages[i].name);
                                 break;
                         }
 
+                if (!stage_ok[i]) {
+                        n_prev = 0;
+                        continue;
+                }
                 snprintf(ep, sizeof(ep), "%s.enter", path);
                 snprintf(xp, sizeof(xp), "%s.exit", path);
                 n_en = top_cmps(&p->stages[i].enter, ep, en, ELEMENTSOF(en));
@@ -1549,11 +1572,11 @@ static void parse_document(Parser *ps, const cJSON *root)
         }
         p->n_stages = (unsigned)n;
         unsigned i = 0;
+        bool stage_ok[POLICY_STAGES_MAX];
         for (const cJSON *c = x->child; c; c = c->next, i++)
-                (void)parse_stage(ps, c, subindex(path, "stages", i), i + 1, i + 1 == (unsigned)n,
-                                  &p->stages[i]);
-        if (ps->errors == 0)
-                cross_check(ps);
+                stage_ok[i] = parse_stage(ps, c, subindex(path, "stages", i), i + 1, i + 1 == (unsigned)n,
+                                          &p->stages[i]);
+        cross_check(ps, stage_ok);
 }
 
 /* ---- byte-level checks ---- */
@@ -1572,7 +1595,7 @@ static void offset_to_linecol(const char *buf, size_t off, unsigned *line, unsig
         *col = c;
 }
 
-/* Returns the offset of the first invalid UTF-8 sequence or NUL byte, or len if all is well. */
+/* Returns the offset of the first invalid UTF-8 sequence or control character, or len if all is well. */
 static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 {
         size_t i = 0;
@@ -1581,8 +1604,8 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
                 uint32_t cp;
                 size_t n;
 
-                if (c == 0)
-                        return i;
+                if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                        return i; /* JSON allows no raw control characters, cJSON would skip them */
                 if (c < 0x80) {
                         i++;
                         continue;
@@ -1666,8 +1689,18 @@ int policy_parse(const char *buf, size_t len, const char *filename, Policy **ret
         }
         off = utf8_invalid_at((const unsigned char *)buf, len);
         if (off < len) {
-                r = syntax_error(diags, buf, off, "save the file as UTF-8 text",
-                                 buf[off] == 0 ? "NUL byte in the policy" : "invalid UTF-8");
+                char m[80];
+                unsigned char c = (unsigned char)buf[off];
+                if (c == 0)
+                        snprintf(m, sizeof(m), "NUL byte in the policy");
+                else if (c < 0x20)
+                        snprintf(m, sizeof(m), "control character 0x%02x outside the allowed whitespace", c);
+                else
+                        snprintf(m, sizeof(m), "invalid UTF-8");
+                r = syntax_error(diags, buf, off,
+                                 c != 0 && c < 0x20 ? "remove it; inside strings write it as \\u00XX"
+                                                    : "save the file as UTF-8 text",
+                                 m);
                 return r < 0 ? r : -EINVAL;
         }
         off = depth_exceeded_at(buf, len);

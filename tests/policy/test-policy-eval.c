@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/* Trace tests for the stage machine and the restart policy: synthetic sample traces with a fake clock,
+ * asserting every transition and every decision with its exact time. Limits are 1000 bytes so that
+ * "memory = 700" reads as 70%. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "test.h"
+
+#define MS 1000ULL
+
+static Policy *load(const char *json_sq)
+{
+        char *json = strdup(json_sq);
+        PolicyDiags d = { 0 };
+        Policy *p = NULL;
+
+        ASSERT_TRUE(json);
+        for (char *c = json; *c; c++)
+                if (*c == '\'')
+                        *c = '"';
+        if (policy_parse(json, strlen(json), "trace", &p, &d) < 0) {
+                for (size_t i = 0; i < d.n; i++)
+                        fprintf(stderr, "%s\n", policy_diag_format(&d.items[i], "trace"));
+                TEST_FAIL("policy does not parse");
+        }
+        free(json);
+        return p;
+}
+
+typedef struct Run {
+        Policy *p;
+        PolicyState *s;
+        char *log;
+        size_t len;
+        FILE *f;
+} Run;
+
+static void run_init(Run *r, Policy *p)
+{
+        *r = (Run){ .p = p, .s = policy_state_new(p, 0) };
+        r->f = open_memstream(&r->log, &r->len);
+        ASSERT_TRUE(r->s && r->f);
+}
+
+static void log_outcome(Run *r, uint64_t t_ms, const PolicyDecisions *d, const PolicyTransition *t)
+{
+        if (t->changed)
+                fprintf(r->f, "%llu: %u->%u %s\n", (unsigned long long)t_ms, t->from, t->to,
+                        policy_reason_to_string(t->reason));
+        for (size_t i = 0; i < d->n; i++)
+                fprintf(r->f, "%llu: %s[%u] %s%s\n", (unsigned long long)t_ms,
+                        policy_when_to_string(d->items[i].when), d->items[i].stage,
+                        policy_action_kind_to_string(d->items[i].action->kind),
+                        d->items[i].undo ? " undo" : "");
+}
+
+static void step(Run *r, uint64_t t_ms, const OomlessSample *x)
+{
+        PolicyDecisions d;
+        PolicyTransition t;
+
+        policy_evaluate(r->p, r->s, x, t_ms * MS, &d, &t);
+        ASSERT_EQ(t.from, t.changed ? t.from : policy_state_stage(r->s));
+        ASSERT_EQ(t.to, policy_state_stage(r->s));
+        log_outcome(r, t_ms, &d, &t);
+}
+
+static void expect_log(Run *r, const char *expected)
+{
+        fflush(r->f);
+        if (strcmp(r->log, expected) != 0)
+                TEST_FAIL("trace differs\n--- expected ---\n%s--- got ---\n%s", expected, r->log);
+}
+
+static void run_done(Run *r)
+{
+        fclose(r->f);
+        free(r->log);
+        policy_state_free(r->s);
+        policy_free(r->p);
+}
+
+static OomlessSample mem(uint64_t current)
+{
+        return (OomlessSample){ .current = current, .limit = 1000, .high = OOMLESS_NO_LIMIT };
+}
+
+#define THREE_STAGES                                                                                        \
+        "{'version':1,'sampling_interval':'100ms','stages':["                                               \
+        "{'name':'warn','enter':{'all':[{'memory':'>= 70%'}],'for':'200ms'},"                               \
+        " 'exit':{'all':[{'memory':'< 60%'}],'for':'1s'},"                                                  \
+        " 'on_enter':[{'action':'notify'}],'on_exit':[{'action':'notify'}]},"                               \
+        "{'name':'degrade','enter':{'all':[{'memory':'>= 85%'}]},'exit':{'all':[{'memory':'< "              \
+        "75%'}],'for':'1s'},"                                                                               \
+        " 'on_enter':[{'action':'scavenge'},{'action':'throttle','memory_high':'95%'}]},"                   \
+        "{'name':'restart','enter':{'all':[{'memory':'>= 90%'}]},'exit':{'all':[{'memory':'< "              \
+        "50%'}],'for':'500ms'},"                                                                            \
+        " 'on_enter':[{'action':'restart','grace':'1s'}]}]}"
+
+/* A steady ramp of 10 bytes (1%) per 100ms sample climbs through the stages in order at the exact
+ * thresholds; after the restart memory drops and recovery steps down one level per exit hold. */
+TEST(ramp_then_recovery)
+{
+        Run r;
+        run_init(&r, load(THREE_STAGES));
+        for (uint64_t t = 0; t <= 9000; t += 100) {
+                OomlessSample x = mem(t / 10);
+                step(&r, t, &x);
+        }
+        for (uint64_t t = 9100; t <= 13000; t += 100) {
+                OomlessSample x = mem(100);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "7200: 0->1 enter\n"
+                       "7200: enter[1] notify\n"
+                       "8500: 1->2 enter\n"
+                       "8500: enter[2] scavenge\n"
+                       "8500: enter[2] throttle\n"
+                       "9000: 2->3 enter\n"
+                       "9000: enter[3] restart\n"
+                       "9600: 3->2 exit\n"
+                       "10600: 2->1 exit\n"
+                       "10600: exit[2] throttle undo\n"
+                       "11600: 1->0 exit\n"
+                       "11600: exit[1] notify\n");
+        ASSERT_EQ(policy_state_stage(r.s), 0);
+        ASSERT_U64_EQ(policy_state_stage_since_usec(r.s), 11600 * MS);
+        run_done(&r);
+}
+
+/* A 300ms spike stays below every 500ms hold; a sustained rise past two thresholds at once goes straight
+ * to the higher stage, running only that stage's on_enter. */
+TEST(spike_ignored_sustained_rise_skips_levels)
+{
+        Run r;
+        run_init(
+            &r,
+            load("{'version':1,'sampling_interval':'100ms','stages':["
+                 "{'enter':{'all':[{'memory':'>= 70%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 60%'}]},"
+                 " 'on_enter':[{'action':'notify'}]},"
+                 "{'enter':{'all':[{'memory':'>= 85%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 75%'}]},"
+                 " 'on_enter':[{'action':'scavenge'}]}]}"));
+        for (uint64_t t = 0; t <= 7000; t += 100) {
+                bool spike = t >= 2000 && t < 2300, high = t >= 5000;
+                OomlessSample x = mem(spike || high ? 880 : 300);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "5500: 0->2 enter\n"
+                       "5500: enter[2] scavenge\n");
+        run_done(&r);
+}
+
+/* A plateau in stage 1: while actions every repeat interval, then max_dwell escalates to stage 2, whose
+ * own max_dwell runs its on_max_dwell actions every max_dwell. */
+TEST(plateau_repeat_and_max_dwell)
+{
+        Run r;
+        run_init(
+            &r,
+            load(
+                "{'version':1,'sampling_interval':'100ms','stages':["
+                "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}],'for':'1s'},"
+                " 'repeat':'2s','while':[{'action':'scavenge'}],'max_dwell':'5s'},"
+                "{'enter':{'all':[{'memory':'>= 95%'}]},'exit':{'all':[{'memory':'< 80%'}]},"
+                " 'on_enter':[{'action':'notify'}],'max_dwell':'3s','on_max_dwell':[{'action':'kill'}]}]}"));
+        for (uint64_t t = 0; t <= 12500; t += 100) {
+                OomlessSample x = mem(t < 1000 ? 500 : 800);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "1000: 0->1 enter\n"
+                       "3000: while[1] scavenge\n"
+                       "5000: while[1] scavenge\n"
+                       "6000: 1->2 max_dwell\n"
+                       "6000: enter[2] notify\n"
+                       "9000: max_dwell[2] kill\n"
+                       "12000: max_dwell[2] kill\n");
+        run_done(&r);
+}
+
+/* Cooldown holds back both the exit and the while actions after an action ran; repeat is then
+ * effectively max(repeat, cooldown). */
+TEST(cooldown)
+{
+        Run r;
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
+                          " 'cooldown':'2s','repeat':'500ms','on_enter':[{'action':'notify'}],"
+                          " 'while':[{'action':'scavenge'}]}]}"));
+        for (uint64_t t = 0; t <= 8400; t += 100) {
+                bool high = (t >= 1000 && t < 1500) || t >= 4000;
+                OomlessSample x = mem(high ? 800 : 100);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "1000: 0->1 enter\n"
+                       "1000: enter[1] notify\n"
+                       "3000: 1->0 exit\n"
+                       "4000: 0->1 enter\n"
+                       "4000: enter[1] notify\n"
+                       "6000: while[1] scavenge\n"
+                       "8000: while[1] scavenge\n");
+        run_done(&r);
+}
+
+/* The repeat interval alone, without cooldown: while actions every 700ms from entry. */
+TEST(repeat_interval)
+{
+        Run r;
+        run_init(
+            &r,
+            load(
+                "{'version':1,'sampling_interval':'100ms','stages':["
+                "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
+                " 'repeat':'700ms','while':[{'action':'signal','signal':'USR1'},{'action':'scavenge'}]}]}"));
+        for (uint64_t t = 0; t <= 3000; t += 100) {
+                OomlessSample x = mem(t >= 500 && t < 2700 ? 750 : 100);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "500: 0->1 enter\n"
+                       "1200: while[1] signal\n"
+                       "1200: while[1] scavenge\n"
+                       "1900: while[1] signal\n"
+                       "1900: while[1] scavenge\n"
+                       "2600: while[1] signal\n"
+                       "2600: while[1] scavenge\n"
+                       "2700: 1->0 exit\n");
+        run_done(&r);
+}
+
+/* PSI flapping between 0 and 95% on its own must not trigger a stage that also needs memory; missing
+ * PSI data never counts as pressure. */
+TEST(noisy_single_signal_does_not_trigger)
+{
+        Run r;
+        run_init(
+            &r,
+            load("{'version':1,'sampling_interval':'100ms','stages':["
+                 "{'enter':{'all':[{'psi.full.avg10':'>= 20%'},{'memory':'>= 60%'}]},"
+                 " 'exit':{'any':[{'memory':'< 50%'}],'for':'300ms'},'on_enter':[{'action':'notify'}]}]}"));
+        for (uint64_t t = 0; t <= 10000; t += 100) {
+                OomlessSample x = mem(t < 6000 ? 300 : 700);
+                x.psi_valid = t < 8000;
+                x.psi_full.avg10 = (t / 100) % 2 ? 95.0 : 0.0;
+                step(&r, t, &x);
+        }
+        /* Memory is high from 6000; PSI is high on odd samples (6100) and absent from 8000. */
+        expect_log(&r, "6100: 0->1 enter\n"
+                       "6100: enter[1] notify\n");
+        run_done(&r);
+}
+
+/* memory.events increments are counted within a sliding window from the recorded history. */
+TEST(events_within_window)
+{
+        Run r;
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'enter':{'all':[{'events.max':'>= 3','within':'2s'}]},"
+                          " 'exit':{'all':[{'events.max':'< 1','within':'2s'}]}}]}"));
+        for (uint64_t t = 0; t <= 5000; t += 100) {
+                OomlessSample x = mem(100);
+                x.events_valid = true;
+                x.ev_max = (t >= 1000) + (t >= 1500) + (t >= 2000);
+                step(&r, t, &x);
+        }
+        /* Three increments by 2000; the last one leaves the 2s window at 4000. */
+        expect_log(&r, "2000: 0->1 enter\n"
+                       "4000: 1->0 exit\n");
+        run_done(&r);
+}
+
+TEST(events_spread_out_do_not_add_up)
+{
+        Run r;
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'enter':{'all':[{'events.oom_kill':'>= 2','within':'1s'}]},"
+                          " 'exit':{'all':[{'events.oom_kill':'< 1','within':'1s'}]}}]}"));
+        for (uint64_t t = 0; t <= 6000; t += 100) {
+                OomlessSample x = mem(100);
+                x.events_valid = true;
+                x.ev_oom_kill = (t >= 1000) + (t >= 2500) + (t >= 4000) + 2 * (t >= 5500);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "5500: 0->1 enter\n");
+        run_done(&r);
+}
+
+/* A kernel PSI trigger counts as true for "within" after it fired, together with memory. */
+TEST(psi_trigger_fired_within)
+{
+        Run r;
+        run_init(
+            &r,
+            load("{'version':1,'sampling_interval':'100ms','stages':["
+                 "{'enter':{'all':[{'psi_trigger':'full 100ms per 1s','within':'1s'},{'memory':'>= 50%'}]},"
+                 " 'exit':{'all':[{'memory':'< 40%'}]}}]}"));
+        for (uint64_t t = 0; t <= 5000; t += 100) {
+                OomlessSample x = mem(t >= 2500 && t < 3100 ? 300 : 600);
+                x.psi_trigger_count = 1;
+                x.psi_trigger_fired[0] = (t >= 2000) + (t >= 4000);
+                step(&r, t, &x);
+        }
+        /* back above 50% at 3100, but the trigger fired 1.1s ago: no re-entry until it fires again */
+        expect_log(&r, "2000: 0->1 enter\n"
+                       "2500: 1->0 exit\n"
+                       "4000: 0->1 enter\n");
+        run_done(&r);
+}
+
+TEST(direct_recovery_runs_all_exits)
+{
+        Run r;
+        run_init(
+            &r,
+            load("{'version':1,'sampling_interval':'100ms','recovery':'direct','stages':["
+                 "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
+                 " 'on_enter':[{'action':'throttle','memory_high':'90%'}],'on_exit':[{'action':'notify'}]},"
+                 "{'enter':{'all':[{'memory':'>= 80%'}]},'exit':{'all':[{'memory':'< 30%'}],'for':'300ms'},"
+                 " 'on_exit':[{'action':'scavenge'}]}]}"));
+        for (uint64_t t = 0; t <= 2000; t += 100) {
+                OomlessSample x = mem(t < 500 ? 0 : t < 600 ? 750 : t < 1000 ? 850 : 100);
+                step(&r, t, &x);
+        }
+        expect_log(&r, "500: 0->1 enter\n"
+                       "500: enter[1] throttle\n"
+                       "600: 1->2 enter\n"
+                       "1300: 2->0 exit\n"
+                       "1300: exit[2] scavenge\n"
+                       "1300: exit[1] notify\n"
+                       "1300: exit[1] throttle undo\n");
+        run_done(&r);
+}
+
+/* Without a known limit, percentages are unknown and never true; absolute thresholds still work. */
+TEST(unknown_limit)
+{
+        Run r;
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'enter':{'any':[{'memory':'>= 70%'},{'headroom':'<= "
+                          "10%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
+                          "{'enter':{'all':[{'memory':'>= 2K'}]},'exit':{'all':[{'memory':'< 1K'}]}}]}"));
+        for (uint64_t t = 0; t <= 1000; t += 100) {
+                OomlessSample x = { .current = t < 500 ? 1500 : 4096, .limit = OOMLESS_NO_LIMIT };
+                step(&r, t, &x);
+        }
+        expect_log(&r, "500: 0->2 enter\n");
+        run_done(&r);
+}
+
+TEST(reset_and_carry_over)
+{
+        Policy *p = load(THREE_STAGES), *small;
+        PolicyState *s = policy_state_new(p, 0), *s2;
+        PolicyDecisions d;
+        PolicyTransition t;
+        OomlessSample x = mem(900);
+
+        policy_evaluate(p, s, &x, 1000 * MS, &d, &t);
+        ASSERT_EQ(policy_state_stage(s), 3);
+        ASSERT_EQ(t.reason, POLICY_REASON_ENTER);
+
+        /* Reload with a two-stage policy: the level clamps, the entry time stays. */
+        small =
+            load("{'version':1,'sampling_interval':'100ms','stages':["
+                 "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
+                 "{'enter':{'all':[{'memory':'>= 95%'}]},'exit':{'all':[{'memory':'< 80%'}],'for':'1s'}}]}");
+        s2 = policy_state_carry_over(small, s);
+        ASSERT_TRUE(s2);
+        ASSERT_EQ(policy_state_stage(s2), 2);
+        ASSERT_U64_EQ(policy_state_stage_since_usec(s2), 1000 * MS);
+        /* Hold timers start over: 1s of "< 80%" from 1100 is needed in the new policy. */
+        x = mem(700);
+        policy_evaluate(small, s2, &x, 1100 * MS, &d, &t);
+        ASSERT_EQ(t.changed, false);
+        policy_evaluate(small, s2, &x, 2000 * MS, &d, &t);
+        ASSERT_EQ(t.changed, false);
+        policy_evaluate(small, s2, &x, 2100 * MS, &d, &t);
+        ASSERT_TRUE(t.changed && t.from == 2 && t.to == 1 && t.reason == POLICY_REASON_EXIT);
+        policy_state_free(s2);
+        policy_free(small);
+
+        /* Reset after a restart: exits of the entered stage only (3), no throttle since 2 never ran. */
+        policy_state_reset(p, s, 1500 * MS, &d, &t);
+        ASSERT_TRUE(t.changed && t.from == 3 && t.to == 0 && t.reason == POLICY_REASON_RESET);
+        ASSERT_EQ(d.n, 0);
+        ASSERT_EQ(policy_state_stage(s), 0);
+
+        /* Climb through 1 and 2, then reset: stage 2's throttle is undone, stage 1's on_exit runs. */
+        x = mem(750);
+        policy_evaluate(p, s, &x, 2000 * MS, &d, &t);
+        policy_evaluate(p, s, &x, 2200 * MS, &d, &t);
+        ASSERT_EQ(policy_state_stage(s), 1);
+        x = mem(860);
+        policy_evaluate(p, s, &x, 2300 * MS, &d, &t);
+        ASSERT_EQ(policy_state_stage(s), 2);
+        policy_state_reset(p, s, 2400 * MS, &d, &t);
+        ASSERT_EQ(d.n, 2);
+        ASSERT_TRUE(d.items[0].stage == 2 && d.items[0].undo &&
+                    d.items[0].action->kind == POLICY_ACTION_THROTTLE);
+        ASSERT_TRUE(d.items[1].stage == 1 && d.items[1].when == POLICY_WHEN_EXIT &&
+                    d.items[1].action->kind == POLICY_ACTION_NOTIFY);
+        policy_state_free(s);
+        policy_free(p);
+}
+
+/* ---- restart policy ---- */
+
+#define RESTART_POLICY(mode, max)                                                                           \
+        "{'version':1,'restart':{'mode':'" mode                                                             \
+        "','initial_delay':'1s','max_delay':'8s','reset_after':'1m',"                                       \
+        "'max_restarts':" #max ",'window':'100s'},'stages':["                                               \
+        "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]}}]}"
+
+static PolicyRestartVerdict fail_at(const Policy *p, PolicyRestartState *st, uint64_t now_s, uint64_t ran_s,
+                                    uint64_t *delay)
+{
+        PolicyExit e = { .code = 1, .started_usec = (now_s - ran_s) * 1000 * MS };
+        *delay = 0;
+        return policy_restart_decide(p, st, &e, now_s * 1000 * MS, delay);
+}
+
+TEST(restart_backoff_and_give_up)
+{
+        Policy *p = load(RESTART_POLICY("on-failure", 4));
+        PolicyRestartState st = { 0 };
+        uint64_t d;
+
+        ASSERT_EQ(fail_at(p, &st, 10, 2, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 1000 * MS);
+        ASSERT_EQ(fail_at(p, &st, 13, 2, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 2000 * MS);
+        ASSERT_EQ(fail_at(p, &st, 18, 2, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 4000 * MS);
+        ASSERT_EQ(fail_at(p, &st, 25, 2, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 8000 * MS);
+        /* four restarts within 100s: give up */
+        ASSERT_EQ(fail_at(p, &st, 36, 2, &d), POLICY_RESTART_VERDICT_GIVE_UP);
+        ASSERT_EQ(st.total_restarts, 4);
+        /* once the first restarts leave the window, restarting is allowed again, still backed off */
+        ASSERT_EQ(fail_at(p, &st, 111, 2, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 8000 * MS);
+        /* a run longer than reset_after resets the backoff */
+        ASSERT_EQ(fail_at(p, &st, 200, 61, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_U64_EQ(d, 1000 * MS);
+        ASSERT_EQ(POLICY_EXIT_GAVE_UP, 124);
+        policy_free(p);
+}
+
+TEST(restart_modes)
+{
+        Policy *onf = load(RESTART_POLICY("on-failure", 4)), *always = load(RESTART_POLICY("always", 0)),
+               *never =
+                   load("{'version':1,'restart':{'mode':'never'},'stages':["
+                        "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]}}]}");
+        PolicyRestartState st = { 0 };
+        PolicyExit ok = { .code = 0 }, sig = { .signaled = true, .signal = 9 },
+                   req = { .code = 0, .requested = true },
+                   oom = { .signaled = true, .signal = 9, .oom_killed = true };
+        uint64_t d;
+
+        ASSERT_EQ(policy_restart_decide(onf, &st, &ok, 5 * 1000 * MS, &d), POLICY_RESTART_VERDICT_STOP);
+        ASSERT_EQ(policy_restart_decide(onf, &st, &req, 5 * 1000 * MS, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_EQ(policy_restart_decide(onf, &st, &sig, 6 * 1000 * MS, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_EQ(policy_restart_decide(never, &st, &sig, 7 * 1000 * MS, &d), POLICY_RESTART_VERDICT_STOP);
+        st = (PolicyRestartState){ 0 };
+        for (int i = 0; i < 100; i++) {
+                PolicyExit quick = { .code = 0, .started_usec = (uint64_t)i * 1000 * MS };
+                ASSERT_EQ(policy_restart_decide(always, &st, &quick, (uint64_t)(i + 1) * 1000 * MS, &d),
+                          POLICY_RESTART_VERDICT_RESTART);
+        }
+        ASSERT_U64_EQ(d, 8000 * MS); /* capped at max_delay */
+
+        /* Kernel OOM kills that did not end the main process count toward the limit. */
+        st = (PolicyRestartState){ 0 };
+        for (int i = 0; i < 3; i++)
+                policy_restart_note_oom_kill(onf, &st, (uint64_t)(10 + i) * 1000 * MS);
+        ASSERT_EQ(policy_restart_decide(onf, &st, &oom, 20 * 1000 * MS, &d), POLICY_RESTART_VERDICT_RESTART);
+        ASSERT_EQ(policy_restart_decide(onf, &st, &oom, 21 * 1000 * MS, &d), POLICY_RESTART_VERDICT_GIVE_UP);
+        policy_free(onf);
+        policy_free(always);
+        policy_free(never);
+}
+
+/* The built-in policy against the case it is designed for: 20 MB/s into a 256M limit, sampled every
+ * 100ms. It must warn, degrade, and ask for the restart before the limit, with the stop signal's grace
+ * ending before the kernel would OOM-kill. */
+TEST(default_policy_catches_20mb_per_s_leak)
+{
+        Policy *p = policy_default();
+        PolicyState *s = policy_state_new(p, 0);
+        const uint64_t limit = 256ULL << 20, rate = 20000000; /* bytes per second */
+        uint64_t t_restart = 0, t_warn = 0, t_degrade = 0, grace = 0;
+
+        ASSERT_TRUE(p && s);
+        for (uint64_t t = 0; t * rate / 1000 < limit; t += 100) {
+                OomlessSample x = {
+                        .current = t * rate / 1000, .limit = limit, .events_valid = true, .psi_valid = true
+                };
+                PolicyDecisions d;
+                PolicyTransition tr;
+
+                policy_evaluate(p, s, &x, t * MS, &d, &tr);
+                for (size_t i = 0; i < d.n; i++)
+                        if (d.items[i].action->kind == POLICY_ACTION_RESTART && !t_restart) {
+                                t_restart = t;
+                                grace = d.items[i].action->grace_usec / MS;
+                        }
+                if (tr.changed && tr.to == 1)
+                        t_warn = t;
+                if (tr.changed && tr.to == 2)
+                        t_degrade = t;
+        }
+        printf(
+            "warn at %llums, degrade at %llums, restart at %llums (grace %llums), limit reached at %llums\n",
+            (unsigned long long)t_warn, (unsigned long long)t_degrade, (unsigned long long)t_restart,
+            (unsigned long long)grace, (unsigned long long)(limit * 1000 / rate));
+        ASSERT_TRUE(t_warn > 0 && t_degrade > t_warn && t_restart > t_degrade);
+        /* the kill after the grace period still lands with a margin of at least 400ms before the limit */
+        ASSERT_TRUE(t_restart + grace + 400 <= limit * 1000 / rate);
+        policy_state_free(s);
+        policy_free(p);
+}
+
+TEST_MAIN()
