@@ -103,6 +103,13 @@ static inline uint64_t t_lateness_budget_usec(void)
         return 50000 * (uint64_t)(factor && atoi(factor) > 0 ? atoi(factor) : 10);
 }
 
+/* A duration stretched by the same factor under the TCG VM, for waits that depend on how fast a
+ * program starts. */
+static inline uint64_t t_slow(uint64_t usec)
+{
+        return usec * (t_lateness_budget_usec() / 50000);
+}
+
 static inline void t_tick_stop(TickProbe *p)
 {
         p->src = sd_event_source_disable_unref(p->src);

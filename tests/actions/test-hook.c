@@ -119,12 +119,12 @@ TEST(timeout_kills_a_hook_that_ignores_sigterm_and_its_children)
         ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(hook_run(e,
                            &(HookSpec){ .argv = argv,
-                                        .timeout_usec = 300000,
+                                        .timeout_usec = t_slow(1000000), /* time for sh to set its trap */
                                         .kill_grace_usec = 300000,
                                         .stdout_fd = -1,
                                         .stderr_fd = -1 },
                            on_done, &d, NULL));
-        ASSERT_TRUE(t_run_until(e, &d.done, 10000000));
+        ASSERT_TRUE(t_run_until(e, &d.done, t_slow(10000000)));
         ASSERT_TRUE(d.res.timed_out);
         ASSERT_EQ(d.res.code, CLD_KILLED);
         ASSERT_EQ(d.res.status, SIGKILL);
