@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE
 /* The supervisor's side of the control page: create, publish, scavenge requests, and validation of
  * the allocator's untrusted half. See control.h for the threading model and why nothing is mapped. */
+#define _GNU_SOURCE
 #include "control.h"
 
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE
 /* Runs hook programs off the event loop's critical path: posix_spawn + pidfd + timeout escalation.
  * See hook.h for the reaping contract with the manager. */
+#define _GNU_SOURCE
 #include "hook.h"
 
 #include <fcntl.h>

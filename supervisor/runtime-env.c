@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE
 /* Computes the runtime heap caps (GOMEMLIMIT, JAVA_TOOL_OPTIONS, NODE_OPTIONS) for a child's
  * environment from the effective limit, without overriding anything the user set. */
+#define _GNU_SOURCE
 #include "runtime-env.h"
 
 #include <errno.h>
