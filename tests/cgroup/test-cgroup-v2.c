@@ -206,10 +206,13 @@ TEST(cgroup_kill_empties_leaf)
         ASSERT_TRUE(wait_pollpri(pfd, 2000));
         ASSERT_EQ(cg_is_populated(cg), 0);
 
-        /* Attach by pid finds the same leaf; by path too (relative to the mount). */
+        /* A kid started outside the leaf and moved in by pid (libcgroup on v2); then attach by pid
+         * finds the same leaf, and by path too (relative to the mount). */
         Kid a;
-        ASSERT_OK(kid_start(&a, join, -1));
+        ASSERT_OK(kid_start(&a, NULL, -1));
+        ASSERT_OK(cg_attach_pid(cg, a.pid));
         ASSERT_OK(kid_cmd(&a, 'a'));
+        ASSERT_STREQ(proc_cgroup_path(a.pid, true), leaf + strlen("/sys/fs/cgroup"));
         CgOptions ao = { .requested = CG_TIER_AUTO, .oom_group = -1, .tree_limit = UINT64_MAX };
         char *msg = NULL;
         Cg *at = NULL;
