@@ -17,6 +17,13 @@
 
 #define NEVER UINT64_MAX
 
+/* Time since t, 0 if the caller's clock went backwards (a contract violation that must not turn
+ * into a huge unsigned difference). */
+static uint64_t elapsed(uint64_t now, uint64_t t)
+{
+        return now > t ? now - t : 0;
+}
+
 enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOMKILL, _EV_N };
 
 typedef struct EventPoint {
@@ -251,9 +258,9 @@ static bool cmp_true(const Policy *p, const PolicyState *s, const PolicyCmp *c, 
         case POLICY_SIGNAL_PSI_TRIGGER:
                 if (c->trigger >= p->n_triggers || s->trig_last_fire[c->trigger] == NEVER)
                         return false;
-                return now - s->trig_last_fire[c->trigger] <= c->within_usec;
+                return elapsed(now, s->trig_last_fire[c->trigger]) <= c->within_usec;
         case POLICY_SIGNAL_STAGE_TIME:
-                return compare_u128(now - s->stage_since, c->op, c->usec);
+                return compare_u128(elapsed(now, s->stage_since), c->op, c->usec);
         default:
                 return false;
         }
@@ -289,7 +296,7 @@ static bool held(uint64_t since, uint64_t floor, uint64_t for_usec, uint64_t now
 {
         if (since == NEVER)
                 return false;
-        return now - MAX(since, floor) >= for_usec;
+        return elapsed(now, MAX(since, floor)) >= for_usec;
 }
 
 /* ---- decisions ---- */
@@ -382,9 +389,9 @@ void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *x, ui
                 enter_stage(p, s, up, POLICY_REASON_ENTER, now, ret_decisions, &t);
         } else if (cur > 0) {
                 const PolicyStage *st = &p->stages[cur - 1];
-                bool cooled = s->last_action == NEVER || now - s->last_action >= st->cooldown_usec;
+                bool cooled = s->last_action == NEVER || elapsed(now, s->last_action) >= st->cooldown_usec;
 
-                if (st->max_dwell_usec > 0 && now - s->dwell_since >= st->max_dwell_usec) {
+                if (st->max_dwell_usec > 0 && elapsed(now, s->dwell_since) >= st->max_dwell_usec) {
                         if (st->dwell_next)
                                 enter_stage(p, s, cur + 1, POLICY_REASON_MAX_DWELL, now, ret_decisions, &t);
                         else {

@@ -10,7 +10,7 @@ static void prune(PolicyRestartState *st, uint64_t window, uint64_t now)
 {
         size_t drop = 0;
 
-        while (drop < st->n_events && now - st->events[drop] >= window)
+        while (drop < st->n_events && now > st->events[drop] && now - st->events[drop] >= window)
                 drop++;
         if (drop > 0) {
                 memmove(st->events, st->events + drop, (st->n_events - drop) * sizeof(uint64_t));
