@@ -51,7 +51,8 @@ class RunError(Exception):
 
 
 def run(cmd, env, timeout, stdin=None, cwd=None):
-    """Runs cmd; returns (stdout text, wall seconds, peak RSS in bytes). Raises RunError on failure."""
+    """Runs cmd; returns (stdout text, wall seconds, peak RSS in bytes, CPU seconds of it and its
+    waited-for children). Raises RunError on failure."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, env=env, stdin=stdin or subprocess.DEVNULL, stdout=out, stderr=err,
@@ -71,7 +72,7 @@ def run(cmd, env, timeout, stdin=None, cwd=None):
         raise RunError("%s: preload failed: %s" % (cmd[0], etext.strip()[:300]))
     if p.returncode != 0:
         raise RunError("%s exited with %d: %s" % (" ".join(cmd)[:120], p.returncode, etext.strip()[-400:]))
-    return text, wall, ru.ru_maxrss * 1024
+    return text, wall, ru.ru_maxrss * 1024, ru.ru_utime + ru.ru_stime
 
 
 def keyvals(text):
@@ -95,7 +96,7 @@ def env_for(alloc, libs, extra=None, shim=False):
 
 def w_churn(threads):
     def f(ctx, alloc):
-        text, _, rss = run([ctx.bin("bench-churn"), str(threads), str(ctx.s["churn_ops"]),
+        text, _, rss, _ = run([ctx.bin("bench-churn"), str(threads), str(ctx.s["churn_ops"]),
                             str(ctx.s["churn_window"])], env_for(alloc, ctx.libs), ctx.s["timeout"])
         return {"value": float(keyvals(text)["ops_per_sec"]), "peak_rss": rss}
     return f
@@ -103,14 +104,14 @@ def w_churn(threads):
 
 def w_simple(name, args):
     def f(ctx, alloc):
-        text, _, rss = run([ctx.bin(name)] + [str(a(ctx.s)) for a in args], env_for(alloc, ctx.libs),
+        text, _, rss, _ = run([ctx.bin(name)] + [str(a(ctx.s)) for a in args], env_for(alloc, ctx.libs),
                            ctx.s["timeout"])
         return {"value": float(keyvals(text)["ops_per_sec"]), "peak_rss": rss}
     return f
 
 
 def w_frag(ctx, alloc):
-    text, _, rss = run([ctx.bin("bench-frag"), str(ctx.s["frag_mib"]), "64", "1000"],
+    text, _, rss, _ = run([ctx.bin("bench-frag"), str(ctx.s["frag_mib"]), "64", "1000"],
                        env_for(alloc, ctx.libs), ctx.s["timeout"])
     kv = keyvals(text)
     r = {k: float(kv[k]) for k in ("live_bytes", "rss_peak", "rss_idle", "rss_trim")}
@@ -120,23 +121,23 @@ def w_frag(ctx, alloc):
 
 
 def w_python(ctx, alloc):
-    _, wall, rss = run(["/usr/bin/python3", ctx.src("py-alloc.py"), str(ctx.s["py"])],
-                       env_for(alloc, ctx.libs, {"PYTHONMALLOC": "malloc"}), ctx.s["timeout"])
-    return {"value": wall, "peak_rss": rss}
+    _, wall, rss, cpu = run(["/usr/bin/python3", ctx.src("py-alloc.py"), str(ctx.s["py"])],
+                            env_for(alloc, ctx.libs, {"PYTHONMALLOC": "malloc"}), ctx.s["timeout"])
+    return {"value": cpu, "wall": wall, "peak_rss": rss}
 
 
 def w_sqlite(ctx, alloc):
     with open(ctx.sqlite_script) as f:
-        _, wall, rss = run(["/usr/bin/sqlite3", ":memory:"], env_for(alloc, ctx.libs), ctx.s["timeout"],
-                           stdin=f)
-    return {"value": wall, "peak_rss": rss}
+        _, wall, rss, cpu = run(["/usr/bin/sqlite3", ":memory:"], env_for(alloc, ctx.libs), ctx.s["timeout"],
+                                stdin=f)
+    return {"value": cpu, "wall": wall, "peak_rss": rss}
 
 
 def w_gcc(ctx, alloc):
     out = os.path.join(ctx.tmp, "big-%s.o" % alloc)
-    _, wall, rss = run(["/usr/bin/gcc", "-O2", "-c", ctx.gcc_source, "-o", out], env_for(alloc, ctx.libs),
-                       ctx.s["timeout"])
-    return {"value": wall, "peak_rss": rss}
+    _, wall, rss, cpu = run(["/usr/bin/gcc", "-O2", "-c", ctx.gcc_source, "-o", out], env_for(alloc, ctx.libs),
+                            ctx.s["timeout"])
+    return {"value": cpu, "wall": wall, "peak_rss": rss}
 
 
 def free_port():
@@ -204,14 +205,22 @@ class RedisServer:
         self.stop()
 
 
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def w_redis(ctx, alloc):
     with RedisServer(ctx, alloc) as srv:
-        _, wall, _ = run(["/usr/bin/redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.port), "-q", "-c", "16",
+        cpu0 = proc_cpu(srv.p.pid)
+        _, wall, _, _ = run(["/usr/bin/redis-benchmark", "-h", "127.0.0.1", "-p", str(srv.port), "-q", "-c", "16",
                           "-P", "16", "-r", "100000", "-d", "64", "-n", str(ctx.s["redis_n"]), "-t",
                           "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset"],
                          env_for("glibc", {}), ctx.s["timeout"])
         rss = vmrss(srv.p.pid)
-    return {"value": wall, "rss_end": rss}
+        cpu = proc_cpu(srv.p.pid) - cpu0
+    return {"value": cpu, "wall": wall, "rss_end": rss}
 
 
 def w_redis_mem(ctx, alloc):
@@ -295,10 +304,10 @@ WORKLOADS = {
     "xthread": (w_simple("bench-xthread", [lambda s: 1, lambda s: s["xthread"]]), "ops/s", True),
     "realloc": (w_simple("bench-realloc", [lambda s: s["realloc"], lambda s: 64, lambda s: 65536]), "ops/s", True),
     "large": (w_simple("bench-large", [lambda s: s["large"], lambda s: 4]), "ops/s", True),
-    "python3": (w_python, "s", False),
-    "sqlite3": (w_sqlite, "s", False),
-    "gcc-O2": (w_gcc, "s", False),
-    "redis": (w_redis, "s", False),
+    "python3": (w_python, "cpu s", False),
+    "sqlite3": (w_sqlite, "cpu s", False),
+    "gcc-O2": (w_gcc, "cpu s", False),
+    "redis": (w_redis, "cpu s", False),
     "frag": (w_frag, "B", False),
     "redis-flush": (w_redis_mem, "B", False),
 }
@@ -307,7 +316,7 @@ WORKLOADS = {
 def fmt_num(v, unit):
     if unit == "ops/s":
         return "%.2fM" % (v / 1e6) if v >= 1e6 else "%.1fk" % (v / 1e3)
-    if unit == "s":
+    if unit in ("s", "cpu s"):
         return "%.3f s" % v
     return "%.1f MiB" % (v / MIB)
 
@@ -360,6 +369,7 @@ def main():
     results = {w: {a: [] for a in allocs} for w in names}
     failures = []
     t_start = time.monotonic()
+    load0 = " ".join(open("/proc/loadavg").read().split()[:3])
     try:
         ctx = Ctx(args, sizes, libs, tmp)
         ctx.sqlite_script = os.path.join(tmp, "work.sql")
@@ -389,7 +399,11 @@ def main():
     peers = [a for a in allocs if a != "oomless"]
     print("# Allocator benchmark (%s mode, median of %d, %s, %.0f s)\n" %
           (args.mode, sizes["reps"], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), elapsed))
-    print("Ratios are speed-ups: > 1.00x means faster than the reference (for times: reference / this).\n")
+    print("Ratios are speed-ups: > 1.00x means faster than the reference (for times: reference / this).")
+    print("Real programs are timed in CPU seconds (user + sys of the process and its children; for redis, of")
+    print("the server during redis-benchmark), which a loaded machine distorts far less than wall time.")
+    print("Load average at start %s, at end %s (%d CPUs).\n" % (load0, " ".join(open("/proc/loadavg").read().split()[:3]),
+                                                         os.cpu_count()))
     print("## Throughput\n")
     print("| workload | unit | " + " | ".join(allocs) + " | oomless vs best peer |")
     print("|---|---|" + "---|" * len(allocs) + "---|")
@@ -406,6 +420,11 @@ def main():
         bp = (max(best) if higher else min(best)) if best else None
         print("| %s | %s | %s | %s |" % (w, unit, " | ".join(cells), fr(speed(med(w, "oomless"), bp, higher))))
 
+    real = [w for w in names if WORKLOADS[w][1] == "cpu s"]
+    if real:
+        print("\nWall time of the same runs (s): " + "; ".join(
+            "%s: %s" % (w, ", ".join("%s %s" % (a, "n/a" if med(w, a, "wall") is None else "%.2f" % med(w, a, "wall"))
+                                     for a in allocs)) for w in real))
     print("\n## Memory (MiB)\n")
     print("| measure | " + " | ".join(allocs) + " |")
     print("|---|" + "---|" * len(allocs))
