@@ -126,12 +126,14 @@ TEST(slow_server_times_out_with_backoff_without_blocking_loop)
         ASSERT_EQ(d.res.error_class, WEBHOOK_ERR_TIMEOUT);
         ASSERT_EQ(d.res.attempts, 3);
         ASSERT_EQ(hs_count(&s), 3);
-        /* attempt k+1 starts after attempt k timed out (300 ms) plus 100 ms * 2^(k-1): at least 400 ms,
-         * then 500 ms (a load spike can only lengthen the gaps, so the upper bounds are loose) */
+        /* attempt k+1 starts after attempt k timed out (300 ms) plus 100 ms * 2^(k-1) */
         uint64_t g1 = s.req[1].at_usec - s.req[0].at_usec, g2 = s.req[2].at_usec - s.req[1].at_usec;
         printf("gaps %llu ms, %llu ms\n", (unsigned long long)g1 / 1000, (unsigned long long)g2 / 1000);
-        ASSERT_TRUE(g1 >= 380000 && g1 < 3000000);
-        ASSERT_TRUE(g2 >= 480000 && g2 < 3000000);
+        /* client side, timers are never early: three 300 ms timeouts plus 100 + 200 ms of backoff */
+        ASSERT_TRUE(d.res.duration_usec >= 1200000 - 20000);
+        /* (a constant 100 ms backoff would total 1100 ms.) The gaps seen by the server thread are only
+         * printed: when the machine is loaded its clock reads late and makes them unreliable. */
+        ASSERT_TRUE(g1 < 5000000 && g2 < 5000000);
         ASSERT_TRUE(t_now_usec() - t0 >= 3 * 300000 + 300000);
         ASSERT_TRUE(probe.ticks >= 10);
         ASSERT_TRUE(probe.max_blocked_usec < t_lateness_budget_usec());
