@@ -556,18 +556,28 @@ def balloon_cmd(ctx, *args):
 
 def balloon_ramp(ctx, rate, peak, hold, chunk=None):
     """A workload whose memory rises at `rate` up to `peak`, holds `hold` seconds, then falls in steps
-    of `chunk` (one per chunk/rate seconds) back to nothing, and exits 0. balloon frees all it holds
-    at once, so the ramp is a chain of balloons, each growing `chunk` at `rate`, started one after
-    the other and ending in reverse order."""
+    of `chunk` (one per chunk/rate seconds) back to nothing, and exits 0 two seconds later. balloon
+    frees all it holds at once, so the ramp is a chain of balloons, each growing `chunk` at `rate`,
+    started one after the other and stopped by the shell in reverse order (so a slow start under
+    load cannot reorder the way down)."""
     chunk = chunk or mib(16)
     n = peak // chunk
     step_s = chunk / rate
-    lines = ["set -e"]
-    for i in range(n):
-        # balloon i is full at (i+1)*step; all are full at n*step; the last exits after `hold`,
-        # each earlier one step later than its successor.
-        hold_i = hold + 2 * (n - 1 - i) * step_s
-        lines.append(f'"$0" --quiet --rate {rate} --step 256K --max {chunk} --hold {hold_i:.3f}s &')
-        lines.append(f"sleep {step_s:.3f}")
-    lines.append("wait")
-    return ["/bin/sh", "-c", "\n".join(lines), ctx.balloon]
+    script = f"""
+pids=
+i=0
+while [ $i -lt {n} ]; do
+        "$0" --quiet --rate {rate} --step 256K --max {chunk} --hold inf &
+        pids="$! $pids"
+        sleep {step_s:.3f}
+        i=$((i + 1))
+done
+sleep {hold:.3f}
+for p in $pids; do
+        kill $p
+        wait $p || :
+        sleep {step_s:.3f}
+done
+sleep 2
+"""
+    return ["/bin/sh", "-c", script, ctx.balloon]

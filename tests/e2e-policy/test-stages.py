@@ -69,7 +69,8 @@ def body(ctx):
     ctx.note(f"stage changes:\n{report}")
     check(seq == [0, 1, 2, 1, 0], f"stage sequence {seq}, expected [0, 1, 2, 1, 0] one step at a time")
 
-    growth = int(RATE * INTERVAL_S)  # one sampling interval of growth
+    # One sampling interval of growth (plus the scheduling delay a tick may suffer under TCG or load).
+    growth = int(RATE * (INTERVAL_S + ctx.slack))
     noise = mib(1)  # page cache, page tables, the shell
     lag = INTERVAL_S + 0.15 + ctx.slack  # a tick, plus our own polling and status round trip
     (p1, c1), (p2, c2), (p3, c3), (p4, c4) = changes
