@@ -142,16 +142,36 @@ def body(ctx):
     acts = st["policy"]["recent_actions"]
     check(any(a["action"] == "restart" and a["outcome"] == "ok" for a in acts),
           f"no successful restart action in recent_actions: {acts}")
-    # Every finished cycle went through degrade before it was restarted, and never reached the limit.
+    # Every restart came after the degrade stage was entered in the same cycle: the action records
+    # (newest first in status) in order, cut at each restart.
+    chrono = list(reversed(acts))
+    restarts_at = [i for i, a in enumerate(chrono) if a["action"] == "restart" and a["outcome"] == "ok"]
+    check(len(restarts_at) >= min(CYCLES, 3), f"recent_actions holds {len(restarts_at)} restarts: {acts}")
+    prev = -1
+    for i in restarts_at:
+        between = chrono[prev + 1:i]
+        if prev == -1 and len(acts) >= 32:  # the ring (32) may have dropped the oldest cycle's start
+            prev = i
+            continue
+        check(any(a["stage"] == degrade and a["when"] == "enter" for a in between),
+              f"a restart without the degrade stage ({names[degrade - 1]}) entered before it: {between}")
+        prev = i
+    # The polled history agrees where polling is fine-grained enough to see a stage that lasts ~0.6s
+    # (not under TCG, where one status read can take longer).
     for c in cycles[:-1]:
-        check(degrade in c["stages"], f"cycle of pid {c['pid']} never reached the degrade stage "
-              f"{degrade} ({names[degrade - 1]}): stages {c['stages']}")
-        check(c["stages"].index(degrade) <= c["stages"].index(max(c["stages"])),
-              f"cycle of pid {c['pid']} reached stage {max(c['stages'])} before degrade: {c['stages']}")
+        if os.environ.get("VM_RUN") != "1":
+            check(degrade in c["stages"], f"cycle of pid {c['pid']} never showed the degrade stage "
+                  f"{degrade} ({names[degrade - 1]}) in status: stages {c['stages']}")
+        if degrade in c["stages"]:
+            check(c["stages"].index(degrade) <= c["stages"].index(max(c["stages"])),
+                  f"cycle of pid {c['pid']} reached stage {max(c['stages'])} before degrade: {c['stages']}")
         check(c["peak"] < LIMIT, f"cycle of pid {c['pid']} peaked at {E.fmt_bytes(c['peak'])}")
     check(len(cycles) >= CYCLES, f"saw {len(cycles)} workload pids, expected at least {CYCLES}")
     if ctx.tier == "v2":
-        check(high_below_max, "memory.high never went below memory.max on v2")
+        # The degrade stage's throttle: seen in status, or at least recorded as done.
+        throttled = any(a["action"] == "throttle" and a["outcome"] == "ok" for a in acts)
+        check(high_below_max or throttled, "memory.high never went below memory.max on v2 (not in status, "
+              f"and no successful throttle in recent_actions: {acts})")
     check(E.leaf_oom_kills(leaf) == 0, f"the leaf's oom_kill is {E.leaf_oom_kills(leaf)}")
     check(st["events"]["oom_kill"] == 0, f"events.oom_kill = {st['events']['oom_kill']}")
     rc = s.stop()
