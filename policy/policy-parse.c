@@ -1634,13 +1634,21 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 }
 
 /* Returns the offset where nesting exceeds the limit, or len. Strings are skipped. */
-static size_t depth_exceeded_at(const char *s, size_t len)
+/* Also stops at "\u0000" inside a string, which cJSON would silently cut the string at; *ret_nul
+ * tells which of the two it found. */
+static size_t depth_exceeded_at(const char *s, size_t len, bool *ret_nul)
 {
         unsigned depth = 0;
         bool in_str = false;
+
+        *ret_nul = false;
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
                 if (in_str) {
+                        if (c == '\\' && len - i >= 6 && strneq(s + i, "\\u0000", 6)) {
+                                *ret_nul = true;
+                                return i;
+                        }
                         if (c == '\\')
                                 i++;
                         else if (c == '"')
@@ -1667,6 +1675,7 @@ int policy_parse(const char *buf, size_t len, const char *filename, Policy **ret
 {
         _cleanup_free_ char *copy = NULL;
         const char *end = NULL;
+        bool nul;
         cJSON *root;
         Policy *p;
         size_t off;
@@ -1703,11 +1712,13 @@ int policy_parse(const char *buf, size_t len, const char *filename, Policy **ret
                                  m);
                 return r < 0 ? r : -EINVAL;
         }
-        off = depth_exceeded_at(buf, len);
+        off = depth_exceeded_at(buf, len, &nul);
         if (off < len) {
                 char m[64];
                 snprintf(m, sizeof(m), "nesting deeper than %d levels", POLICY_JSON_DEPTH_MAX);
-                r = syntax_error(diags, buf, off, NULL, m);
+                r = syntax_error(diags, buf, off,
+                                 nul ? "remove it; policy strings cannot contain NUL" : NULL,
+                                 nul ? "\\u0000 in a string" : m);
                 return r < 0 ? r : -EINVAL;
         }
 
