@@ -52,6 +52,7 @@ struct ActionRunner {
 
         Webhook *webhook;
         Reclaimer *reclaimer;
+        sd_event_source *resume_source;
         Pending *pending;
 
         /* Decisions behind a running dump, oldest first (a ring). */
@@ -546,6 +547,30 @@ int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const Oomle
 
 static void queue_resume(ActionRunner *r);
 
+static int on_resume(sd_event_source *s, void *userdata)
+{
+        ActionRunner *r = userdata;
+
+        r->resume_source = sd_event_source_disable_unref(r->resume_source);
+        queue_resume(r);
+        return 0;
+}
+
+/* The decisions behind a finished dump run from the loop, not from inside whoever reported the hook's
+ * end (that may be the manager's own SIGCHLD reaper, which a restart must not re-enter). */
+static void schedule_resume(ActionRunner *r)
+{
+        int q;
+
+        if (r->resume_source || r->queue_len == 0)
+                return;
+        q = sd_event_add_defer(r->event, &r->resume_source, on_resume, r);
+        if (q < 0) {
+                log_warning_errno(q, "Cannot defer the actions queued behind a dump, running them now: %m");
+                queue_resume(r);
+        }
+}
+
 static void restore_max(ActionRunner *r, Pending *p, char *buf, size_t len)
 {
         int q;
@@ -582,7 +607,7 @@ static void on_hook_done(const HookResult *res, void *userdata)
         pending_free(p);
         if (was_dump) {
                 r->barrier = false;
-                queue_resume(r);
+                schedule_resume(r);
         }
 }
 
@@ -1079,7 +1104,8 @@ int actions_execute(ActionRunner *r, const PolicyDecision *d, const OomlessSampl
 {
         if (!r || !d || !d->action || !sample)
                 return -EINVAL;
-        if (r->barrier) {
+        /* Behind a running dump, or behind decisions still waiting for their deferred turn. */
+        if (r->barrier || r->queue_len > 0) {
                 if (r->queue_len >= ACTIONS_QUEUE_MAX) {
                         RECORD(r, d, "skipped: %u decisions already wait behind a running dump",
                                (unsigned)ACTIONS_QUEUE_MAX);
@@ -1202,6 +1228,7 @@ ActionRunner *actions_free(ActionRunner *r)
         if (!r)
                 return NULL;
         /* Drop what is in flight without calling back into a manager that is going away. */
+        r->resume_source = sd_event_source_disable_unref(r->resume_source);
         r->webhook = webhook_free(r->webhook);
         r->reclaimer = reclaimer_free(r->reclaimer);
         while (r->pending) {
