@@ -268,8 +268,8 @@ static pid_t start_tls_server(const char *dir, int port)
                        "-www", (char *)NULL);
                 _exit(127);
         }
-        /* wait until it listens */
-        for (int i = 0; i < 100; i++) {
+        /* wait until it listens (slow to start under the TCG VM) */
+        for (uint64_t end = t_now_usec() + t_slow(5000000); t_now_usec() < end;) {
                 struct sockaddr_in a = { .sin_family = AF_INET,
                                          .sin_port = htons((uint16_t)port),
                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
