@@ -69,46 +69,56 @@ def body(ctx):
     child, leaf = st["child"]["pid"], st["leaf"]
 
     st1 = s.wait_status(lambda st: st["policy"]["stage"] >= 1, timeout=20, what="stage 1", interval=0.02)
-    t1 = time.monotonic()
+    now = time.monotonic()
+    t1 = now - st1["policy"]["stage_since_sec"]  # when stage 1 was entered, by the supervisor's account
     check(st1["policy"]["stage"] == 1, f"jumped straight to stage {st1['policy']['stage']}")
 
     # The slow server has the request (and holds it for SLOW_DELAY s) before stage 2 is due.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 3 + 5 * ctx.slack
     while not records(slow_rec) and time.monotonic() < deadline:
         time.sleep(0.02)
     slow = records(slow_rec)
     check(slow, "the slow server never received the stage-1 webhook")
     hang_until = slow[0]["mono"] + SLOW_DELAY
 
-    # Sampling goes on while that request hangs (and the dead port is retried): memory figures move,
-    # and stage 2 comes when the workload crosses 64M, about (64M - 32M) / rate after stage 1.
-    seen = []
+    # Sampling goes on while that request hangs (and the dead port is retried): status keeps
+    # answering promptly (it is served by the same event loop as sampling), and stage 2 comes when the
+    # workload crosses 64M, about (64M - 32M) / growth rate after stage 1.
+    seen = [(now, st1["memory"]["current"])]
+    gaps = []
     st2 = None
-    while time.monotonic() < t1 + 10:
+    while time.monotonic() < t1 + 10 + 10 * ctx.slack:
+        a = time.monotonic()
         st = s.status()
+        b = time.monotonic()
+        gaps.append(b - a)
         check(s.poll() is None, f"oomless exited with {s.rc}")
-        seen.append((time.monotonic(), st["memory"]["current"], st["uptime_sec"], st["policy"]["stage"]))
         if st["policy"]["stage"] == 2:
             st2 = st
             break
+        seen.append((b, st["memory"]["current"]))
         time.sleep(0.05)
-    t2 = time.monotonic()
-    expected = (mib(64) - st1["memory"]["current"]) / RATE
-    ctx.note(f"stage 1 at {E.fmt_bytes(st1['memory']['current'])}, stage 2 {t2 - t1:.2f}s later "
-             f"(expected about {expected:.2f}s); the slow request hangs until {hang_until - t1:.1f}s")
     check(st2 is not None, f"no stage 2 within 10s of stage 1 while webhooks hang; last {seen[-1:]}")
+    t2 = time.monotonic() - st2["policy"]["stage_since_sec"]
+    # The workload's own growth rate, as measured (it is slower under emulation).
+    (ta, ma), (tb, mb) = seen[0], seen[-1]
+    rate = (mb - ma) / (tb - ta) if tb - ta >= 0.5 and mb > ma else RATE
+    expected = (mib(64) - mib(32)) / min(rate, RATE)
+    ctx.note(f"stage 1 at {E.fmt_bytes(st1['memory']['current'])}, stage 2 {t2 - t1:.2f}s later (expected "
+             f"about {expected:.2f}s at {E.fmt_bytes(rate)}/s); the slow request hangs until "
+             f"{hang_until - t1:.1f}s; slowest status read {max(gaps):.3f}s")
     check(t2 < hang_until, "stage 2 came only after the slow server answered: sampling waited for it")
     check(t2 - t1 <= expected + 1.0 + ctx.slack, f"stage 2 came {t2 - t1:.2f}s after stage 1, expected about "
           f"{expected:.2f}s: sampling was delayed")
+    check(max(gaps) <= 0.5 + ctx.slack, f"a status read took {max(gaps):.2f}s while webhooks hung: the "
+          "event loop was blocked")
     check(st2["memory"]["current"] >= mib(64) - mib(3), f"stage 2 at {E.fmt_bytes(st2['memory']['current'])}")
-    distinct = sorted({m for _, m, _, _ in seen})
-    check(len(distinct) >= 5, f"memory.current in status took only {len(distinct)} values in {t2 - t1:.1f}s "
-          "of steady growth while a webhook hung")
-    ups = [u for _, _, u, _ in seen]
-    check(all(b >= a for a, b in zip(ups, ups[1:])) and ups[-1] > ups[0], f"uptime_sec did not advance: {ups}")
+    distinct = {m for _, m in seen}
+    check(len(distinct) >= min(5, len(seen)), f"memory.current in status took only {len(distinct)} values "
+          f"in {len(seen)} reads of steady growth while a webhook hung")
 
     # The stage-2 hook ran at once although stage-2's own webhook hangs too.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 3 + 5 * ctx.slack
     while not os.path.exists(stage2_mark) and time.monotonic() < deadline:
         time.sleep(0.02)
     check(os.path.exists(stage2_mark), "the stage-2 exec hook did not run within 3s of entering stage 2")
