@@ -177,6 +177,7 @@ bool ma_pressure(size_t request)
         ma_tcache_flush_self();
         ma_central_drain();
         ma_ph_scavenge(0);
+        ma_central_release_pages(0);
         ma_run_pressure_callbacks(request);
         ma_in_pressure = false;
         return true;

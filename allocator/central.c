@@ -6,6 +6,8 @@
  * whose objects are all back returns to the page heap.
  */
 #include <sched.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ma.h"
 
@@ -48,9 +50,128 @@ static inline void cl_remove(MaSpan *s)
         s->next = s->prev = NULL;
 }
 
+_Atomic uint64_t ma_coarse_ns;
+
+#define MA_OS_PAGE ((uintptr_t)4096)
+
 static inline bool span_full(const MaSpan *s, size_t size)
 {
-        return !s->freelist && s->bump + size > s->limit;
+        return !s->freelist && s->bump + size > s->limit && !s->released;
+}
+
+static inline bool obj_in_released(const MaSpan *s, uintptr_t o, size_t size)
+{
+        uintptr_t first = (o - s->start) / MA_OS_PAGE, last = (o + size - 1 - s->start) / MA_OS_PAGE;
+        for (uintptr_t i = first; i <= last; i++)
+                if (s->released & (UINT64_C(1) << i))
+                        return true;
+        return false;
+}
+
+/* Takes the parked objects back: called only when the span has no free list and no bump room, so
+ * every free object of the span is parked. Touching them faults their pages back in. */
+static void span_unpark(MaSpan *s, size_t size)
+{
+        void *list = NULL;
+        for (size_t i = (s->limit - s->start) / size; i-- > 0;) {
+                uintptr_t o = s->start + i * size;
+                if (obj_in_released(s, o, size)) {
+                        *(void **)o = list;
+                        list = (void *)o;
+                }
+        }
+        atomic_fetch_add_explicit(&ma_held, (uint64_t)__builtin_popcountll(s->released) * MA_OS_PAGE,
+                                  memory_order_relaxed);
+        s->released = 0;
+        s->freelist = list;
+}
+
+/* Gives back the 4 KiB pages of a live small span that hold only free objects. The free list lives
+ * inside the free objects, so it is rebuilt first without the objects on those pages (they are
+ * parked until span_unpark()), and only then are the pages released. */
+static size_t span_release_pages(MaSpan *s, size_t size)
+{
+        uint64_t freebits[MA_PAGE / 8 * 8 / 64]; /* one bit per object: at most 8 pages of 8-byte objects */
+        size_t nobjs = (s->limit - s->start) / size, npg = s->npages * MA_PAGE / MA_OS_PAGE;
+        uint64_t rel = 0;
+
+        if (nobjs > sizeof(freebits) * 8 || npg > 64)
+                return 0;
+        memset(freebits, 0, (nobjs + 63) / 64 * 8);
+        for (void *o = s->freelist; o; o = *(void **)o) {
+                size_t i = ((uintptr_t)o - s->start) / size;
+                freebits[i / 64] |= UINT64_C(1) << (i % 64);
+        }
+        for (size_t i = (s->bump - s->start) / size; i < nobjs; i++)
+                freebits[i / 64] |= UINT64_C(1) << (i % 64);
+        for (size_t p = 0; p < npg; p++) {
+                uintptr_t ps = s->start + p * MA_OS_PAGE, pe = ps + MA_OS_PAGE;
+                bool all_free = true;
+                if (s->released & (UINT64_C(1) << p))
+                        continue;
+                if (ps < s->limit) {
+                        size_t first = (ps - s->start) / size;
+                        size_t last = ((pe < s->limit ? pe : s->limit) - 1 - s->start) / size;
+                        for (size_t i = first; i <= last && all_free; i++)
+                                all_free = freebits[i / 64] & (UINT64_C(1) << (i % 64));
+                }
+                if (all_free)
+                        rel |= UINT64_C(1) << p;
+        }
+        if (!rel)
+                return 0;
+        s->released |= rel;
+        /* Rebuild the free list from the bitmap, leaving out everything on a released page. */
+        void *list = NULL;
+        for (size_t i = nobjs; i-- > 0;) {
+                uintptr_t o = s->start + i * size;
+                if (!(freebits[i / 64] & (UINT64_C(1) << (i % 64))) || obj_in_released(s, o, size))
+                        continue;
+                *(void **)o = list;
+                list = (void *)o;
+        }
+        s->freelist = list;
+        s->bump = s->limit;
+        size_t bytes = 0;
+        for (size_t p = 0; p < npg;) {
+                if (!(rel & (UINT64_C(1) << p))) {
+                        p++;
+                        continue;
+                }
+                size_t q = p;
+                while (q < npg && (rel & (UINT64_C(1) << q)))
+                        q++;
+                ma_os_release((void *)(s->start + p * MA_OS_PAGE), (q - p) * MA_OS_PAGE);
+                bytes += (q - p) * MA_OS_PAGE;
+                p = q;
+        }
+        atomic_fetch_sub_explicit(&ma_held, bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ma_returned, bytes, memory_order_relaxed);
+        return bytes;
+}
+
+size_t ma_central_release_pages(uint64_t idle_before)
+{
+        static int page_ok = -1;
+        size_t total = 0;
+        if (page_ok < 0)
+                page_ok = sysconf(_SC_PAGESIZE) == (long)MA_OS_PAGE;
+        if (!page_ok)
+                return 0;
+        for (unsigned cls = 1; cls < ma_nclasses; cls++) {
+                MaCentral *c = &ma_central[cls];
+                if (idle_before) {
+                        uint64_t last = __atomic_load_n(&c->last_ns, __ATOMIC_RELAXED);
+                        if (last > idle_before || c->scanned_ns == last + 1)
+                                continue;
+                }
+                ma_lock(&c->lock);
+                for (MaSpan *s = c->nonempty.next; s != &c->nonempty; s = s->next)
+                        total += span_release_pages(s, ma_class_size[cls]);
+                c->scanned_ns = c->last_ns + 1;
+                ma_unlock(&c->lock);
+        }
+        return total;
 }
 
 void ma_central_init(void)
@@ -103,6 +224,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
         MaSpan *rel = NULL;
 
         ma_lock(&c->lock);
+        c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         if (c->nslots && want == ma_class_batch[cls]) {
                 *head = c->slots[--c->nslots];
                 c->out_objs += want;
@@ -137,6 +259,9 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                         } else if (s->bump + size <= s->limit) {
                                 o = (void *)s->bump;
                                 s->bump += size;
+                        } else if (s->released) {
+                                span_unpark(s, size);
+                                continue;
                         } else
                                 break;
                         *tail = o;
@@ -161,6 +286,7 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
         MaSpan *rel = NULL;
 
         ma_lock(&c->lock);
+        c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         c->out_objs -= n;
         if (n == ma_class_batch[cls] && c->nslots < ma_class_slots[cls]) {
                 c->slots[c->nslots++] = head;
@@ -236,7 +362,14 @@ void ma_central_check(void)
                                 if (++nfree > nobjs)
                                         ma_fatal("invariant: span free list has a cycle", s);
                         }
-                        if (nfree + s->allocated + (s->limit - s->bump) / size != nobjs)
+                        size_t parked = 0;
+                        for (void *o = s->freelist; o; o = *(void **)o)
+                                if (obj_in_released(s, (uintptr_t)o, size))
+                                        ma_fatal("invariant: free list object on a released page", o);
+                        if (s->released)
+                                for (uintptr_t o = s->start; o + size <= s->limit; o += size)
+                                        parked += obj_in_released(s, o, size);
+                        if (nfree + parked + s->allocated + (s->limit - s->bump) / size != nobjs)
                                 ma_fatal("invariant: span object count does not add up", s);
                         for (size_t i = 0; i < s->npages; i++)
                                 if (ma_pm_span(s->start + i * MA_PAGE) != s)

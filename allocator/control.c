@@ -138,7 +138,8 @@ static size_t ma_scavenge_all(bool own_cache)
         if (own_cache)
                 ma_tcache_flush_self();
         ma_central_drain();
-        return ma_ph_scavenge(0);
+        size_t r = ma_ph_scavenge(0);
+        return r + ma_central_release_pages(0);
 }
 
 static void ma_run_stage_callbacks(int stage, int prev)
@@ -236,7 +237,11 @@ static void *ma_bg_main(void *arg)
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
                 uint64_t now = ma_now_ns();
+                atomic_store_explicit(&ma_coarse_ns, now, memory_order_relaxed);
                 ma_ph_scavenge(now > delay ? now - delay : 1);
+                /* Classes untouched for the whole delay: their partly used spans give back the
+                 * pages that hold only free objects. */
+                ma_central_release_pages(now > delay ? now - delay : 1);
                 ma_control_poll(true);
         }
         return NULL;

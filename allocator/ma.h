@@ -89,10 +89,12 @@ typedef struct MaSpan {
         uintptr_t limit;    /* small: end of the last whole object */
         uint32_t allocated; /* small: objects outside the span (caches or program) */
         uint8_t cls;
-        uint8_t state;    /* MA_SPAN_* */
-        uint8_t returned; /* free: pages are not backed (they read as zero) */
-        uint8_t zeroed;   /* large: contents were known zero when handed out */
-        uint64_t free_ns; /* free: CLOCK_MONOTONIC when it became free (scavenger age) */
+        uint8_t state;     /* MA_SPAN_* */
+        uint8_t returned;  /* free: pages are not backed (they read as zero) */
+        uint8_t zeroed;    /* large: contents were known zero when handed out */
+        uint64_t free_ns;  /* free: CLOCK_MONOTONIC when it became free (scavenger age) */
+        uint64_t released; /* small: 4 KiB pages given back while the span lives (bit i = page i);
+                              every object overlapping one is free and on no list ("parked") */
 } MaSpan;
 
 typedef struct MaPmLeaf {
@@ -118,7 +120,9 @@ typedef struct MaCentral {
         MaSpan nonempty;                /* sentinel: spans with a free object or bump room */
         void *slots[MA_TRANSFER_SLOTS]; /* each a list of exactly batch objects */
         uint32_t nslots;
-        uint64_t out_objs; /* objects handed to caches/program (stats) */
+        uint64_t out_objs;   /* objects handed to caches/program (stats) */
+        uint64_t last_ns;    /* ma_coarse_ns at the last remove/insert */
+        uint64_t scanned_ns; /* last_ns + 1 once the scavenger released pages after it */
 } __attribute__((aligned(64))) MaCentral;
 
 /* Size classes (sizeclass.c). */
@@ -224,6 +228,8 @@ void ma_central_init(void);
 unsigned ma_central_remove(unsigned cls, unsigned want, void **head);
 void ma_central_insert(unsigned cls, void *head, unsigned n);
 void ma_central_drain(void); /* transfer slots back to spans, so empty spans reach the page heap */
+size_t ma_central_release_pages(uint64_t idle_before); /* 0 = all classes now; returns bytes */
+extern _Atomic uint64_t ma_coarse_ns;                  /* CLOCK_MONOTONIC as of the scavenger's last tick */
 uint64_t ma_central_in_use(void);
 void ma_central_fork_prepare(void);
 void ma_central_fork_parent(void);

@@ -362,7 +362,7 @@ void ma_options_load(void)
         MaOptions o = {
                 .cap_percent = 75,
                 .background = true,
-                .scavenge_delay_ns = UINT64_C(500) * 1000000,
+                .scavenge_delay_ns = UINT64_C(250) * 1000000,
                 .background_min = (uint64_t)16 << 20,
         };
 

