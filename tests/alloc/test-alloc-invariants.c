@@ -201,4 +201,43 @@ TEST(malloc_after_thread_cache_destructor)
         walk();
 }
 
+TEST(released_pages_of_live_spans)
+{
+        /* Free most objects of several classes, give back their pages while the spans still hold
+         * live objects, walk, then allocate everything again (parked objects come back) and check
+         * that no live object was touched. */
+        enum { N = 20000 };
+        static unsigned char *o[N];
+        static size_t sz[N];
+        for (int round = 0; round < 3; round++) {
+                for (size_t i = 0; i < N; i++) {
+                        sz[i] = 8 + (i % 7) * 40 + (size_t)round * 300;
+                        o[i] = malloc(sz[i]);
+                        memset(o[i], (int)(i & 0xff), sz[i]);
+                }
+                for (size_t i = 0; i < N; i++)
+                        if ((i / 50) % 7 != 0) {
+                                free(o[i]);
+                                o[i] = NULL;
+                        }
+                size_t got = ma_central_release_pages(0);
+                ASSERT_TRUE(round > 0 || got > 0);
+                walk();
+                for (size_t i = 0; i < N; i++) {
+                        if (o[i])
+                                continue;
+                        o[i] = malloc(sz[i]);
+                        memset(o[i], (int)(i & 0xff), sz[i]);
+                }
+                walk();
+                for (size_t i = 0; i < N; i++) {
+                        for (size_t k = 0; k < sz[i]; k++)
+                                if (o[i][k] != (unsigned char)(i & 0xff))
+                                        TEST_FAIL("object %zu byte %zu changed", i, k);
+                        free(o[i]);
+                }
+                walk();
+        }
+}
+
 TEST_MAIN()
