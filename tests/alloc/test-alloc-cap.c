@@ -143,9 +143,8 @@ static void setup(void)
         atexit(cleanup);
 }
 
-static void check_near(const struct result *r, unsigned percent, long long kills_before)
+static void check_near_bytes(const struct result *r, unsigned long long cap, long long kills_before)
 {
-        unsigned long long cap = LIMIT * percent / 100;
         if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
                 TEST_FAIL("child did not exit 0 (status 0x%x)", r->status);
         ASSERT_EQ(r->err, ENOMEM);
@@ -154,6 +153,20 @@ static void check_near(const struct result *r, unsigned percent, long long kills
                 TEST_FAIL("ENOMEM at %llu bytes, expected within 10 MiB below the cap %llu", r->total, cap);
         ASSERT_TRUE(r->cap_hits >= 1);
         ASSERT_EQ(acg_oom_kills(&cg), kills_before);
+}
+
+static void check_near(const struct result *r, unsigned percent, long long kills_before)
+{
+        check_near_bytes(r, LIMIT * percent / 100, kills_before);
+}
+
+TEST(absolute_cap)
+{
+        struct result r;
+        setup();
+        long long kills = acg_oom_kills(&cg);
+        run_child(&cg, "large", "40M", NULL, &r);
+        check_near_bytes(&r, 40ull << 20, kills);
 }
 
 TEST(default_cap_large_blocks)
