@@ -606,43 +606,41 @@ int cg_kill_all(Cg *cg, int sig)
                                         cg->uni_leaf);
         }
 
-        /* Signal members pass by pass: a fork racing with the previous pass shows up in the next one.
-         * For SIGKILL keep going until the cgroup is empty; for other signals each member is signalled
-         * once and new members get theirs on a later pass. */
+        /* Signal members pass by pass: a child forked just before its parent got the signal shows up
+         * in the next pass. Each pid is signalled once; the loop ends when a pass finds nobody new.
+         * Killed processes may stay listed while the kernel frees their memory (long for big heaps):
+         * waiting for that is the caller's business (cg_populated_fd / cg_is_populated). */
         _cleanup_free_ pid_t *done = NULL;
         size_t ndone = 0;
-        for (int pass = 0; pass < CG_KILL_PASSES * 4; pass++) {
+        for (int pass = 0; pass < CG_KILL_PASSES; pass++) {
                 _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0, fresh = 0, others = 0;
+                size_t n = 0, fresh = 0;
                 int r = cg_list_pids(cg, &pids, &n);
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++) {
-                        if (pids[i] == self || pids[i] <= 0 || (pass > 0 && is_zombie(cg->sysroot, pids[i])))
+                        if (pids[i] == self || pids[i] <= 0 || is_zombie(cg->sysroot, pids[i]))
                                 continue;
-                        others++;
                         bool seen = false;
-                        for (size_t j = 0; sig != SIGKILL && j < ndone; j++)
-                                seen = seen || done[j] == pids[i];
+                        for (size_t j = 0; j < ndone && !seen; j++)
+                                seen = done[j] == pids[i];
                         if (seen)
                                 continue;
                         if (kill(pids[i], sig) >= 0)
                                 signalled++;
                         fresh++;
-                        if (sig != SIGKILL) {
-                                pid_t *nd = realloc(done, (ndone + 1) * sizeof(pid_t));
-                                if (!nd)
-                                        return -ENOMEM;
-                                done = nd;
-                                done[ndone++] = pids[i];
-                        }
+                        pid_t *nd = realloc(done, (ndone + 1) * sizeof(pid_t));
+                        if (!nd)
+                                return -ENOMEM;
+                        done = nd;
+                        done[ndone++] = pids[i];
                 }
-                if (others == 0 || (sig != SIGKILL && fresh == 0))
+                if (fresh == 0)
                         return signalled;
-                struct timespec ts = { 0, 5 * 1000 * 1000 };
+                struct timespec ts = { 0, 2 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
-        return sig == SIGKILL ? -EBUSY : signalled;
+        return signalled;
 }
 
 static int set_limit(Cg *cg, bool high, uint64_t bytes)

@@ -93,9 +93,10 @@ int cg_list_pids(Cg *cg, pid_t **ret, size_t *ret_n);
 /* 1 if any process is in the leaf, 0 if empty. */
 int cg_is_populated(Cg *cg);
 /* Kills every member with sig (cgroup.kill for SIGKILL on v2 and on the unified twin on hybrid
- * hosts; then a loop over members, repeated until empty or a bounded number of passes). Never signals
- * the caller's own pid; zombies count as gone. Returns the number of processes signalled, or
- * -EBUSY when members survive SIGKILL passes. */
+ * hosts; then passes over the members, each pid signalled once, until a pass finds no new member or
+ * a bounded number of passes). Never signals the caller's own pid; zombies count as gone. Returns
+ * the number of processes signalled (the killed may still be listed while their memory is freed:
+ * wait on cg_populated_fd()/cg_is_populated() for the end). */
 int cg_kill_all(Cg *cg, int sig);
 
 /* Limit writes for actions; -EOPNOTSUPP on tiers without them. UINT64_MAX means "max". */
