@@ -22,19 +22,21 @@
 
 /* Hard limits on what a policy may contain, so that a hostile file cannot make us allocate or loop
  * without bound. The parser rejects anything beyond them with a message naming the limit. */
-#define POLICY_FILE_SIZE_MAX     (1024 * 1024) /* bytes of JSON */
-#define POLICY_JSON_DEPTH_MAX    32            /* nesting of JSON arrays/objects */
-#define POLICY_COND_DEPTH_MAX    4             /* nesting of all/any groups inside one condition */
-#define POLICY_COND_ITEMS_MAX    32            /* entries in one all/any list */
-#define POLICY_STAGES_MAX        16            /* stages 1..N, not counting the normal level 0 */
-#define POLICY_ACTIONS_MAX       16            /* actions in one on_enter/while/on_exit/on_max_dwell list */
-#define POLICY_PSI_TRIGGERS_MAX  8             /* == ELEMENTSOF(OomlessSample.psi_trigger_fired) */
-#define POLICY_ARGV_MAX          64            /* entries of an exec/dump argv */
-#define POLICY_STRING_MAX        4096          /* bytes of any string value */
-#define POLICY_DIAGS_MAX         100           /* diagnostics kept; more are summarized in one line */
-#define POLICY_DECISIONS_MAX     128           /* decisions one policy_evaluate() call can return */
-#define POLICY_EVENT_HISTORY_MAX 128           /* memory.events change points kept in PolicyState */
-#define POLICY_RESTART_HISTORY   64            /* restart/OOM-kill timestamps kept in PolicyRestartState */
+#define POLICY_FILE_SIZE_MAX    (1024 * 1024) /* bytes of JSON */
+#define POLICY_JSON_DEPTH_MAX   32            /* nesting of JSON arrays/objects */
+#define POLICY_COND_DEPTH_MAX   4             /* nesting of all/any groups inside one condition */
+#define POLICY_COND_ITEMS_MAX   32            /* entries in one all/any list */
+#define POLICY_STAGES_MAX       16            /* stages 1..N, not counting the normal level 0 */
+#define POLICY_ACTIONS_MAX      16            /* actions in one on_enter/while/on_exit/on_max_dwell list */
+#define POLICY_PSI_TRIGGERS_MAX 8             /* == ELEMENTSOF(OomlessSample.psi_trigger_fired) */
+#define POLICY_ARGV_MAX         64            /* entries of an exec/dump argv */
+#define POLICY_STRING_MAX       4096          /* bytes of any string value */
+#define POLICY_DIAGS_MAX        100           /* diagnostics kept; more are summarized in one line */
+/* Decisions of one policy_evaluate() or policy_state_reset() call: the worst case leaves every stage at
+ * once (on_exit plus one throttle undo per on_enter entry), so nothing is ever dropped. */
+#define POLICY_DECISIONS_MAX     (POLICY_STAGES_MAX * 2 * POLICY_ACTIONS_MAX + POLICY_ACTIONS_MAX)
+#define POLICY_EVENT_HISTORY_MAX 128 /* memory.events change points kept in PolicyState */
+#define POLICY_RESTART_HISTORY   64  /* restart/OOM-kill timestamps kept in PolicyRestartState */
 
 /* Exit status of `oomless run` when the restart policy gives up (max_restarts within window reached).
  * Distinct from 125/126/127 (oomless failed / not executable / not found) and from 128+signal. */

@@ -405,6 +405,54 @@ TEST(reset_and_carry_over)
         policy_free(p);
 }
 
+/* The largest burst the limits allow: 16 stages, each entered in turn with 16 throttles, left at once
+ * with 16 on_exit actions each. Every decision fits; none is dropped. */
+TEST(largest_burst_fits)
+{
+        char *json = malloc(200000), *o = json;
+        PolicyDecisions *d = malloc(sizeof(PolicyDecisions));
+        PolicyTransition t;
+        Policy *p;
+        PolicyState *s;
+
+        ASSERT_TRUE(json && d);
+        o += sprintf(o, "{'version':1,'recovery':'direct','stages':[");
+        for (int i = 1; i <= POLICY_STAGES_MAX; i++) {
+                o += sprintf(o,
+                             "%s{'enter':{'all':[{'memory':'>= %d%%'}]},'exit':{'all':[{'memory':'< 1%%'}]},"
+                             "'on_enter':[",
+                             i > 1 ? "," : "", i * 5);
+                for (int k = 0; k < POLICY_ACTIONS_MAX; k++)
+                        o += sprintf(o, "%s{'action':'throttle','memory_high':'%d%%'}", k ? "," : "",
+                                     90 + k % 10);
+                o += sprintf(o, "],'on_exit':[");
+                for (int k = 0; k < POLICY_ACTIONS_MAX; k++)
+                        o += sprintf(o, "%s{'action':'notify'}", k ? "," : "");
+                o += sprintf(o, "]}");
+        }
+        sprintf(o, "]}");
+        p = load(json);
+        s = policy_state_new(p, 0);
+        for (int i = 1; i <= POLICY_STAGES_MAX; i++) {
+                OomlessSample x = mem((uint64_t)i * 50);
+                policy_evaluate(p, s, &x, (uint64_t)i * 1000 * MS, d, &t);
+                ASSERT_EQ(policy_state_stage(s), i);
+                ASSERT_EQ(d->n, POLICY_ACTIONS_MAX);
+        }
+        OomlessSample x = mem(0);
+        policy_evaluate(p, s, &x, 100000 * MS, d, &t);
+        ASSERT_TRUE(t.changed && t.from == POLICY_STAGES_MAX && t.to == 0);
+        ASSERT_EQ(d->n, POLICY_STAGES_MAX * 2 * POLICY_ACTIONS_MAX);
+        ASSERT_TRUE(d->n <= POLICY_DECISIONS_MAX);
+        ASSERT_EQ(d->items[0].stage, POLICY_STAGES_MAX);
+        ASSERT_EQ(d->items[d->n - 1].stage, 1);
+        ASSERT_TRUE(d->items[d->n - 1].undo);
+        policy_state_free(s);
+        policy_free(p);
+        free(d);
+        free(json);
+}
+
 /* ---- restart policy ---- */
 
 #define RESTART_POLICY(mode, max)                                                                           \
