@@ -75,7 +75,7 @@ struct Cg {
 
         /* Hot-path fds held from setup; -EBADF when the file does not exist. */
         int fd_current, fd_peak, fd_stat, fd_events, fd_pressure, fd_high, fd_max, fd_swap;
-        int fd_procs, fd_cgevents, fd_oom_control, fd_failcnt, fd_memsw_usage, fd_kill;
+        int fd_procs, fd_cgevents, fd_oom_control, fd_failcnt, fd_memsw_failcnt, fd_kill;
         int fd_eventfd; /* v1: eventfd registered on memory.oom_control */
         int *anc_fds;   /* limit files of the ancestors of the leaf (nearest first) */
         size_t n_anc;

@@ -32,7 +32,7 @@ int cg_v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_m
         cg->fd_high = cg_open_ro(dir, "memory.soft_limit_in_bytes");
         cg->fd_failcnt = cg_open_ro(dir, "memory.failcnt");
         cg->fd_oom_control = cg_open_ro(dir, "memory.oom_control");
-        cg->fd_memsw_usage = cg_open_ro(dir, "memory.memsw.usage_in_bytes");
+        cg->fd_memsw_failcnt = cg_open_ro(dir, "memory.memsw.failcnt");
         /* No held cgroup.procs fd: v1 caches the pid list per open file for as long as reads keep
          * coming (it is dropped 1 s after the last one), so a held fd would show exited pids forever. */
 
@@ -286,13 +286,16 @@ int cg_v1_sample(Cg *cg, OomlessSample *s)
         if (cg_read_limit_fd(cg->fd_high, &v) >= 0)
                 s->high = v;
 
-        /* v1 has no memory.events: failcnt counts hits of the limit (~"max"), oom_control has the kill
-         * counter and whether the group is stuck in OOM right now. */
+        /* v1 has no memory.events: failcnt (+ memsw.failcnt) counts hits of the limit (~"max"), oom_control
+         * has the kill counter and whether the group is stuck in OOM right now. */
         drain_eventfd(cg->fd_eventfd);
         if (cg_read_limit_fd(cg->fd_failcnt, &v) >= 0) {
                 s->ev_max = v;
                 s->events_valid = true;
         }
+        /* With a memory+swap limit the charge can fail on that counter instead. */
+        if (cg_read_limit_fd(cg->fd_memsw_failcnt, &v) >= 0)
+                s->ev_max += v;
         if (cg_pread_fd(cg->fd_oom_control, buf, sizeof(buf)) >= 0) {
                 uint64_t under = 0;
                 (void)cg_keyed_get(buf, "under_oom", &under);

@@ -22,10 +22,10 @@ Cg *cg_new(void)
         Cg *cg = calloc(1, sizeof(Cg));
         if (!cg)
                 return NULL;
-        int *fds[] = { &cg->leaf_dirfd, &cg->fd_current,     &cg->fd_peak,     &cg->fd_stat,
-                       &cg->fd_events,  &cg->fd_pressure,    &cg->fd_high,     &cg->fd_max,
-                       &cg->fd_swap,    &cg->fd_procs,       &cg->fd_cgevents, &cg->fd_oom_control,
-                       &cg->fd_failcnt, &cg->fd_memsw_usage, &cg->fd_kill,     &cg->fd_eventfd };
+        int *fds[] = { &cg->leaf_dirfd, &cg->fd_current,       &cg->fd_peak,     &cg->fd_stat,
+                       &cg->fd_events,  &cg->fd_pressure,      &cg->fd_high,     &cg->fd_max,
+                       &cg->fd_swap,    &cg->fd_procs,         &cg->fd_cgevents, &cg->fd_oom_control,
+                       &cg->fd_failcnt, &cg->fd_memsw_failcnt, &cg->fd_kill,     &cg->fd_eventfd };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 *fds[i] = -EBADF;
         for (size_t i = 0; i <= CG_JOIN_MAX; i++)
@@ -37,10 +37,10 @@ Cg *cg_new(void)
 
 static void close_all(Cg *cg)
 {
-        int *fds[] = { &cg->leaf_dirfd, &cg->fd_current,     &cg->fd_peak,     &cg->fd_stat,
-                       &cg->fd_events,  &cg->fd_pressure,    &cg->fd_high,     &cg->fd_max,
-                       &cg->fd_swap,    &cg->fd_procs,       &cg->fd_cgevents, &cg->fd_oom_control,
-                       &cg->fd_failcnt, &cg->fd_memsw_usage, &cg->fd_kill,     &cg->fd_eventfd };
+        int *fds[] = { &cg->leaf_dirfd, &cg->fd_current,       &cg->fd_peak,     &cg->fd_stat,
+                       &cg->fd_events,  &cg->fd_pressure,      &cg->fd_high,     &cg->fd_max,
+                       &cg->fd_swap,    &cg->fd_procs,         &cg->fd_cgevents, &cg->fd_oom_control,
+                       &cg->fd_failcnt, &cg->fd_memsw_failcnt, &cg->fd_kill,     &cg->fd_eventfd };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 *fds[i] = safe_close(*fds[i]);
         for (size_t i = 0; i <= CG_JOIN_MAX; i++)
@@ -598,6 +598,10 @@ int cg_kill_all(Cg *cg, int sig)
 {
         int signalled = 0;
         pid_t self = getpid();
+
+        /* The pids of a fixture tree (CgOptions.root) are not processes of this system. */
+        if (cg->sysroot && cg->sysroot[0])
+                return -EPERM;
 
         if (sig == SIGKILL && cg->uni_leaf && cg->files != CG_FILES_PROC && !self_in_leaf(cg)) {
                 int r = cg_write_file(cg->uni_leaf, "cgroup.kill", "1");

@@ -49,6 +49,9 @@ TEST(setup_sample_oom_free)
 {
         require_v1();
         CgOptions o = opts_64m();
+        ASSERT_OK(units_parse_size_spec("48M", &o.memory_high));
+        ASSERT_OK(units_parse_size_spec("0", &o.memory_swap_max));
+        o.oom_group = 1; /* no v1 equivalent: a warning, not an error */
         Cg *cg = setup(&o);
         ASSERT_EQ(cg_tier(cg), CG_TIER_V1);
         ASSERT_TRUE(strstr(cg_describe(cg), "cgroup tier v1"));
@@ -62,6 +65,12 @@ TEST(setup_sample_oom_free)
         snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
         ASSERT_TRUE(dir_exists(leaf));
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.limit_in_bytes"), 64ull << 20);
+        /* --memory-high maps to the soft limit; --memory-swap-max 0 to memsw = max + 0. */
+        ASSERT_U64_EQ(read_u64_at(leaf, "memory.soft_limit_in_bytes"), 48ull << 20);
+        char msw[4200];
+        snprintf(msw, sizeof(msw), "%s/memory.memsw.limit_in_bytes", leaf);
+        if (access(msw, F_OK) == 0)
+                ASSERT_U64_EQ(read_u64_at(leaf, "memory.memsw.limit_in_bytes"), 64ull << 20);
         uint64_t v;
         ASSERT_OK(cg_get_memory_max(cg, &v));
         ASSERT_U64_EQ(v, 64ull << 20);
@@ -95,6 +104,7 @@ TEST(setup_sample_oom_free)
         uint64_t file_usage = read_u64_at(leaf, "memory.usage_in_bytes");
         ASSERT_TRUE(s1.current <= file_usage + (1 << 20) && s1.current + (1 << 20) >= file_usage);
         ASSERT_U64_EQ(s1.limit, 64ull << 20);
+        ASSERT_U64_EQ(s1.high, 48ull << 20);
         ASSERT_EQ(s1.nr_processes, 1);
         ASSERT_TRUE(s1.events_valid && s1.psi_valid);
         ASSERT_TRUE(s1.anon >= KID_CHUNK / 2);
@@ -138,7 +148,8 @@ TEST(setup_sample_oom_free)
         OomlessSample s3 = {};
         ASSERT_OK(cg_sample(cg, &s3));
         ASSERT_TRUE(s3.ev_oom_kill >= 1);
-        ASSERT_TRUE(s3.ev_max >= 1); /* failcnt */
+        /* No assertion on ev_max (failcnt): with memsw equal to the limit, 6.18 kills without counting
+         * a failure in either failcnt. */
         ASSERT_TRUE(s3.peak >= (60ull << 20));
         /* cg_sample drained the eventfd. */
         ASSERT_EQ(poll(&ep, 1, 0), 0);
