@@ -4,8 +4,10 @@
 # Assertions are tier-aware: the tier comes from `oomless status --json`, never from the host.
 set -euo pipefail
 
-: "${OOMLESS:?set OOMLESS to the oomless binary}"
-BALLOON=${BALLOON:-}
+# The binaries come from the environment (ctest) or as arguments 1 and 2 (the VM suites' manifests).
+OOMLESS=${OOMLESS:-${1:-}}
+BALLOON=${BALLOON:-${2:-}}
+: "${OOMLESS:?set OOMLESS to the oomless binary (or pass it as the first argument)}"
 E2E_NAME=$(basename "$0" .sh)
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/oomless-e2e-${E2E_NAME}.XXXXXX")
 export OOMLESS_RUNTIME_DIR="$E2E_TMP/run"
