@@ -33,6 +33,7 @@ void ma_init_slow(void)
 {
         int expected = 0;
         if (atomic_compare_exchange_strong(&ma_init_state, &expected, 1)) {
+                int saved = errno; /* reading the cgroup files must not leak an errno into malloc */
                 ma_sizeclass_init();
                 ma_central_init();
                 ma_options_load();
@@ -42,6 +43,7 @@ void ma_init_slow(void)
                 ma_tc_key_ok = pthread_key_create(&ma_tc_key, ma_tc_destroy) == 0;
                 pthread_atfork(ma_fork_prepare, ma_fork_parent, ma_fork_child);
                 ma_control_init();
+                errno = saved;
                 return;
         }
         while (atomic_load(&ma_init_state) != 2)
@@ -56,6 +58,7 @@ static inline void ma_ensure_init(void)
 
 __attribute__((constructor(101))) static void ma_constructor(void)
 {
+        int saved = errno;
         ma_ensure_init();
         ma_ctor_ran = true;
         if (!ma_opt_loaded) { /* the environment was not visible at the first malloc */
@@ -64,6 +67,7 @@ __attribute__((constructor(101))) static void ma_constructor(void)
         }
         ma_control_init();
         ma_maybe_start_background();
+        errno = saved;
 }
 
 static MaTCache *ma_tc_create(void)

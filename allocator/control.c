@@ -38,7 +38,26 @@ static uint64_t ma_scavenge_ack;
 static _Atomic uint64_t ma_wake_watermark;
 static _Atomic int ma_wake_armed = 1;
 static _Atomic int ma_wake_fd = -1;
-static _Atomic int ma_bg_state; /* 0 not started, 1 starting/running, 2 failed */
+static _Atomic int ma_bg_state;      /* 0 not started, 1 starting/running, 2 failed */
+static _Atomic int ma_ctl_publisher; /* this process owns the allocator half */
+
+/* One process publishes into the allocator half: the first one to map the page, or the next one
+ * after it died. Other processes that inherited OOMLESS_CONTROL (forked workers, exec'd children)
+ * still follow the stage, the cap and scavenge requests, but do not overwrite its figures. */
+static void ma_ctl_claim(void)
+{
+        int saved = errno;
+        uint32_t me = (uint32_t)getpid();
+        uint32_t cur = __atomic_load_n(&ma_ctl->alloc.pid, __ATOMIC_ACQUIRE);
+        if (cur == me)
+                atomic_store(&ma_ctl_publisher, 1);
+        else if (cur == 0 || (kill((pid_t)cur, 0) < 0 && errno == ESRCH)) {
+                if (__atomic_compare_exchange_n(&ma_ctl->alloc.pid, &cur, me, false, __ATOMIC_ACQ_REL,
+                                                __ATOMIC_ACQUIRE))
+                        atomic_store(&ma_ctl_publisher, 1);
+        }
+        errno = saved;
+}
 
 void ma_control_init(void)
 {
@@ -47,6 +66,7 @@ void ma_control_init(void)
                 return;
         if (!atomic_compare_exchange_strong(&ma_ctl_state, &expected, 2))
                 return;
+        int saved_errno = errno;
         const char *why = NULL;
         int fd = open(ma_opt.control_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         struct stat st;
@@ -82,9 +102,12 @@ void ma_control_init(void)
                 mb_str(&m, why);
                 mb_str(&m, "; running standalone (the supervisor and liboomless versions must match)");
                 mb_flush(&m);
+                errno = saved_errno;
                 return;
         }
         atomic_store(&ma_ctl_state, 1);
+        ma_ctl_claim();
+        errno = saved_errno;
 }
 
 static bool ma_ctl_read(struct oomless_control_sup *out)
@@ -168,6 +191,8 @@ void ma_control_poll(bool from_background)
                 return;
         atomic_store(&ma_last_poll_ns, now);
 
+        if (!atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed) && from_background)
+                ma_ctl_claim();
         struct oomless_control_sup sup;
         if (ma_ctl_read(&sup)) {
                 atomic_store(&ma_cap, sup.heap_cap ? sup.heap_cap : ma_opt.cap);
@@ -184,7 +209,8 @@ void ma_control_poll(bool from_background)
                         ma_run_stage_callbacks(stage, prev);
                 }
         }
-        ma_ctl_publish();
+        if (atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed))
+                ma_ctl_publish();
         atomic_store(&ma_poll_busy, 0);
         ma_note_held(atomic_load(&ma_held));
 }
@@ -279,6 +305,8 @@ void ma_control_fork_child(void)
         /* The scavenger thread did not survive the fork; it restarts lazily. */
         atomic_store(&ma_bg_state, 0);
         atomic_store(&ma_poll_busy, 0);
+        /* The parent keeps publishing; this child may take over only once the parent is gone. */
+        atomic_store(&ma_ctl_publisher, 0);
 }
 
 int ma_current_stage(void)
