@@ -508,7 +508,7 @@ def restart_policy(mode, initial="1s", maximum="30s", reset_after="60s", max_res
             "max_restarts": max_restarts, "window": window}
 
 
-def a_exec(argv, timeout="5s"):
+def a_exec(argv, timeout="30s"):
     return {"action": "exec", "argv": list(argv), "timeout": timeout}
 
 
