@@ -7,7 +7,7 @@ packages=(
         # build
         build-essential cmake pkg-config clang lld llvm libclang-rt-14-dev clang-format
         # the supervisor's libraries
-        libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev ca-certificates
+        libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev ca-certificates openssl
         # tests: tools and real programs run under LD_PRELOAD
         python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
         # the pure cgroup v2 VM (tests/vm)
