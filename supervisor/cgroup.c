@@ -647,6 +647,38 @@ int cg_kill_all(Cg *cg, int sig)
         return signalled;
 }
 
+/* v1 keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes: when a swap limit is in force,
+ * move it along so the swap allowance stays, raising memsw first and lowering it last. */
+static int set_limit_v1_max(Cg *cg, uint64_t bytes, const char *value)
+{
+        _cleanup_free_ char *p = cg_path_join(cg->leaf, "memory.memsw.limit_in_bytes"), *txt = NULL;
+        uint64_t old_max, old_sw;
+        char swbuf[32];
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        if (cg_read_limit_fd(cg->fd_max, &old_max) < 0 || cg_read_file(p, &txt) < 0 ||
+            cg_parse_limit(txt, &old_sw) < 0 || old_sw == UINT64_MAX)
+                return cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+        uint64_t allowance = old_max == UINT64_MAX || old_sw < old_max ? 0 : old_sw - old_max;
+        uint64_t sw = bytes == UINT64_MAX || bytes > UINT64_MAX - allowance ? UINT64_MAX : bytes + allowance;
+        if (sw == UINT64_MAX)
+                snprintf(swbuf, sizeof(swbuf), "-1");
+        else
+                snprintf(swbuf, sizeof(swbuf), "%" PRIu64, sw);
+        if (bytes > old_max) {
+                r = cg_lib_set("memory", cg->leaf_rel, "memory.memsw.limit_in_bytes", swbuf);
+                if (r >= 0)
+                        r = cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+        } else {
+                r = cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+                if (r >= 0)
+                        r = cg_lib_set("memory", cg->leaf_rel, "memory.memsw.limit_in_bytes", swbuf);
+        }
+        return r;
+}
+
 static int set_limit(Cg *cg, bool high, uint64_t bytes)
 {
         char buf[32];
@@ -674,6 +706,8 @@ static int set_limit(Cg *cg, bool high, uint64_t bytes)
                 else
                         snprintf(buf, sizeof(buf), "%" PRIu64, bytes);
         }
+        if (cg->files == CG_FILES_V1 && !high)
+                return set_limit_v1_max(cg, bytes, buf);
         return cg_lib_set("memory", cg->leaf_rel, key, buf);
 }
 

@@ -159,6 +159,10 @@ TEST(setup_sample_oom_free)
         /* Limits can be changed for actions. */
         ASSERT_OK(cg_set_memory_max(cg, 128ull << 20));
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.limit_in_bytes"), 128ull << 20);
+        if (access(msw, F_OK) == 0) /* the swap allowance (0) moved along */
+                ASSERT_U64_EQ(read_u64_at(leaf, "memory.memsw.limit_in_bytes"), 128ull << 20);
+        ASSERT_OK(cg_set_memory_max(cg, 96ull << 20));
+        ASSERT_U64_EQ(read_u64_at(leaf, "memory.limit_in_bytes"), 96ull << 20);
         ASSERT_OK(cg_set_memory_high(cg, 96ull << 20));
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.soft_limit_in_bytes"), 96ull << 20);
         ASSERT_EQ(cg_reclaim(cg, 1 << 20), -EOPNOTSUPP);
