@@ -80,8 +80,6 @@ bool policy_op_above(PolicyOp op); /* >= or > */
 char *policy_format_size_spec(char *buf, size_t len, const SizeSpec *s);
 /* Formats hundredths of a percent: "20%", "20.5%", "0.05%". */
 char *policy_format_centi(char *buf, size_t len, uint32_t centi);
-/* Formats a duration exactly (units_format_duration is exact for us/ms/s; add m/h). */
-char *policy_format_duration(char *buf, size_t len, uint64_t usec);
 /* "SIGTERM", or the number for signals without a name. */
 char *policy_format_signal(char *buf, size_t len, int sig);
 

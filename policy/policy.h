@@ -91,6 +91,10 @@ int policy_to_json(const Policy *p, char **ret_json);
 
 Policy *policy_free(Policy *p);
 
+/* Formats a duration the way policies write it, exactly and with the largest unit that divides it
+ * ("30m", "1500ms", "0s"). Returns buf. */
+char *policy_format_duration(char *buf, size_t len, uint64_t usec);
+
 /* ---- Signals, conditions (exposed for status output and tests) ------------------------------------ */
 
 typedef enum PolicySignal {

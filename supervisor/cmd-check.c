@@ -31,7 +31,7 @@ static void summary(FILE *f, const char *file, const Policy *p)
         const PolicyRestart *r = policy_restart(p);
         char b1[32], b2[32];
 
-        units_format_duration(b1, sizeof(b1), policy_sampling_interval_usec(p));
+        policy_format_duration(b1, sizeof(b1), policy_sampling_interval_usec(p));
         fprintf(f, "%s: valid policy \"%s\": %u stage%s (", file, policy_name(p), policy_stage_count(p),
                 policy_stage_count(p) == 1 ? "" : "s");
         for (unsigned i = 1; i <= policy_stage_count(p); i++)
@@ -40,7 +40,7 @@ static void summary(FILE *f, const char *file, const Policy *p)
         if (policy_psi_trigger_count(p) > 0)
                 fprintf(f, ", %zu PSI trigger%s", policy_psi_trigger_count(p),
                         policy_psi_trigger_count(p) == 1 ? "" : "s");
-        units_format_duration(b2, sizeof(b2), r->window_usec);
+        policy_format_duration(b2, sizeof(b2), r->window_usec);
         if (r->mode == POLICY_RESTART_NEVER)
                 fprintf(f, ", never restarts");
         else if (r->max_restarts > 0)
