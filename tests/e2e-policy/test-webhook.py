@@ -100,16 +100,16 @@ def body(ctx):
         time.sleep(0.05)
     check(st2 is not None, f"no stage 2 within 10s of stage 1 while webhooks hang; last {seen[-1:]}")
     t2 = time.monotonic() - st2["policy"]["stage_since_sec"]
-    # The workload's own growth rate, as measured (it is slower under emulation).
-    (ta, ma), (tb, mb) = seen[0], seen[-1]
-    rate = (mb - ma) / (tb - ta) if tb - ta >= 0.5 and mb > ma else RATE
-    expected = (mib(64) - mib(32)) / min(rate, RATE)
-    ctx.note(f"stage 1 at {E.fmt_bytes(st1['memory']['current'])}, stage 2 {t2 - t1:.2f}s later (expected "
-             f"about {expected:.2f}s at {E.fmt_bytes(rate)}/s); the slow request hangs until "
-             f"{hang_until - t1:.1f}s; slowest status read {max(gaps):.3f}s")
+    # Status is live (read on request) while the stage is the last tick's: once a read shows memory
+    # past 64M, the tick that enters stage 2 must follow within a sampling interval.
+    over = [t for t, m in seen if m >= mib(64) + mib(1)]
+    late = t2 - over[0] if over else 0.0
+    ctx.note(f"stage 1 at {E.fmt_bytes(st1['memory']['current'])}, stage 2 {t2 - t1:.2f}s later, "
+             f"{late:.2f}s after a status read first showed memory past 64M; the slow request hangs "
+             f"until {hang_until - t1:.1f}s; slowest status read {max(gaps):.3f}s")
     check(t2 < hang_until, "stage 2 came only after the slow server answered: sampling waited for it")
-    check(t2 - t1 <= expected + 1.0 + ctx.slack, f"stage 2 came {t2 - t1:.2f}s after stage 1, expected about "
-          f"{expected:.2f}s: sampling was delayed")
+    check(late <= 0.1 + 0.2 + ctx.slack, f"stage 2 came {late:.2f}s after memory passed its threshold, "
+          "the sampling interval is 0.1s: sampling was delayed while webhooks hung")
     check(max(gaps) <= 0.5 + ctx.slack, f"a status read took {max(gaps):.2f}s while webhooks hung: the "
           "event loop was blocked")
     check(st2["memory"]["current"] >= mib(64) - mib(3), f"stage 2 at {E.fmt_bytes(st2['memory']['current'])}")
