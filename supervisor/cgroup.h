@@ -51,10 +51,11 @@ typedef struct Cg Cg;
  * *ret_tier is the tier that would be used; *reterr_msg explains a refusal. Touches nothing. */
 int cg_detect(const CgOptions *opts, CgTier *ret_tier, char **reterr_msg);
 
-/* `oomless run`: creates the leaves ("supervisor" and "workload" on v2, a "oomless-<pid>" child of
- * our own v1 memory cgroup plus a matching unified leaf for PSI on hybrid), moves the supervisor into
+/* `oomless run`: creates the leaves ("oomless-<pid>-supervisor" and "oomless-<pid>-workload" next
+ * to each other in our own cgroup on v2; a "oomless-<pid>" child of our own v1 memory cgroup plus a
+ * matching unified leaf for PSI, cgroup.events and cgroup.kill on hybrid), moves the supervisor into
  * its leaf on v2, enables controllers, applies limits, opens hot-path fds. Observe/none create
- * nothing. */
+ * nothing. On failure everything created so far is removed. */
 int cg_setup_run(const CgOptions *opts, Cg **ret, char **reterr_msg);
 
 /* `oomless attach`: watches an existing cgroup (found from /proc/PID/cgroup, or given as a path

@@ -200,6 +200,49 @@ TEST(this_host)
         free(msg);
 }
 
+static void put(const char *root, const char *rel, const char *text)
+{
+        char p[1024], cmd[1200];
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", p);
+        if (system(cmd) != 0)
+                TEST_FAIL("mkdir for %s", p);
+        FILE *f = fopen(p, "we");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+                TEST_FAIL("cannot write %s", p);
+}
+
+/* Malformed mountinfo and cgroup files: no crash, and the verdict degrades to a tier that needs
+ * nothing from them. */
+TEST(malformed_proc_files)
+{
+        static const char *mountinfo[] = {
+                "",
+                "garbage\n",
+                "31 23 0:27 / /sys/fs/cgroup rw - cgroup2\n",                   /* no source/options */
+                "31 23 0:27 /a/../.. /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", /* odd root */
+                "31 23 0:27 / /sys/fs/cgroup\\040x rw - cgroup2 cgroup2 rw\n",
+                "1 2 3 4 5 6 - - - -\n\n\n",
+        };
+        static const char *cgroup[] = { "",           "::\n",
+                                        "0::\n",      "0::/../..\n",
+                                        "x:memory\n", "4:memory:/a\n0::/b (deleted)\n" };
+        char root[512];
+        snprintf(root, sizeof(root), "%s", fixture("none"));
+        for (size_t i = 0; i < sizeof(mountinfo) / sizeof(mountinfo[0]); i++)
+                for (size_t j = 0; j < sizeof(cgroup) / sizeof(cgroup[0]); j++) {
+                        char *msg = NULL;
+                        put(root, "proc/self/mountinfo", mountinfo[i]);
+                        put(root, "proc/self/cgroup", cgroup[j]);
+                        CgTier t = detect(root, CG_TIER_AUTO, &msg);
+                        if (t != CG_TIER_NONE)
+                                TEST_FAIL("mountinfo case %zu, cgroup case %zu: tier %d (%s)", i, j, (int)t,
+                                          msg ? msg : "");
+                        ASSERT_TRUE(detect(root, CG_TIER_V2, &msg) < 0 && msg && *msg);
+                        free(msg);
+                }
+}
+
 static void cleanup_scratch(void)
 {
         char cmd[512];
