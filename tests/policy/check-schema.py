@@ -134,7 +134,11 @@ def used_keys(doc, out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--schema", required=True)
-    ap.add_argument("--tool", required=True, help="policy-print binary")
+    ap.add_argument("--tool", required=True, help="policy-print binary, or oomless")
+    ap.add_argument("--print-args", default="", help="arguments before FILE that make --tool print the "
+                    "normalized policy (\"check --print\" for oomless)")
+    ap.add_argument("--default-args", default="--default", help="arguments that make --tool print the "
+                    "built-in policy (\"check --print-default\" for oomless)")
     ap.add_argument("--invalid", required=True, help="directory of invalid fixtures")
     ap.add_argument("inputs", nargs="+", help="valid policy files or directories")
     a = ap.parse_args()
@@ -168,7 +172,7 @@ def main():
     for f in files:
         doc = json.load(open(f))
         check(f, doc)
-        out = subprocess.run([a.tool, f], capture_output=True, text=True)
+        out = subprocess.run([a.tool, *a.print_args.split(), f], capture_output=True, text=True)
         if out.returncode != 0:
             failures += 1
             print(f"FAIL {f}: the parser rejects it:\n{out.stderr}")
@@ -177,7 +181,7 @@ def main():
         printed = json.loads(out.stdout)
         used_keys(printed, seen_keys)
         check(f + " (--print)", printed)
-    out = subprocess.run([a.tool, "--default"], capture_output=True, text=True, check=True)
+    out = subprocess.run([a.tool, *a.default_args.split()], capture_output=True, text=True, check=True)
     check("built-in default (--print-default)", json.loads(out.stdout))
 
     for name in SCHEMA_MUST_REJECT:
