@@ -423,7 +423,14 @@ void *ma_realloc(void *p, size_t n)
                 ma_free_fast(p);
                 return q;
         }
-        void *q = ma_malloc_fast(n);
+        /* A block that grows in small steps would otherwise be copied at every class boundary:
+         * grow small blocks by at least a quarter. */
+        size_t want = n;
+        if (n > cur && cur <= MA_MAX_SMALL && n < cur + cur / 4)
+                want = cur + cur / 4;
+        void *q = ma_malloc_fast(want);
+        if (!q && want != n)
+                q = ma_malloc_fast(n);
         if (!q)
                 return NULL;
         memcpy(q, p, n < cur ? n : cur);
