@@ -41,8 +41,8 @@ def body(ctx):
     st1 = s.wait_status(lambda st: st["policy"]["stage"] >= 1, timeout=15, what="stage 1", interval=0.02)
     w1 = time.time() - st1["policy"]["stage_since_sec"]
     check(st1["policy"]["stage"] == 1, f"went straight to stage {st1['policy']['stage']}")
-    st2 = s.wait_status(lambda st: st["policy"]["stage"] >= 2, timeout=10, what="the max_dwell escalation "
-                        "to stage 2", interval=0.02)
+    st2 = s.wait_status(lambda st: st["policy"]["stage"] >= 2, timeout=10, what="stage 2 (the max_dwell escalation "
+                        "from stage 1)", interval=0.02)
     w2 = time.time() - st2["policy"]["stage_since_sec"]
     ctx.note(f"stage 1 -> 2 after {w2 - w1:.2f}s (max_dwell {DWELL1}s) at {E.fmt_bytes(st2['memory']['current'])}")
     check(st2["policy"]["stage"] == 2 and st2["policy"]["stage_name"] == "hard", f"stage {st2['policy']}")
