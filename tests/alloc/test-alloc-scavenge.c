@@ -10,6 +10,7 @@
  *   <own memory cgroup>/oomless-alloc-scav-<pid>/   limit 1G; child runs the scenario, reports
  *   phases over a pipe; the parent reads the cgroup's usage at each phase.
  */
+#include <dirent.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -191,4 +192,78 @@ TEST(cgroup_usage_drops)
         ASSERT_TRUE(trimmed <= idle + (1ull << 20));
 }
 
-TEST_MAIN()
+/* Child mode: allocate REPORT_MIB MiB, then print how many threads the process has and whether one
+ * is the scavenger. */
+static int thread_report(void)
+{
+        int mib = getenv("REPORT_MIB") ? atoi(getenv("REPORT_MIB")) : 64;
+        for (int i = 0; i < mib; i++)
+                memset(malloc(1 << 20), 1, 1 << 20);
+        for (int i = 0; i < 200; i++) /* start-up is lazy and asynchronous */
+                idle_ms(5);
+        int n = 0;
+        bool scav = false;
+        DIR *d = opendir("/proc/self/task");
+        if (!d)
+                return 2;
+        for (struct dirent *e; (e = readdir(d));) {
+                char path[300], name[64] = "";
+                if (e->d_name[0] == '.')
+                        continue;
+                n++;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+                FILE *f = fopen(path, "re");
+                if (f && fgets(name, sizeof(name), f) && strncmp(name, "oomless-scav", 12) == 0)
+                        scav = true;
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+        printf("%d %d\n", n, scav);
+        return 0;
+}
+
+static void run_thread_report(const char *background, const char *mib, int *threads, int *scav)
+{
+        int pfd[2];
+        ASSERT_EQ(pipe(pfd), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(pfd[1], 1);
+                setenv("OOMLESS_BACKGROUND", background, 1);
+                setenv("REPORT_MIB", mib, 1);
+                execl("/proc/self/exe", "test-alloc-scavenge", "--thread-report", (char *)NULL);
+                _exit(99);
+        }
+        close(pfd[1]);
+        char buf[64] = "";
+        ssize_t n = read(pfd[0], buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = 0;
+        close(pfd[0]);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_EQ(sscanf(buf, "%d %d", threads, scav), 2);
+}
+
+TEST(background_thread_lazy_and_optional)
+{
+        int threads, scav;
+        run_thread_report("0", "64", &threads, &scav); /* disabled */
+        ASSERT_EQ(threads, 1);
+        ASSERT_EQ(scav, 0);
+        run_thread_report("1", "2", &threads, &scav); /* a small heap does not need it */
+        ASSERT_EQ(threads, 1);
+        ASSERT_EQ(scav, 0);
+        run_thread_report("1", "64", &threads, &scav);
+        ASSERT_EQ(threads, 2);
+        ASSERT_EQ(scav, 1);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 2 && strcmp(argv[1], "--thread-report") == 0)
+                return thread_report();
+        return test_main(argc, argv);
+}
