@@ -170,6 +170,8 @@ def body(ctx):
     if ctx.tier == "v2":
         # The degrade stage's throttle: seen in status, or at least recorded as done.
         throttled = any(a["action"] == "throttle" and a["outcome"] == "ok" for a in acts)
+        ctx.note(f"v2: memory.high below memory.max seen in status: {high_below_max}; throttle ok in "
+                 f"recent_actions: {throttled}")
         check(high_below_max or throttled, "memory.high never went below memory.max on v2 (not in status, "
               f"and no successful throttle in recent_actions: {acts})")
     check(E.leaf_oom_kills(leaf) == 0, f"the leaf's oom_kill is {E.leaf_oom_kills(leaf)}")
