@@ -165,6 +165,8 @@ size_t ma_central_release_pages(uint64_t idle_before)
                         if (last > idle_before || c->scanned_ns == last + 1)
                                 continue;
                 }
+                if (!__atomic_load_n(&c->nonempty.next, __ATOMIC_RELAXED))
+                        continue;
                 ma_lock(&c->lock);
                 for (MaSpan *s = c->nonempty.next; s != &c->nonempty; s = s->next)
                         total += span_release_pages(s, ma_class_size[cls]);
@@ -176,10 +178,8 @@ size_t ma_central_release_pages(uint64_t idle_before)
 
 void ma_central_init(void)
 {
-        for (unsigned c = 0; c < MA_NCLASSES; c++) {
-                ma_lock_reset(&ma_central[c].lock);
-                cl_init(&ma_central[c].nonempty);
-        }
+        /* Nothing to do: a zeroed lock is unlocked and each list head is set up on first use, so
+         * classes a program never uses cost no resident memory. */
 }
 
 /* Returns objects to their spans; spans that became empty are chained on *rel for the page heap. */
@@ -201,8 +201,17 @@ static void central_to_spans_locked(MaCentral *c, unsigned cls, void *head, unsi
                                 cl_remove(s);
                         s->next = *rel;
                         *rel = s;
-                } else if (was_full)
+                } else if (was_full) {
                         cl_push(&c->nonempty, s);
+                } else if (s->allocated == (uint32_t)((s->limit - s->start) / size / 4)) {
+                        /* Now mostly empty: move it behind the fuller spans, which serve
+                         * allocations first, so it has a chance to drain and go back whole. */
+                        cl_remove(s);
+                        s->prev = c->nonempty.prev;
+                        s->next = &c->nonempty;
+                        c->nonempty.prev->next = s;
+                        c->nonempty.prev = s;
+                }
         }
 }
 
@@ -224,6 +233,8 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
         MaSpan *rel = NULL;
 
         ma_lock(&c->lock);
+        if (MA_UNLIKELY(!c->nonempty.next))
+                cl_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         if (c->nslots && want == ma_class_batch[cls]) {
                 *head = c->slots[--c->nslots];
@@ -286,6 +297,8 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
         MaSpan *rel = NULL;
 
         ma_lock(&c->lock);
+        if (MA_UNLIKELY(!c->nonempty.next))
+                cl_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         c->out_objs -= n;
         if (n == ma_class_batch[cls] && c->nslots < ma_class_slots[cls]) {
@@ -347,6 +360,12 @@ void ma_central_check(void)
                 MaCentral *c = &ma_central[cls];
                 size_t size = ma_class_size[cls];
                 ma_lock(&c->lock);
+                if (!c->nonempty.next) {
+                        if (c->nslots || c->out_objs)
+                                ma_fatal("invariant: central list used before set-up", c);
+                        ma_unlock(&c->lock);
+                        continue;
+                }
                 for (MaSpan *s = c->nonempty.next; s != &c->nonempty; s = s->next) {
                         if (s->next->prev != s || s->prev->next != s)
                                 ma_fatal("invariant: central list links broken", s);

@@ -92,7 +92,15 @@ static MaSpan *ma_span_new(void)
                 memset(s, 0, sizeof(*s));
                 return s;
         }
-        return ma_meta_alloc(sizeof(MaSpan));
+        /* Records come 64 at a time, packed: one per 8 KiB page is the common case. */
+        MaSpan *block = ma_meta_alloc(64 * sizeof(MaSpan));
+        if (!block)
+                return NULL;
+        for (size_t i = 1; i < 64; i++) {
+                block[i].next = ma_span_pool;
+                ma_span_pool = &block[i];
+        }
+        return &block[0];
 }
 
 static void ma_span_put(MaSpan *s)
