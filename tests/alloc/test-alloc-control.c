@@ -6,7 +6,7 @@
  * and scavenge requests under the seqlock, and checks that the child's allocator delivers the stage
  * to its callback, obeys the cap, serves the scavenge (scavenge_ack), publishes its figures, and
  * pokes the FIFO when its heap crosses the watermark. A page with a bad magic gets one warning and
- * the child runs standalone.
+ * the child runs standalone. The example cache-app sheds its cache when the stage rises.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +21,7 @@
 #include "test.h"
 
 static const char *lib;
+static const char *cache_app; /* examples/workloads/cache-app, optional */
 static char self[1024];
 static char dir[256];
 
@@ -256,12 +257,61 @@ TEST(bad_magic_runs_standalone)
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
+TEST(cache_app_sheds_on_stage)
+{
+        /* The example workload under a control page: raising the stage makes it shed its cache. */
+        if (!cache_app) {
+                printf("  (no cache-app path given; not run)\n");
+                return;
+        }
+        char ctl[300];
+        snprintf(ctl, sizeof(ctl), "%s/control-app", dir);
+        struct oomless_control *c = make_page(ctl, OOMLESS_CONTROL_MAGIC);
+        sup_write(c, 0, 0, 0, 0);
+        int out[2];
+        ASSERT_EQ(pipe(out), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                char e1[1200], e2[400];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
+                char *envp[] = { e1, e2, NULL };
+                execle(cache_app, cache_app, "--cache-mib", "64", "--seconds", "4", "--quiet", (char *)NULL,
+                       envp);
+                _exit(99);
+        }
+        close(out[1]);
+        sleep_ms(1000);
+        sup_write(c, 1, 0, 0, 0);
+        sleep_ms(800);
+        sup_write(c, 2, 0, 0, 0);
+        char buf[4096];
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof(buf) - 1 && (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        buf[got] = 0;
+        close(out[0]);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        printf("%s", buf);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(strstr(buf, "liboomless present") != NULL);
+        ASSERT_TRUE(strstr(buf, "stage 0 -> 1") != NULL);
+        ASSERT_TRUE(strstr(buf, "stage 1 -> 2, cache now 0 entries") != NULL);
+        munmap(c, OOMLESS_CONTROL_SIZE);
+}
+
 static void cleanup(void)
 {
         char p[300];
         snprintf(p, sizeof(p), "%s/control", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/control-bad", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/control-app", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/wake", dir);
         unlink(p);
@@ -275,6 +325,11 @@ int main(int argc, char **argv)
         if (argc < 2)
                 TEST_FAIL("usage: %s /path/to/liboomless.so", argv[0]);
         lib = argv[1];
+        if (argc >= 3 && argv[2][0] == '/') {
+                cache_app = argv[2];
+                argv++;
+                argc--;
+        }
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         ASSERT_TRUE(n > 0);
         self[n] = 0;
