@@ -227,6 +227,14 @@ static void *ma_large_alloc(size_t n, size_t align_pages, bool *ret_zeroed)
         size_t npages = (n + MA_PAGE - 1) >> MA_PAGE_SHIFT;
         if (npages == 0)
                 npages = 1;
+        uint64_t cap = atomic_load_explicit(&ma_cap, memory_order_relaxed);
+        if (cap && npages * MA_PAGE > cap) {
+                /* Larger than the whole cap: no amount of scavenging helps, and a program probing
+                 * with an absurd size must get ENOMEM, not an abort. */
+                atomic_fetch_add(&ma_cap_hits, 1);
+                errno = ENOMEM;
+                return NULL;
+        }
         for (int attempt = 0;; attempt++) {
                 ma_fail_was_cap = false;
                 MaSpan *s = ma_ph_alloc(npages, align_pages);
