@@ -2,9 +2,12 @@
 /*
  * The built-in policy, used without --policy. Sized for the case the project promises to handle: a
  * workload leaking ~20 MB/s under a 256M limit goes from 70% to 100% in ~4 s and from 90% to 100% in
- * ~1.3 s. Sampling every 100ms sees each percent of that ramp; stage 3 restarts at 90% with a 500ms
- * grace, so the leaf is killed at ~95% at the latest, before the kernel OOM killer would act. On v2 the
- * stage-2 throttle (memory.high at 96%) slows the last stretch further.
+ * ~1.3 s. Sampling every 100ms sees each percent of that ramp; stage 3 restarts once 90% has held for
+ * 300ms (so one sample at the limit during a burst, which the kernel resolves within milliseconds, does
+ * not decide alone), with a 500ms grace: the leaf is killed at ~97% at the latest, before the kernel
+ * OOM killer would act. On v2 the stage-2 throttle (memory.high at 96%) slows the last stretch further.
+ * The restart mode is "never": an exit nobody asked for ends oomless with the workload's status, as an
+ * init should; only the restarts this policy asks for start the workload again.
  */
 #include "policy-internal.h"
 
@@ -15,7 +18,7 @@ static const char default_json[] =
     "  \"description\": \"Built-in policy: warn at 70%, degrade at 85% (scavenge, throttle), restart "
     "gracefully at 90% of the effective limit, before the kernel OOM killer acts.\",\n"
     "  \"sampling_interval\": \"100ms\",\n"
-    "  \"restart\": { \"mode\": \"on-failure\", \"initial_delay\": \"1s\", \"max_delay\": \"1m\",\n"
+    "  \"restart\": { \"mode\": \"never\", \"initial_delay\": \"1s\", \"max_delay\": \"1m\",\n"
     "               \"reset_after\": \"5m\", \"max_restarts\": 5, \"window\": \"10m\" },\n"
     "  \"stages\": [\n"
     "    {\n"
@@ -51,7 +54,8 @@ static const char default_json[] =
     "it.\",\n"
     "      \"enter\": { \"any\": [ { \"memory\": \">= 90%\" },\n"
     "                          { \"all\": [ { \"events.max\": \">= 1\", \"within\": \"2s\" }, { \"memory\": "
-    "\">= 85%\" } ] } ] },\n"
+    "\">= 85%\" } ] } ],\n"
+    "                 \"for\": \"300ms\" },\n"
     "      \"exit\": { \"all\": [ { \"memory\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
     "      \"cooldown\": \"2s\",\n"
     "      \"max_dwell\": \"30s\",\n"

@@ -1178,11 +1178,6 @@ static bool parse_action(Parser *ps, const cJSON *j, const char *path, PolicyWhe
                      "action \"throttle\" belongs in on_enter");
                 ok = false;
         }
-        if (a->kind == POLICY_ACTION_RESTART && ps->p->restart.mode == POLICY_RESTART_NEVER) {
-                perr(ps, path, "use a \"kill\" action, or set restart.mode to \"on-failure\" or \"always\"",
-                     "action \"restart\" with restart.mode \"never\"");
-                ok = false;
-        }
         return ok;
 }
 

@@ -35,10 +35,14 @@ PolicyRestartVerdict policy_restart_decide(const Policy *p, PolicyRestartState *
         uint64_t delay;
 
         prune(st, r->window_usec, now);
-        if (r->mode == POLICY_RESTART_NEVER)
-                return POLICY_RESTART_VERDICT_STOP;
-        if (r->mode == POLICY_RESTART_ON_FAILURE && !failed && !exit->requested)
-                return POLICY_RESTART_VERDICT_STOP;
+        /* The mode speaks for exits nobody asked for; a restart action's own stop always restarts,
+         * within max_restarts, however the workload then died (even if the kernel won the race). */
+        if (!exit->requested) {
+                if (r->mode == POLICY_RESTART_NEVER)
+                        return POLICY_RESTART_VERDICT_STOP;
+                if (r->mode == POLICY_RESTART_ON_FAILURE && !failed)
+                        return POLICY_RESTART_VERDICT_STOP;
+        }
         if (r->max_restarts > 0 && st->n_events >= r->max_restarts)
                 return POLICY_RESTART_VERDICT_GIVE_UP;
 

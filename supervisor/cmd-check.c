@@ -42,7 +42,7 @@ static void summary(FILE *f, const char *file, const Policy *p)
                         policy_psi_trigger_count(p) == 1 ? "" : "s");
         policy_format_duration(b2, sizeof(b2), r->window_usec);
         if (r->mode == POLICY_RESTART_NEVER)
-                fprintf(f, ", never restarts");
+                fprintf(f, ", restarts only when a restart action asks");
         else if (r->max_restarts > 0)
                 fprintf(f, ", restart %s (at most %u within %s)", policy_restart_mode_to_string(r->mode),
                         r->max_restarts, b2);

@@ -30,6 +30,7 @@ enum {
         OPT_PID,
         OPT_CGROUP,
         OPT_CGROUP_ROOT,
+        OPT_HEAP_CAP,
 };
 
 const char *cmd_default_runtime_dir(void)
@@ -81,6 +82,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { "interval", required_argument, NULL, OPT_INTERVAL },
                 { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
                 { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+                { "heap-cap", required_argument, NULL, OPT_HEAP_CAP },
                 {},
         };
         static const struct option attach_opts[] = {
@@ -108,6 +110,9 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         .tree_limit = UINT64_MAX },
                 .stop_timeout_usec = MANAGER_DEFAULT_STOP_TIMEOUT_USEC,
                 .preload = mode == MANAGER_RUN,
+                /* Above the built-in policy's restart threshold (90%), so a leaking heap is restarted
+                 * gracefully first; the cap is the backstop that turns a kernel kill into ENOMEM. */
+                .heap_cap = { .set = true, .percent = true, .permyriad = 9500 },
                 .runtime_dir = cmd_default_runtime_dir(),
         };
 
@@ -193,6 +198,14 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         cfg->cg.tree_limit = v;
                         break;
                 }
+                case OPT_HEAP_CAP:
+                        if (streq(optarg, "none")) {
+                                cfg->heap_cap = (SizeSpec){ 0 };
+                                break;
+                        }
+                        if (parse_size_spec_opt(cmd, "--heap-cap", optarg, &cfg->heap_cap) < 0)
+                                return -1;
+                        break;
                 case OPT_CGROUP_ROOT:
                         if (optarg[0] != '/')
                                 return bad(cmd, "--cgroup-root", optarg,

@@ -16,6 +16,7 @@ void cmd_help_run(FILE *f)
             "  --memory-swap-max=SIZE  swap limit (same forms)\n"
             "  --oom-group             the kernel OOM killer kills the whole leaf (v2)\n"
             "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
+            "  --heap-cap=SIZE         heap cap published to liboomless (default 95% of the limit; none)\n"
             "  --stop-timeout=DUR      grace after SIGTERM/SIGINT before SIGKILL (default 10s)\n"
             "  --forward-hup           forward SIGHUP to CMD instead of reloading the policy\n"
             "  --policy=FILE           JSON policy (default: the built-in one)\n"

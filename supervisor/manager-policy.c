@@ -27,6 +27,8 @@ struct ManagerPolicy {
         bool restart_requested; /* the running stop is a restart action's */
         uint64_t oom_kill_seen; /* events counter at the last tick, to count kills of non-main processes */
         bool oom_kill_seen_valid;
+        bool user_heap_cap;     /* OOMLESS_HEAP_CAP was set by the user: never publish over it */
+        uint64_t published_cap; /* last cap written to the control page, 0 = none yet */
 };
 
 static Policy *current(Manager *m)
@@ -127,6 +129,8 @@ int manager_policy_setup(Manager *m)
                         log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
         }
 
+        mp->user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL;
+
         ActionRunnerConfig cfg = {
                 .event = m->event,
                 .cg = m->cg,
@@ -214,6 +218,25 @@ static void run_decisions(Manager *m, const PolicyDecisions *ds, const PolicyTra
                 (void)actions_execute_all(mp->runner, ds, s);
 }
 
+/* The published cap follows the effective limit, which a parent cgroup may change while we run. The
+ * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
+ * than at the next tick. */
+void manager_policy_publish_heap_cap(Manager *m)
+{
+        ManagerPolicy *mp = m->policy;
+        uint64_t limit = m->last.limit, cap;
+
+        if (!mp || !mp->control || !m->cfg.heap_cap.set || mp->user_heap_cap)
+                return;
+        if (limit == 0 || limit == OOMLESS_NO_LIMIT)
+                return;
+        cap = units_size_spec_resolve(&m->cfg.heap_cap, limit);
+        if (cap == mp->published_cap)
+                return;
+        if (actions_set_heap_cap(mp->runner, cap, limit / 100 * 85) >= 0)
+                mp->published_cap = cap;
+}
+
 void manager_policy_tick(Manager *m)
 {
         ManagerPolicy *mp = m->policy;
@@ -223,8 +246,10 @@ void manager_policy_tick(Manager *m)
 
         if (!mp || !mp->runner)
                 return;
-        if (mp->control)
+        if (mp->control) {
+                manager_policy_publish_heap_cap(m);
                 (void)control_fill_sample(mp->control, &m->last);
+        }
 
         /* Kernel OOM kills inside the leaf count toward max_restarts even when the main process lives. */
         if (m->last.events_valid) {
@@ -290,11 +315,6 @@ int manager_policy_child_exited(Manager *m, int status, bool oom_killed, uint64_
                 return 0;
         requested = mp->restart_requested;
         mp->restart_requested = false;
-
-        /* Without --policy the workload's own exit ends oomless with its status (the init contract);
-         * only a restart the built-in policy asked for starts it again. */
-        if (!m->cfg.policy_path && !requested)
-                return 0;
 
         PolicyExit e = {
                 .signaled = status > 128,

@@ -754,6 +754,7 @@ static int start_child(Manager *m)
          * effective limit the runtime heap caps derive from. */
         if (manager_sample(m) >= 0 && m->last.events_valid)
                 m->oom_kill_baseline = m->last.ev_oom_kill;
+        manager_policy_publish_heap_cap(m);
 
         r = child_env(m, &add);
         if (r >= 0)

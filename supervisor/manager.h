@@ -42,6 +42,7 @@ typedef struct ManagerConfig {
         const char *policy_path; /* NULL: the built-in default */
         bool dry_run;
         bool preload;
+        SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
         const char *runtime_dir;
 } ManagerConfig;
 
@@ -119,6 +120,8 @@ void manager_policy_reload(Manager *m);
 void manager_policy_tick(Manager *m);
 /* The interval the policy asks for (0 = no opinion) and its PSI triggers. */
 uint64_t manager_policy_interval(Manager *m);
+/* Publishes --heap-cap against the last sample's limit; before a spawn so the allocator starts with it. */
+void manager_policy_publish_heap_cap(Manager *m);
 size_t manager_policy_psi_triggers(Manager *m, const char **ret, size_t max);
 /* Extra environment for the child ("NAME=value", strv appended to *env). */
 int manager_policy_child_env(Manager *m, char ***env);

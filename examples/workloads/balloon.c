@@ -4,12 +4,14 @@
  * kernel charges it to the cgroup. Used by the e2e tests, the policy tests and the demo.
  *
  *   balloon [--rate SIZE] [--step SIZE] [--max SIZE] [--hold DUR|inf] [--free] [--after DUR]
- *           [--cycles N] [--leak] [--quiet]
+ *           [--cycles N] [--leak] [--mmap] [--quiet]
  *
  * It grows in --step chunks (malloc + memset) at --rate bytes per second (0 = as fast as it can)
  * up to --max, holds for --hold, then with --free releases everything and waits --after before the
- * next cycle or the exit. --leak grows forever (no --max). Sizes take K/M/G suffixes, durations
- * ms/s/m. Prints one line per milestone on stdout. Exits 0, 2 on bad arguments, 3 when malloc fails.
+ * next cycle or the exit. --leak grows forever (no --max). --mmap takes memory straight from mmap(2),
+ * as runtimes with their own allocator do, so a preloaded malloc's heap cap does not apply. Sizes take K/M/G
+ * suffixes, durations ms/s/m. Prints one line per milestone on stdout. Exits 0, 2 on bad arguments, 3 when
+ * malloc fails.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static bool quiet;
@@ -125,7 +128,7 @@ static void usage(FILE *f)
         fputs(
             "Usage: balloon [--rate SIZE] [--step SIZE] [--max SIZE] [--hold DUR|inf] [--free] [--after "
             "DUR]\n"
-            "               [--cycles N] [--leak] [--quiet]\n"
+            "               [--cycles N] [--leak] [--mmap] [--quiet]\n"
             "Allocates and touches memory at --rate per second (0 = as fast as possible) in --step chunks\n"
             "up to --max (default 100M), holds for --hold, frees it all with --free, waits --after.\n"
             "--leak grows forever. Sizes: 512K, 20M, 1G. Durations: 500ms, 10s, 2m, inf.\n",
@@ -135,21 +138,16 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "rate", required_argument, NULL, 'r' },
-                { "step", required_argument, NULL, 's' },
-                { "max", required_argument, NULL, 'm' },
-                { "hold", required_argument, NULL, 'H' },
-                { "free", no_argument, NULL, 'f' },
-                { "after", required_argument, NULL, 'a' },
-                { "cycles", required_argument, NULL, 'c' },
-                { "leak", no_argument, NULL, 'l' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+                { "rate", required_argument, NULL, 'r' },   { "step", required_argument, NULL, 's' },
+                { "max", required_argument, NULL, 'm' },    { "hold", required_argument, NULL, 'H' },
+                { "free", no_argument, NULL, 'f' },         { "after", required_argument, NULL, 'a' },
+                { "cycles", required_argument, NULL, 'c' }, { "leak", no_argument, NULL, 'l' },
+                { "quiet", no_argument, NULL, 'q' },        { "mmap", no_argument, NULL, 'M' },
+                { "help", no_argument, NULL, 'h' },         {},
         };
         uint64_t rate = 0, step = 1024 * 1024, max = 100 * 1024 * 1024;
         int64_t hold = 0, after = 0;
-        bool do_free = false, leak = false;
+        bool do_free = false, leak = false, use_mmap = false;
         long cycles = 1;
         int c, idx = 0;
 
@@ -176,6 +174,9 @@ int main(int argc, char **argv)
                         break;
                 case 'l':
                         leak = true;
+                        break;
+                case 'M':
+                        use_mmap = true;
                         break;
                 case 'q':
                         quiet = true;
@@ -207,7 +208,8 @@ int main(int argc, char **argv)
 
         size_t nchunks = leak ? 1024 : (size_t)((max + step - 1) / step);
         char **chunks = calloc(nchunks ? nchunks : 1, sizeof(char *));
-        if (!chunks)
+        size_t *sizes = calloc(nchunks ? nchunks : 1, sizeof(size_t));
+        if (!chunks || !sizes)
                 return 3;
         long page = sysconf(_SC_PAGESIZE);
 
@@ -220,23 +222,33 @@ int main(int argc, char **argv)
                         if (n == nchunks) {
                                 nchunks *= 2;
                                 char **nc = realloc(chunks, nchunks * sizeof(char *));
-                                if (!nc) {
+                                size_t *ns = nc ? realloc(sizes, nchunks * sizeof(size_t)) : NULL;
+                                if (!nc || !ns) {
                                         fprintf(stderr, "balloon: out of memory for the chunk table\n");
                                         return 3;
                                 }
                                 chunks = nc;
+                                sizes = ns;
                         }
                         size_t sz = (size_t)(leak ? step : (max - total < step ? max - total : step));
-                        char *p = malloc(sz);
+                        char *p;
+                        if (use_mmap) {
+                                p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                                         0);
+                                if (p == MAP_FAILED)
+                                        p = NULL;
+                        } else
+                                p = malloc(sz);
                         if (!p) {
-                                fprintf(stderr, "balloon: malloc(%zu) failed after %" PRIu64 " MiB: %s\n",
-                                        sz, total >> 20, strerror(errno));
+                                fprintf(stderr, "balloon: %s(%zu) failed after %" PRIu64 " MiB: %s\n",
+                                        use_mmap ? "mmap" : "malloc", sz, total >> 20, strerror(errno));
                                 return 3;
                         }
                         /* Touch every page so the kernel charges it. */
                         for (size_t o = 0; o < sz; o += (size_t)page)
                                 p[o] = (char)(o | 1);
                         p[sz - 1] = 1;
+                        sizes[n] = sz;
                         chunks[n++] = p;
                         total += sz;
                         if (rate > 0) {
@@ -251,7 +263,10 @@ int main(int argc, char **argv)
                         sleep_usec(hold);
                 if (do_free) {
                         for (size_t i = 0; i < n; i++)
-                                free(chunks[i]);
+                                if (use_mmap)
+                                        munmap(chunks[i], sizes[i]);
+                                else
+                                        free(chunks[i]);
                         say("freed %" PRIu64 " MiB", total >> 20);
                         if (after)
                                 sleep_usec(after);
