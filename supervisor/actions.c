@@ -1184,6 +1184,12 @@ void actions_note_transition(ActionRunner *r, const PolicyTransition *t)
                 return;
         r->prev_stage = t->from;
         r->stage = t->to;
+        /* Recovery must reach the app even when the lower stage has no notify action of its own:
+         * an app told to shed at stage 2 would otherwise stay degraded after the policy stepped down. */
+        if (t->to < r->published_stage) {
+                r->published_stage = t->to;
+                (void)publish(r);
+        }
 }
 
 bool actions_busy(const ActionRunner *r)

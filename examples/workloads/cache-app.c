@@ -6,7 +6,8 @@
  * from the pressure callback so the allocation can be retried. It runs unchanged without liboomless
  * (the API is weak; see include/oomless/oomless.h) and then simply never sheds.
  *
- * Usage: cache-app [--cache-mib N] [--value-kib K] [--seconds S] [--quiet]
+ * Usage: cache-app [--cache-mib N] [--value-kib K] [--grow MIB_PER_SEC] [--seconds S] [--quiet]
+ * --grow limits how fast the cache fills (default: as fast as lookups miss), for demonstrations.
  * Prints one status line per second: stage, cache entries and MiB, heap figures when available.
  */
 #include <getopt.h>
@@ -60,14 +61,14 @@ static double now_sec(void)
 int main(int argc, char **argv)
 {
         size_t cache_mib = 256, value_kib = 64;
-        double seconds = 10;
+        double seconds = 10, grow = 0;
         int quiet = 0, stage = 0;
-        static const struct option opts[] = { { "cache-mib", required_argument, NULL, 'c' },
-                                              { "value-kib", required_argument, NULL, 'v' },
-                                              { "seconds", required_argument, NULL, 's' },
-                                              { "quiet", no_argument, NULL, 'q' },
-                                              { NULL, 0, NULL, 0 } };
-        for (int c; (c = getopt_long(argc, argv, "c:v:s:q", opts, NULL)) != -1;) {
+        static const struct option opts[] = {
+                { "cache-mib", required_argument, NULL, 'c' }, { "value-kib", required_argument, NULL, 'v' },
+                { "seconds", required_argument, NULL, 's' },   { "grow", required_argument, NULL, 'g' },
+                { "quiet", no_argument, NULL, 'q' },           { NULL, 0, NULL, 0 }
+        };
+        for (int c; (c = getopt_long(argc, argv, "c:v:s:g:q", opts, NULL)) != -1;) {
                 switch (c) {
                 case 'c':
                         cache_mib = strtoull(optarg, NULL, 10);
@@ -78,13 +79,18 @@ int main(int argc, char **argv)
                 case 's':
                         seconds = strtod(optarg, NULL);
                         break;
+                case 'g':
+                        grow = strtod(optarg, NULL);
+                        break;
                 case 'q':
                         quiet = 1;
                         break;
                 default:
-                        fprintf(stderr,
-                                "usage: %s [--cache-mib N] [--value-kib K] [--seconds S] [--quiet]\n",
-                                argv[0]);
+                        fprintf(
+                            stderr,
+                            "usage: %s [--cache-mib N] [--value-kib K] [--grow MIB_PER_SEC] [--seconds S] "
+                            "[--quiet]\n",
+                            argv[0]);
                         return 2;
                 }
         }
@@ -141,6 +147,8 @@ int main(int argc, char **argv)
                         misses++;
                         if (k >= target)
                                 continue; /* outside what we may keep now: compute, don't cache */
+                        if (grow > 0 && (double)((used + 1) * value_size) > (t - start) * grow * 1048576.0)
+                                continue;             /* filling no faster than --grow */
                         void *v = malloc(value_size); /* before linking in: see on_pressure() */
                         if (!v) {
                                 failures++;
@@ -151,6 +159,8 @@ int main(int argc, char **argv)
                         slots[k] = v;
                         used++;
                 }
+                if (grow > 0) /* a paced demo need not burn a core */
+                        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
                 if (!quiet && t >= next_report) {
                         struct oomless_stats st = { .size = sizeof(st) };
                         if (oomless_try_stats(&st) == 0)
