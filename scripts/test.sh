@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, checks formatting, builds with -Werror, then runs the
 # whole ctest suite (unit, policy, fuzz replay, real-kernel cgroup, e2e, actions, allocator, compat,
-# benchmark smoke, and the pure cgroup v2 suite inside a VM).
+# benchmark smoke, and the pure cgroup v2 suite inside a VM). Tests labelled purev2 need a pure v2
+# host: the vm/* tests run them inside the VM, so the host run leaves them out instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/check-format.sh
 scripts/build.sh
 cd build
-ctest --output-on-failure --timeout 1800 "$@"
+ctest --output-on-failure --timeout 1800 -LE purev2 "$@"
