@@ -11,7 +11,7 @@ packages=(
         # tests: tools and real programs run under LD_PRELOAD
         python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
         # the pure cgroup v2 VM (tests/vm)
-        qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod
+        qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # benchmark peers (bench/alloc)
         libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
 )

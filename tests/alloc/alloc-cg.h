@@ -58,7 +58,7 @@ static inline bool acg_own(char *out, size_t n, bool *v2)
                 if (!b)
                         continue;
                 *b = 0;
-                if (strcmp(line, "0") == 0 && a[1] == 0)
+                if (a == line + 1 && line[0] == '0' && a[1] == 0) /* "0::" is the v2 line */
                         snprintf(v2path, sizeof(v2path), "%s", b + 1);
                 else if (strstr(a + 1, "memory"))
                         snprintf(v1path, sizeof(v1path), "%s", b + 1);
