@@ -31,6 +31,9 @@ struct Pending {
         unsigned stage;
         PolicyWhen when;
         Hook *hook;
+        char label[80];         /* "exec /bin/sh", "webhook http://...", for the exit drain's log */
+        uint64_t deadline_usec; /* CLOCK_MONOTONIC end through its own timeouts, USEC_INFINITY: none */
+        bool cancelled;         /* given up on at exit; the outcome says so */
         /* dump: memory.max to restore; restore_max false when nothing was raised */
         bool restore_max;
         uint64_t old_max;
@@ -93,6 +96,18 @@ static uint64_t realtime_usec(void)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
 }
 
 static const char *kind_name(PolicyActionKind k)
@@ -166,13 +181,50 @@ static void record(ActionRunner *r, PolicyActionKind kind, unsigned stage, Polic
 
 #define RECORD(r, d, ...) record((r), (d)->action->kind, (d)->stage, (d)->when, __VA_ARGS__)
 
+/* How long an action may run through its own timeouts, with a little slack so that an outcome it
+ * reaches by itself wins over the exit drain's cancel. */
+static uint64_t action_bound(const PolicyAction *a)
+{
+        const uint64_t slack = 500 * USEC_PER_MSEC;
+        uint64_t t, backoff, total;
+
+        switch (a->kind) {
+        case POLICY_ACTION_EXEC:
+        case POLICY_ACTION_DUMP:
+                if (a->timeout_usec == 0)
+                        return USEC_INFINITY;
+                return add_sat(add_sat(a->timeout_usec, HOOK_KILL_GRACE_DEFAULT), slack);
+        case POLICY_ACTION_WEBHOOK:
+                t = a->timeout_usec ?: WEBHOOK_TIMEOUT_DEFAULT;
+                backoff = a->backoff_usec ?: WEBHOOK_BACKOFF_DEFAULT;
+                total = t;
+                for (unsigned i = 0; i < a->retries; i++) {
+                        total = add_sat(total, add_sat(MIN(backoff, WEBHOOK_BACKOFF_MAX_DEFAULT), t));
+                        backoff = add_sat(backoff, backoff);
+                }
+                return add_sat(total, slack);
+        case POLICY_ACTION_RECLAIM:
+                return a->timeout_usec == 0 ? USEC_INFINITY : add_sat(a->timeout_usec, slack);
+        default:
+                return USEC_INFINITY;
+        }
+}
+
 static Pending *pending_new(ActionRunner *r, const PolicyDecision *d)
 {
+        const PolicyAction *a = d->action;
         Pending *p = calloc(1, sizeof(*p));
         if (!p)
                 return NULL;
         p->runner = r;
-        p->kind = d->action->kind;
+        p->kind = a->kind;
+        if (IN_SET(a->kind, POLICY_ACTION_EXEC, POLICY_ACTION_DUMP) && a->argv && a->argv[0])
+                snprintf(p->label, sizeof(p->label), "%s %s", kind_name(a->kind), a->argv[0]);
+        else if (a->kind == POLICY_ACTION_WEBHOOK && a->url)
+                snprintf(p->label, sizeof(p->label), "%s %s", kind_name(a->kind), a->url);
+        else
+                snprintf(p->label, sizeof(p->label), "%s", kind_name(a->kind));
+        p->deadline_usec = add_sat(monotonic_usec(), action_bound(a));
         p->stage = d->stage;
         p->when = d->when;
         p->next = r->pending;
@@ -189,6 +241,13 @@ static void pending_free(Pending *p)
                         break;
                 }
         free(p);
+}
+
+/* After an asynchronous outcome: tell the manager when nothing is left running. */
+static void maybe_idle(ActionRunner *r)
+{
+        if (!actions_busy(r) && r->cb.idle)
+                r->cb.idle(r->cb.userdata);
 }
 
 /* ---- notify ------------------------------------------------------------------------------------ */
@@ -553,6 +612,7 @@ static int on_resume(sd_event_source *s, void *userdata)
 
         r->resume_source = sd_event_source_disable_unref(r->resume_source);
         queue_resume(r);
+        maybe_idle(r);
         return 0;
 }
 
@@ -597,11 +657,23 @@ static void on_hook_done(const HookResult *res, void *userdata)
         char desc[96], restored[160] = "";
         bool ok = res->status_known ? (res->code == CLD_EXITED && res->status == 0) : !res->timed_out;
 
-        hook_result_describe(res, desc, sizeof(desc));
+        if (p->cancelled) {
+                /* Its end came from the exit drain, not from its own timeout. */
+                HookResult c = *res;
+                c.timed_out = false;
+                hook_result_describe(&c, desc, sizeof(desc));
+        } else
+                hook_result_describe(res, desc, sizeof(desc));
         if (p->kind == POLICY_ACTION_DUMP)
                 restore_max(r, p, restored, sizeof(restored));
-        record(r, p->kind, p->stage, p->when, "%s: hook pid %d %s in %" PRIu64 " ms%s", ok ? "ok" : "failed",
-               (int)res->pid, desc, res->duration_usec / USEC_PER_MSEC, restored);
+        if (p->cancelled)
+                record(r, p->kind, p->stage, p->when,
+                       "failed: cancelled at exit: hook pid %d %s in %" PRIu64 " ms%s", (int)res->pid, desc,
+                       res->duration_usec / USEC_PER_MSEC, restored);
+        else
+                record(r, p->kind, p->stage, p->when, "%s: hook pid %d %s in %" PRIu64 " ms%s",
+                       ok ? "ok" : "failed", (int)res->pid, desc, res->duration_usec / USEC_PER_MSEC,
+                       restored);
 
         bool was_dump = p->kind == POLICY_ACTION_DUMP;
         pending_free(p);
@@ -609,6 +681,7 @@ static void on_hook_done(const HookResult *res, void *userdata)
                 r->barrier = false;
                 schedule_resume(r);
         }
+        maybe_idle(r);
 }
 
 static int start_hook(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, Pending *p)
@@ -793,6 +866,7 @@ static void on_webhook_done(const WebhookResult *res, void *userdata)
                 record(r, p->kind, p->stage, p->when, "failed: %s after %u attempt(s): %s",
                        webhook_error_class_to_string(res->error_class), res->attempts, res->message);
         pending_free(p);
+        maybe_idle(r);
 }
 
 static void do_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
@@ -895,6 +969,7 @@ static void on_reclaim_done(const ReclaimResult *res, void *userdata)
         else
                 record(r, p->kind, p->stage, p->when, "failed: memory.reclaim: %s", strerror(-res->error));
         pending_free(p);
+        maybe_idle(r);
 }
 
 static void do_reclaim(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
@@ -1195,6 +1270,69 @@ void actions_note_transition(ActionRunner *r, const PolicyTransition *t)
 bool actions_busy(const ActionRunner *r)
 {
         return r->pending || r->queue_len > 0;
+}
+
+unsigned actions_describe_running(const ActionRunner *r, char *buf, size_t len)
+{
+        unsigned n = 0;
+        size_t used = 0;
+
+        if (len > 0)
+                buf[0] = 0;
+        for (const Pending *p = r->pending; p; p = p->next, n++)
+                if (used < len) {
+                        int k = snprintf(buf + used, len - used, "%s%s", n > 0 ? ", " : "", p->label);
+                        used += k > 0 ? (size_t)k : 0;
+                }
+        return n;
+}
+
+uint64_t actions_drain_deadline(const ActionRunner *r)
+{
+        uint64_t d = 0;
+
+        for (const Pending *p = r->pending; p; p = p->next)
+                d = MAX(d, p->deadline_usec);
+        return d;
+}
+
+void actions_cancel_at_exit(ActionRunner *r)
+{
+        bool drop_webhooks = false, drop_reclaim = false;
+
+        while (r->queue_len > 0) {
+                QueuedDecision *q = &r->queue[r->queue_head];
+                record(r, q->d.action->kind, q->d.stage, q->d.when, "skipped: cancelled at exit");
+                r->queue_head = (r->queue_head + 1) % ACTIONS_QUEUE_MAX;
+                r->queue_len--;
+        }
+        r->resume_source = sd_event_source_disable_unref(r->resume_source);
+
+        for (Pending *p = r->pending; p; p = p->next) {
+                if (p->hook) {
+                        /* Recorded by on_hook_done() once it ended. */
+                        p->cancelled = true;
+                        hook_terminate(p->hook);
+                } else if (p->kind == POLICY_ACTION_WEBHOOK)
+                        drop_webhooks = true;
+                else if (p->kind == POLICY_ACTION_RECLAIM)
+                        drop_reclaim = true;
+        }
+        /* Freeing them takes the transfers off the curl multi handle and joins the reclaim worker,
+         * neither calls back, so their outcomes are recorded here. */
+        if (drop_webhooks)
+                r->webhook = webhook_free(r->webhook);
+        if (drop_reclaim)
+                r->reclaimer = reclaimer_free(r->reclaimer);
+        for (Pending *p = r->pending, *next; p; p = next) {
+                next = p->next;
+                if ((drop_webhooks && p->kind == POLICY_ACTION_WEBHOOK) ||
+                    (drop_reclaim && p->kind == POLICY_ACTION_RECLAIM)) {
+                        record(r, p->kind, p->stage, p->when, "failed: cancelled at exit: %s still running",
+                               p->label);
+                        pending_free(p);
+                }
+        }
 }
 
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max)

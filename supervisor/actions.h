@@ -67,6 +67,8 @@ typedef struct ActionCallbacks {
         /* notify ran: the stage the workload is told about (for $MEMORY_PRESSURE_WATCH-style
          * watchers). */
         void (*stage_notified)(void *userdata, unsigned stage, unsigned prev_stage);
+        /* The last running or queued action finished (actions_busy() turned false), from the loop. */
+        void (*idle)(void *userdata);
         void *userdata;
 } ActionCallbacks;
 
@@ -106,6 +108,18 @@ int actions_execute_all(ActionRunner *r, const PolicyDecisions *ds, const Oomles
 
 /* True while a hook, webhook, reclaim or dump started by the runner is still running or queued. */
 bool actions_busy(const ActionRunner *r);
+
+/* Exit drain. The running actions as "exec /bin/sh, webhook http://..." (truncated to len); returns
+ * how many run. */
+unsigned actions_describe_running(const ActionRunner *r, char *buf, size_t len);
+/* CLOCK_MONOTONIC time by which every running action ends through its own timeouts (a hook's timeout
+ * plus its kill grace, a webhook's attempts and backoffs, a reclaim's timeout); USEC_INFINITY when
+ * one has no timeout. */
+uint64_t actions_drain_deadline(const ActionRunner *r);
+/* Gives up on what still runs, recording "failed: cancelled at exit" for each: queued decisions are
+ * skipped, webhooks and reclaims dropped at once, hooks get SIGTERM (SIGKILL after the grace) and are
+ * recorded when they ended, after which the idle callback runs. */
+void actions_cancel_at_exit(ActionRunner *r);
 
 /* The newest outcomes first, at most ACTIONS_RING_SIZE. */
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max);

@@ -287,6 +287,14 @@ void hook_cancel(Hook *h)
         hook_destroy(h);
 }
 
+void hook_terminate(Hook *h)
+{
+        if (!h || h->kill_source)
+                return;
+        h->timer_source = sd_event_source_disable_unref(h->timer_source);
+        (void)on_timeout(NULL, 0, h);
+}
+
 bool hook_child_reaped(pid_t pid, int code, int status)
 {
         for (Hook *h = running_hooks; h; h = h->next)

@@ -58,6 +58,10 @@ int hook_run(sd_event *e, const HookSpec *spec, hook_done_t done, void *userdata
 /* Kills the hook's process group with SIGKILL, reaps it, and drops it without calling back. */
 void hook_cancel(Hook *h);
 
+/* Ends the hook now the way its timeout would: SIGTERM to its process group, SIGKILL after the grace.
+ * The callback still runs once it exited (with timed_out set). No-op when that is already under way. */
+void hook_terminate(Hook *h);
+
 /* For the manager's SIGCHLD reaper; see the header comment. */
 bool hook_child_reaped(pid_t pid, int code, int status);
 

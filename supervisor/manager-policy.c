@@ -11,6 +11,7 @@
 
 #include "actions.h"
 #include "control.h"
+#include "hook.h"
 #include "log.h"
 #include "manager.h"
 #include "policy-file.h"
@@ -29,7 +30,11 @@ struct ManagerPolicy {
         bool oom_kill_seen_valid;
         bool user_heap_cap;     /* OOMLESS_HEAP_CAP was set by the user: never publish over it */
         uint64_t published_cap; /* last cap written to the control page, 0 = none yet */
+        sd_event_source *drain_timer;
 };
+
+/* Cancelled hooks end within their kill grace; this only guards against one that never gets reaped. */
+#define DRAIN_CANCEL_WAIT_USEC (HOOK_KILL_GRACE_DEFAULT + 1 * USEC_PER_SEC)
 
 static Policy *current(Manager *m)
 {
@@ -105,6 +110,97 @@ static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_us
         return manager_restart_workload(m, stop_signal, grace_usec);
 }
 
+static void cb_idle(void *userdata)
+{
+        Manager *m = userdata;
+
+        if (!m->draining)
+                return;
+        log_info("The running actions finished; oomless exits.");
+        (void)sd_event_exit(m->event, m->exit_status);
+}
+
+static int on_drain_gave_up(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        (void)s;
+        (void)usec;
+
+        log_warning("Cancelled actions did not end within %" PRIu64 "s; oomless exits anyway.",
+                    DRAIN_CANCEL_WAIT_USEC / USEC_PER_SEC);
+        return sd_event_exit(m->event, m->exit_status);
+}
+
+static void drain_cancel(Manager *m)
+{
+        ManagerPolicy *mp = m->policy;
+        int r;
+
+        mp->drain_timer = sd_event_source_disable_unref(mp->drain_timer);
+        actions_cancel_at_exit(mp->runner);
+        if (!actions_busy(mp->runner)) {
+                (void)sd_event_exit(m->event, m->exit_status);
+                return;
+        }
+        r = sd_event_add_time_relative(m->event, &mp->drain_timer, CLOCK_MONOTONIC, DRAIN_CANCEL_WAIT_USEC,
+                                       0, on_drain_gave_up, m);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot wait for the cancelled actions, exiting now: %m");
+                (void)sd_event_exit(m->event, m->exit_status);
+        }
+}
+
+static int on_drain_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        char list[256];
+        unsigned n = actions_describe_running(m->policy->runner, list, sizeof(list));
+        (void)s;
+        (void)usec;
+
+        log_warning("%u action%s still running at the exit deadline, cancelling: %s.", n, n == 1 ? "" : "s",
+                    list);
+        drain_cancel(m);
+        return 0;
+}
+
+bool manager_policy_drain_begin(Manager *m)
+{
+        ManagerPolicy *mp = m->policy;
+        uint64_t now = manager_now(), deadline, wait;
+        char list[256];
+        unsigned n;
+        int r;
+
+        if (!mp || !mp->runner || m->draining || !actions_busy(mp->runner))
+                return false;
+        m->draining = true;
+        deadline = MIN(now + MANAGER_DRAIN_MAX_USEC, actions_drain_deadline(mp->runner));
+        wait = deadline > now ? deadline - now : 0;
+        n = actions_describe_running(mp->runner, list, sizeof(list));
+        log_notice("Waiting up to %" PRIu64 "s for %u running action%s (%s) before exiting.",
+                   (wait + USEC_PER_SEC - 1) / USEC_PER_SEC, n, n == 1 ? "" : "s", n > 0 ? list : "queued");
+        r = sd_event_add_time(m->event, &mp->drain_timer, CLOCK_MONOTONIC, deadline, 0, on_drain_deadline,
+                              m);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot arm the exit deadline, cancelling the running actions: %m");
+                drain_cancel(m);
+        }
+        return true;
+}
+
+void manager_policy_drain_cancel(Manager *m, int sig)
+{
+        char list[256];
+
+        if (!m->draining || !m->policy || !m->policy->runner)
+                return;
+        (void)actions_describe_running(m->policy->runner, list, sizeof(list));
+        log_notice("%s: not waiting any longer, cancelling: %s.", units_signal_to_string(sig) ?: "Signal",
+                   list);
+        drain_cancel(m);
+}
+
 static void on_wake(Control *c, void *userdata)
 {
         Manager *m = userdata;
@@ -140,6 +236,7 @@ int manager_policy_setup(Manager *m)
                 .callbacks = {
                         .get_main_pid = cb_main_pid,
                         .request_restart = cb_request_restart,
+                        .idle = cb_idle,
                         .userdata = m,
                 },
         };
@@ -244,8 +341,8 @@ void manager_policy_tick(Manager *m)
         PolicyTransition t = { 0 };
         uint64_t now = manager_now();
 
-        if (!mp || !mp->runner)
-                return;
+        if (!mp || !mp->runner || m->draining)
+                return; /* draining: no new decisions once oomless is to exit */
         if (mp->control) {
                 manager_policy_publish_heap_cap(m);
                 (void)control_fill_sample(mp->control, &m->last);
@@ -374,6 +471,7 @@ ManagerPolicy *manager_policy_free(ManagerPolicy *mp)
 {
         if (!mp)
                 return NULL;
+        mp->drain_timer = sd_event_source_disable_unref(mp->drain_timer);
         mp->runner = actions_free(mp->runner);
         mp->control = control_free(mp->control);
         policy_state_free(mp->state);

@@ -38,6 +38,21 @@ uint64_t manager_now(void)
         return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
 }
 
+/* Ends the loop with status, unless policy actions (hooks, webhooks) still run: their outcomes are
+ * the point of e.g. an on_exit hook, so the loop keeps going until they finished or the drain's
+ * deadline cancelled them (manager_policy_drain_begin()). */
+static int manager_exit(Manager *m, int status)
+{
+        m->exit_status = status;
+        if (m->draining)
+                return 0; /* ends when the drain does, with this status */
+        if (manager_policy_drain_begin(m)) {
+                (void)sd_event_source_set_enabled(m->tick, SD_EVENT_OFF);
+                return 0;
+        }
+        return sd_event_exit(m->event, status);
+}
+
 static double usec_to_sec(uint64_t usec)
 {
         return (double)usec / (double)USEC_PER_SEC;
@@ -218,7 +233,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && attached_cgroup_populated(m) == 0) {
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
-                return sd_event_exit(m->event, 0);
+                return manager_exit(m, 0);
         }
         (void)sd_event_source_set_time(s, usec + m->interval_usec);
         (void)sd_event_source_set_enabled(s, SD_EVENT_ON); /* timers are one-shot by default */
@@ -270,7 +285,7 @@ static int on_populated(sd_event_source *s, int fd, uint32_t revents, void *user
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                return sd_event_exit(m->event, 0);
+                return manager_exit(m, 0);
         }
         return 0;
 }
@@ -450,12 +465,12 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
         if (m->stopping)
-                return sd_event_exit(m->event, m->exit_status);
+                return manager_exit(m, m->exit_status);
         m->restarts++;
         log_notice("Restarting the workload (restart %u).", m->restarts);
         if (start_child(m) < 0) {
                 m->exit_status = WORKLOAD_EXIT_FAILURE;
-                return sd_event_exit(m->event, m->exit_status);
+                return manager_exit(m, m->exit_status);
         }
         return 0;
 }
@@ -478,7 +493,7 @@ static void child_ended(Manager *m, const siginfo_t *si)
                 status = workload_exec_errno_to_status(m->child.exec_errno);
                 m->exit_status = status;
                 m->stopping = true;
-                (void)sd_event_exit(m->event, status);
+                (void)manager_exit(m, status);
                 return;
         }
 
@@ -522,7 +537,7 @@ static void child_ended(Manager *m, const siginfo_t *si)
                 }
         }
         m->stopping = true;
-        (void)sd_event_exit(m->event, m->exit_status);
+        (void)manager_exit(m, m->exit_status);
 }
 
 /* SIGCHLD and the pidfd both land here. Every zombie is reaped (orphans included); the workload's
@@ -850,7 +865,7 @@ void manager_stop_workload(Manager *m, int sig)
         m->stopping = true;
         if (m->restart_timer) {
                 /* Between two runs: nothing to stop. */
-                (void)sd_event_exit(m->event, m->exit_status);
+                (void)manager_exit(m, m->exit_status);
                 return;
         }
         if (!m->child_running)
@@ -869,6 +884,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         int sig = (int)si->ssi_signo;
         (void)s;
 
+        if (m->draining && IN_SET(sig, SIGTERM, SIGINT, SIGQUIT)) {
+                manager_policy_drain_cancel(m, sig);
+                return 0;
+        }
         if (sig == SIGHUP && !m->cfg.forward_hup) {
                 log_info("SIGHUP: reloading the policy.");
                 manager_policy_reload(m);
@@ -879,7 +898,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (IN_SET(sig, SIGTERM, SIGINT, SIGQUIT)) {
                         log_info("%s: oomless attach ends; the target keeps running.",
                                  units_signal_to_string(sig));
-                        return sd_event_exit(m->event, 0);
+                        return manager_exit(m, 0);
                 }
                 return 0;
         }
@@ -937,7 +956,7 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         log_info("The target process %d exited: nothing left to supervise, oomless attach ends.",
                  (int)m->cfg.attach_pid);
         m->target_pidfd = safe_close(m->target_pidfd);
-        return sd_event_exit(m->event, 0);
+        return manager_exit(m, 0);
 }
 
 static int start_attach(Manager *m)

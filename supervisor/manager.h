@@ -22,6 +22,9 @@
 #define MANAGER_DEFAULT_PSI_TRIGGER "some 150000 1000000"
 #define MANAGER_MAX_PSI_TRIGGERS    8
 
+/* The longest oomless waits, once it is to exit, for hooks and webhooks still running (oomless(1)). */
+#define MANAGER_DRAIN_MAX_USEC (10 * USEC_PER_SEC)
+
 /* The policy's restart give-up status (documented in oomless(1)). */
 #define MANAGER_EXIT_RESTART_GIVE_UP 124
 
@@ -79,6 +82,7 @@ typedef struct Manager {
         uint64_t stop_grace_usec; /* of the stop or restart in progress */
         sd_event_source *stop_timer;
         int exit_status;
+        bool draining; /* the loop is to end once the running actions finished (exit drain) */
 
         sd_event_source *tick;
         uint64_t interval_usec;
@@ -130,4 +134,9 @@ int manager_policy_setup(Manager *m); /* once the loop and the cgroup exist */
  * to give up (exit MANAGER_EXIT_RESTART_GIVE_UP). */
 int manager_policy_child_exited(Manager *m, int status, bool oom_killed, uint64_t *ret_delay_usec);
 void manager_policy_status(Manager *m, StatusInfo *info);
+/* Exit drain: true when actions still run and the loop now waits for them (m->draining), up to their
+ * own timeouts capped at MANAGER_DRAIN_MAX_USEC, before it exits with m->exit_status. */
+bool manager_policy_drain_begin(Manager *m);
+/* A second SIGTERM/SIGINT during the drain: give up on the running actions now. */
+void manager_policy_drain_cancel(Manager *m, int sig);
 ManagerPolicy *manager_policy_free(ManagerPolicy *p);
