@@ -38,6 +38,14 @@ struct Hook {
 /* Running hooks, for hook_child_reaped(). Event-loop thread only. */
 static Hook *running_hooks;
 
+bool hook_owns_pid(pid_t pid)
+{
+        for (Hook *h = running_hooks; h; h = h->next)
+                if (h->pid == pid)
+                        return true;
+        return false;
+}
+
 static uint64_t now_usec(void)
 {
         struct timespec ts;

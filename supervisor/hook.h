@@ -67,6 +67,8 @@ bool hook_child_reaped(pid_t pid, int code, int status);
 
 /* Number of hooks running now. */
 unsigned hook_running_count(void);
+/* Whether pid is a running hook's, so a sweep of oomless's children can leave it to its own timeout. */
+bool hook_owns_pid(pid_t pid);
 
 /* Formats a result as "exited 0", "killed by SIGTERM after timeout", ... */
 const char *hook_result_describe(const HookResult *r, char *buf, size_t len);

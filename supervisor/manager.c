@@ -407,7 +407,7 @@ static void kill_leftovers(Manager *m)
         } else {
                 if (m->child_running)
                         (void)workload_signal(&m->child, SIGKILL);
-                if (reaper_kill_children(SIGKILL) <= 0)
+                if (reaper_kill_children(SIGKILL, hook_owns_pid) <= 0)
                         return;
         }
 
@@ -418,7 +418,7 @@ static void kill_leftovers(Manager *m)
                 if (t == CG_TIER_V2 || t == CG_TIER_V1) {
                         if (cg_is_populated(m->cg) <= 0)
                                 break;
-                } else if (reaper_kill_children(SIGKILL) <= 0)
+                } else if (reaper_kill_children(SIGKILL, hook_owns_pid) <= 0)
                         break;
                 if (manager_now() > deadline) {
                         log_warning("Processes are still left in %s after SIGKILL; giving up waiting.",
@@ -827,7 +827,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         if (t == CG_TIER_V2 || t == CG_TIER_V1)
                 (void)cg_kill_all(m->cg, SIGKILL);
         else
-                (void)reaper_kill_children(SIGKILL);
+                (void)reaper_kill_children(SIGKILL, hook_owns_pid);
         return 0;
 }
 

@@ -103,7 +103,7 @@ static pid_t proc_ppid(const char *pid)
         return (pid_t)ppid;
 }
 
-int reaper_kill_children(int sig)
+int reaper_kill_children(int sig, bool (*skip)(pid_t pid))
 {
         _cleanup_closedir_ DIR *d = opendir("/proc");
         pid_t self = getpid();
@@ -116,7 +116,10 @@ int reaper_kill_children(int sig)
                         continue;
                 if (proc_ppid(de->d_name) != self)
                         continue;
-                if (kill((pid_t)atoi(de->d_name), sig) == 0)
+                pid_t pid = (pid_t)atoi(de->d_name);
+                if (skip && skip(pid))
+                        continue;
+                if (kill(pid, sig) == 0)
                         n++;
         }
         return n;

@@ -26,5 +26,5 @@ int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main,
                  void (*other)(const siginfo_t *si, void *userdata), void *userdata);
 
 /* Sends sig to every direct child of ours (re-parented orphans included), for tiers without a leaf
- * of our own to kill. Returns how many were signalled. */
-int reaper_kill_children(int sig);
+ * of our own to kill, except those skip() claims (NULL: none). Returns how many were signalled. */
+int reaper_kill_children(int sig, bool (*skip)(pid_t pid));

@@ -32,6 +32,17 @@ assert_file_contains "$E2E_TMP/log1" 'Waiting up to 10s for 1 running action \(e
 assert_file_contains "$E2E_TMP/log1" 'Action exec of stage 1 .* on exit: ok: hook pid [0-9]+ exited 0' \
         "the hook's outcome"
 
+# 1b. The same on tier none, where the sweep of leftovers goes over oomless's own children: the
+# running hook is one of them and must be left to the drain, not SIGKILLed with the leftovers.
+rm -f "$E2E_TMP/exit-hook"
+rc=0
+"$OOMLESS" run --no-preload --cgroup-mode=none --memory-limit 256M --policy "$E2E_TMP/p1.json" -- \
+        "${balloon[@]}" 2>"$E2E_TMP/log1b" || rc=$?
+assert_eq "$rc" 0 "exit status with a drained hook on tier none"
+[[ -s $E2E_TMP/exit-hook ]] || fail "tier none: the on_exit hook was killed with the leftovers"
+assert_file_contains "$E2E_TMP/log1b" 'Action exec of stage 1 .* on exit: ok: hook pid [0-9]+ exited 0' \
+        "the hook's outcome on tier none"
+
 # 2. A hook and a webhook that would run past the 10s cap (their own timeouts are 30s) are cancelled
 # at the cap. The HTTP server accepts connections and never answers.
 python3 -c 'import socket, time
