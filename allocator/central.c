@@ -313,10 +313,18 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
 
 void ma_central_drain(void)
 {
+        ma_central_drain_idle(0);
+}
+
+void ma_central_drain_idle(uint64_t idle_before)
+{
         for (unsigned cls = 1; cls < ma_nclasses; cls++) {
                 MaCentral *c = &ma_central[cls];
                 MaSpan *rel = NULL;
                 if (!__atomic_load_n(&c->nslots, __ATOMIC_RELAXED))
+                        continue;
+                /* A class in use keeps its transfer slots: they are its fast refill path. */
+                if (idle_before && __atomic_load_n(&c->last_ns, __ATOMIC_RELAXED) > idle_before)
                         continue;
                 ma_lock(&c->lock);
                 while (c->nslots)

@@ -264,6 +264,10 @@ static void *ma_bg_main(void *arg)
                         ;
                 uint64_t now = ma_now_ns();
                 atomic_store_explicit(&ma_coarse_ns, now, memory_order_relaxed);
+                /* Objects parked in idle classes' transfer slots pin their spans as in use: hand
+                 * them back first, or a program that freed everything (redis after FLUSHALL) keeps
+                 * its pages until the next explicit trim. */
+                ma_central_drain_idle(now > delay ? now - delay : 1);
                 ma_ph_scavenge(now > delay ? now - delay : 1);
                 /* Classes untouched for the whole delay: their partly used spans give back the
                  * pages that hold only free objects. */

@@ -228,6 +228,8 @@ void ma_central_init(void);
 unsigned ma_central_remove(unsigned cls, unsigned want, void **head);
 void ma_central_insert(unsigned cls, void *head, unsigned n);
 void ma_central_drain(void); /* transfer slots back to spans, so empty spans reach the page heap */
+/* The same for classes untouched since idle_before (0: all), for the background scavenger. */
+void ma_central_drain_idle(uint64_t idle_before);
 size_t ma_central_release_pages(uint64_t idle_before); /* 0 = all classes now; returns bytes */
 extern _Atomic uint64_t ma_coarse_ns;                  /* CLOCK_MONOTONIC as of the scavenger's last tick */
 uint64_t ma_central_in_use(void);
