@@ -1,6 +1,7 @@
 # Warnings and hardening shared by every target. -Werror is on when OOMLESS_WERROR is (CI sets it).
 set(OOMLESS_WARNINGS
-    -Wall -Wextra -Wshadow -Wformat=2 -Wformat-security -Wmissing-prototypes -Wstrict-prototypes
+    -Wall -Wextra -Wshadow -Wformat=2 -Wformat-security
+    $<$<COMPILE_LANGUAGE:C>:-Wmissing-prototypes> $<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes>
     -Wpointer-arith -Wundef -Wvla -Wno-unused-parameter -Wimplicit-fallthrough -Wno-missing-field-initializers)
 if(OOMLESS_WERROR)
   list(APPEND OOMLESS_WARNINGS -Werror)
