@@ -693,10 +693,12 @@ static int child_env(Manager *m, char ***ret)
                 if (e && (r = strv_push(&env, e)) < 0)
                         return r;
         }
-        /* systemd's memory pressure protocol, for apps that speak it (sd-event, GLib). */
+        /* systemd's memory pressure protocol, for apps that speak it (sd-event, GLib). systemd's
+         * default is 100ms per 1s; the same ratio over 2s, because without CAP_SYS_RESOURCE the
+         * kernel only accepts windows that are a multiple of 2s and the app would fail to arm it. */
         const char *pressure = cg_pressure_path(m->cg);
         if (pressure && cg_tier(m->cg) != CG_TIER_OBSERVE) {
-                _cleanup_free_ char *b64 = base64("some 100000 1000000");
+                _cleanup_free_ char *b64 = base64("some 200000 2000000");
                 if (!b64)
                         return -ENOMEM;
                 if ((r = strv_push(&env, strjoin2("MEMORY_PRESSURE_WATCH=", pressure))) < 0)

@@ -14,6 +14,22 @@ assert_file_contains "$E2E_TMP/out" '^G=[0-9]' "GOMEMLIMIT from the 256M limit"
 assert_file_contains "$E2E_TMP/out" '^N=unset$' "NOTIFY_SOCKET removed"
 ! grep -q 'liboomless.so not found' "$E2E_TMP/log" || fail "liboomless.so was not found next to the build"
 
+# systemd's memory pressure protocol: the workload finds its own cgroup's memory.pressure in
+# MEMORY_PRESSURE_WATCH and arms the trigger from MEMORY_PRESSURE_WRITE, as sd-event and GLib do.
+cat >"$E2E_TMP/psi.py" <<'PY'
+import base64, os
+path = os.environ["MEMORY_PRESSURE_WATCH"]
+trigger = base64.b64decode(os.environ["MEMORY_PRESSURE_WRITE"])
+own = [l.split(":", 2)[2].strip() for l in open("/proc/self/cgroup") if l.startswith("0::")][0]
+assert path.endswith(own.rstrip("/") + "/memory.pressure"), (path, own)
+fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+os.write(fd, trigger + b"\0")
+print("armed", path, trigger.decode())
+PY
+"$OOMLESS" run --no-preload -- /usr/bin/python3 "$E2E_TMP/psi.py" >"$E2E_TMP/psi.out" 2>"$E2E_TMP/psi.log" ||
+        fail "a workload could not follow MEMORY_PRESSURE_WATCH/WRITE: $(cat "$E2E_TMP/psi.log")"
+assert_file_contains "$E2E_TMP/psi.out" '^armed /.*/memory\.pressure some [0-9]+ [0-9]+$' "the pressure trigger armed"
+
 GOMEMLIMIT=1GiB "$OOMLESS" run --no-preload -- sh -c "$show" >"$E2E_TMP/out" 2>"$E2E_TMP/log" ||
         fail "run --no-preload failed"
 assert_file_contains "$E2E_TMP/out" '^P=$' "no LD_PRELOAD with --no-preload"
