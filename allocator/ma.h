@@ -149,6 +149,7 @@ typedef struct MaOptions {
         uint64_t limit;       /* the effective memory limit found, bytes */
         bool cap_abort;       /* OOMLESS_ON_CAP=abort */
         bool background;      /* OOMLESS_BACKGROUND */
+        bool thp;             /* OOMLESS_THP: let the kernel back the heap with transparent huge pages */
         uint64_t scavenge_delay_ns;
         uint64_t background_min; /* held bytes before the background thread starts */
         const char *control_path;
@@ -161,6 +162,7 @@ uint64_t ma_effective_limit(void);
 
 /* os.c: the only file with memory syscalls, plus alloc-free helpers. */
 void *ma_os_map(size_t size, size_t align);
+void ma_os_no_huge(void *p, size_t size);
 void ma_os_release(void *p, size_t size);           /* MADV_DONTNEED: pages read as zero afterwards */
 bool ma_os_move(void *from, size_t size, void *to); /* from reads as fresh zero pages afterwards */
 uint64_t ma_now_ns(void);

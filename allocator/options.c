@@ -405,6 +405,7 @@ void ma_options_load(void)
                 ma_warn_env("OOMLESS_ON_CAP", v, "enomem or abort", "enomem");
 
         o.background = ma_env_bool("OOMLESS_BACKGROUND", true);
+        o.thp = ma_env_bool("OOMLESS_THP", false);
 
         v = ma_getenv("OOMLESS_SCAVENGE_DELAY");
         if (v) {

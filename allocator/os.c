@@ -32,6 +32,16 @@ void *ma_os_map(size_t size, size_t align)
         return (void *)a;
 }
 
+void ma_os_no_huge(void *p, size_t size)
+{
+        int saved = errno;
+        /* With THP "always", a huge page of which only some 4 KiB pages were given back stays whole
+         * and charged to the cgroup until the kernel's deferred split runs under pressure: RSS falls
+         * but memory.current does not, so neither the cap nor the supervisor would see the return. */
+        (void)madvise(p, size, MADV_NOHUGEPAGE);
+        errno = saved;
+}
+
 void ma_os_release(void *p, size_t size)
 {
         int saved = errno;
@@ -52,6 +62,8 @@ bool ma_os_move(void *from, size_t size, void *to)
                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
                 if (q != from)
                         ma_fatal("cannot map the range vacated by mremap again", from);
+                if (!ma_opt.thp)
+                        ma_os_no_huge(from, size);
                 ok = true;
         }
         errno = saved;

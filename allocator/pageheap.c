@@ -210,6 +210,8 @@ static bool ma_ph_grow_locked(size_t need)
         char *a = ma_os_map(bytes, MA_ARENA_ALIGN);
         if (!a)
                 return false;
+        if (!ma_opt.thp)
+                ma_os_no_huge(a, bytes);
         if (((uintptr_t)a + bytes) >> 48) /* outside the pagemap's reach; never expected */
                 return false;
         for (uintptr_t p = (uintptr_t)a; p < (uintptr_t)a + bytes;
