@@ -203,8 +203,10 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                 cfg->heap_cap = (SizeSpec){ 0 };
                                 break;
                         }
-                        if (parse_size_spec_opt(cmd, "--heap-cap", optarg, &cfg->heap_cap) < 0)
-                                return -1;
+                        if (units_parse_size_spec(optarg, &cfg->heap_cap) < 0)
+                                return bad(cmd, "--heap-cap", optarg,
+                                           "a size like 512M, a percent like 95%, or none "
+                                           "(the allocator's own OOMLESS_HEAP_CAP)");
                         break;
                 case OPT_CGROUP_ROOT:
                         if (optarg[0] != '/')

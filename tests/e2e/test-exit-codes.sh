@@ -37,6 +37,10 @@ rc=0
 assert_eq "$rc" 125 "bad --stop-timeout"
 assert_file_contains "$E2E_TMP/err" "--stop-timeout: invalid value 'soon'" "bad --stop-timeout message"
 rc=0
+"$OOMLESS" run --heap-cap lots -- true 2>"$E2E_TMP/err" || rc=$?
+assert_eq "$rc" 125 "bad --heap-cap"
+assert_file_contains "$E2E_TMP/err" "--heap-cap: invalid value 'lots' .*or none" "bad --heap-cap message names every form"
+rc=0
 "$OOMLESS" run --cgroup-mode v3 -- true 2>"$E2E_TMP/err" || rc=$?
 assert_eq "$rc" 125 "bad --cgroup-mode"
 rc=0
