@@ -99,16 +99,3 @@ static inline int negative_errno(void)
 {
         return errno > 0 ? -errno : -EIO;
 }
-
-/* A strv is a NULL-terminated array of malloc'd strings. */
-static inline char **strv_free(char **l)
-{
-        if (l) {
-                for (char **i = l; *i; i++)
-                        free(*i);
-                free(l);
-        }
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)
-#define _cleanup_strv_free_ _cleanup_(strv_freep)

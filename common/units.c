@@ -191,6 +191,15 @@ int units_parse_duration(const char *s, uint64_t *ret_usec)
         return -EINVAL;
 }
 
+char *units_format_limit(char *buf, size_t len, uint64_t bytes)
+{
+        if (bytes == UINT64_MAX)
+                snprintf(buf, len, "max");
+        else
+                snprintf(buf, len, "%" PRIu64, bytes);
+        return buf;
+}
+
 char *units_format_size(char *buf, size_t len, uint64_t bytes)
 {
         static const char suffixes[] = "KMGT";

@@ -27,6 +27,8 @@ int units_parse_duration(const char *s, uint64_t *ret_usec);
 
 /* Formats into buf: "512.0M", "max". Returns buf. */
 char *units_format_size(char *buf, size_t len, uint64_t bytes);
+/* Formats a limit as the cgroup files spell it: decimal bytes, or "max" for UINT64_MAX. Returns buf. */
+char *units_format_limit(char *buf, size_t len, uint64_t bytes);
 char *units_format_duration(char *buf, size_t len, uint64_t usec);
 
 /* "TERM", "SIGTERM", "15" -> 15. Rejects unknown names and out-of-range numbers with -EINVAL. */

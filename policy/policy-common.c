@@ -10,6 +10,7 @@
 
 #include "macro.h"
 #include "policy-internal.h"
+#include "strv.h"
 
 static const char *const signal_names[_POLICY_SIGNAL_MAX] = {
         [POLICY_SIGNAL_MEMORY] = "memory",

@@ -19,6 +19,7 @@
 
 #include "macro.h"
 #include "policy-internal.h"
+#include "strv.h"
 
 /* JSON paths and hints are bounded on purpose: a truncated path in a message beats an allocation. */
 #ifndef __clang__

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "oomless/control.h"
 #include "macro.h"
+#include "strv.h"
 
 static char dir[64];
 

@@ -4,6 +4,7 @@
 #include "macro.h"
 #include "runtime-env.h"
 #include "test.h"
+#include "strv.h"
 
 static const char *get(char **env, const char *name)
 {

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "oomless/control.h"
+#include "strv.h"
 
 /* One warning about a bad snapshot per this interval; the rest are counted and summarised. */
 #define CONTROL_WARN_INTERVAL_USEC (10 * USEC_PER_SEC)

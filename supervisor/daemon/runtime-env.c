@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "strv.h"
 
 /* Flags by which a user already decides the JVM's maximum heap; any of them means we add nothing. */
 static const char *const java_heap_flags[] = {

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "reclaim.h"
 #include "webhook.h"
+#include "strv.h"
+#include "units.h"
 
 typedef struct Pending Pending;
 
@@ -520,35 +522,6 @@ static void do_kill(ActionRunner *r, const PolicyDecision *d)
 
 /* ---- hooks: exec and dump ---------------------------------------------------------------------- */
 
-static int strv_push(char ***l, size_t *n, const char *fmt, ...) _printf_(3, 4);
-static int strv_push(char ***l, size_t *n, const char *fmt, ...)
-{
-        char **nl = realloc(*l, (*n + 2) * sizeof(char *));
-        va_list ap;
-        int q;
-
-        if (!nl)
-                return -ENOMEM;
-        *l = nl;
-        va_start(ap, fmt);
-        q = vasprintf(&nl[*n], fmt, ap);
-        va_end(ap);
-        if (q < 0) {
-                nl[*n] = NULL;
-                return -ENOMEM;
-        }
-        nl[++*n] = NULL;
-        return 0;
-}
-
-static const char *fmt_limit(char *buf, size_t len, uint64_t v)
-{
-        if (v == OOMLESS_NO_LIMIT)
-                return "max";
-        snprintf(buf, len, "%" PRIu64, v);
-        return buf;
-}
-
 /*
  * OOMLESS_STAGE, OOMLESS_STAGE_NAME     the current level and its name (after the transition)
  * OOMLESS_PREV_STAGE, _PREV_STAGE_NAME  the level before it
@@ -564,13 +537,12 @@ int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const Oomle
 {
         _cleanup_strv_free_ char **l = NULL;
         char b[32];
-        size_t n = 0;
         int q = 0;
 
 #define PUSH(...)                                                                                           \
         do {                                                                                                \
                 if (q >= 0)                                                                                 \
-                        q = strv_push(&l, &n, __VA_ARGS__);                                                 \
+                        q = strv_pushf(&l, __VA_ARGS__);                                                    \
         } while (0)
         PUSH("OOMLESS_STAGE=%u", r->stage);
         PUSH("OOMLESS_STAGE_NAME=%s", stage_name(r, r->stage));
@@ -580,8 +552,8 @@ int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const Oomle
         PUSH("OOMLESS_EVENT=%s", when_name(d->when));
         PUSH("OOMLESS_ACTION=%s", kind_name(d->action->kind));
         PUSH("OOMLESS_MEMORY_CURRENT=%" PRIu64, s->current);
-        PUSH("OOMLESS_MEMORY_LIMIT=%s", fmt_limit(b, sizeof(b), s->limit));
-        PUSH("OOMLESS_MEMORY_HIGH=%s", fmt_limit(b, sizeof(b), s->high));
+        PUSH("OOMLESS_MEMORY_LIMIT=%s", units_format_limit(b, sizeof(b), s->limit));
+        PUSH("OOMLESS_MEMORY_HIGH=%s", units_format_limit(b, sizeof(b), s->high));
         PUSH("OOMLESS_MEMORY_PEAK=%" PRIu64, s->peak);
         if (s->psi_valid) {
                 PUSH("OOMLESS_PSI_SOME_AVG10=%.2f", s->psi_some.avg10);
@@ -1039,7 +1011,7 @@ static void do_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessS
                 }
                 if (r->dry_run) {
                         RECORD(r, d, "would: would restore memory.high to %s",
-                               fmt_limit(b, sizeof(b), r->high_before[lvl]));
+                               units_format_limit(b, sizeof(b), r->high_before[lvl]));
                         r->high_saved[lvl] = false;
                         return;
                 }
@@ -1049,7 +1021,7 @@ static void do_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessS
                         RECORD(r, d, "failed: restoring memory.high: %s", strerror(-q));
                 else
                         RECORD(r, d, "ok: memory.high restored to %s",
-                               fmt_limit(b, sizeof(b), r->high_before[lvl]));
+                               units_format_limit(b, sizeof(b), r->high_before[lvl]));
                 return;
         }
 
@@ -1075,8 +1047,8 @@ static void do_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessS
                 return;
         }
         if (r->dry_run) {
-                RECORD(r, d, "would: would set memory.high to %s (now %s)", fmt_limit(b, sizeof(b), high),
-                       fmt_limit((char[32]){}, 32, cur));
+                RECORD(r, d, "would: would set memory.high to %s (now %s)",
+                       units_format_limit(b, sizeof(b), high), units_format_limit((char[32]){}, 32, cur));
                 return;
         }
         q = cg_set_memory_high(r->cg, high);
@@ -1094,8 +1066,8 @@ static void do_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessS
                 r->high_saved[lvl] = true;
                 r->high_before[lvl] = cur;
         }
-        RECORD(r, d, "ok: memory.high set to %s (was %s)", fmt_limit(b, sizeof(b), high),
-               fmt_limit((char[32]){}, 32, cur));
+        RECORD(r, d, "ok: memory.high set to %s (was %s)", units_format_limit(b, sizeof(b), high),
+               units_format_limit((char[32]){}, 32, cur));
 }
 
 static void do_restart(ActionRunner *r, const PolicyDecision *d)

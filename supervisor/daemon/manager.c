@@ -25,6 +25,7 @@
 #include "reaper.h"
 #include "runtime-env.h"
 #include "units.h"
+#include "strv.h"
 
 /* How long the exit path waits for killed leftovers to leave the leaf before removing it. */
 #define LEFTOVER_WAIT_USEC (3 * USEC_PER_SEC)
@@ -636,24 +637,6 @@ static char *preload_env(void)
         return NULL;
 }
 
-static int strv_push(char ***l, char *s)
-{
-        size_t n = 0;
-        if (!s)
-                return -ENOMEM;
-        while (*l && (*l)[n])
-                n++;
-        char **nl = realloc(*l, (n + 2) * sizeof(char *));
-        if (!nl) {
-                free(s);
-                return -ENOMEM;
-        }
-        nl[n] = s;
-        nl[n + 1] = NULL;
-        *l = nl;
-        return 0;
-}
-
 static char *base64(const char *s)
 {
         static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -676,12 +659,6 @@ static char *base64(const char *s)
         return out;
 }
 
-static char *strjoin2(const char *a, const char *b)
-{
-        char *s = NULL;
-        return asprintf(&s, "%s%s", a, b) < 0 ? NULL : s;
-}
-
 static int child_env(Manager *m, char ***ret)
 {
         _cleanup_strv_free_ char **env = NULL;
@@ -701,9 +678,9 @@ static int child_env(Manager *m, char ***ret)
                 _cleanup_free_ char *b64 = base64("some 200000 2000000");
                 if (!b64)
                         return -ENOMEM;
-                if ((r = strv_push(&env, strjoin2("MEMORY_PRESSURE_WATCH=", pressure))) < 0)
+                if ((r = strv_pushf(&env, "MEMORY_PRESSURE_WATCH=%s", pressure)) < 0)
                         return r;
-                if ((r = strv_push(&env, strjoin2("MEMORY_PRESSURE_WRITE=", b64))) < 0)
+                if ((r = strv_pushf(&env, "MEMORY_PRESSURE_WRITE=%s", b64)) < 0)
                         return r;
         }
         r = manager_policy_child_env(m, &env);

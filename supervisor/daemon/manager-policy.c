@@ -17,6 +17,7 @@
 #include "policy-file.h"
 #include "policy.h"
 #include "units.h"
+#include "strv.h"
 
 struct ManagerPolicy {
         Policy *policy;
