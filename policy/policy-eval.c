@@ -52,8 +52,8 @@ struct PolicyState {
         size_t ev_head, ev_n;
 
         bool trig_seen;
-        uint64_t trig_count[POLICY_PSI_TRIGGERS_MAX];
-        uint64_t trig_last_fire[POLICY_PSI_TRIGGERS_MAX]; /* NEVER until one fired */
+        uint64_t trig_count[OOMLESS_PSI_TRIGGERS_MAX];
+        uint64_t trig_last_fire[OOMLESS_PSI_TRIGGERS_MAX]; /* NEVER until one fired */
 };
 
 static void holds_reset(PolicyState *s)
@@ -67,7 +67,7 @@ static void holds_reset(PolicyState *s)
 static void triggers_reset(PolicyState *s)
 {
         s->trig_seen = false;
-        for (size_t i = 0; i < POLICY_PSI_TRIGGERS_MAX; i++)
+        for (size_t i = 0; i < OOMLESS_PSI_TRIGGERS_MAX; i++)
                 s->trig_last_fire[i] = NEVER;
 }
 
@@ -175,7 +175,7 @@ static bool events_increment(const PolicyState *s, int k, uint64_t now, uint64_t
 
 static void triggers_record(PolicyState *s, const Policy *p, const OomlessSample *x, uint64_t now)
 {
-        size_t n = MIN((size_t)x->psi_trigger_count, MIN(p->n_triggers, (size_t)POLICY_PSI_TRIGGERS_MAX));
+        size_t n = MIN((size_t)x->psi_trigger_count, MIN(p->n_triggers, (size_t)OOMLESS_PSI_TRIGGERS_MAX));
 
         for (size_t i = 0; i < n; i++) {
                 if (s->trig_seen && x->psi_trigger_fired[i] > s->trig_count[i])

@@ -64,7 +64,7 @@ struct Policy {
         bool dry_run;
         bool recovery_direct;
         PolicyRestart restart;
-        PolicyPsiTrigger triggers[POLICY_PSI_TRIGGERS_MAX];
+        PolicyPsiTrigger triggers[OOMLESS_PSI_TRIGGERS_MAX];
         size_t n_triggers;
         PolicyStage stages[POLICY_STAGES_MAX]; /* stages[0] is level 1 */
         unsigned n_stages;

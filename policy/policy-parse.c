@@ -565,7 +565,7 @@ static int add_trigger(Parser *ps, const PolicyPsiTrigger *t)
                 if (p->triggers[i].full == t->full && p->triggers[i].stall_usec == t->stall_usec &&
                     p->triggers[i].window_usec == t->window_usec)
                         return (int)i;
-        if (p->n_triggers >= POLICY_PSI_TRIGGERS_MAX)
+        if (p->n_triggers >= OOMLESS_PSI_TRIGGERS_MAX)
                 return -E2BIG;
         p->triggers[p->n_triggers] = *t;
         return (int)p->n_triggers++;
@@ -669,7 +669,7 @@ static bool parse_cmp(Parser *ps, const cJSON *j, const char *path, bool reporte
                 idx = add_trigger(ps, &t);
                 if (idx < 0) {
                         perr(ps, p, "reuse the same trigger strings across stages",
-                             "more than %d distinct PSI triggers", POLICY_PSI_TRIGGERS_MAX);
+                             "more than %d distinct PSI triggers", OOMLESS_PSI_TRIGGERS_MAX);
                         return false;
                 }
                 c.trigger = (unsigned)idx;

@@ -22,16 +22,15 @@
 
 /* Hard limits on what a policy may contain, so that a hostile file cannot make us allocate or loop
  * without bound. The parser rejects anything beyond them with a message naming the limit. */
-#define POLICY_FILE_SIZE_MAX    (1024 * 1024) /* bytes of JSON */
-#define POLICY_JSON_DEPTH_MAX   32            /* nesting of JSON arrays/objects */
-#define POLICY_COND_DEPTH_MAX   4             /* nesting of all/any groups inside one condition */
-#define POLICY_COND_ITEMS_MAX   32            /* entries in one all/any list */
-#define POLICY_STAGES_MAX       16            /* stages 1..N, not counting the normal level 0 */
-#define POLICY_ACTIONS_MAX      16            /* actions in one on_enter/while/on_exit/on_max_dwell list */
-#define POLICY_PSI_TRIGGERS_MAX 8             /* == ELEMENTSOF(OomlessSample.psi_trigger_fired) */
-#define POLICY_ARGV_MAX         64            /* entries of an exec/dump argv */
-#define POLICY_STRING_MAX       4096          /* bytes of any string value */
-#define POLICY_DIAGS_MAX        100           /* diagnostics kept; more are summarized in one line */
+#define POLICY_FILE_SIZE_MAX  (1024 * 1024) /* bytes of JSON */
+#define POLICY_JSON_DEPTH_MAX 32            /* nesting of JSON arrays/objects */
+#define POLICY_COND_DEPTH_MAX 4             /* nesting of all/any groups inside one condition */
+#define POLICY_COND_ITEMS_MAX 32            /* entries in one all/any list */
+#define POLICY_STAGES_MAX     16            /* stages 1..N, not counting the normal level 0 */
+#define POLICY_ACTIONS_MAX    16            /* actions in one on_enter/while/on_exit/on_max_dwell list */
+#define POLICY_ARGV_MAX       64            /* entries of an exec/dump argv */
+#define POLICY_STRING_MAX     4096          /* bytes of any string value */
+#define POLICY_DIAGS_MAX      100           /* diagnostics kept; more are summarized in one line */
 /* Decisions of one policy_evaluate() or policy_state_reset() call: the worst case leaves every stage at
  * once (on_exit plus one throttle undo per on_enter entry), so nothing is ever dropped. */
 #define POLICY_DECISIONS_MAX     (POLICY_STAGES_MAX * 2 * POLICY_ACTIONS_MAX + POLICY_ACTIONS_MAX)

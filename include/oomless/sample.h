@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #define OOMLESS_NO_LIMIT UINT64_MAX
+/* The most kernel PSI triggers one policy may arm: the sample counts each, the policy keeps per-trigger
+ * history, and the supervisor holds one fd per trigger. Every such array is sized by this. */
+#define OOMLESS_PSI_TRIGGERS_MAX 8
 
 typedef struct OomlessPsi {
         double avg10, avg60, avg300; /* percent, 0..100 */
@@ -40,7 +43,7 @@ typedef struct OomlessSample {
         OomlessPsi psi_some, psi_full;
         /* Number of kernel PSI trigger events seen so far, per trigger index (policy order). */
         uint32_t psi_trigger_count;
-        uint64_t psi_trigger_fired[8];
+        uint64_t psi_trigger_fired[OOMLESS_PSI_TRIGGERS_MAX];
 
         /* The allocator's figures from the control page, when a live allocator publishes them. */
         bool heap_valid;
@@ -48,5 +51,9 @@ typedef struct OomlessSample {
 
         uint32_t nr_processes; /* processes in the leaf (or tree, tier none) */
 } OomlessSample;
+
+_Static_assert(sizeof(((OomlessSample *)0)->psi_trigger_fired) / sizeof(uint64_t) ==
+                   OOMLESS_PSI_TRIGGERS_MAX,
+               "one fired counter per PSI trigger");
 
 #endif

@@ -3,6 +3,7 @@
  * target (attach), the timers, the signal sources, the status socket, and the runtime directory. */
 #define _GNU_SOURCE 1
 #include "manager.h"
+#include "policy.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -312,7 +313,7 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 static int arm_watches(Manager *m)
 {
-        const char *triggers[MANAGER_MAX_PSI_TRIGGERS];
+        const char *triggers[OOMLESS_PSI_TRIGGERS_MAX];
         size_t n;
         int fd, r;
 
@@ -532,9 +533,8 @@ static void child_ended(Manager *m, const siginfo_t *si)
                                 return;
                         log_error_errno(r, "Cannot schedule the restart: %m");
                 } else if (r < 0) {
-                        log_error("The restart policy gives up; oomless exits %d.",
-                                  MANAGER_EXIT_RESTART_GIVE_UP);
-                        m->exit_status = MANAGER_EXIT_RESTART_GIVE_UP;
+                        log_error("The restart policy gives up; oomless exits %d.", POLICY_EXIT_GAVE_UP);
+                        m->exit_status = POLICY_EXIT_GAVE_UP;
                 }
         }
         m->stopping = true;

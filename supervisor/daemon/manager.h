@@ -20,13 +20,9 @@
 #define MANAGER_DEFAULT_RUNTIME_DIR       "/run/oomless"
 /* Armed on the leaf's memory.pressure when no policy names triggers: 150ms of stall per 1s. */
 #define MANAGER_DEFAULT_PSI_TRIGGER "some 150000 1000000"
-#define MANAGER_MAX_PSI_TRIGGERS    8
 
 /* The longest oomless waits, once it is to exit, for hooks and webhooks still running (oomless(1)). */
 #define MANAGER_DRAIN_MAX_USEC (10 * USEC_PER_SEC)
-
-/* The policy's restart give-up status (documented in oomless(1)). */
-#define MANAGER_EXIT_RESTART_GIVE_UP 124
 
 typedef enum ManagerMode {
         MANAGER_RUN,
@@ -87,10 +83,10 @@ typedef struct Manager {
         sd_event_source *tick;
         uint64_t interval_usec;
         sd_event_source *events_source, *populated_source;
-        int psi_fds[MANAGER_MAX_PSI_TRIGGERS];
-        sd_event_source *psi_sources[MANAGER_MAX_PSI_TRIGGERS];
+        int psi_fds[OOMLESS_PSI_TRIGGERS_MAX];
+        sd_event_source *psi_sources[OOMLESS_PSI_TRIGGERS_MAX];
         unsigned n_psi;
-        uint64_t psi_fired[MANAGER_MAX_PSI_TRIGGERS];
+        uint64_t psi_fired[OOMLESS_PSI_TRIGGERS_MAX];
 
         OomlessSample last;
         bool have_sample;
@@ -131,7 +127,7 @@ size_t manager_policy_psi_triggers(Manager *m, const char **ret, size_t max);
 int manager_policy_child_env(Manager *m, char ***env);
 int manager_policy_setup(Manager *m); /* once the loop and the cgroup exist */
 /* The workload ended: returns 1 and *ret_delay_usec to restart it, 0 to stop, or a negative errno
- * to give up (exit MANAGER_EXIT_RESTART_GIVE_UP). */
+ * to give up (exit POLICY_EXIT_GAVE_UP). */
 int manager_policy_child_exited(Manager *m, int status, bool oom_killed, uint64_t *ret_delay_usec);
 void manager_policy_status(Manager *m, StatusInfo *info);
 /* Exit drain: true when actions still run and the loop now waits for them (m->draining), up to their
