@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "ma.h"
 
 MaCentral ma_central[MA_NCLASSES];
@@ -28,26 +29,6 @@ void ma_lock_slow(MaLock *l)
                 } else
                         sched_yield();
         }
-}
-
-static inline void cl_init(MaSpan *h)
-{
-        h->next = h->prev = h;
-}
-
-static inline void cl_push(MaSpan *h, MaSpan *s)
-{
-        s->next = h->next;
-        s->prev = h;
-        h->next->prev = s;
-        h->next = s;
-}
-
-static inline void cl_remove(MaSpan *s)
-{
-        s->prev->next = s->next;
-        s->next->prev = s->prev;
-        s->next = s->prev = NULL;
 }
 
 _Atomic uint64_t ma_coarse_ns;
@@ -198,19 +179,16 @@ static void central_to_spans_locked(MaCentral *c, unsigned cls, void *head, unsi
                 s->freelist = o;
                 if (--s->allocated == 0) {
                         if (!was_full)
-                                cl_remove(s);
+                                ma_list_remove(s);
                         s->next = *rel;
                         *rel = s;
                 } else if (was_full) {
-                        cl_push(&c->nonempty, s);
+                        ma_list_push(&c->nonempty, s);
                 } else if (s->allocated == (uint32_t)((s->limit - s->start) / size / 4)) {
                         /* Now mostly empty: move it behind the fuller spans, which serve
                          * allocations first, so it has a chance to drain and go back whole. */
-                        cl_remove(s);
-                        s->prev = c->nonempty.prev;
-                        s->next = &c->nonempty;
-                        c->nonempty.prev->next = s;
-                        c->nonempty.prev = s;
+                        ma_list_remove(s);
+                        ma_list_push_tail(&c->nonempty, s);
                 }
         }
 }
@@ -234,7 +212,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
 
         ma_lock(&c->lock);
         if (MA_UNLIKELY(!c->nonempty.next))
-                cl_init(&c->nonempty);
+                ma_list_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         if (c->nslots && want == ma_class_batch[cls]) {
                 *head = c->slots[--c->nslots];
@@ -260,7 +238,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                         ma_lock(&c->lock);
                         if (!s)
                                 break;
-                        cl_push(&c->nonempty, s);
+                        ma_list_push(&c->nonempty, s);
                 }
                 while (got < want) {
                         void *o;
@@ -281,7 +259,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                         got++;
                 }
                 if (span_full(s, size))
-                        cl_remove(s);
+                        ma_list_remove(s);
         }
         *tail = NULL;
         c->out_objs += got;
@@ -298,7 +276,7 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
 
         ma_lock(&c->lock);
         if (MA_UNLIKELY(!c->nonempty.next))
-                cl_init(&c->nonempty);
+                ma_list_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         c->out_objs -= n;
         if (n == ma_class_batch[cls] && c->nslots < ma_class_slots[cls]) {
