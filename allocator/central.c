@@ -5,7 +5,6 @@
  * and O(1) work. Otherwise objects go back to their span (found through the pagemap), and a span
  * whose objects are all back returns to the page heap.
  */
-#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,23 +12,6 @@
 #include "ma.h"
 
 MaCentral ma_central[MA_NCLASSES];
-
-void ma_lock_slow(MaLock *l)
-{
-        for (unsigned spins = 0;; spins++) {
-                if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
-                    !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-                        return;
-                if (spins < 100) {
-#if defined(__x86_64__) || defined(__i386__)
-                        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-                        __asm__ __volatile__("yield");
-#endif
-                } else
-                        sched_yield();
-        }
-}
 
 _Atomic uint64_t ma_coarse_ns;
 
@@ -320,6 +302,11 @@ uint64_t ma_central_in_use(void)
                 total += objs * ma_class_size[cls];
         }
         return total;
+}
+
+uint64_t ma_heap_in_use(void)
+{
+        return ma_central_in_use() + atomic_load_explicit(&ma_large_in_use, memory_order_relaxed);
 }
 
 void ma_central_fork_prepare(void)

@@ -13,7 +13,6 @@
 
 MaPmLeaf *ma_pm_root[MA_PM_ROOT_SIZE];
 MaLock ma_ph_lock = MA_LOCK_INIT;
-_Atomic uint64_t ma_held, ma_returned, ma_large_in_use, ma_scavenges, ma_cap_hits, ma_cap;
 MA_TLS bool ma_fail_was_cap;
 
 static MaLock ma_meta_lock = MA_LOCK_INIT;
@@ -326,7 +325,7 @@ MaSpan *ma_ph_alloc(size_t npages, size_t align_pages)
         }
         ma_unlock(&ma_ph_lock);
         if (s)
-                ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
+                ma_stats_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
 }
 
@@ -351,7 +350,7 @@ MaSpan *ma_ph_small_span(unsigned cls)
         }
         ma_unlock(&ma_ph_lock);
         if (s)
-                ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
+                ma_stats_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
 }
 
