@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Allocation: initialisation, thread caches (creation, refill, flush, thread-exit destructor), the
- * slow paths behind the inlined fast paths, large objects, calloc/realloc/memalign, the cap's
- * pressure sequence, foreign pointers and fork handling.
+ * Allocation: initialisation, the slow paths behind the inlined fast paths (thread cache refill and
+ * overflow), large objects, calloc/realloc/memalign, the cap's pressure sequence, foreign pointers
+ * and fork handling.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,21 +13,9 @@
 #include "alloc-fast.h"
 
 _Atomic int ma_init_state;
-bool ma_ctor_ran;
-static MaTCache ma_empty_cache; /* all bins empty with max 0: every op takes the slow path */
-MA_TLS MaTCache *ma_tc = &ma_empty_cache;
-static MA_TLS bool ma_tc_dead;     /* this thread's cache destructor ran: use the central lists */
 static MA_TLS bool ma_in_pressure; /* recursion guard for callbacks that allocate */
 static MA_TLS bool ma_in_foreign;
-extern MA_TLS bool ma_fail_was_cap;
 static MA_TLS unsigned ma_slow_ticks;
-
-static pthread_key_t ma_tc_key;
-static bool ma_tc_key_ok;
-static pthread_mutex_t ma_tc_lock = PTHREAD_MUTEX_INITIALIZER;
-static MaTCache *ma_tc_recycle;
-
-static void ma_tc_destroy(void *arg);
 
 void ma_init_slow(void)
 {
@@ -40,7 +28,7 @@ void ma_init_slow(void)
                 atomic_store(&ma_cap, ma_opt.cap);
                 atomic_store(&ma_init_state, 2);
                 /* Both may allocate, so they come after the heap is usable. */
-                ma_tc_key_ok = pthread_key_create(&ma_tc_key, ma_tc_destroy) == 0;
+                ma_tcache_init();
                 pthread_atfork(ma_fork_prepare, ma_fork_parent, ma_fork_child);
                 ma_control_init();
                 errno = saved;
@@ -68,74 +56,6 @@ __attribute__((constructor(101))) static void ma_constructor(void)
         ma_control_init();
         ma_maybe_start_background();
         errno = saved;
-}
-
-static MaTCache *ma_tc_create(void)
-{
-        MaTCache *tc;
-        if (ma_tc_dead)
-                return NULL;
-        pthread_mutex_lock(&ma_tc_lock);
-        tc = ma_tc_recycle;
-        if (tc)
-                ma_tc_recycle = tc->next_free;
-        pthread_mutex_unlock(&ma_tc_lock);
-        if (!tc) {
-                tc = ma_meta_alloc(sizeof(MaTCache));
-                if (!tc)
-                        return NULL;
-        }
-        memset(tc, 0, sizeof(*tc));
-        for (unsigned c = 1; c < ma_nclasses; c++)
-                tc->bins[c].max = 2u * ma_class_batch[c];
-        ma_tc = tc;
-        if (ma_tc_key_ok)
-                pthread_setspecific(ma_tc_key, tc);
-        return tc;
-}
-
-/* Moves up to n objects from the head of bin c to the central list. */
-static void ma_bin_flush(MaBin *b, unsigned cls, unsigned n)
-{
-        while (n && b->count) {
-                unsigned take = n < ma_class_batch[cls] ? n : ma_class_batch[cls];
-                if (take > b->count)
-                        take = b->count;
-                void *head = b->head, *last = head;
-                for (unsigned i = 1; i < take; i++)
-                        last = *(void **)last;
-                b->head = *(void **)last;
-                *(void **)last = NULL;
-                b->count -= take;
-                n -= take;
-                ma_central_insert(cls, head, take);
-        }
-}
-
-static void ma_tc_flush(MaTCache *tc)
-{
-        for (unsigned c = 1; c < ma_nclasses; c++)
-                ma_bin_flush(&tc->bins[c], c, tc->bins[c].count);
-}
-
-void ma_tcache_flush_self(void)
-{
-        if (ma_tc != &ma_empty_cache)
-                ma_tc_flush(ma_tc);
-}
-
-static void ma_tc_destroy(void *arg)
-{
-        MaTCache *tc = arg;
-        ma_tc = &ma_empty_cache;
-        ma_tc_dead = true;
-        if (!tc)
-                return;
-        ma_tc_flush(tc);
-        pthread_mutex_lock(&ma_tc_lock);
-        tc->next_free = ma_tc_recycle;
-        ma_tc_recycle = tc;
-        pthread_mutex_unlock(&ma_tc_lock);
 }
 
 /* Occasional work that must run without locks: starting the scavenger, serving the control page. */
@@ -178,10 +98,7 @@ bool ma_pressure(size_t request)
         ma_in_pressure = true;
         if (ma_fail_was_cap)
                 atomic_fetch_add(&ma_cap_hits, 1);
-        ma_tcache_flush_self();
-        ma_central_drain();
-        ma_ph_scavenge(0);
-        ma_central_release_pages(0);
+        ma_scavenge_all(true);
         ma_run_pressure_callbacks(request);
         ma_in_pressure = false;
         return true;
@@ -194,7 +111,7 @@ static void *ma_small_slow(unsigned cls, size_t n)
                 void *list;
                 ma_fail_was_cap = false;
                 if (tc == &ma_empty_cache)
-                        tc = ma_tc_create();
+                        tc = ma_tcache_create();
                 if (tc) {
                         MaBin *b = &tc->bins[cls];
                         if (b->head) {
@@ -291,7 +208,7 @@ static void ma_free_small_slow(void *p, unsigned cls)
 {
         MaTCache *tc = ma_tc;
         if (tc == &ma_empty_cache)
-                tc = ma_tc_create();
+                tc = ma_tcache_create();
         if (!tc) {
                 *(void **)p = NULL;
                 ma_central_insert(cls, p, 1);
@@ -301,7 +218,7 @@ static void ma_free_small_slow(void *p, unsigned cls)
         if (p == b->head)
                 ma_fatal("free(): double free detected", p);
         if (b->count >= b->max)
-                ma_bin_flush(b, cls, ma_class_batch[cls]);
+                ma_tcache_bin_flush(b, cls, ma_class_batch[cls]);
         *(void **)p = b->head;
         b->head = p;
         b->count++;
@@ -422,7 +339,7 @@ void *ma_realloc(void *p, size_t n)
                 void *q = ma_large_alloc(n, 1, NULL);
                 if (!q)
                         return NULL;
-                if (ma_os_move(p, cur, q)) {
+                if (ma_os_move(p, cur, q, !ma_opt.thp)) {
                         atomic_fetch_sub_explicit(&ma_large_in_use, cur, memory_order_relaxed);
                         ma_ph_free_returned(s);
                         return q;
@@ -474,7 +391,7 @@ void ma_fork_prepare(void)
 {
         if (atomic_load(&ma_init_state) != 2)
                 return;
-        pthread_mutex_lock(&ma_tc_lock);
+        ma_tcache_fork_prepare();
         ma_central_fork_prepare();
         ma_ph_fork_prepare();
 }
@@ -485,7 +402,7 @@ void ma_fork_parent(void)
                 return;
         ma_ph_fork_parent();
         ma_central_fork_parent();
-        pthread_mutex_unlock(&ma_tc_lock);
+        ma_tcache_fork_parent();
 }
 
 void ma_fork_child(void)
@@ -494,6 +411,7 @@ void ma_fork_child(void)
                 return;
         ma_ph_fork_child();
         ma_central_fork_child();
-        pthread_mutex_init(&ma_tc_lock, NULL);
+        ma_tcache_fork_child();
+        ma_scavenger_fork_child();
         ma_control_fork_child();
 }

@@ -5,50 +5,13 @@
  * and O(1) work. Otherwise objects go back to their span (found through the pagemap), and a span
  * whose objects are all back returns to the page heap.
  */
-#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "ma.h"
 
 MaCentral ma_central[MA_NCLASSES];
-
-void ma_lock_slow(MaLock *l)
-{
-        for (unsigned spins = 0;; spins++) {
-                if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
-                    !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-                        return;
-                if (spins < 100) {
-#if defined(__x86_64__) || defined(__i386__)
-                        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-                        __asm__ __volatile__("yield");
-#endif
-                } else
-                        sched_yield();
-        }
-}
-
-static inline void cl_init(MaSpan *h)
-{
-        h->next = h->prev = h;
-}
-
-static inline void cl_push(MaSpan *h, MaSpan *s)
-{
-        s->next = h->next;
-        s->prev = h;
-        h->next->prev = s;
-        h->next = s;
-}
-
-static inline void cl_remove(MaSpan *s)
-{
-        s->prev->next = s->next;
-        s->next->prev = s->prev;
-        s->next = s->prev = NULL;
-}
 
 _Atomic uint64_t ma_coarse_ns;
 
@@ -198,19 +161,16 @@ static void central_to_spans_locked(MaCentral *c, unsigned cls, void *head, unsi
                 s->freelist = o;
                 if (--s->allocated == 0) {
                         if (!was_full)
-                                cl_remove(s);
+                                ma_list_remove(s);
                         s->next = *rel;
                         *rel = s;
                 } else if (was_full) {
-                        cl_push(&c->nonempty, s);
+                        ma_list_push(&c->nonempty, s);
                 } else if (s->allocated == (uint32_t)((s->limit - s->start) / size / 4)) {
                         /* Now mostly empty: move it behind the fuller spans, which serve
                          * allocations first, so it has a chance to drain and go back whole. */
-                        cl_remove(s);
-                        s->prev = c->nonempty.prev;
-                        s->next = &c->nonempty;
-                        c->nonempty.prev->next = s;
-                        c->nonempty.prev = s;
+                        ma_list_remove(s);
+                        ma_list_push_tail(&c->nonempty, s);
                 }
         }
 }
@@ -234,7 +194,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
 
         ma_lock(&c->lock);
         if (MA_UNLIKELY(!c->nonempty.next))
-                cl_init(&c->nonempty);
+                ma_list_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         if (c->nslots && want == ma_class_batch[cls]) {
                 *head = c->slots[--c->nslots];
@@ -260,7 +220,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                         ma_lock(&c->lock);
                         if (!s)
                                 break;
-                        cl_push(&c->nonempty, s);
+                        ma_list_push(&c->nonempty, s);
                 }
                 while (got < want) {
                         void *o;
@@ -281,7 +241,7 @@ unsigned ma_central_remove(unsigned cls, unsigned want, void **head)
                         got++;
                 }
                 if (span_full(s, size))
-                        cl_remove(s);
+                        ma_list_remove(s);
         }
         *tail = NULL;
         c->out_objs += got;
@@ -298,7 +258,7 @@ void ma_central_insert(unsigned cls, void *head, unsigned n)
 
         ma_lock(&c->lock);
         if (MA_UNLIKELY(!c->nonempty.next))
-                cl_init(&c->nonempty);
+                ma_list_init(&c->nonempty);
         c->last_ns = atomic_load_explicit(&ma_coarse_ns, memory_order_relaxed);
         c->out_objs -= n;
         if (n == ma_class_batch[cls] && c->nslots < ma_class_slots[cls]) {
@@ -342,6 +302,11 @@ uint64_t ma_central_in_use(void)
                 total += objs * ma_class_size[cls];
         }
         return total;
+}
+
+uint64_t ma_heap_in_use(void)
+{
+        return ma_central_in_use() + atomic_load_explicit(&ma_large_in_use, memory_order_relaxed);
 }
 
 void ma_central_fork_prepare(void)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * liboomless internals: every struct, tuning constant and cross-file prototype of the allocator.
+ * The prototypes are grouped by file, bottom layer first (docs/allocator.md, "Layers"); a file calls
+ * only into the groups above its own.
  *
  * Glossary:
  *   page   - MA_PAGE (8 KiB), the page heap's unit; a multiple of the kernel page.
@@ -64,7 +66,7 @@ typedef struct MaLock {
         {                                                                                                   \
                 0                                                                                           \
         }
-void ma_lock_slow(MaLock *l);
+void ma_lock_slow(MaLock *l); /* os.c */
 static inline void ma_lock(MaLock *l)
 {
         if (MA_LIKELY(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire)))
@@ -142,6 +144,27 @@ static inline unsigned ma_size_to_class(size_t n)
         return ma_class_hi[(n + 127) >> 7];
 }
 
+/* os.c: the only file with memory syscalls, plus alloc-free helpers. */
+void *ma_os_map(size_t size, size_t align);
+void ma_os_no_huge(void *p, size_t size);
+void ma_os_release(void *p, size_t size); /* MADV_DONTNEED: pages read as zero afterwards */
+/* from reads as fresh zero pages afterwards, marked MADV_NOHUGEPAGE when no_huge. */
+bool ma_os_move(void *from, size_t size, void *to, bool no_huge);
+uint64_t ma_now_ns(void);
+const char *ma_getenv(const char *name);
+void ma_write_err(const char *s);
+__attribute__((noreturn)) void ma_fatal(const char *what, const void *p);
+char *ma_u64_str(uint64_t v, char buf[static 24]);
+ssize_t ma_read_file(const char *path, char *buf, size_t size);
+
+typedef struct MaBuf {
+        char b[320];
+        size_t n;
+} MaBuf;
+void mb_str(MaBuf *m, const char *s);
+void mb_u64(MaBuf *m, uint64_t v);
+void mb_flush(MaBuf *m);
+
 /* Options and limits (options.c). */
 typedef struct MaOptions {
         uint64_t cap;         /* bytes, 0 = none; may be overridden by the control page */
@@ -160,37 +183,28 @@ extern bool ma_opt_loaded;
 void ma_options_load(void);
 uint64_t ma_effective_limit(void);
 
-/* os.c: the only file with memory syscalls, plus alloc-free helpers. */
-void *ma_os_map(size_t size, size_t align);
-void ma_os_no_huge(void *p, size_t size);
-void ma_os_release(void *p, size_t size);           /* MADV_DONTNEED: pages read as zero afterwards */
-bool ma_os_move(void *from, size_t size, void *to); /* from reads as fresh zero pages afterwards */
-uint64_t ma_now_ns(void);
-const char *ma_getenv(const char *name);
-void ma_write_err(const char *s);
-__attribute__((noreturn)) void ma_fatal(const char *what, const void *p);
-char *ma_u64_str(uint64_t v, char buf[static 24]);
-ssize_t ma_read_file(const char *path, char *buf, size_t size);
+/* Heap counters, the cap in force and the wake watermark (stats.c). */
+extern _Atomic uint64_t ma_held;     /* backed pages in spans + metadata */
+extern _Atomic uint64_t ma_returned; /* cumulative */
+extern _Atomic uint64_t ma_large_in_use;
+extern _Atomic uint64_t ma_scavenges;
+extern _Atomic uint64_t ma_cap_hits;
+extern _Atomic uint64_t ma_cap;                /* in force */
+void ma_stats_set_wake_watermark(uint64_t wm); /* 0: no wake-ups */
+void ma_stats_note_held(uint64_t held);        /* wake watermark check, any context */
 
-typedef struct MaBuf {
-        char b[320];
-        size_t n;
-} MaBuf;
-void mb_str(MaBuf *m, const char *s);
-void mb_u64(MaBuf *m, uint64_t v);
-void mb_flush(MaBuf *m);
+/* Application callbacks (callbacks.c). */
+enum { MA_CB_STAGE, MA_CB_PRESSURE, MA_CB_KINDS };
+int ma_callbacks_add(unsigned kind, void *fn, void *userdata); /* 0 or -ENOSPC */
+void ma_run_stage_callbacks(int stage, int prev);              /* no locks held */
+void ma_run_pressure_callbacks(size_t request);                /* no locks held */
 
 /* Metadata (pageheap.c). */
 void *ma_meta_alloc(size_t size); /* zeroed, never freed; counted in held */
 
 /* Page heap (pageheap.c). */
 extern MaLock ma_ph_lock;
-extern _Atomic uint64_t ma_held;     /* backed pages in spans + metadata */
-extern _Atomic uint64_t ma_returned; /* cumulative */
-extern _Atomic uint64_t ma_large_in_use;
-extern _Atomic uint64_t ma_scavenges;
-extern _Atomic uint64_t ma_cap_hits;
-extern _Atomic uint64_t ma_cap; /* in force */
+extern MA_TLS bool ma_fail_was_cap; /* the last page heap failure of this thread was the cap */
 
 MaSpan *ma_ph_alloc(size_t npages, size_t align_pages); /* NULL: no memory or cap */
 void ma_ph_free(MaSpan *s);
@@ -235,32 +249,48 @@ void ma_central_drain_idle(uint64_t idle_before);
 size_t ma_central_release_pages(uint64_t idle_before); /* 0 = all classes now; returns bytes */
 extern _Atomic uint64_t ma_coarse_ns;                  /* CLOCK_MONOTONIC as of the scavenger's last tick */
 uint64_t ma_central_in_use(void);
+uint64_t ma_heap_in_use(void); /* small objects out of the central lists + large spans, bytes */
 void ma_central_fork_prepare(void);
 void ma_central_fork_parent(void);
 void ma_central_fork_child(void);
 void ma_central_check(void);
 
+/* Thread caches (tcache.c; the TLS pointer and the fast paths are in alloc-fast.h). */
+extern MaTCache ma_empty_cache;
+void ma_tcache_init(void);
+MaTCache *ma_tcache_create(void); /* NULL after this thread's destructor ran, or no memory */
+void ma_tcache_bin_flush(MaBin *b, unsigned cls, unsigned n); /* up to n objects to central */
+void ma_tcache_flush_self(void);
+void ma_tcache_fork_prepare(void);
+void ma_tcache_fork_parent(void);
+void ma_tcache_fork_child(void);
+
+/* Giving memory back (scavenge.c). */
+size_t ma_scavenge_all(bool own_cache);              /* everything free now; returns bytes */
+void ma_scavenge_idle(uint64_t now, uint64_t delay); /* what has been idle for delay */
+
+/* Control page client (control.c). */
+void ma_control_init(void);
+void ma_control_poll(bool from_background); /* no locks held */
+bool ma_control_mapped(void);
+void ma_control_fork_child(void);
+int ma_current_stage(void);
+
+/* Background scavenger thread (scavenger.c). */
+extern bool ma_ctor_ran;
+void ma_maybe_start_background(void); /* no locks held */
+void ma_scavenger_fork_child(void);
+
 /* Allocation entry points (alloc.c). */
 void ma_init_slow(void);
 extern _Atomic int ma_init_state; /* 0 none, 1 running, 2 done */
-extern bool ma_ctor_ran;
 void *ma_malloc(size_t n);
 void ma_free(void *p);
 void *ma_calloc(size_t n, size_t size);
 void *ma_realloc(void *p, size_t n);
 void *ma_memalign(size_t align, size_t n);
 size_t ma_usable_size(const void *p);
-void ma_tcache_flush_self(void);
 bool ma_pressure(size_t request); /* no locks held; true = worth retrying */
 void ma_fork_prepare(void);
 void ma_fork_parent(void);
 void ma_fork_child(void);
-
-/* Control page, background thread, app callbacks (control.c). */
-void ma_control_init(void);
-void ma_control_poll(bool from_background); /* no locks held */
-void ma_maybe_start_background(void);       /* no locks held */
-void ma_control_fork_child(void);
-void ma_run_pressure_callbacks(size_t request);
-void ma_note_held(uint64_t held); /* wake watermark check, any context */
-int ma_current_stage(void);

@@ -46,30 +46,13 @@ static bool ma_parse_size(const char *s, uint64_t *ret)
                         return false;
                 v = v * 10 + (uint64_t)(*s - '0');
         }
-        switch (*s) {
-        case 'k':
-        case 'K':
-                mul = UINT64_C(1) << 10;
-                s++;
-                break;
-        case 'm':
-        case 'M':
-                mul = UINT64_C(1) << 20;
-                s++;
-                break;
-        case 'g':
-        case 'G':
-                mul = UINT64_C(1) << 30;
-                s++;
-                break;
-        case 't':
-        case 'T':
-                mul = UINT64_C(1) << 40;
-                s++;
-                break;
-        default:
-                break;
-        }
+        /* K, M, G, T in either case: 2^10 per step. (c | 0x20) is c in lower case for letters. */
+        for (unsigned i = 0; i < 4; i++)
+                if ((*s | 0x20) == "kmgt"[i]) {
+                        mul = UINT64_C(1) << (10 * (i + 1));
+                        s++;
+                        break;
+                }
         if (mul > 1 && *s == 'i')
                 s++;
         if (*s == 'B' || *s == 'b')
@@ -356,6 +339,20 @@ static bool ma_env_bool(const char *name, bool dflt)
         return dflt;
 }
 
+/* Sets *out from the variable when parse accepts its value; otherwise warns and leaves *out. */
+static void ma_env_u64(const char *name, bool (*parse)(const char *, uint64_t *), uint64_t *out,
+                       const char *accepted, const char *using)
+{
+        const char *v = ma_getenv(name);
+        uint64_t x;
+        if (!v)
+                return;
+        if (parse(v, &x))
+                *out = x;
+        else
+                ma_warn_env(name, v, accepted, using);
+}
+
 void ma_options_load(void)
 {
         const char *v;
@@ -407,23 +404,9 @@ void ma_options_load(void)
         o.background = ma_env_bool("OOMLESS_BACKGROUND", true);
         o.thp = ma_env_bool("OOMLESS_THP", false);
 
-        v = ma_getenv("OOMLESS_SCAVENGE_DELAY");
-        if (v) {
-                uint64_t ns;
-                if (ma_parse_duration_ns(v, &ns))
-                        o.scavenge_delay_ns = ns;
-                else
-                        ma_warn_env("OOMLESS_SCAVENGE_DELAY", v, "a duration like 500ms, 2s or 250 (ms)",
-                                    "500ms");
-        }
-        v = ma_getenv("OOMLESS_BACKGROUND_MIN");
-        if (v) {
-                uint64_t x;
-                if (ma_parse_size(v, &x))
-                        o.background_min = x;
-                else
-                        ma_warn_env("OOMLESS_BACKGROUND_MIN", v, "a size like 16M", "16M");
-        }
+        ma_env_u64("OOMLESS_SCAVENGE_DELAY", ma_parse_duration_ns, &o.scavenge_delay_ns,
+                   "a duration like 500ms, 2s or 250 (ms)", "500ms");
+        ma_env_u64("OOMLESS_BACKGROUND_MIN", ma_parse_size, &o.background_min, "a size like 16M", "16M");
         o.control_path = ma_getenv(OOMLESS_CONTROL_ENV);
         o.wake_path = ma_getenv(OOMLESS_WAKE_ENV);
         ma_opt = o;

@@ -2,10 +2,11 @@
 /*
  * The operating-system boundary: the only file that maps, remaps or releases memory, plus the few
  * helpers the allocator needs that must not allocate (environment lookup, clock, file reads into
- * caller buffers, write(2) messages).
+ * caller buffers, write(2) messages, the lock's wait loop).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -50,7 +51,7 @@ void ma_os_release(void *p, size_t size)
         errno = saved;
 }
 
-bool ma_os_move(void *from, size_t size, void *to)
+bool ma_os_move(void *from, size_t size, void *to, bool no_huge)
 {
         int saved = errno;
         bool ok = false;
@@ -62,12 +63,29 @@ bool ma_os_move(void *from, size_t size, void *to)
                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
                 if (q != from)
                         ma_fatal("cannot map the range vacated by mremap again", from);
-                if (!ma_opt.thp)
+                if (no_huge)
                         ma_os_no_huge(from, size);
                 ok = true;
         }
         errno = saved;
         return ok;
+}
+
+void ma_lock_slow(MaLock *l)
+{
+        for (unsigned spins = 0;; spins++) {
+                if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
+                    !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+                        return;
+                if (spins < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+                        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+                        __asm__ __volatile__("yield");
+#endif
+                } else
+                        sched_yield();
+        }
 }
 
 uint64_t ma_now_ns(void)

@@ -137,7 +137,7 @@ static struct mallinfo2 ma_mallinfo2(void)
         struct mallinfo2 mi;
         memset(&mi, 0, sizeof(mi));
         uint64_t held = atomic_load(&ma_held);
-        uint64_t in_use = ma_central_in_use() + atomic_load(&ma_large_in_use);
+        uint64_t in_use = ma_heap_in_use();
         mi.arena = held;
         mi.uordblks = in_use;
         mi.fordblks = held > in_use ? held - in_use : 0;

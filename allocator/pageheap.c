@@ -8,11 +8,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "list.h"
 #include "ma.h"
 
 MaPmLeaf *ma_pm_root[MA_PM_ROOT_SIZE];
 MaLock ma_ph_lock = MA_LOCK_INIT;
-_Atomic uint64_t ma_held, ma_returned, ma_large_in_use, ma_scavenges, ma_cap_hits, ma_cap;
 MA_TLS bool ma_fail_was_cap;
 
 static MaLock ma_meta_lock = MA_LOCK_INIT;
@@ -40,26 +40,6 @@ bool ma_ph_in_arena(uintptr_t a)
         return false;
 }
 static bool ma_ph_ready;
-
-static inline void ml_init(MaSpan *h)
-{
-        h->next = h->prev = h;
-}
-
-static inline void ml_push(MaSpan *h, MaSpan *s)
-{
-        s->next = h->next;
-        s->prev = h;
-        h->next->prev = s;
-        h->next = s;
-}
-
-static inline void ml_remove(MaSpan *s)
-{
-        s->prev->next = s->next;
-        s->next->prev = s->prev;
-        s->next = s->prev = NULL;
-}
 
 void *ma_meta_alloc(size_t size)
 {
@@ -116,7 +96,7 @@ static void ma_ph_init_locked(void)
                 return;
         for (int r = 0; r < 2; r++)
                 for (int i = 0; i < MA_FREE_LISTS; i++)
-                        ml_init(&ma_free_lists[r][i]);
+                        ma_list_init(&ma_free_lists[r][i]);
         ma_ph_ready = true;
 }
 
@@ -138,7 +118,7 @@ static inline void ma_pm_set_cls(uintptr_t a, uint8_t cls)
 static void ma_fl_insert(MaSpan *s)
 {
         unsigned r = s->returned, i = s->npages < MA_FREE_LISTS ? (unsigned)s->npages : 0;
-        ml_push(&ma_free_lists[r][i], s);
+        ma_list_push(&ma_free_lists[r][i], s);
         ma_free_bits[r][i / 64] |= UINT64_C(1) << (i % 64);
         ma_pm_set(s->start, s);
         ma_pm_set(s->start + (s->npages - 1) * MA_PAGE, s);
@@ -147,8 +127,8 @@ static void ma_fl_insert(MaSpan *s)
 static void ma_fl_remove(MaSpan *s)
 {
         unsigned r = s->returned, i = s->npages < MA_FREE_LISTS ? (unsigned)s->npages : 0;
-        ml_remove(s);
-        if (ma_free_lists[r][i].next == &ma_free_lists[r][i])
+        ma_list_remove(s);
+        if (ma_list_empty(&ma_free_lists[r][i]))
                 ma_free_bits[r][i / 64] &= ~(UINT64_C(1) << (i % 64));
 }
 
@@ -345,7 +325,7 @@ MaSpan *ma_ph_alloc(size_t npages, size_t align_pages)
         }
         ma_unlock(&ma_ph_lock);
         if (s)
-                ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
+                ma_stats_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
 }
 
@@ -370,7 +350,7 @@ MaSpan *ma_ph_small_span(unsigned cls)
         }
         ma_unlock(&ma_ph_lock);
         if (s)
-                ma_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
+                ma_stats_note_held(atomic_load_explicit(&ma_held, memory_order_relaxed));
         return s;
 }
 

@@ -14,11 +14,10 @@
  *
  * Usage: test-alloc-cap /path/to/liboomless.so
  */
-#include <sys/wait.h>
-
 #include "alloc-cg.h"
 #include "oomless/oomless.h"
 #include "test.h"
+#include "alloc-test.h"
 
 #define LIMIT (128ull << 20)
 
@@ -84,15 +83,10 @@ static int child_main(const char *mode)
 static void run_child(const AllocCg *cg, const char *mode, const char *cap_env, const char *on_cap,
                       struct result *r)
 {
-        int out[2], err[2];
+        int out, err;
         memset(r, 0, sizeof(*r));
-        ASSERT_EQ(pipe(out), 0);
-        ASSERT_EQ(pipe(err), 0);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
+        pid_t pid = at_fork_piped(&out, &err);
         if (pid == 0) {
-                dup2(out[1], 1);
-                dup2(err[1], 2);
                 if (!acg_attach(cg, getpid()))
                         _exit(5);
                 char e1[1200], e2[200], e3[200];
@@ -105,20 +99,14 @@ static void run_child(const AllocCg *cg, const char *mode, const char *cap_env, 
                 execve(self, argv, envp);
                 _exit(6);
         }
-        close(out[1]);
-        close(err[1]);
         char buf[4096];
-        size_t got = 0;
-        ssize_t n;
-        while (got < sizeof(buf) - 1 && (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-                got += (size_t)n;
-        buf[got] = 0;
+        at_read_all(out, buf, sizeof(buf));
         sscanf(buf, "%llu %d %llu %llu %llu", &r->total, &r->err, &r->cap, &r->cap_hits, &r->callbacks);
-        n = read(err[0], r->out, sizeof(r->out) - 1);
+        ssize_t n = read(err, r->out, sizeof(r->out) - 1);
         r->out[n > 0 ? n : 0] = 0;
-        close(out[0]);
-        close(err[0]);
-        ASSERT_EQ(waitpid(pid, &r->status, 0), pid);
+        close(out);
+        close(err);
+        r->status = at_wait(pid);
         printf("  %s cap=%s: reached %llu MiB (cap %llu MiB, hits %llu, callbacks %llu), errno %d, status "
                "0x%x%s%s\n",
                mode, cap_env ? cap_env : "default", r->total >> 20, r->cap >> 20, r->cap_hits, r->callbacks,
@@ -155,54 +143,46 @@ static void check_near_bytes(const struct result *r, unsigned long long cap, lon
         ASSERT_EQ(acg_oom_kills(&cg), kills_before);
 }
 
-static void check_near(const struct result *r, unsigned percent, long long kills_before)
+/* Runs the child in mode with OOMLESS_HEAP_CAP=cap_env (NULL: unset) in the cgroup and checks that
+ * it stopped with ENOMEM just below cap bytes, without an OOM kill. */
+static void expect_cap(const char *mode, const char *cap_env, unsigned long long cap, struct result *r)
 {
-        check_near_bytes(r, LIMIT * percent / 100, kills_before);
+        setup();
+        long long kills = acg_oom_kills(&cg);
+        run_child(&cg, mode, cap_env, NULL, r);
+        check_near_bytes(r, cap, kills);
 }
+
+#define PERCENT_OF_LIMIT(p) (LIMIT * (p) / 100)
 
 TEST(absolute_cap)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "large", "40M", NULL, &r);
-        check_near_bytes(&r, 40ull << 20, kills);
+        expect_cap("large", "40M", 40ull << 20, &r);
 }
 
 TEST(default_cap_large_blocks)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "large", NULL, NULL, &r);
-        check_near(&r, 75, kills);
+        expect_cap("large", NULL, PERCENT_OF_LIMIT(75), &r);
 }
 
 TEST(default_cap_small_objects)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "small", NULL, NULL, &r);
-        check_near(&r, 75, kills);
+        expect_cap("small", NULL, PERCENT_OF_LIMIT(75), &r);
 }
 
 TEST(configured_percent)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "large", "50%", NULL, &r);
-        check_near(&r, 50, kills);
+        expect_cap("large", "50%", PERCENT_OF_LIMIT(50), &r);
 }
 
 TEST(pressure_callback_frees_cache)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "pressure", NULL, NULL, &r);
-        check_near(&r, 75, kills);
+        expect_cap("pressure", NULL, PERCENT_OF_LIMIT(75), &r);
         ASSERT_TRUE(r.callbacks >= 1);
 }
 
@@ -218,12 +198,9 @@ TEST(abort_on_cap)
 TEST(bad_env_value_warns_and_defaults)
 {
         struct result r;
-        setup();
-        long long kills = acg_oom_kills(&cg);
-        run_child(&cg, "large", "banana", NULL, &r);
+        expect_cap("large", "banana", PERCENT_OF_LIMIT(75), &r);
         ASSERT_TRUE(strstr(r.out, "OOMLESS_HEAP_CAP=\"banana\"") != NULL);
         ASSERT_TRUE(strstr(r.out, "expected") != NULL);
-        check_near(&r, 75, kills);
 }
 
 int main(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "oomless/control.h"
 #include "oomless/oomless.h"
 #include "test.h"
+#include "alloc-test.h"
 
 static const char *lib;
 static const char *cache_app; /* examples/workloads/cache-app, optional */
@@ -30,12 +31,6 @@ static uint64_t now_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
 }
 
 /* ---- child side ---- */
@@ -58,7 +53,7 @@ static int child_main(void)
         /* Phase 1: wait (allocating a little, as real programs do) for stage 2. */
         for (int i = 0; i < 500 && seen_stage != 2; i++) {
                 free(malloc(100));
-                sleep_ms(10);
+                at_sleep_ms(10);
         }
         if (seen_stage != 2 || seen_prev != 0 || oomless_try_stage() != 2)
                 return 5;
@@ -78,7 +73,7 @@ static int child_main(void)
         printf("%llu\n", total);
         fflush(stdout);
         /* Phase 3: stay alive so the supervisor can ask for a scavenge and read the figures. */
-        sleep_ms(3000);
+        at_sleep_ms(3000);
         return 0;
 }
 
@@ -131,14 +126,8 @@ static bool alloc_read(struct oomless_control *c, struct oomless_control_alloc *
 
 static pid_t spawn(const char *ctl, const char *wake, int *out_fd, int *err_fd)
 {
-        int out[2], err[2];
-        ASSERT_EQ(pipe(out), 0);
-        ASSERT_EQ(pipe(err), 0);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
+        pid_t pid = at_fork_piped(out_fd, err_fd);
         if (pid == 0) {
-                dup2(out[1], 1);
-                dup2(err[1], 2);
                 char e1[1200], e2[300], e3[300];
                 snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
                 snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
@@ -148,10 +137,6 @@ static pid_t spawn(const char *ctl, const char *wake, int *out_fd, int *err_fd)
                 execve(self, argv, envp);
                 _exit(99);
         }
-        close(out[1]);
-        close(err[1]);
-        *out_fd = out[0];
-        *err_fd = err[0];
         return pid;
 }
 
@@ -161,7 +146,7 @@ static bool wait_for(struct oomless_control *c, struct oomless_control_alloc *a,
         for (long t = 0; t < ms; t += 10) {
                 if (alloc_read(c, a) && pred(a))
                         return true;
-                sleep_ms(10);
+                at_sleep_ms(10);
         }
         return false;
 }
@@ -227,8 +212,7 @@ TEST(supervised_child)
         ASSERT_TRUE(a.heap_in_use <= a.heap_held);
         ASSERT_TRUE(a.heap_held <= (64ull << 20) + (4ull << 20));
 
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        int status = at_wait(pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 TEST_FAIL("child status 0x%x", status);
         close(out);
@@ -250,8 +234,7 @@ TEST(bad_magic_runs_standalone)
         printf("  stderr: %s", buf);
         ASSERT_TRUE(strstr(buf, "ignoring OOMLESS_CONTROL=") && strstr(buf, "bad magic"));
         kill(pid, SIGKILL); /* it waits for a stage that never comes */
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        at_wait(pid);
         close(out);
         close(err);
         munmap(c, OOMLESS_CONTROL_SIZE);
@@ -268,12 +251,9 @@ TEST(cache_app_sheds_on_stage)
         snprintf(ctl, sizeof(ctl), "%s/control-app", dir);
         struct oomless_control *c = make_page(ctl, OOMLESS_CONTROL_MAGIC);
         sup_write(c, 0, 0, 0, 0);
-        int out[2];
-        ASSERT_EQ(pipe(out), 0);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
+        int out;
+        pid_t pid = at_fork_piped(&out, NULL);
         if (pid == 0) {
-                dup2(out[1], 1);
                 char e1[1200], e2[400];
                 snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
                 snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
@@ -282,20 +262,14 @@ TEST(cache_app_sheds_on_stage)
                        envp);
                 _exit(99);
         }
-        close(out[1]);
-        sleep_ms(1000);
+        at_sleep_ms(1000);
         sup_write(c, 1, 0, 0, 0);
-        sleep_ms(800);
+        at_sleep_ms(800);
         sup_write(c, 2, 0, 0, 0);
         char buf[4096];
-        size_t got = 0;
-        ssize_t n;
-        while (got < sizeof(buf) - 1 && (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-                got += (size_t)n;
-        buf[got] = 0;
-        close(out[0]);
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
         printf("%s", buf);
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         ASSERT_TRUE(strstr(buf, "liboomless present") != NULL);

@@ -18,6 +18,7 @@
 #include "ma.h"
 #include "oomless/oomless.h"
 #include "test.h"
+#include "alloc-test.h"
 
 static void walk(void)
 {
@@ -25,22 +26,14 @@ static void walk(void)
         ma_ph_check();
 }
 
-static uint64_t rnd(uint64_t *s)
-{
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
 static void *worker(void *arg)
 {
         uint64_t s = (uintptr_t)arg * 31 + 7;
         void *slots[512] = { 0 };
         for (int i = 0; i < 60000; i++) {
-                unsigned k = (unsigned)(rnd(&s) % 512);
+                unsigned k = (unsigned)(at_rnd(&s) % 512);
                 free(slots[k]);
-                uint64_t r = rnd(&s);
+                uint64_t r = at_rnd(&s);
                 size_t n = r % 8 == 0 ? (size_t)(r >> 8) % (2u << 20) : (size_t)(r >> 8) % 3000;
                 if (r % 5 == 0)
                         slots[k] = realloc(slots[k] ? malloc(10) : NULL, n + 1);
@@ -101,22 +94,16 @@ TEST(walk_catches_corruption)
 
 static int run_child(void (*fn)(void), char *err, size_t n)
 {
-        int pfd[2];
-        ASSERT_EQ(pipe(pfd), 0);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
+        int efd;
+        pid_t pid = at_fork_piped(NULL, &efd);
         if (pid == 0) {
-                dup2(pfd[1], 2);
                 fn();
                 _exit(0);
         }
-        close(pfd[1]);
-        ssize_t r = read(pfd[0], err, n - 1);
+        ssize_t r = read(efd, err, n - 1);
         err[r > 0 ? r : 0] = 0;
-        close(pfd[0]);
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        return status;
+        close(efd);
+        return at_wait(pid);
 }
 
 static void *volatile keep;

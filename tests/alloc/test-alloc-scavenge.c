@@ -13,12 +13,11 @@
 #include <dirent.h>
 #include <malloc.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include "alloc-cg.h"
 #include "oomless/oomless.h"
 #include "test.h"
+#include "alloc-test.h"
 
 #define OBJ   256
 #define TOTAL (256ull << 20)
@@ -36,13 +35,6 @@ static unsigned long long rss(void)
                 res = 0;
         fclose(f);
         return res * (unsigned long long)sysconf(_SC_PAGESIZE);
-}
-
-static void idle_ms(long ms)
-{
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0)
-                ;
 }
 
 static char **objs;
@@ -94,7 +86,7 @@ TEST(rss_drops_when_idle_and_after_trim)
         long long base = (long long)rss();
         long long live = (long long)fill_and_fragment();
         long long peak = (long long)rss();
-        idle_ms(1500); /* no allocator call at all */
+        at_sleep_ms(1500); /* no allocator call at all */
         long long idle = (long long)rss();
         ASSERT_TRUE(malloc_trim(0) >= 0);
         long long trimmed = (long long)rss();
@@ -161,7 +153,7 @@ TEST(cgroup_usage_drops)
                 fill_and_fragment();
                 if (write(phase[1], "f", 1) != 1 || read(go[0], &c, 1) != 1)
                         _exit(3);
-                idle_ms(1500);
+                at_sleep_ms(1500);
                 if (write(phase[1], "i", 1) != 1 || read(go[0], &c, 1) != 1)
                         _exit(4);
                 malloc_trim(0);
@@ -182,8 +174,7 @@ TEST(cgroup_usage_drops)
         ASSERT_EQ(read(phase[0], &c, 1), 1);
         unsigned long long trimmed = acg_usage(&cg);
         ASSERT_EQ(write(go[1], "g", 1), 1);
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        int status = at_wait(pid);
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         printf("  cgroup usage: start %llu MiB, after free %llu MiB, idle %llu MiB, trim %llu MiB\n",
                base >> 20, filled >> 20, idle >> 20, trimmed >> 20);
@@ -200,7 +191,7 @@ static int thread_report(void)
         for (int i = 0; i < mib; i++)
                 memset(malloc(1 << 20), 1, 1 << 20);
         for (int i = 0; i < 200; i++) /* start-up is lazy and asynchronous */
-                idle_ms(5);
+                at_sleep_ms(5);
         int n = 0;
         bool scav = false;
         DIR *d = opendir("/proc/self/task");
@@ -225,24 +216,19 @@ static int thread_report(void)
 
 static void run_thread_report(const char *background, const char *mib, int *threads, int *scav)
 {
-        int pfd[2];
-        ASSERT_EQ(pipe(pfd), 0);
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
+        int out;
+        pid_t pid = at_fork_piped(&out, NULL);
         if (pid == 0) {
-                dup2(pfd[1], 1);
                 setenv("OOMLESS_BACKGROUND", background, 1);
                 setenv("REPORT_MIB", mib, 1);
                 execl("/proc/self/exe", "test-alloc-scavenge", "--thread-report", (char *)NULL);
                 _exit(99);
         }
-        close(pfd[1]);
         char buf[64] = "";
-        ssize_t n = read(pfd[0], buf, sizeof(buf) - 1);
+        ssize_t n = read(out, buf, sizeof(buf) - 1);
         buf[n > 0 ? n : 0] = 0;
-        close(pfd[0]);
-        int status;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        close(out);
+        int status = at_wait(pid);
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         ASSERT_EQ(sscanf(buf, "%d %d", threads, scav), 2);
 }

@@ -10,18 +10,11 @@
 
 #include "oomless/oomless.h"
 #include "test.h"
-
-static uint64_t rnd(uint64_t *s)
-{
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
+#include "alloc-test.h"
 
 static size_t rnd_size(uint64_t *s)
 {
-        uint64_t r = rnd(s);
+        uint64_t r = at_rnd(s);
         switch (r % 16) {
         case 0:
                 return (size_t)(r >> 8) % (256u << 10);
@@ -58,6 +51,20 @@ struct block {
         size_t n;
 };
 
+/* Replaces a random one of the nb blocks (verified, then freed) with a new filled block of 1..max
+ * bytes. */
+static void block_churn(struct block *b, unsigned nb, uint64_t *s, size_t max)
+{
+        struct block *x = &b[at_rnd(s) % nb];
+        if (x->p) {
+                verify(x->p, x->n, x->p);
+                free(x->p);
+        }
+        x->n = rnd_size(s) % max + 1;
+        x->p = malloc(x->n);
+        fill(x->p, x->n);
+}
+
 TEST(loaded)
 {
         ASSERT_TRUE(oomless_available());
@@ -69,10 +76,10 @@ TEST(single_thread_random)
         static struct block b[N];
         uint64_t s = 88172645463325252ull;
         for (int it = 0; it < 400000; it++) {
-                struct block *x = &b[rnd(&s) % N];
+                struct block *x = &b[at_rnd(&s) % N];
                 if (x->p) {
                         verify(x->p, x->n, x->p);
-                        if (rnd(&s) % 4 == 0) {
+                        if (at_rnd(&s) % 4 == 0) {
                                 size_t n = rnd_size(&s);
                                 unsigned char *q = realloc(x->p, n ? n : 1);
                                 ASSERT_TRUE(q != NULL);
@@ -88,7 +95,7 @@ TEST(single_thread_random)
                         x->p = NULL;
                 } else {
                         x->n = rnd_size(&s);
-                        x->p = (rnd(&s) & 3) == 0 ? calloc(1, x->n) : malloc(x->n);
+                        x->p = (at_rnd(&s) & 3) == 0 ? calloc(1, x->n) : malloc(x->n);
                         ASSERT_TRUE(x->p != NULL);
                         fill(x->p, x->n);
                 }
@@ -167,16 +174,8 @@ static void *churn_thread(void *arg)
 {
         uint64_t s = (uintptr_t)arg + 12345;
         struct block b[64] = { 0 };
-        for (int i = 0; i < 2000; i++) {
-                struct block *x = &b[rnd(&s) % 64];
-                if (x->p) {
-                        verify(x->p, x->n, x->p);
-                        free(x->p);
-                }
-                x->n = rnd_size(&s) % 5000 + 1;
-                x->p = malloc(x->n);
-                fill(x->p, x->n);
-        }
+        for (int i = 0; i < 2000; i++)
+                block_churn(b, 64, &s, 5000);
         /* Leave half for the joiner to free: blocks outlive their thread's cache. */
         struct block *keep = malloc(sizeof(b));
         memcpy(keep, b, sizeof(b));
@@ -208,16 +207,8 @@ static void *hammer(void *arg)
 {
         uint64_t s = (uintptr_t)arg + 99;
         struct block b[32] = { 0 };
-        while (!stop_hammer) {
-                struct block *x = &b[rnd(&s) % 32];
-                if (x->p) {
-                        verify(x->p, x->n, x->p);
-                        free(x->p);
-                }
-                x->n = rnd_size(&s) % 70000 + 1;
-                x->p = malloc(x->n);
-                fill(x->p, x->n);
-        }
+        while (!stop_hammer)
+                block_churn(b, 32, &s, 70000);
         for (int i = 0; i < 32; i++)
                 free(b[i].p);
         return NULL;
@@ -270,7 +261,7 @@ TEST(realloc_chains)
                 p[0] = 0x42;
                 for (int k = 0; k < 300; k++) {
                         size_t m =
-                            (rnd(&s) % 3 == 0) ? n / 2 + 1 : n + rnd(&s) % (n < 4096 ? 64 : n / 4) + 1;
+                            (at_rnd(&s) % 3 == 0) ? n / 2 + 1 : n + at_rnd(&s) % (n < 4096 ? 64 : n / 4) + 1;
                         if (m > (8u << 20))
                                 m = 1;
                         unsigned char *q = realloc(p, m);
