@@ -165,8 +165,8 @@ void executor_exec(ActionRunner *r, const PolicyDecision *d, const OomlessSample
 }
 
 /* Raises memory.max by the headroom, runs the evidence hook, restores memory.max on completion;
- * the queue waits for it. Returns true when it became a barrier. */
-bool executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
+ * the queue waits for it (r->barrier). */
+void executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         const PolicyAction *a = d->action;
         uint64_t old_max = OOMLESS_NO_LIMIT;
@@ -175,7 +175,7 @@ bool executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample
         int q;
 
         if (!hook_argv_ok(r, d))
-                return false;
+                return;
         if (r->act && a->headroom > 0) {
                 q = actuator_get_memory_max(r->act, &old_max);
                 if (q >= 0 && old_max != OOMLESS_NO_LIMIT)
@@ -192,13 +192,13 @@ bool executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample
                                old_max, a->headroom, a->argv[0]);
                 else
                         RECORD(r, d, "would: would run %s", a->argv[0]);
-                return false;
+                return;
         }
 
         p = pending_new(r, d);
         if (!p) {
                 RECORD(r, d, "failed: out of memory");
-                return false;
+                return;
         }
         if (raise) {
                 uint64_t raised =
@@ -219,8 +219,7 @@ bool executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample
                 executor_dump_restore_max(r, p, restored, sizeof(restored));
                 pending_free(p);
                 RECORD(r, d, "failed: cannot run %s: %s%s", a->argv[0], strerror(-q), restored);
-                return false;
+                return;
         }
         r->barrier = true;
-        return true;
 }

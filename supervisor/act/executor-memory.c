@@ -23,7 +23,7 @@ int runner_publish(ActionRunner *r)
                                r->wake_watermark, r->dry_run);
 }
 
-void executor_notify(ActionRunner *r, const PolicyDecision *d)
+void executor_notify(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         unsigned stage = r->stage, prev = r->prev_stage;
         int q;
@@ -48,7 +48,7 @@ void executor_notify(ActionRunner *r, const PolicyDecision *d)
 
 /* ---- scavenge ---------------------------------------------------------------------------------- */
 
-void executor_scavenge(ActionRunner *r, const PolicyDecision *d)
+void executor_scavenge(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         int64_t seq;
 
@@ -129,7 +129,7 @@ static void on_reclaim_done(const ReclaimResult *res, void *userdata)
         pending_done(p);
 }
 
-void executor_reclaim(ActionRunner *r, const PolicyDecision *d)
+void executor_reclaim(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         uint64_t bytes;
         Pending *p;
@@ -168,6 +168,15 @@ void executor_reclaim(ActionRunner *r, const PolicyDecision *d)
         }
 }
 
+/* A memory.high read or write failed: skipped where the tier has none, else failed. */
+static void throttle_failed(ActionRunner *r, const PolicyDecision *d, int q, const char *verb)
+{
+        if (q == -EOPNOTSUPP)
+                skip_needs_v2(r, d, "memory.high");
+        else
+                RECORD(r, d, "failed: %s memory.high: %s", verb, strerror(-q));
+}
+
 /* Leaving the stage: memory.high back to what it was before the stage's first throttle. */
 static void throttle_undo(ActionRunner *r, const PolicyDecision *d, unsigned lvl)
 {
@@ -191,7 +200,7 @@ static void throttle_undo(ActionRunner *r, const PolicyDecision *d, unsigned lvl
                 RECORD(r, d, "ok: memory.high restored to %s", b);
 }
 
-void executor_throttle(ActionRunner *r, const PolicyDecision *d)
+void executor_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         unsigned lvl = MIN(d->stage, (unsigned)POLICY_STAGES_MAX);
         char b[32], was[32];
@@ -213,12 +222,8 @@ void executor_throttle(ActionRunner *r, const PolicyDecision *d)
                 return;
         }
         q = actuator_get_memory_high(r->act, &cur);
-        if (q == -EOPNOTSUPP) {
-                skip_needs_v2(r, d, "memory.high");
-                return;
-        }
         if (q < 0) {
-                RECORD(r, d, "failed: reading memory.high: %s", strerror(-q));
+                throttle_failed(r, d, q, "reading");
                 return;
         }
         units_format_limit(b, sizeof(b), d->bytes);
@@ -228,12 +233,8 @@ void executor_throttle(ActionRunner *r, const PolicyDecision *d)
                 return;
         }
         q = actuator_set_memory_high(r->act, d->bytes);
-        if (q == -EOPNOTSUPP) {
-                skip_needs_v2(r, d, "memory.high");
-                return;
-        }
         if (q < 0) {
-                RECORD(r, d, "failed: setting memory.high: %s", strerror(-q));
+                throttle_failed(r, d, q, "setting");
                 return;
         }
         /* Remember only the value from before the stage's first throttle, so repeats restore it. */

@@ -69,7 +69,7 @@ static int signal_leaf_once(ActionRunner *r, int sig, unsigned *ret_n)
         return 0;
 }
 
-void executor_signal(ActionRunner *r, const PolicyDecision *d)
+void executor_signal(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         const PolicyAction *a = d->action;
         const char *sig = units_signal_to_string(a->signal) ?: "?";
@@ -171,7 +171,7 @@ static void kill_leaf(ActionRunner *r, const PolicyDecision *d)
                 RECORD(r, d, "ok: sent %s to every process in %s", sig, runner_leaf(r));
 }
 
-void executor_kill(ActionRunner *r, const PolicyDecision *d)
+void executor_kill(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         switch (d->action->kill_scope) {
         case POLICY_KILL_PROCESS:
@@ -188,7 +188,7 @@ void executor_kill(ActionRunner *r, const PolicyDecision *d)
         }
 }
 
-void executor_restart(ActionRunner *r, const PolicyDecision *d)
+void executor_restart(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         const PolicyAction *a = d->action;
         const char *sig = units_signal_to_string(a->stop_signal) ?: "?";

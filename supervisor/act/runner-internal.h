@@ -96,15 +96,19 @@ void pending_done(Pending *p);
 /* A dump ended: lets the decisions queued behind it run, from the loop. */
 void runner_barrier_lift(ActionRunner *r);
 
+/* Every executor records the decision's outcome (now, or when it reports later). s is the sample the
+ * decision was made on. */
+typedef void (*Executor)(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+
 /* ---- executor-signal.c: signal, kill, restart ---- */
-void executor_signal(ActionRunner *r, const PolicyDecision *d);
-void executor_kill(ActionRunner *r, const PolicyDecision *d);
-void executor_restart(ActionRunner *r, const PolicyDecision *d);
+void executor_signal(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_kill(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_restart(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 
 /* ---- executor-hook.c: exec, dump ---- */
 void executor_exec(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
-/* True when the dump became a barrier for the decisions after it. */
-bool executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+/* Sets r->barrier when the hook started: the decisions after it wait until it ended. */
+void executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 /* Puts memory.max back after a dump (or when the runner is freed); describes it in buf. */
 void executor_dump_restore_max(ActionRunner *r, Pending *p, char *buf, size_t len);
 
@@ -114,7 +118,7 @@ void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
 /* ---- executor-memory.c: notify, scavenge, reclaim, throttle ---- */
 /* Writes the control page's supervisor half as it stands; 0 without a control page. */
 int runner_publish(ActionRunner *r);
-void executor_notify(ActionRunner *r, const PolicyDecision *d);
-void executor_scavenge(ActionRunner *r, const PolicyDecision *d);
-void executor_reclaim(ActionRunner *r, const PolicyDecision *d);
-void executor_throttle(ActionRunner *r, const PolicyDecision *d);
+void executor_notify(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_scavenge(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_reclaim(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_throttle(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);

@@ -213,43 +213,23 @@ void pending_done(Pending *p)
 
 /* ---- dispatch and the dump barrier -------------------------------------------------------------- */
 
-/* Runs one decision now; true when it became a barrier for the ones after it. */
-static bool run_one(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
+static const Executor executors[_POLICY_ACTION_KIND_MAX] = {
+        [POLICY_ACTION_NOTIFY] = executor_notify,     [POLICY_ACTION_SIGNAL] = executor_signal,
+        [POLICY_ACTION_EXEC] = executor_exec,         [POLICY_ACTION_WEBHOOK] = executor_webhook,
+        [POLICY_ACTION_SCAVENGE] = executor_scavenge, [POLICY_ACTION_RECLAIM] = executor_reclaim,
+        [POLICY_ACTION_THROTTLE] = executor_throttle, [POLICY_ACTION_RESTART] = executor_restart,
+        [POLICY_ACTION_KILL] = executor_kill,         [POLICY_ACTION_DUMP] = executor_dump,
+};
+
+/* Runs one decision now; a dump sets the barrier for the ones after it. */
+static void run_one(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
-        switch (d->action->kind) {
-        case POLICY_ACTION_NOTIFY:
-                executor_notify(r, d);
-                break;
-        case POLICY_ACTION_SIGNAL:
-                executor_signal(r, d);
-                break;
-        case POLICY_ACTION_EXEC:
-                executor_exec(r, d, s);
-                break;
-        case POLICY_ACTION_WEBHOOK:
-                executor_webhook(r, d, s);
-                break;
-        case POLICY_ACTION_SCAVENGE:
-                executor_scavenge(r, d);
-                break;
-        case POLICY_ACTION_RECLAIM:
-                executor_reclaim(r, d);
-                break;
-        case POLICY_ACTION_THROTTLE:
-                executor_throttle(r, d);
-                break;
-        case POLICY_ACTION_RESTART:
-                executor_restart(r, d);
-                break;
-        case POLICY_ACTION_KILL:
-                executor_kill(r, d);
-                break;
-        case POLICY_ACTION_DUMP:
-                return executor_dump(r, d, s);
-        default:
-                RECORD(r, d, "failed: unknown action kind %d", (int)d->action->kind);
-        }
-        return false;
+        PolicyActionKind k = d->action->kind;
+
+        if (k >= 0 && k < _POLICY_ACTION_KIND_MAX && executors[k])
+                executors[k](r, d, s);
+        else
+                RECORD(r, d, "failed: unknown action kind %d", (int)k);
 }
 
 /* Takes the oldest queued decision off the queue into *ret; false when it is empty. */
@@ -275,7 +255,7 @@ static void queue_resume(ActionRunner *r)
 {
         QueuedDecision q;
         while (!r->barrier && queue_pop(r, &q))
-                (void)run_one(r, &q.d, &q.s);
+                run_one(r, &q.d, &q.s);
 }
 
 static int on_resume(sd_event_source *s, void *userdata)
@@ -320,7 +300,7 @@ int actions_execute(ActionRunner *r, const PolicyDecision *d, const OomlessSampl
                 r->queue_len++;
                 return 0;
         }
-        (void)run_one(r, d, sample);
+        run_one(r, d, sample);
         return 0;
 }
 

@@ -222,6 +222,13 @@ static void run_for(uint64_t usec)
                 ASSERT_OK(sd_event_run(e, 10000));
 }
 
+/* Runs the loop for up to 5 s while r has actions running. */
+static void settle(ActionRunner *r)
+{
+        for (int i = 0; i < 500 && actions_busy(r); i++)
+                ASSERT_OK(sd_event_run(e, 10000));
+}
+
 static void expect(ActionRunner *r, ActionOutcome o, const char *detail_part)
 {
         const ActionRecord *rec = last(r);
@@ -545,8 +552,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         PolicyDecision d = decide(&ex, 2, POLICY_WHEN_ENTER);
         ASSERT_OK(actions_execute(r, &d, &s));
         ASSERT_TRUE(actions_busy(r));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_OK, "exited 0");
 
         unsigned found = 0;
@@ -583,8 +589,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         ex.argv = slow;
         ex.timeout_usec = 100000;
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "timeout");
         actions_free(r);
         teardown();
@@ -608,8 +613,7 @@ TEST(webhook_event_json)
                             .tls_verify = true };
         PolicyDecision d = decide(&wh, 2, POLICY_WHEN_ENTER);
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_OK, "HTTP 200");
         ASSERT_EQ(hs_count(&srv), 1);
 
@@ -635,8 +639,7 @@ TEST(webhook_event_json)
         wh.retries = 1;
         wh.backoff_usec = 20000;
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "connect after 2 attempt(s)");
         actions_free(r);
         hs_stop(&srv);
