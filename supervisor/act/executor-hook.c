@@ -152,11 +152,9 @@ void executor_exec(ActionRunner *r, const PolicyDecision *d, const OomlessSample
                 RECORD(r, d, "would: would run %s", a->argv[0]);
                 return;
         }
-        p = pending_new(r, d);
-        if (!p) {
-                RECORD(r, d, "failed: out of memory");
+        p = pending_start(r, d);
+        if (!p)
                 return;
-        }
         q = start_hook(r, d, s, p);
         if (q < 0) {
                 pending_free(p);
@@ -195,11 +193,9 @@ void executor_dump(ActionRunner *r, const PolicyDecision *d, const OomlessSample
                 return;
         }
 
-        p = pending_new(r, d);
-        if (!p) {
-                RECORD(r, d, "failed: out of memory");
+        p = pending_start(r, d);
+        if (!p)
                 return;
-        }
         if (raise) {
                 uint64_t raised =
                     old_max > UINT64_MAX - a->headroom ? OOMLESS_NO_LIMIT : old_max + a->headroom;

@@ -153,11 +153,9 @@ void executor_reclaim(ActionRunner *r, const PolicyDecision *d, const OomlessSam
                         return;
                 }
         }
-        p = pending_new(r, d);
-        if (!p) {
-                RECORD(r, d, "failed: out of memory");
+        p = pending_start(r, d);
+        if (!p)
                 return;
-        }
         q = reclaimer_start(r->reclaimer, bytes, d->action->timeout_usec, on_reclaim_done, p);
         if (q < 0) {
                 pending_free(p);

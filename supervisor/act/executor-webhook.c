@@ -104,11 +104,13 @@ void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
                 }
         }
         body = actions_webhook_body(r, d, s);
-        p = body ? pending_new(r, d) : NULL;
-        if (!p) {
+        if (!body) {
                 RECORD(r, d, "failed: out of memory");
                 return;
         }
+        p = pending_start(r, d);
+        if (!p)
+                return;
         WebhookRequest req = {
                 .url = a->url,
                 .body = body,

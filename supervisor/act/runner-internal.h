@@ -91,6 +91,8 @@ void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, Polic
 /* Registers an action that reports later; NULL on OOM. pending_done() frees it and tells the manager
  * when nothing is left running. */
 Pending *pending_new(ActionRunner *r, const PolicyDecision *d);
+/* pending_new() that records "failed: out of memory" itself when it returns NULL. */
+Pending *pending_start(ActionRunner *r, const PolicyDecision *d);
 void pending_free(Pending *p);
 void pending_done(Pending *p);
 /* A dump ended: lets the decisions queued behind it run, from the loop. */

@@ -186,6 +186,14 @@ Pending *pending_new(ActionRunner *r, const PolicyDecision *d)
         return p;
 }
 
+Pending *pending_start(ActionRunner *r, const PolicyDecision *d)
+{
+        Pending *p = pending_new(r, d);
+        if (!p)
+                RECORD(r, d, "failed: out of memory");
+        return p;
+}
+
 void pending_free(Pending *p)
 {
         ActionRunner *r = p->runner;

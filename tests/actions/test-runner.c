@@ -192,6 +192,8 @@ static ActionRunner *runner(Fake *f, bool dry_run, bool restart_cb)
 {
         ActionRunner *r = NULL;
 
+        if (!e)
+                ASSERT_OK(sd_event_new(&e));
         restarts = idles = 0;
         restart_r = 0;
         restart_fake = f;
@@ -203,6 +205,13 @@ static ActionRunner *runner(Fake *f, bool dry_run, bool restart_cb)
                 .callbacks = { .request_restart = restart_cb ? cb_restart : NULL, .idle = cb_idle } },
             &r));
         return r;
+}
+
+/* Frees r and the loop. */
+static void finish(ActionRunner *r)
+{
+        actions_free(r);
+        e = sd_event_unref(e);
 }
 
 static OomlessSample sample(void)
@@ -364,8 +373,7 @@ TEST(outcomes_of_the_synchronous_kinds)
         ActionRunner *r = runner(&f, false, true);
         restart_r = -EBUSY;
         run_expect(r, &(PolicyAction)RESTART, ACTION_OUTCOME_FAILED, "refused");
-        actions_free(r);
-        e = sd_event_unref(e);
+        finish(r);
 }
 
 TEST(outcomes_of_the_asynchronous_kinds)
@@ -428,7 +436,6 @@ TEST(resolved_amounts_reach_the_actuator)
         Fake f = fake_new();
         OomlessSample s = sample();
 
-        ASSERT_OK(sd_event_new(&e));
         ActionRunner *r = runner(&f, false, false);
         PolicyAction thr = THROTTLE80;
         PolicyDecision d = decide(&thr, 2);
@@ -454,8 +461,7 @@ TEST(resolved_amounts_reach_the_actuator)
         /* without a limit, a reclaim percentage is of memory.current */
         ASSERT_U64_EQ(d.bytes, 80 * MIB);
         ASSERT_TRUE(!d.bytes_unknown);
-        actions_free(r);
-        e = sd_event_unref(e);
+        finish(r);
 }
 
 TEST(dump_barrier_holds_later_decisions)
@@ -468,7 +474,6 @@ TEST(dump_barrier_holds_later_decisions)
         PolicyDecisions ds = { .n = 3 };
         const ActionRecord *recs[3];
 
-        ASSERT_OK(sd_event_new(&e));
         ActionRunner *r = runner(&f, false, true);
         ds.items[0] = decide(&dump, 3);
         ds.items[1] = decide(&kill, 3);
@@ -489,8 +494,7 @@ TEST(dump_barrier_holds_later_decisions)
         expect_rec(recs[1], ACTION_OUTCOME_OK, "pid 5151");
         expect_rec(recs[0], ACTION_OUTCOME_OK, "restart requested");
         ASSERT_TRUE(idles >= 1);
-        actions_free(r);
-        e = sd_event_unref(e);
+        finish(r);
 }
 
 TEST(queue_overflow_and_reload)
@@ -502,7 +506,6 @@ TEST(queue_overflow_and_reload)
         PolicyDecision dd = decide(&dump, 1), ds = decide(&sig, 1);
         const ActionRecord *recs[ACTIONS_RING_SIZE];
 
-        ASSERT_OK(sd_event_new(&e));
         ActionRunner *r = runner(&f, false, false);
         ASSERT_OK(actions_execute(r, &dd, &s));
         for (unsigned i = 0; i < ACTIONS_QUEUE_MAX; i++)
@@ -520,8 +523,7 @@ TEST(queue_overflow_and_reload)
         settle(r);
         expect(r, ACTION_OUTCOME_OK, "exited 0");
         ASSERT_TRUE(!strstr(f.calls, "signal"));
-        actions_free(r);
-        e = sd_event_unref(e);
+        finish(r);
 }
 
 TEST(exit_drain_deadline_and_cancel)
