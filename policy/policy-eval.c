@@ -360,6 +360,43 @@ static void settle_down(const Policy *p, PolicyState *s, unsigned to, PolicyReas
             to > 0 && p->stages[to - 1].while_.n > 0 ? now + p->stages[to - 1].repeat_usec : NEVER;
 }
 
+/* ---- resolution ---- */
+
+void policy_decision_resolve(PolicyDecision *d, const OomlessSample *x)
+{
+        const PolicyAction *a = d->action;
+
+        d->resolved = true;
+        d->bytes = 0;
+        d->bytes_unknown = false;
+        d->victim = POLICY_VICTIM_NONE;
+        if (!a)
+                return;
+        switch (a->kind) {
+        case POLICY_ACTION_THROTTLE:
+                d->bytes = units_size_spec_resolve(&a->memory_high, x->limit);
+                d->bytes_unknown = a->memory_high.percent && x->limit == OOMLESS_NO_LIMIT;
+                break;
+        case POLICY_ACTION_RECLAIM:
+                d->bytes = units_size_spec_resolve(&a->amount,
+                                                   x->limit != OOMLESS_NO_LIMIT ? x->limit : x->current);
+                d->bytes_unknown = d->bytes == 0 || d->bytes == UINT64_MAX;
+                break;
+        case POLICY_ACTION_KILL:
+                if (a->kill_scope == POLICY_KILL_PROCESS)
+                        d->victim = POLICY_VICTIM_LARGEST_RSS;
+                break;
+        default:
+                break;
+        }
+}
+
+void policy_decisions_resolve(PolicyDecisions *ds, const OomlessSample *x)
+{
+        for (size_t i = 0; ds && i < ds->n; i++)
+                policy_decision_resolve(&ds->items[i], x);
+}
+
 void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *x, uint64_t now,
                      PolicyDecisions *ret_decisions, PolicyTransition *ret_transition)
 {
@@ -410,6 +447,7 @@ void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *x, ui
                 }
         }
 
+        policy_decisions_resolve(ret_decisions, x);
         if (ret_transition)
                 *ret_transition = t;
 }

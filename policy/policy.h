@@ -251,13 +251,35 @@ typedef enum PolicyWhen {
 /* "enter", "while", "exit", "max_dwell" */
 const char *policy_when_to_string(PolicyWhen w);
 
+/* Whom a kill of one process picks. The decision names the criterion, not the pid: the executor
+ * resolves it when the kill runs, because the processes may have changed while the decision waited
+ * (e.g. behind a dump). */
+typedef enum PolicyVictim {
+        POLICY_VICTIM_NONE,        /* the decision kills no single process */
+        POLICY_VICTIM_LARGEST_RSS, /* the member with the largest resident set, never the supervisor */
+        _POLICY_VICTIM_MAX,
+        _POLICY_VICTIM_INVALID = -22,
+} PolicyVictim;
+
 /* One action to execute. Decisions of one evaluation are ordered: run them in order; within one list
- * the policy author relies on that order (e.g. dump before restart). */
+ * the policy author relies on that order (e.g. dump before restart).
+ *
+ * Everything the executor needs from the sample is resolved here (policy_decision_resolve(), which
+ * policy_evaluate() calls), so the executor only acts: it never reads percentages or picks victims. */
 typedef struct PolicyDecision {
         unsigned stage; /* level the action belongs to, 1..N */
         PolicyWhen when;
         const PolicyAction *action;
         bool undo; /* THROTTLE only: restore memory.high to what it was before this stage set it */
+
+        bool resolved; /* the fields below are filled in */
+        /* THROTTLE: the memory.high to set (UINT64_MAX for "max"); RECLAIM: the bytes to reclaim (a
+         * percentage of the effective limit, or of memory.current when there is no limit). */
+        uint64_t bytes;
+        /* .bytes could not be resolved: THROTTLE, a percentage of an unknown limit; RECLAIM, the amount
+         * came to nothing or to an unknown limit. The executor skips the action. */
+        bool bytes_unknown;
+        PolicyVictim victim; /* KILL: whom scope "process" picks; POLICY_VICTIM_NONE otherwise */
 } PolicyDecision;
 
 typedef struct PolicyDecisions {
@@ -304,9 +326,16 @@ uint64_t policy_state_stage_since_usec(const PolicyState *s);
 void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *sample, uint64_t now_usec,
                      PolicyDecisions *ret_decisions, PolicyTransition *ret_transition);
 
+/* Fills the resolved fields of d (see PolicyDecision) from its action and the sample. Pure and
+ * idempotent. */
+void policy_decision_resolve(PolicyDecision *d, const OomlessSample *sample);
+/* The same for every decision in ds. */
+void policy_decisions_resolve(PolicyDecisions *ds, const OomlessSample *sample);
+
 /* Back to level 0 at now_usec, e.g. after the workload was restarted: emits the exit actions and
  * throttle undos of the stages that were active, forgets hold timers and the event history (the new
- * workload's counters start over). */
+ * workload's counters start over). It has no sample: resolve its decisions with
+ * policy_decisions_resolve() against the last one before executing them. */
 void policy_state_reset(const Policy *p, PolicyState *s, uint64_t now_usec, PolicyDecisions *ret_decisions,
                         PolicyTransition *ret_transition);
 

@@ -3,15 +3,29 @@
  * The action runner: executes the policy engine's decisions (notify, signal, exec, webhook, scavenge,
  * reclaim, throttle, restart, kill, dump) against the workload, honours dry-run, and keeps the
  * outcome of each (ok, failed, skipped, would) in a bounded ring for `oomless status`, logging one
- * line per outcome.
+ * line per outcome. Decisions arrive resolved (policy_decision_resolve()): byte amounts are computed
+ * against the sample and a kill of one process names its victim criterion, which the Actuator turns
+ * into a pid when the kill runs.
+ *
+ * Files of act/:
+ *   actions.h           this API
+ *   runner.c            dispatch, the queue and the dump barrier, the outcome ring and its status
+ *                       JSON, the exit drain (runner-internal.h: what the executors share with it)
+ *   executor-signal.c   signal, kill, restart
+ *   executor-hook.c     exec and dump, and the hook environment
+ *   executor-webhook.c  webhook, and its JSON body
+ *   executor-memory.c   notify, scavenge, reclaim, throttle
+ *   actuator.h/.c       what the executors may do to the workload (an ops table; NULL-safe calls)
+ *   actuator-cg.c       the Actuator over the host's Cg
+ *   hook.c, webhook.c, reclaim.c   the mechanisms: child processes, curl multi, the reclaim worker
  *
  * Threading and ownership: event-loop thread only; nothing here blocks the loop. Hooks and dumps run
  * as children watched through pidfds (see hook.h for the reaping contract), webhooks go through curl
  * multi on the loop, reclaim runs on a worker thread. Decisions run in the order given; a dump is a
  * barrier: the decisions queued after it (e.g. a restart) wait until the evidence hook finished and
- * memory.max was restored. The runner borrows the Cg, the Control and the Policy; a queued decision
- * points into its Policy, so on reload call actions_set_policy() (which drops decisions not yet
- * started) before freeing the old Policy.
+ * memory.max was restored. The runner borrows the Actuator, the Control and the Policy; a queued
+ * decision points into its Policy, so on reload call actions_set_policy() (which drops decisions not
+ * yet started) before freeing the old Policy.
  *
  * An action's timeout_usec bounds: exec/dump, the hook (then SIGTERM to its process group, SIGKILL
  * 2 s later); webhook, each attempt (retries and backoff as the action says); reclaim, the whole
@@ -28,7 +42,7 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-event.h>
 
-#include "cgroup.h"
+#include "actuator.h"
 #include "control.h"
 #include "macro.h"
 #include "oomless/sample.h"
@@ -74,7 +88,7 @@ typedef struct ActionCallbacks {
 
 typedef struct ActionRunnerConfig {
         sd_event *event;
-        Cg *cg;                   /* may be NULL (tests); then cgroup actions are skipped */
+        Actuator *actuator;       /* borrowed; may be NULL (tests), then cgroup actions are skipped */
         Control *control;         /* NULL when the workload runs without the allocator */
         const Policy *policy;     /* for stage names and the policy name; may be NULL */
         bool dry_run;             /* --dry-run or the policy's dry_run */
@@ -126,10 +140,7 @@ size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t m
 /* `oomless status` "recent_actions": [{"action","stage","when","outcome","detail"}], newest first. */
 cJSON *actions_status_json(const ActionRunner *r);
 
-/* Exposed for tests: the pid in `pids` with the largest resident set (/proc/PID/statm), excluding
- * the caller; -ESRCH when none is readable. */
-int actions_largest_rss(const pid_t *pids, size_t n, pid_t *ret_pid, uint64_t *ret_rss);
-/* The environment given to exec and dump hooks (see actions.c for the variable list). */
+/* The environment given to exec and dump hooks (see executor-hook.c for the variable list). */
 int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret);
 /* The JSON body of a webhook. */
 char *actions_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "time-util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -46,13 +47,6 @@ bool hook_owns_pid(pid_t pid)
         return false;
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static void hook_unlink(Hook *h)
 {
         for (Hook **p = &running_hooks; *p; p = &(*p)->next)
@@ -81,7 +75,7 @@ static void hook_complete(Hook *h, bool known, int code, int status)
                 .status_known = known,
                 .code = code,
                 .status = status,
-                .duration_usec = now_usec() - h->started_usec,
+                .duration_usec = now_usec(CLOCK_MONOTONIC) - h->started_usec,
         };
         hook_done_t done = h->done;
         void *userdata = h->userdata;
@@ -247,7 +241,7 @@ int hook_run(sd_event *e, const HookSpec *spec, hook_done_t done, void *userdata
         }
         h->pid = pid;
         h->event = sd_event_ref(e);
-        h->started_usec = now_usec();
+        h->started_usec = now_usec(CLOCK_MONOTONIC);
         h->kill_grace_usec = spec->kill_grace_usec ? spec->kill_grace_usec : HOOK_KILL_GRACE_DEFAULT;
         h->done = done;
         h->userdata = userdata;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "time-util.h"
 
 struct Reclaimer {
         sd_event_source *source;
@@ -33,13 +34,6 @@ struct Reclaimer {
         void *userdata;
 };
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static void *worker(void *arg)
 {
         Reclaimer *r = arg;
@@ -53,7 +47,7 @@ static void *worker(void *arg)
                         err = -ECANCELED;
                         break;
                 }
-                if (now_usec() >= r->deadline_usec) {
+                if (now_usec(CLOCK_MONOTONIC) >= r->deadline_usec) {
                         err = -ETIME;
                         break;
                 }
@@ -67,7 +61,7 @@ static void *worker(void *arg)
                 .error = err,
                 .requested = r->bytes,
                 .reclaimed = done,
-                .duration_usec = now_usec() - r->started_usec,
+                .duration_usec = now_usec(CLOCK_MONOTONIC) - r->started_usec,
         };
         (void)eventfd_write(r->efd, 1);
         return NULL;
@@ -134,7 +128,7 @@ int reclaimer_start(Reclaimer *r, uint64_t bytes, uint64_t timeout_usec, reclaim
         if (bytes == 0)
                 return -EINVAL;
         r->bytes = MIN(bytes, RECLAIM_REQUEST_MAX);
-        r->started_usec = now_usec();
+        r->started_usec = now_usec(CLOCK_MONOTONIC);
         r->deadline_usec = timeout_usec ? r->started_usec + timeout_usec : UINT64_MAX;
         atomic_store(&r->cancel, false);
         r->done = done;

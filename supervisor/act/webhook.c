@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "time-util.h"
 
 typedef struct WebhookJob WebhookJob;
 
@@ -50,13 +51,6 @@ static const char *const error_class_names[_WEBHOOK_ERR_MAX] = {
 const char *webhook_error_class_to_string(WebhookErrorClass c)
 {
         return c >= 0 && c < _WEBHOOK_ERR_MAX ? error_class_names[c] : NULL;
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static void job_free(WebhookJob *j)
@@ -280,7 +274,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
                 WebhookResult r = {
                         .error_class = WEBHOOK_ERR_OTHER,
                         .attempts = j->attempts,
-                        .duration_usec = now_usec() - j->started_usec,
+                        .duration_usec = now_usec(CLOCK_MONOTONIC) - j->started_usec,
                 };
                 webhook_done_t done = j->done;
                 void *ud = j->userdata;
@@ -323,7 +317,7 @@ static void finish(WebhookJob *j, CURLcode code)
                         return;
         }
 
-        r.duration_usec = now_usec() - j->started_usec;
+        r.duration_usec = now_usec(CLOCK_MONOTONIC) - j->started_usec;
         webhook_done_t done = j->done;
         void *ud = j->userdata;
         job_free(j);
@@ -367,7 +361,7 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         j = calloc(1, sizeof(*j));
         if (!j)
                 return -ENOMEM;
-        j->started_usec = now_usec();
+        j->started_usec = now_usec(CLOCK_MONOTONIC);
         j->retries = MIN(req->retries, (unsigned)WEBHOOK_RETRIES_MAX);
         j->backoff_usec = req->backoff_usec ? req->backoff_usec : WEBHOOK_BACKOFF_DEFAULT;
         j->backoff_max_usec = MAX(

@@ -24,6 +24,7 @@ struct ManagerPolicy {
         PolicyState *state;
         PolicyRestartState restart;
         ActionRunner *runner;
+        Actuator *actuator;
         Control *control;
         bool dry_run;
         bool restart_requested; /* the running stop is a restart action's */
@@ -228,9 +229,11 @@ int manager_policy_setup(Manager *m)
 
         mp->user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL;
 
+        if (m->cg && (r = actuator_cg_new(m->cg, &mp->actuator)) < 0)
+                return log_error_errno(r, "Cannot set up the actuator: %m");
         ActionRunnerConfig cfg = {
                 .event = m->event,
-                .cg = m->cg,
+                .actuator = mp->actuator,
                 .control = mp->control,
                 .policy = mp->policy,
                 .dry_run = mp->dry_run,
@@ -427,6 +430,7 @@ int manager_policy_child_exited(Manager *m, int status, bool oom_killed, uint64_
         case POLICY_RESTART_VERDICT_RESTART:
                 /* The new run starts at level 0: exit actions and throttle undos of the old stages. */
                 policy_state_reset(mp->policy, mp->state, now, &ds, &t);
+                policy_decisions_resolve(&ds, &m->last);
                 run_decisions(m, &ds, &t, &m->last);
                 *ret_delay_usec = delay;
                 return 1;
@@ -474,6 +478,7 @@ ManagerPolicy *manager_policy_free(ManagerPolicy *mp)
                 return NULL;
         mp->drain_timer = sd_event_source_disable_unref(mp->drain_timer);
         mp->runner = actions_free(mp->runner);
+        mp->actuator = actuator_free(mp->actuator);
         mp->control = control_free(mp->control);
         policy_state_free(mp->state);
         policy_free(mp->policy);

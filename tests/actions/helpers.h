@@ -29,6 +29,20 @@ static inline uint64_t t_now_usec(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Defines `Done` (done flag plus a copy of the result) and its callback `on_done`, for the mechanisms
+ * that report one result of type T to `void (*)(const T *, void *userdata)`. */
+#define T_DEFINE_DONE(T)                                                                                    \
+        typedef struct Done {                                                                               \
+                bool done;                                                                                  \
+                T res;                                                                                      \
+        } Done;                                                                                             \
+        static void on_done(const T *r, void *userdata)                                                     \
+        {                                                                                                   \
+                Done *d = userdata;                                                                         \
+                d->res = *r;                                                                                \
+                d->done = true;                                                                             \
+        }
+
 /* Runs the loop until *flag becomes true or timeout passes; returns *flag. */
 static inline bool t_run_until(sd_event *e, volatile bool *flag, uint64_t timeout_usec)
 {

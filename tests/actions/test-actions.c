@@ -34,6 +34,7 @@
 
 static sd_event *e;
 static Cg *cg;
+static Actuator *act;
 static pid_t main_pid_value;
 static unsigned restarts;
 static bool restart_saw_dump_file;
@@ -83,6 +84,7 @@ static void setup(void)
         if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0)
                 ASSERT_EQ(cg_tier(cg), CG_TIER_V1);
         printf("tier %s, leaf %s\n", cg_tier_to_string(cg_tier(cg)), cg_leaf_path(cg));
+        ASSERT_OK(actuator_cg_new(cg, &act));
         main_pid_value = 0;
         restarts = 0;
 }
@@ -93,6 +95,7 @@ static void teardown(void)
         (void)cg_kill_all(cg, SIGKILL);
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
+        act = actuator_free(act);
         cg = cg_free(cg);
         e = sd_event_unref(e);
 }
@@ -101,7 +104,7 @@ static ActionRunner *runner(bool dry_run, Control *ctl)
 {
         ActionRunner *r = NULL;
         ASSERT_OK(actions_new(&(ActionRunnerConfig){ .event = e,
-                                                     .cg = cg,
+                                                     .actuator = act,
                                                      .control = ctl,
                                                      .dry_run = dry_run,
                                                      .callbacks = { .get_main_pid = cb_main_pid,
@@ -196,11 +199,6 @@ static const ActionRecord *last(ActionRunner *r)
         return rec;
 }
 
-static PolicyDecision decide(const PolicyAction *a, unsigned stage, PolicyWhen when)
-{
-        return (PolicyDecision){ .stage = stage, .when = when, .action = a };
-}
-
 static OomlessSample sample(void)
 {
         return (OomlessSample){
@@ -208,10 +206,26 @@ static OomlessSample sample(void)
         };
 }
 
+/* A decision as policy_evaluate() hands it over: resolved against the sample. */
+static PolicyDecision decide(const PolicyAction *a, unsigned stage, PolicyWhen when)
+{
+        PolicyDecision d = { .stage = stage, .when = when, .action = a };
+        OomlessSample s = sample();
+        policy_decision_resolve(&d, &s);
+        return d;
+}
+
 static void run_for(uint64_t usec)
 {
         uint64_t end = t_now_usec() + usec;
         while (t_now_usec() < end)
+                ASSERT_OK(sd_event_run(e, 10000));
+}
+
+/* Runs the loop for up to 5 s while r has actions running. */
+static void settle(ActionRunner *r)
+{
+        for (int i = 0; i < 500 && actions_busy(r); i++)
                 ASSERT_OK(sd_event_run(e, 10000));
 }
 
@@ -303,7 +317,7 @@ TEST(kill_scopes)
         pid_t big = hog(64);
         pid_t list[] = { a, big, b }, found = 0;
         uint64_t rss = 0;
-        ASSERT_OK(actions_largest_rss(list, 3, &found, &rss));
+        ASSERT_OK(actuator_largest_rss(list, 3, &found, &rss));
         ASSERT_EQ(found, big);
         ASSERT_TRUE(rss >= 60 * MIB);
 
@@ -538,8 +552,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         PolicyDecision d = decide(&ex, 2, POLICY_WHEN_ENTER);
         ASSERT_OK(actions_execute(r, &d, &s));
         ASSERT_TRUE(actions_busy(r));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_OK, "exited 0");
 
         unsigned found = 0;
@@ -576,8 +589,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         ex.argv = slow;
         ex.timeout_usec = 100000;
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "timeout");
         actions_free(r);
         teardown();
@@ -601,8 +613,7 @@ TEST(webhook_event_json)
                             .tls_verify = true };
         PolicyDecision d = decide(&wh, 2, POLICY_WHEN_ENTER);
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_OK, "HTTP 200");
         ASSERT_EQ(hs_count(&srv), 1);
 
@@ -628,8 +639,7 @@ TEST(webhook_event_json)
         wh.retries = 1;
         wh.backoff_usec = 20000;
         ASSERT_OK(actions_execute(r, &d, &s));
-        for (int i = 0; i < 500 && actions_busy(r); i++)
-                ASSERT_OK(sd_event_run(e, 10000));
+        settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "connect after 2 attempt(s)");
         actions_free(r);
         hs_stop(&srv);

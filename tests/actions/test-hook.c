@@ -10,17 +10,7 @@
 #include "helpers.h"
 #include "hook.h"
 
-typedef struct Done {
-        bool done;
-        HookResult res;
-} Done;
-
-static void on_done(const HookResult *r, void *userdata)
-{
-        Done *d = userdata;
-        d->res = *r;
-        d->done = true;
-}
+T_DEFINE_DONE(HookResult)
 
 static char *slurp(const char *path)
 {

@@ -22,17 +22,7 @@
 
 static char leaf[1200];
 
-typedef struct Done {
-        bool done;
-        ReclaimResult res;
-} Done;
-
-static void on_done(const ReclaimResult *r, void *userdata)
-{
-        Done *d = userdata;
-        d->res = *r;
-        d->done = true;
-}
+T_DEFINE_DONE(ReclaimResult)
 
 static uint64_t read_u64(const char *dir, const char *file)
 {

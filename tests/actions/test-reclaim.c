@@ -18,17 +18,7 @@
 #include "helpers.h"
 #include "reclaim.h"
 
-typedef struct Done {
-        bool done;
-        ReclaimResult res;
-} Done;
-
-static void on_done(const ReclaimResult *r, void *userdata)
-{
-        Done *d = userdata;
-        d->res = *r;
-        d->done = true;
-}
+T_DEFINE_DONE(ReclaimResult)
 
 typedef struct Fake {
         atomic_uint calls;

@@ -13,17 +13,7 @@
 #include "helpers.h"
 #include "webhook.h"
 
-typedef struct Done {
-        bool done;
-        WebhookResult res;
-} Done;
-
-static void on_done(const WebhookResult *r, void *userdata)
-{
-        Done *d = userdata;
-        d->res = *r;
-        d->done = true;
-}
+T_DEFINE_DONE(WebhookResult)
 
 static void assert_all_cloexec(void)
 {
