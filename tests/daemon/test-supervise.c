@@ -60,6 +60,15 @@ static OomlessSample oom_kills(uint64_t n)
         return s;
 }
 
+/* The verdict on an exit with status (no OOM kill) of a run started at started_usec. */
+static SuperviseVerdict exited(Supervise *s, int status, uint64_t started_usec, uint64_t now_usec)
+{
+        OomlessSample last = mem(8 * MIB);
+        SuperviseDecisions d;
+        uint64_t delay = 0;
+        return supervise_child_exited(s, status, false, started_usec, &last, now_usec, &delay, &d);
+}
+
 /* Ticks with the same sample every 100ms from *now until the stage is want; fails after limit. */
 static SuperviseDecisions tick_until_stage(Supervise *s, OomlessSample sample, uint64_t *now, unsigned want)
 {
@@ -147,21 +156,14 @@ TEST(restart_modes)
             new_supervise(policy_json("t", "never", 0, false), false, true);
         _cleanup_(supervise_freep) Supervise *onf =
             new_supervise(policy_json("t", "on-failure", 5, false), false, true);
-        OomlessSample last = mem(8 * MIB);
-        SuperviseDecisions d;
-        uint64_t delay = 0;
 
-        ASSERT_EQ(supervise_child_exited(never, 1, false, T0, &last, T0 + USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_STOP);
-        ASSERT_EQ(supervise_child_exited(onf, 0, false, T0, &last, T0 + USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_STOP);
+        ASSERT_EQ(exited(never, 1, T0, T0 + USEC_PER_SEC), SUPERVISE_STOP);
+        ASSERT_EQ(exited(onf, 0, T0, T0 + USEC_PER_SEC), SUPERVISE_STOP);
         /* A restart action's stop restarts even a clean exit under on-failure. */
         supervise_restart_requested(onf);
-        ASSERT_EQ(supervise_child_exited(onf, 0, false, T0, &last, T0 + USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_RESTART);
+        ASSERT_EQ(exited(onf, 0, T0, T0 + USEC_PER_SEC), SUPERVISE_RESTART);
         /* ... once: the next clean exit stops again. */
-        ASSERT_EQ(supervise_child_exited(onf, 0, false, T0, &last, T0 + 2 * USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_STOP);
+        ASSERT_EQ(exited(onf, 0, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_STOP);
 }
 
 TEST(oom_kills_count_toward_max_restarts)
@@ -170,22 +172,19 @@ TEST(oom_kills_count_toward_max_restarts)
             new_supervise(policy_json("t", "on-failure", 2, false), false, true);
         _cleanup_(supervise_freep) Supervise *idle =
             new_supervise(policy_json("t", "on-failure", 2, false), false, true);
-        OomlessSample s0 = oom_kills(5), s2 = oom_kills(7), last = mem(8 * MIB);
+        OomlessSample s0 = oom_kills(5), s2 = oom_kills(7);
         SuperviseDecisions d;
-        uint64_t delay = 0;
 
         /* The first sample only sets the baseline; two kills inside the leaf while the main process
          * lives fill max_restarts. */
         (void)supervise_tick(s, &s0, true, T0, &d);
         (void)supervise_tick(s, &s2, true, T0 + USEC_PER_SEC, &d);
-        ASSERT_EQ(supervise_child_exited(s, 1, false, T0, &last, T0 + 2 * USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_GIVE_UP);
+        ASSERT_EQ(exited(s, 1, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_GIVE_UP);
 
         /* Kills seen between runs (no child of ours) do not count. */
         (void)supervise_tick(idle, &s0, false, T0, &d);
         (void)supervise_tick(idle, &s2, false, T0 + USEC_PER_SEC, &d);
-        ASSERT_EQ(supervise_child_exited(idle, 1, false, T0, &last, T0 + 2 * USEC_PER_SEC, &delay, &d),
-                  SUPERVISE_RESTART);
+        ASSERT_EQ(exited(idle, 1, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_RESTART);
 }
 
 static unsigned changed_calls;
