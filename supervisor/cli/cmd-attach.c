@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `oomless attach (--pid PID | --cgroup PATH) [OPTIONS]`: supervise a workload oomless did not start. */
+/* `oomless attach (--pid PID | --cgroup PATH) [OPTIONS]`: supervise a workload oomless did not start.
+ * Its help; the options are parsed and the manager run in cmd-common.c. */
 #define _GNU_SOURCE 1
 #include "cmd.h"
 
@@ -24,17 +25,4 @@ void cmd_help_attach(FILE *f)
             "\n"
             "Exit status: 0 when the target ended or oomless was told to stop, 125 on failure or misuse.\n",
             f);
-}
-
-int cmd_attach(int argc, char **argv)
-{
-        ManagerConfig cfg;
-        int r;
-
-        r = cmd_parse_supervise(argc, argv, MANAGER_ATTACH, &cfg);
-        if (r == -2)
-                return 0;
-        if (r < 0)
-                return CMD_EXIT_USAGE_SUPERVISE;
-        return cmd_supervise(&cfg);
 }

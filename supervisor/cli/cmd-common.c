@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "reaper.h"
 #include "units.h"
 
 enum {
@@ -65,40 +66,34 @@ static int parse_duration_opt(const char *cmd, const char *opt, const char *v, b
 
 int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *cfg)
 {
-        static const struct option run_opts[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "cgroup-mode", required_argument, NULL, OPT_CGROUP_MODE },
-                { "memory-max", required_argument, NULL, OPT_MEMORY_MAX },
-                { "memory-high", required_argument, NULL, OPT_MEMORY_HIGH },
-                { "memory-swap-max", required_argument, NULL, OPT_MEMORY_SWAP_MAX },
-                { "oom-group", no_argument, NULL, OPT_OOM_GROUP },
-                { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
-                { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP },
-                { "policy", required_argument, NULL, OPT_POLICY },
-                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-                { "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
-                { "interval", required_argument, NULL, OPT_INTERVAL },
-                { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
-                { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
-                { "heap-cap", required_argument, NULL, OPT_HEAP_CAP },
-                {},
+        /* Which options run and attach take: one table, so a shared option is spelled once. */
+        enum { RUN = 1 << MANAGER_RUN, ATTACH = 1 << MANAGER_ATTACH, BOTH = RUN | ATTACH };
+        static const struct {
+                struct option opt;
+                unsigned modes;
+        } table[] = {
+                { { "help", no_argument, NULL, 'h' }, BOTH },
+                { { "pid", required_argument, NULL, OPT_PID }, ATTACH },
+                { { "cgroup", required_argument, NULL, OPT_CGROUP }, ATTACH },
+                { { "cgroup-mode", required_argument, NULL, OPT_CGROUP_MODE }, BOTH },
+                { { "memory-max", required_argument, NULL, OPT_MEMORY_MAX }, RUN },
+                { { "memory-high", required_argument, NULL, OPT_MEMORY_HIGH }, RUN },
+                { { "memory-swap-max", required_argument, NULL, OPT_MEMORY_SWAP_MAX }, RUN },
+                { { "oom-group", no_argument, NULL, OPT_OOM_GROUP }, RUN },
+                { { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT }, RUN },
+                { { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP }, RUN },
+                { { "policy", required_argument, NULL, OPT_POLICY }, BOTH },
+                { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
+                { { "no-preload", no_argument, NULL, OPT_NO_PRELOAD }, RUN },
+                { { "log-level", required_argument, NULL, OPT_LOG_LEVEL }, BOTH },
+                { { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR }, BOTH },
+                { { "interval", required_argument, NULL, OPT_INTERVAL }, BOTH },
+                { { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT }, BOTH },
+                { { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT }, BOTH },
+                { { "heap-cap", required_argument, NULL, OPT_HEAP_CAP }, RUN },
         };
-        static const struct option attach_opts[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "pid", required_argument, NULL, OPT_PID },
-                { "cgroup", required_argument, NULL, OPT_CGROUP },
-                { "cgroup-mode", required_argument, NULL, OPT_CGROUP_MODE },
-                { "policy", required_argument, NULL, OPT_POLICY },
-                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
-                { "interval", required_argument, NULL, OPT_INTERVAL },
-                { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
-                { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
-                {},
-        };
+        struct option opts[ELEMENTSOF(table) + 1] = {};
+        size_t n_opts = 0;
         const char *cmd = mode == MANAGER_RUN ? "run" : "attach";
         int c;
 
@@ -116,11 +111,14 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 .runtime_dir = cmd_default_runtime_dir(),
         };
 
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (table[i].modes & (1u << mode))
+                        opts[n_opts++] = table[i].opt;
+
         optind = 0;
         opterr = 0;
         /* '+': the command's own options after the first operand are its, not ours. */
-        while ((c = getopt_long(argc, argv, "+h", mode == MANAGER_RUN ? run_opts : attach_opts, NULL)) >=
-               0) {
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         if (mode == MANAGER_RUN)
@@ -269,12 +267,20 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
         return optind;
 }
 
-int cmd_supervise(const ManagerConfig *cfg)
+int cmd_supervise_main(int argc, char **argv, ManagerMode mode)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
+        ManagerConfig cfg;
         int r;
 
-        r = manager_new(cfg, &m);
+        r = cmd_parse_supervise(argc, argv, mode, &cfg);
+        if (r == -2)
+                return 0;
+        if (r < 0)
+                return CMD_EXIT_USAGE_SUPERVISE;
+        if (mode == MANAGER_RUN && reaper_become_subreaper() < 0)
+                return WORKLOAD_EXIT_FAILURE;
+        r = manager_new(&cfg, &m);
         if (r < 0)
                 return WORKLOAD_EXIT_FAILURE;
         return manager_run(m);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `oomless run [OPTIONS] -- CMD [ARGS...]`: supervise a command started in its own cgroup leaf. */
+/* `oomless run [OPTIONS] -- CMD [ARGS...]`: supervise a command started in its own cgroup leaf. Its
+ * help; the options are parsed and the manager run in cmd-common.c. */
 #define _GNU_SOURCE 1
 #include "cmd.h"
-#include "reaper.h"
 
 void cmd_help_run(FILE *f)
 {
@@ -33,19 +33,4 @@ void cmd_help_run(FILE *f)
             "125 when oomless failed or was misused, 126 when CMD is not executable, 127 when not found.\n"
             "See oomless(1).\n",
             f);
-}
-
-int cmd_run(int argc, char **argv)
-{
-        ManagerConfig cfg;
-        int r;
-
-        r = cmd_parse_supervise(argc, argv, MANAGER_RUN, &cfg);
-        if (r == -2)
-                return 0;
-        if (r < 0)
-                return CMD_EXIT_USAGE_SUPERVISE;
-        if (reaper_become_subreaper() < 0)
-                return WORKLOAD_EXIT_FAILURE;
-        return cmd_supervise(&cfg);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "status-client.h"
 
 void cmd_help_status(FILE *f)
 {

@@ -12,8 +12,6 @@
 #define CMD_EXIT_USAGE_SUPERVISE 125
 #define CMD_EXIT_USAGE           2
 
-int cmd_run(int argc, char **argv);
-int cmd_attach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 void cmd_help_main(FILE *f);
@@ -24,7 +22,8 @@ void cmd_help_status(FILE *f);
 /* Parses the options shared by run and attach into *cfg; returns the index of the first operand,
  * -1 for a usage error (already reported), or -2 after printing --help. */
 int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *cfg);
-/* Runs a configured manager to the end and returns the exit status. */
-int cmd_supervise(const ManagerConfig *cfg);
+/* `oomless run` and `oomless attach`: parses the options, becomes the subreaper (run), runs the
+ * manager to the end and returns the exit status. */
+int cmd_supervise_main(int argc, char **argv, ManagerMode mode);
 /* $OOMLESS_RUNTIME_DIR or the default. */
 const char *cmd_default_runtime_dir(void);

@@ -86,9 +86,9 @@ int main(int argc, char **argv)
         if (streq(cmd, "help"))
                 return help(argc > 2 ? argv[2] : NULL);
         if (streq(cmd, "run"))
-                return cmd_run(argc - 1, argv + 1);
+                return cmd_supervise_main(argc - 1, argv + 1, MANAGER_RUN);
         if (streq(cmd, "attach"))
-                return cmd_attach(argc - 1, argv + 1);
+                return cmd_supervise_main(argc - 1, argv + 1, MANAGER_ATTACH);
         if (streq(cmd, "status"))
                 return cmd_status(argc - 1, argv + 1);
         if (streq(cmd, "check"))

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Manager: one supervisor instance. Owns the sd-event loop, the cgroup, the workload (run) or the
- * target (attach), the timers, the signal sources, the status socket, and the runtime directory. */
+/* Manager: one supervisor instance, the event loop's wiring. Owns the sd-event loop, the cgroup, the
+ * workload (run) or the target (attach), the timers, the signal sources, the watched fds, the status
+ * socket and the runtime directory; hands each sample to supervision (supervise.h) and its decisions
+ * to the action runner (actions.h), and stops the workload through stop.h. */
 #pragma once
 
 #include <signal.h>
@@ -9,10 +11,14 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "actions.h"
 #include "cgroup.h"
+#include "control.h"
 #include "macro.h"
 #include "oomless/sample.h"
 #include "status.h"
+#include "stop.h"
+#include "supervise.h"
 #include "workload.h"
 
 #define MANAGER_DEFAULT_INTERVAL_USEC     (1 * USEC_PER_SEC)
@@ -45,8 +51,6 @@ typedef struct ManagerConfig {
         const char *runtime_dir;
 } ManagerConfig;
 
-typedef struct ManagerPolicy ManagerPolicy; /* manager-policy.c */
-
 typedef struct Manager {
         ManagerConfig cfg;
         sd_event *event;
@@ -55,6 +59,12 @@ typedef struct Manager {
 
         char *instance_dir; /* <runtime>/<pid> */
         StatusServer *status;
+
+        Supervise *supervise;
+        ActionRunner *runner;
+        Actuator *actuator;           /* the runner's hands on the cgroup */
+        Control *control;             /* run with the allocator: the control page */
+        sd_event_source *drain_timer; /* manager-drain.c */
 
         /* run: the workload */
         Workload child;
@@ -74,9 +84,7 @@ typedef struct Manager {
 
         bool stopping;   /* the workload is being stopped for good */
         bool restarting; /* the workload is being stopped to be started again */
-        int stop_signal;
-        uint64_t stop_grace_usec; /* of the stop or restart in progress */
-        sd_event_source *stop_timer;
+        Stop stop;       /* the stop signal, its grace and the kill after it */
         int exit_status;
         bool draining; /* the loop is to end once the running actions finished (exit drain) */
 
@@ -88,10 +96,8 @@ typedef struct Manager {
         unsigned n_psi;
         uint64_t psi_fired[OOMLESS_PSI_TRIGGERS_MAX];
 
-        OomlessSample last;
+        OomlessSample last; /* the loop's last sample, the one the policy decides on */
         bool have_sample;
-
-        ManagerPolicy *policy;
 } Manager;
 
 /* Builds the manager: loads the policy, sets up the cgroup, the runtime directory and the status
@@ -102,37 +108,3 @@ int manager_run(Manager *m);
 /* Kills leftovers, removes the leaves and the runtime directory. NULL-safe. */
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free)
-
-/* Takes a fresh sample into m->last (PSI trigger counts and heap figures included). */
-int manager_sample(Manager *m);
-/* Begins a graceful stop of the workload with sig, escalating to SIGKILL of the whole leaf after
- * --stop-timeout. */
-void manager_stop_workload(Manager *m, int sig);
-/* Stops the workload with sig, kills the leaf after grace_usec, and lets the restart policy start it
- * again (the restart action). */
-int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec);
-uint64_t manager_now(void);
-
-/* manager-policy.c: the policy engine and the actions, driven by the manager. */
-int manager_policy_load(Manager *m);
-void manager_policy_reload(Manager *m);
-/* After each sample. */
-void manager_policy_tick(Manager *m);
-/* The interval the policy asks for (0 = no opinion) and its PSI triggers. */
-uint64_t manager_policy_interval(Manager *m);
-/* Publishes --heap-cap against the last sample's limit; before a spawn so the allocator starts with it. */
-void manager_policy_publish_heap_cap(Manager *m);
-size_t manager_policy_psi_triggers(Manager *m, const char **ret, size_t max);
-/* Extra environment for the child ("NAME=value", strv appended to *env). */
-int manager_policy_child_env(Manager *m, char ***env);
-int manager_policy_setup(Manager *m); /* once the loop and the cgroup exist */
-/* The workload ended: returns 1 and *ret_delay_usec to restart it, 0 to stop, or a negative errno
- * to give up (exit POLICY_EXIT_GAVE_UP). */
-int manager_policy_child_exited(Manager *m, int status, bool oom_killed, uint64_t *ret_delay_usec);
-void manager_policy_status(Manager *m, StatusInfo *info);
-/* Exit drain: true when actions still run and the loop now waits for them (m->draining), up to their
- * own timeouts capped at MANAGER_DRAIN_MAX_USEC, before it exits with m->exit_status. */
-bool manager_policy_drain_begin(Manager *m);
-/* A second SIGTERM/SIGINT during the drain: give up on the running actions now. */
-void manager_policy_drain_cancel(Manager *m, int sig);
-ManagerPolicy *manager_policy_free(ManagerPolicy *p);

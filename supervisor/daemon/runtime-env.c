@@ -20,14 +20,6 @@ static const char *const java_heap_flags[] = {
 /* Node accepts both spellings. */
 static const char *const node_heap_flags[] = { "--max-old-space-size", "--max_old_space_size" };
 
-static size_t strv_len(char *const *l)
-{
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        return n;
-}
-
 static int find_var(char **env, const char *name)
 {
         size_t len = strlen(name);
@@ -72,12 +64,27 @@ static int add_or_append(char ***env, size_t *n, const char *name, const char *f
         return 0;
 }
 
+/* Adds flag to the options variable name unless the user's value already sets a heap size. */
+static int cap_options_var(char ***env, size_t *n, const char *name, const char *const *heap_flags,
+                           size_t n_heap_flags, const char *flag, unsigned *added)
+{
+        int i = find_var(*env, name), r;
+
+        if (i >= 0 && has_any((*env)[i], heap_flags, n_heap_flags))
+                return 0;
+        r = add_or_append(env, n, name, flag);
+        if (r < 0)
+                return r;
+        (*added)++;
+        return 0;
+}
+
 int runtime_env_apply(char *const *envp, uint64_t limit, const RuntimeEnvOptions *opts, char ***ret,
                       unsigned *ret_added)
 {
-        size_t n = strv_len(envp);
+        size_t n = strv_length(envp);
         unsigned added = 0;
-        int r, i;
+        int r;
         _cleanup_strv_free_ char **env = calloc(n + 4, sizeof(char *));
 
         if (!env || !opts || !ret)
@@ -102,37 +109,29 @@ int runtime_env_apply(char *const *envp, uint64_t limit, const RuntimeEnvOptions
         }
 
         if (opts->java) {
-                uint32_t p =
-                    opts->java_permyriad ? opts->java_permyriad : RUNTIME_ENV_JAVA_DEFAULT_PERMYRIAD;
+                uint32_t p = opts->java_permyriad ?: RUNTIME_ENV_JAVA_DEFAULT_PERMYRIAD;
                 char flag[128];
 
-                i = find_var(env, "JAVA_TOOL_OPTIONS");
-                if (i < 0 || !has_any(env[i], java_heap_flags, ELEMENTSOF(java_heap_flags))) {
-                        /* MaxRAM pins what the JVM takes as "RAM" to our effective limit, which it may
-                         * not detect itself when the limit sits on an ancestor cgroup. */
-                        snprintf(flag, sizeof(flag), "-XX:MaxRAM=%" PRIu64 " -XX:MaxRAMPercentage=%u.%02u",
-                                 limit, p / 100, p % 100);
-                        r = add_or_append(&env, &n, "JAVA_TOOL_OPTIONS", flag);
-                        if (r < 0)
-                                return r;
-                        added++;
-                }
+                /* MaxRAM pins what the JVM takes as "RAM" to our effective limit, which it may not
+                 * detect itself when the limit sits on an ancestor cgroup. */
+                snprintf(flag, sizeof(flag), "-XX:MaxRAM=%" PRIu64 " -XX:MaxRAMPercentage=%u.%02u", limit,
+                         p / 100, p % 100);
+                r = cap_options_var(&env, &n, "JAVA_TOOL_OPTIONS", java_heap_flags,
+                                    ELEMENTSOF(java_heap_flags), flag, &added);
+                if (r < 0)
+                        return r;
         }
 
         if (opts->node) {
-                uint32_t p =
-                    opts->node_permyriad ? opts->node_permyriad : RUNTIME_ENV_NODE_DEFAULT_PERMYRIAD;
+                uint32_t p = opts->node_permyriad ?: RUNTIME_ENV_NODE_DEFAULT_PERMYRIAD;
                 char flag[64];
 
-                i = find_var(env, "NODE_OPTIONS");
-                if (i < 0 || !has_any(env[i], node_heap_flags, ELEMENTSOF(node_heap_flags))) {
-                        uint64_t mib = MAX(scale(limit, p) >> 20, (uint64_t)1);
-                        snprintf(flag, sizeof(flag), "--max-old-space-size=%" PRIu64, mib);
-                        r = add_or_append(&env, &n, "NODE_OPTIONS", flag);
-                        if (r < 0)
-                                return r;
-                        added++;
-                }
+                snprintf(flag, sizeof(flag), "--max-old-space-size=%" PRIu64,
+                         MAX(scale(limit, p) >> 20, (uint64_t)1));
+                r = cap_options_var(&env, &n, "NODE_OPTIONS", node_heap_flags, ELEMENTSOF(node_heap_flags),
+                                    flag, &added);
+                if (r < 0)
+                        return r;
         }
 
 done:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* `oomless status`: the supervisor's live state as JSON (keys fixed in INTERFACES.md), served on a
- * unix stream socket in the runtime directory (connect, read to EOF), and the client that prints it
- * for people or programs. */
+/* `oomless status`, the daemon's half: the supervisor's live state as JSON (keys fixed in
+ * INTERFACES.md), served on a unix stream socket in the runtime directory (connect, read to EOF). The
+ * client is cli/status-client.c. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -60,7 +60,3 @@ int status_server_new(sd_event *e, const char *path, StatusRenderFn render, void
 /* Closes and unlinks the socket. NULL-safe. */
 StatusServer *status_server_free(StatusServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(StatusServer *, status_server_free)
-
-/* `oomless status [--pid PID] [--json]`: returns the process exit status (0, 1 when nothing
- * answers, 2 when the instance is ambiguous). */
-int status_client(const char *runtime_dir, pid_t pid, bool json);

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "time-util.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -30,13 +30,6 @@ struct spawn_report {
         int step;
         int err;
 };
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static void report(int fd, int step, int err)
 {
@@ -155,7 +148,7 @@ int workload_spawn(const WorkloadSpawn *spec, Workload *ret)
         *ret = (Workload){
                 .pid = pid,
                 .pidfd = pidfd,
-                .started_usec = now_usec(),
+                .started_usec = now_usec(CLOCK_MONOTONIC),
                 .into_cgroup = into,
                 .took_tty = take_tty,
         };

@@ -66,34 +66,29 @@ def host_tier():
     return None
 
 
-def own_v1_memory_dir():
+def _own_dir(fstype, pick):
+    """Our own cgroup's directory on the last mount of fstype, from the /proc/self/cgroup line pick()
+    accepts (hierarchy id, controllers)."""
     mnt = None
-    for dev, m, fstype, opts, *_ in _mounts():
-        if fstype == "cgroup" and "memory" in opts.split(","):
+    for dev, m, fs, opts, *_ in _mounts():
+        if fs == fstype and (fstype != "cgroup" or "memory" in opts.split(",")):
             mnt = m
     if not mnt:
         return None
     with open("/proc/self/cgroup") as f:
         for line in f:
             hid, ctrls, path = line.rstrip("\n").split(":", 2)
-            if "memory" in ctrls.split(","):
+            if pick(hid, ctrls.split(",")):
                 return os.path.normpath(mnt + path)
     return None
+
+
+def own_v1_memory_dir():
+    return _own_dir("cgroup", lambda hid, ctrls: "memory" in ctrls)
 
 
 def own_v2_dir():
-    mnt = None
-    for dev, m, fstype, opts, *_ in _mounts():
-        if fstype == "cgroup2":
-            mnt = m
-    if not mnt:
-        return None
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            hid, ctrls, path = line.rstrip("\n").split(":", 2)
-            if hid == "0":
-                return os.path.normpath(mnt + path)
-    return None
+    return _own_dir("cgroup2", lambda hid, ctrls: hid == "0")
 
 
 def read_file(path):
@@ -251,6 +246,25 @@ class Oomless:
             time.sleep(interval)
         raise Failure(f"no {what} within {timeout}s; last status: {json.dumps(last)}")
 
+    def wait_file(self, path, timeout, interval=0.02):
+        """Waits until path exists (a hook's output, say) while oomless keeps running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                return time.monotonic()
+            check(self.poll() is None, f"oomless exited with {self.rc} before {os.path.basename(path)} appeared")
+            time.sleep(interval)
+        raise Failure(f"{os.path.basename(path)} was not written within {timeout}s; status: {self.status()}")
+
+    def statuses(self, timeout, what):
+        """The status documents, as fast as they come, for timeout seconds; oomless must keep running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status()
+            check(self.poll() is None, f"oomless exited with {self.rc} {what}")
+            if st is not None:
+                yield st
+
     def poll(self):
         if self.rc is None and self.proc is not None:
             rc = self.proc.poll()
@@ -390,23 +404,17 @@ class Ctx:
 def make_cgroup(ctx, name, memory_max):
     """A cgroup of our own below our own cgroup with a hard memory limit and no swap, for runs that
     prove what the kernel does without oomless. Returns (path, procs file)."""
-    if ctx.tier == "v2":
-        base = own_v2_dir()
-        path = os.path.join(base, name)
-        os.mkdir(path)
-        ctx.cgroups.append(path)
-        with open(os.path.join(path, "memory.max"), "w") as f:
-            f.write(str(memory_max))
-        if os.path.exists(os.path.join(path, "memory.swap.max")):
-            with open(os.path.join(path, "memory.swap.max"), "w") as f:
-                f.write("0")
-    else:
-        base = own_v1_memory_dir()
-        path = os.path.join(base, name)
-        os.mkdir(path)
-        ctx.cgroups.append(path)
-        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
-            f.write(str(memory_max))
+    v2 = ctx.tier == "v2"
+    path = os.path.join(own_v2_dir() if v2 else own_v1_memory_dir(), name)
+    os.mkdir(path)
+    ctx.cgroups.append(path)
+    limits = {"memory.max": memory_max, "memory.swap.max": 0} if v2 else {"memory.limit_in_bytes": memory_max}
+    for fname, value in limits.items():
+        fpath = os.path.join(path, fname)
+        if fname == "memory.swap.max" and not os.path.exists(fpath):
+            continue
+        with open(fpath, "w") as f:
+            f.write(str(value))
     return path
 
 

@@ -20,16 +20,6 @@ def read_env(path):
     return env
 
 
-def wait_file(s, path, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            return
-        check(s.poll() is None, f"oomless exited with {s.rc} before {os.path.basename(path)} appeared")
-        time.sleep(0.05)
-    raise E.Failure(f"the hook never wrote {path} within {timeout}s; status: {s.status()}")
-
-
 def int_var(env, name):
     check(name in env, f"hook environment lacks {name}; it has {sorted(k for k in env if 'OOMLESS' in k)}")
     try:
@@ -53,7 +43,7 @@ def body(ctx):
     st0 = s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
     child = st0["child"]["pid"]
 
-    wait_file(s, enter_env, 15)
+    s.wait_file(enter_env, 15)
     st = s.status(cli=True)
     env = read_env(enter_env)
     ctx.note("enter hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))
@@ -80,7 +70,7 @@ def body(ctx):
           f"recent_actions has no ok exec for entering stage 1: {st['policy']['recent_actions']}")
 
     # The workload frees everything: the stage is left and the exit hook sees that.
-    wait_file(s, exit_env, 15)
+    s.wait_file(exit_env, 15)
     env = read_env(exit_env)
     ctx.note("exit hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))
     check(env.get("OOMLESS_EVENT") == "exit", f"OOMLESS_EVENT={env.get('OOMLESS_EVENT')!r}, expected 'exit'")

@@ -13,16 +13,6 @@ from e2elib import check, mib
 DWELL1, DWELL2 = 1.5, 1.0
 
 
-def wait_file(s, path, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            return time.monotonic()
-        check(s.poll() is None, f"oomless exited with {s.rc}")
-        time.sleep(0.02)
-    raise E.Failure(f"{os.path.basename(path)} was not written within {timeout}s; status: {s.status()}")
-
-
 def body(ctx):
     ctx.require_tier()
     enter2, dwell2 = ctx.path("enter2.env"), ctx.path("dwell2.env")
@@ -52,10 +42,10 @@ def body(ctx):
           f"stage 1, max_dwell is {DWELL1}s")
 
     # The hooks' files: written (mtime) soon after entering stage 2, and max_dwell after it.
-    wait_file(s, enter2, 3 + 5 * ctx.slack)
+    s.wait_file(enter2, 3 + 5 * ctx.slack)
     te = os.stat(enter2).st_mtime
     check(te - w2 < 1.0 + ctx.slack, f"stage 2's on_enter hook ran {te - w2:.2f}s after the escalation")
-    wait_file(s, dwell2, 5 + 5 * ctx.slack)
+    s.wait_file(dwell2, 5 + 5 * ctx.slack)
     td = os.stat(dwell2).st_mtime
     ctx.note(f"stage 2 on_max_dwell hook ran {td - w2:.2f}s after entering stage 2 (max_dwell {DWELL2}s)")
     check(DWELL2 - 0.05 <= td - w2 <= DWELL2 + 0.8 + ctx.slack, f"stage 2's on_max_dwell ran {td - w2:.2f}s "

@@ -101,12 +101,7 @@ def body(ctx):
     restarts_seen = 0
     cur = None
     high_below_max = False
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        st = s.status()
-        check(s.poll() is None, f"oomless exited with {s.rc} while supervising the leak")
-        if st is None:
-            continue
+    for st in s.statuses(150, "while supervising the leak"):
         ev = st["events"]["oom_kill"]
         check(ev == 0, f"events.oom_kill = {ev}: the kernel OOM-killed the workload; cycles so far {cycles}")
         kl = E.leaf_oom_kills(leaf)

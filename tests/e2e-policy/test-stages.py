@@ -43,12 +43,7 @@ def body(ctx):
     check(st["tier"] == ctx.tier, f"oomless reports tier {st['tier']!r}, this host offers {ctx.tier!r}")
 
     hist = []  # (t, stage, current)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        st = s.status()
-        check(s.poll() is None, f"oomless exited with {s.rc} before the stages came back to 0")
-        if st is None:
-            continue
+    for st in s.statuses(60, "before the stages came back to 0"):
         stage, cur = st["policy"]["stage"], st["memory"]["current"]
         now = time.monotonic()
         # (time read, stage, live memory, when the current stage was entered)

@@ -13,6 +13,17 @@ cg=$mem_dir/oomless-e2e-attach-$$
 mkdir "$cg"
 E2E_CGROUP_CREATED=$cg
 
+# Ends the target; oomless attach must then exit 0 by itself with END_MESSAGE in its log, and clean up.
+end_target() {
+        local when=$1 end_message=$2
+        kill -TERM "$target"
+        wait "$target" 2>/dev/null || true
+        wait_exit "$OOMLESS_PID" 10; rc=$RC
+        assert_eq "$rc" 0 "attach exit status when $when"
+        assert_file_contains "$E2E_TMP/log" "$end_message" "the end message"
+        assert_cleaned "$OOMLESS_PID"
+}
+
 sleep 300 &
 target=$!
 E2E_PIDS+=("$target")
@@ -28,12 +39,7 @@ assert_match "$(jget "$json" .memory.current)" '^[0-9]+$' "memory.current"
 [[ -z $(find "$mem_dir" -maxdepth 1 -name "oomless-$OOMLESS_PID*") ]] || fail "attach created a cgroup"
 grep -qx "$target" "$cg/cgroup.procs" || fail "attach moved the target"
 
-kill -TERM "$target"
-wait "$target" 2>/dev/null || true
-wait_exit "$OOMLESS_PID" 10; rc=$RC
-assert_eq "$rc" 0 "attach exit status when the target exits"
-assert_file_contains "$E2E_TMP/log" "target process $target exited" "the end message"
-assert_cleaned "$OOMLESS_PID"
+end_target "the target exits" "target process $target exited"
 
 # --cgroup: ends when the cgroup empties.
 sleep 300 &
@@ -43,11 +49,6 @@ echo "$target" >"$cg/cgroup.procs"
 start_oomless "$E2E_TMP/log" attach --cgroup "$cg" --interval 200ms
 wait_status "$OOMLESS_PID"
 assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .leaf)" "$cg" "the cgroup given"
-kill -TERM "$target"
-wait "$target" 2>/dev/null || true
-wait_exit "$OOMLESS_PID" 10; rc=$RC
-assert_eq "$rc" 0 "attach exit status when the cgroup empties"
-assert_file_contains "$E2E_TMP/log" "is empty" "the end message"
-assert_cleaned "$OOMLESS_PID"
+end_target "the cgroup empties" "is empty"
 rmdir "$cg"
 say "ok"

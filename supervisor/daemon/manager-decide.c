@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* The manager's sampling and deciding: takes the loop's sample, hands it to supervision, gives the
+ * decisions to the action runner, publishes the heap cap, wires the runner's calls back, and renders
+ * `oomless status`. The supervisor's calls into host/ (sampling, the control page) and act/ (the
+ * runner) sit here. */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager-internal.h"
+#include "notify.h"
+#include "time-util.h"
+#include "units.h"
+
+static double usec_to_sec(uint64_t usec)
+{
+        return (double)usec / (double)USEC_PER_SEC;
+}
+
+/* A fresh sample into *ret, PSI trigger counts included. */
+static int sample_into(Manager *m, OomlessSample *ret)
+{
+        OomlessSample s = { 0 };
+        int r;
+
+        r = cg_sample(m->cg, &s);
+        if (r < 0) {
+                log_debug_errno(r, "Sampling %s failed: %m", cg_leaf_path(m->cg) ?: "the cgroup");
+                return r;
+        }
+        s.psi_trigger_count = m->n_psi;
+        for (unsigned i = 0; i < m->n_psi; i++)
+                s.psi_trigger_fired[i] = m->psi_fired[i];
+        *ret = s;
+        return 0;
+}
+
+/* The loop's sample, the one supervision decides on. */
+int manager_sample(Manager *m)
+{
+        int r = sample_into(m, &m->last);
+        if (r >= 0)
+                m->have_sample = true;
+        return r;
+}
+
+void manager_publish_heap_cap(Manager *m)
+{
+        uint64_t cap, watermark = 0;
+
+        if (!m->control)
+                return;
+        cap = supervise_heap_cap(m->supervise, m->last.limit, &watermark);
+        if (cap > 0 && actions_set_heap_cap(m->runner, cap, watermark) >= 0)
+                supervise_heap_cap_published(m->supervise, cap);
+}
+
+void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
+{
+        if (d->t.changed)
+                actions_note_transition(m->runner, &d->t);
+        if (d->ds.n > 0)
+                (void)actions_execute_all(m->runner, &d->ds, &m->last);
+}
+
+void manager_decide(Manager *m)
+{
+        SuperviseDecisions d;
+
+        if (!m->runner || m->draining)
+                return; /* draining: no new decisions once oomless is to exit */
+        if (m->control) {
+                manager_publish_heap_cap(m);
+                (void)control_fill_sample(m->control, &m->last);
+        }
+        if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
+                manager_run_decisions(m, &d);
+}
+
+static void publish_status(Manager *m)
+{
+        char cur[32], lim[32];
+        if (!m->have_sample)
+                return;
+        notify_status("tier %s, memory %s of %s, stage %s", cg_tier_to_string(cg_tier(m->cg)),
+                      units_format_size(cur, sizeof(cur), m->last.current),
+                      units_format_size(lim, sizeof(lim), m->last.limit),
+                      m->stopping ? "stopping" : "running");
+}
+
+void manager_sample_and_decide(Manager *m)
+{
+        if (manager_sample(m) < 0)
+                return;
+        manager_decide(m);
+        publish_status(m);
+}
+
+/* ---- status ---- */
+
+/* Renders from a sample of its own: a status reader compares the numbers with the cgroup files right
+ * now, and the loop's sample stays the one the policy decided on. */
+char *manager_render_status(void *userdata)
+{
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), v;
+        OomlessSample fresh;
+        StatusInfo info = {
+                .mode = m->cfg.mode == MANAGER_RUN ? "run" : "attach",
+                .supervisor_pid = getpid(),
+                .tier = cg_tier_to_string(cg_tier(m->cg)),
+                .leaf = cg_leaf_path(m->cg),
+                .uptime_sec = usec_to_sec(now - m->start_usec),
+                .restarts = m->restarts,
+                .dry_run = m->cfg.dry_run,
+        };
+
+        if (sample_into(m, &fresh) >= 0) {
+                info.sample_valid = true;
+                info.sample = fresh;
+        } else {
+                info.sample_valid = m->have_sample;
+                info.sample = m->last;
+        }
+        if (cg_get_memory_max(m->cg, &v) >= 0) {
+                info.leaf_max = v;
+                info.leaf_max_known = true;
+        }
+        if (cg_get_memory_high(m->cg, &v) >= 0) {
+                info.leaf_high = v;
+                info.leaf_high_known = true;
+        }
+        if (m->cfg.mode == MANAGER_RUN && m->child_running) {
+                info.child_pid = m->child.pid;
+                info.child_started_sec_ago = usec_to_sec(now - m->child.started_usec);
+        } else if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_pid > 0 && m->target_pidfd >= 0) {
+                info.child_pid = m->cfg.attach_pid;
+                info.child_started_sec_ago = info.uptime_sec;
+        }
+        if (m->last_exit_valid) {
+                info.last_exit_valid = true;
+                info.last_exit_status = m->last_exit_status;
+                info.last_exit_signal = m->last_exit_signal;
+                info.last_exit_oom_killed = m->last_exit_oom_killed;
+                info.last_exit_sec_ago = usec_to_sec(now - m->last_exit_usec);
+        }
+        supervise_status(m->supervise, now, &info);
+        info.recent_actions = m->runner ? actions_status_json(m->runner) : NULL;
+        ControlAllocFigures f;
+        if (m->control && control_read_alloc(m->control, &f) >= 0) {
+                info.heap_valid = true;
+                info.heap_held = f.heap_held;
+                info.heap_in_use = f.heap_in_use;
+                info.heap_cap = f.heap_cap;
+                info.heap_cap_hits = f.cap_hits;
+                info.heap_scavenges = f.scavenges;
+        }
+        return status_render_json(&info);
+}
+
+/* The allocator crossed its watermark: decide now rather than at the next tick. */
+static void on_wake(Control *c, void *userdata)
+{
+        Manager *m = userdata;
+        (void)c;
+        if (manager_sample(m) >= 0)
+                manager_decide(m);
+}
+
+/* ---- the action runner's calls back ---- */
+
+static pid_t cb_main_pid(void *userdata)
+{
+        Manager *m = userdata;
+        if (m->cfg.mode == MANAGER_RUN)
+                return m->child_running ? m->child.pid : 0;
+        return m->cfg.attach_pid;
+}
+
+static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_usec, const char *reason)
+{
+        Manager *m = userdata;
+
+        if (m->cfg.mode != MANAGER_RUN)
+                return -EOPNOTSUPP; /* attach: we did not start it, we cannot start it again */
+        if (!m->child_running)
+                return -ESRCH;
+        log_notice("Restarting the workload: %s.", reason ?: "requested by the policy");
+        supervise_restart_requested(m->supervise);
+        return manager_restart_workload(m, stop_signal, grace_usec);
+}
+
+static void cb_idle(void *userdata)
+{
+        manager_drain_idle(userdata);
+}
+
+static void on_policy_changed(const Policy *np, bool dry_run, void *userdata)
+{
+        Manager *m = userdata;
+
+        /* The runner drops queued decisions pointing into the old policy before it goes. */
+        actions_set_policy(m->runner, np);
+        actions_set_dry_run(m->runner, dry_run);
+}
+
+/* Loads the policy into supervision. */
+int manager_setup_supervise(Manager *m)
+{
+        return supervise_new(&(SuperviseConfig){ .policy_path = m->cfg.policy_path,
+                                                 .dry_run = m->cfg.dry_run,
+                                                 .run = m->cfg.mode == MANAGER_RUN,
+                                                 .heap_cap = m->cfg.heap_cap,
+                                                 .user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL,
+                                                 .policy_changed = on_policy_changed,
+                                                 .userdata = m },
+                             m->start_usec, &m->supervise);
+}
+
+/* The control page (for an allocator we preload into a workload we start) and the action runner. */
+int manager_setup_acting(Manager *m)
+{
+        int r;
+
+        if (m->cfg.mode == MANAGER_RUN) {
+                r = control_create(m->instance_dir, &m->control);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot create the control page in %s, continuing without: %m",
+                                          m->instance_dir);
+                else if (control_add_wake_source(m->control, m->event, on_wake, m) < 0)
+                        log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
+        }
+        if (m->cg && (r = actuator_cg_new(m->cg, &m->actuator)) < 0)
+                return log_error_errno(r, "Cannot set up the actuator: %m");
+        r = actions_new(&(ActionRunnerConfig){ .event = m->event,
+                                               .actuator = m->actuator,
+                                               .control = m->control,
+                                               .policy = supervise_policy(m->supervise),
+                                               .dry_run = supervise_dry_run(m->supervise),
+                                               .callbacks = { .get_main_pid = cb_main_pid,
+                                                              .request_restart = cb_request_restart,
+                                                              .idle = cb_idle,
+                                                              .userdata = m } },
+                        &m->runner);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the action runner: %m");
+        return 0;
+}

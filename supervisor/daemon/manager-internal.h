@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* What the manager's files share: manager.c wires the loop, manager-decide.c samples and decides,
+ * manager-workload.c runs the workload, manager-drain.c ends the loop. */
+#pragma once
+
+#include "manager.h"
+
+/* manager-decide.c */
+/* Takes the loop's sample into m->last (PSI trigger counts included). */
+int manager_sample(Manager *m);
+/* Evaluates m->last and runs the decisions (not while draining). */
+void manager_decide(Manager *m);
+void manager_sample_and_decide(Manager *m);
+/* Publishes --heap-cap against m->last's limit; before a spawn so the allocator starts with it. */
+void manager_publish_heap_cap(Manager *m);
+void manager_run_decisions(Manager *m, const SuperviseDecisions *d);
+/* Supervision with the policy loaded (errors logged). */
+int manager_setup_supervise(Manager *m);
+/* The control page (run) and the action runner, once the loop and the cgroup exist. */
+int manager_setup_acting(Manager *m);
+/* The status socket's document, from a sample of its own. */
+char *manager_render_status(void *userdata);
+
+/* manager-workload.c */
+void manager_stop_init(Manager *m);
+int manager_start_child(Manager *m);
+/* A graceful stop with sig, escalating to SIGKILL of the whole leaf after --stop-timeout. */
+void manager_stop_workload(Manager *m, int sig);
+/* The restart action: stop with sig, kill the leaf after grace_usec, let the restart policy start it
+ * again. */
+int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec);
+/* Kills and reaps what the run left behind (run mode). */
+void manager_kill_leftovers(Manager *m);
+int manager_on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
+
+/* manager-drain.c: the exit drain. Ends the loop with status, unless policy actions (hooks, webhooks)
+ * still run: then the loop waits for them, up to their own timeouts capped at MANAGER_DRAIN_MAX_USEC. */
+int manager_exit(Manager *m, int status);
+/* A second SIGTERM/SIGINT during the drain: give up on the running actions now. */
+void manager_drain_cancel(Manager *m, int sig);
+/* The runner's idle callback: the drain is over. */
+void manager_drain_idle(Manager *m);

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* The run mode's workload on the loop: starts it with its environment, watches its pidfd and SIGCHLD,
+ * tells an OOM kill from other ends, asks supervision whether to restart it and schedules that, and
+ * stops it (stop.h) for good or for a restart. */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "log.h"
+#include "manager-internal.h"
+#include "notify.h"
+#include "policy.h"
+#include "reaper.h"
+#include "strv.h"
+#include "time-util.h"
+#include "units.h"
+#include "workload-env.h"
+
+/* The kernel bumps oom_kill just after it delivers the SIGKILL; give it a moment to show. */
+#define OOM_COUNTER_SETTLE_TRIES 10
+
+/* A policy hook is our child too; it normally reaps itself through its pidfd first. */
+static void on_other_reaped(const siginfo_t *si, void *userdata)
+{
+        (void)userdata;
+        (void)hook_child_reaped(si->si_pid, si->si_code, si->si_status);
+}
+
+static int stop_kill_children(int sig, void *userdata)
+{
+        (void)userdata;
+        return reaper_kill_children(sig, hook_owns_pid);
+}
+
+static void stop_reap(void *userdata)
+{
+        (void)reaper_drain(0, NULL, NULL, on_other_reaped, userdata);
+}
+
+void manager_stop_init(Manager *m)
+{
+        stop_init(&m->stop, m->event, m->cg,
+                  &(StopOps){ .kill_children = stop_kill_children, .reap = stop_reap, .userdata = m });
+}
+
+void manager_kill_leftovers(Manager *m)
+{
+        if (m->cfg.mode == MANAGER_RUN)
+                stop_sweep_leftovers(&m->stop);
+}
+
+static void report_oom(Manager *m)
+{
+        char lim[32], peak[32];
+        CgTier t = cg_tier(m->cg);
+
+        log_error("workload OOM-killed by the kernel in %s: limit %s, peak %s, oom_kill %" PRIu64
+                  " (%s: max %" PRIu64 ", oom %" PRIu64 ")",
+                  cg_leaf_path(m->cg) ?: "(no cgroup)", units_format_size(lim, sizeof(lim), m->last.limit),
+                  m->last.peak ? units_format_size(peak, sizeof(peak), m->last.peak) : "unknown",
+                  m->last.ev_oom_kill,
+                  t == CG_TIER_V1 ? "memory.oom_control, failcnt as max" : "memory.events", m->last.ev_max,
+                  m->last.ev_oom);
+}
+
+/* True when the kernel's oom_kill counter rose since the child started. */
+static bool detect_oom_kill(Manager *m)
+{
+        for (int i = 0; i < OOM_COUNTER_SETTLE_TRIES; i++) {
+                if (manager_sample(m) >= 0 && m->last.events_valid &&
+                    m->last.ev_oom_kill > m->oom_kill_baseline)
+                        return true;
+                (void)usleep(20000);
+        }
+        return false;
+}
+
+static int on_child_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+int manager_start_child(Manager *m)
+{
+        _cleanup_strv_free_ char **control_vars = NULL, **env = NULL;
+        const int *join_fds = NULL;
+        int dirfd = -1, r;
+
+        /* The baseline, so an OOM kill is told from other SIGKILLs by the counter rising; and the
+         * effective limit the runtime heap caps derive from. */
+        if (manager_sample(m) >= 0 && m->last.events_valid)
+                m->oom_kill_baseline = m->last.ev_oom_kill;
+        manager_publish_heap_cap(m);
+
+        WorkloadEnvSpec es = {
+                .preload = m->cfg.preload,
+                .pressure_path = cg_tier(m->cg) != CG_TIER_OBSERVE ? cg_pressure_path(m->cg) : NULL,
+                .limit = m->have_sample ? m->last.limit : UINT64_MAX,
+        };
+        r = m->control && m->cfg.preload ? control_env(m->control, &control_vars) : 0;
+        es.extra = control_vars;
+        if (r >= 0)
+                r = workload_env_build(&es, &env);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the workload's environment: %m");
+        r = cg_spawn_fds(m->cg, &dirfd, &join_fds);
+        if (r < 0)
+                return log_error_errno(r, "Cannot get the cgroup leaf's fds for the workload: %m");
+
+        r = workload_spawn(&(WorkloadSpawn){ .argv = m->cfg.argv,
+                                             .envp = env,
+                                             .cgroup_dirfd = dirfd,
+                                             .join_fds = join_fds,
+                                             .new_pgrp = true },
+                           &m->child);
+        if (r < 0)
+                return r;
+        m->child_running = true;
+
+        if (m->child.exec_errno > 0) {
+                int st = workload_exec_errno_to_status(m->child.exec_errno);
+                log_error_errno(-m->child.exec_errno, "Cannot execute %s: %m (%s).", m->cfg.argv[0],
+                                st == WORKLOAD_EXIT_NOT_FOUND
+                                    ? "not found: check the path or $PATH"
+                                    : "not executable: check its permissions and format");
+        } else
+                log_debug("Workload %s started as pid %d%s.", m->cfg.argv[0], (int)m->child.pid,
+                          m->child.into_cgroup ? " (CLONE_INTO_CGROUP)" : "");
+
+        r = sd_event_add_io(m->event, &m->child_source, m->child.pidfd, EPOLLIN, on_child_pidfd, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch the workload's pidfd, relying on SIGCHLD: %m");
+        return 0;
+}
+
+static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        (void)s;
+        (void)usec;
+
+        m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
+        if (m->stopping)
+                return manager_exit(m, m->exit_status);
+        m->restarts++;
+        log_notice("Restarting the workload (restart %u).", m->restarts);
+        if (manager_start_child(m) < 0) {
+                m->exit_status = WORKLOAD_EXIT_FAILURE;
+                return manager_exit(m, m->exit_status);
+        }
+        return 0;
+}
+
+/* Asks supervision whether to start the workload again; schedules the restart. True when one is. */
+static bool schedule_restart(Manager *m, int status, bool oom)
+{
+        SuperviseDecisions d;
+        uint64_t delay = 0;
+        char buf[32];
+        int r;
+
+        switch (supervise_child_exited(m->supervise, status, oom, m->child.started_usec, &m->last,
+                                       now_usec(CLOCK_MONOTONIC), &delay, &d)) {
+        case SUPERVISE_RESTART:
+                manager_run_decisions(m, &d);
+                log_notice("Restarting the workload in %s.", units_format_duration(buf, sizeof(buf), delay));
+                r = sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, delay, 0,
+                                               on_restart_timer, m);
+                if (r >= 0)
+                        return true;
+                log_error_errno(r, "Cannot schedule the restart: %m");
+                return false;
+        case SUPERVISE_GIVE_UP:
+                log_error("The restart policy gives up; oomless exits %d.", POLICY_EXIT_GAVE_UP);
+                m->exit_status = POLICY_EXIT_GAVE_UP;
+                return false;
+        default:
+                return false;
+        }
+}
+
+static void child_ended(Manager *m, const siginfo_t *si)
+{
+        int status = workload_exit_status(si->si_code, si->si_status);
+        bool killed = si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED;
+        bool oom = false;
+
+        m->child_running = false;
+        m->child_source = sd_event_source_disable_unref(m->child_source);
+        stop_cancel(&m->stop);
+        m->restarting = false;
+        workload_done(&m->child);
+
+        if (m->child.exec_errno > 0) {
+                status = workload_exec_errno_to_status(m->child.exec_errno);
+                m->exit_status = status;
+                m->stopping = true;
+                (void)manager_exit(m, status);
+                return;
+        }
+
+        if (killed && si->si_status == SIGKILL && !m->stopping)
+                oom = detect_oom_kill(m);
+        else
+                (void)manager_sample(m);
+        if (oom)
+                report_oom(m);
+        else if (killed)
+                log_info("The workload (pid %d) was killed by %s.", (int)si->si_pid,
+                         units_signal_to_string(si->si_status) ?: "a signal");
+        else
+                log_info("The workload (pid %d) exited with status %d.", (int)si->si_pid, si->si_status);
+
+        m->last_exit_valid = true;
+        m->last_exit_status = status;
+        m->last_exit_signal = killed ? si->si_status : 0;
+        m->last_exit_oom_killed = oom;
+        m->last_exit_usec = now_usec(CLOCK_MONOTONIC);
+        m->exit_status = status;
+
+        /* Daemonized grandchildren do not outlive the workload, so a restart starts clean. */
+        manager_kill_leftovers(m);
+
+        if (!m->stopping && schedule_restart(m, status, oom))
+                return;
+        m->stopping = true;
+        (void)manager_exit(m, m->exit_status);
+}
+
+/* SIGCHLD and the pidfd both land here. Every zombie is reaped (orphans included); the workload's
+ * own status is picked out by pid. The pidfd is watched as plain I/O rather than through sd-event's
+ * child sources so that exactly one place calls waitid(). */
+static void drain_children(Manager *m)
+{
+        bool main_exited = false;
+        siginfo_t si = { 0 };
+
+        (void)reaper_drain(m->child_running ? m->child.pid : 0, &main_exited, &si, on_other_reaped, m);
+        if (main_exited)
+                child_ended(m, &si);
+}
+
+static int on_child_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        (void)s;
+        (void)fd;
+        (void)revents;
+        drain_children(userdata);
+        return 0;
+}
+
+int manager_on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)s;
+        (void)si;
+        drain_children(userdata);
+        return 0;
+}
+
+/* The restart action: stop with sig, kill the leaf after grace_usec, and let the restart policy start
+ * it again. */
+int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec)
+{
+        if (!m->child_running || m->stopping)
+                return -ESRCH;
+        m->restarting = true;
+        return stop_begin(&m->stop, m->child.pidfd, sig, grace_usec);
+}
+
+/* A graceful stop with sig, escalating to SIGKILL of the whole leaf after --stop-timeout. */
+void manager_stop_workload(Manager *m, int sig)
+{
+        if (!m->stopping)
+                notify_stopping();
+        m->stopping = true;
+        if (m->restart_timer) {
+                /* Between two runs: nothing to stop. */
+                (void)manager_exit(m, m->exit_status);
+                return;
+        }
+        if (!m->child_running)
+                return;
+        /* A restart's shorter grace must not cut the user's stop short. */
+        if (m->restarting) {
+                stop_cancel(&m->stop);
+                m->restarting = false;
+        }
+        (void)stop_begin(&m->stop, m->child.pidfd, sig, m->cfg.stop_timeout_usec);
+}

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/* Supervision: loads the policy, evaluates it on each sample, logs stage transitions, counts kernel
+ * OOM kills, decides restarts, reloads on SIGHUP and works out the heap cap to publish. Explicit
+ * inputs and outputs only; the loop (manager.c) runs what is decided here. */
+#define _GNU_SOURCE 1
+#include "supervise.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "policy-file.h"
+
+struct Supervise {
+        SuperviseConfig cfg;
+        Policy *policy;
+        PolicyState *state;
+        PolicyRestartState restart;
+        bool dry_run;
+        bool restart_requested; /* the running stop is a restart action's */
+        uint64_t oom_kill_seen; /* events counter at the last tick, to count kills of non-main processes */
+        bool oom_kill_seen_valid;
+        uint64_t published_cap; /* last cap published, 0 = none yet */
+};
+
+/* Loads FILE or the built-in policy; a bad file prints every diagnostic and fails. */
+static int load(const char *path, Policy **ret)
+{
+        PolicyDiags diags = { 0 };
+        int r;
+
+        if (!path) {
+                *ret = policy_default();
+                return *ret ? 0 : log_error_errno(-ENOMEM, "Out of memory");
+        }
+        r = policy_load_file(path, ret, &diags);
+        if (r == -EINVAL) {
+                policy_diags_print(stderr, path, &diags);
+                fflush(stderr);
+        }
+        policy_diags_done(&diags);
+        return r;
+}
+
+int supervise_new(const SuperviseConfig *cfg, uint64_t now_usec, Supervise **ret)
+{
+        _cleanup_(supervise_freep) Supervise *s = calloc(1, sizeof(*s));
+        const char *path = cfg->policy_path;
+        int r;
+
+        if (!s)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        s->cfg = *cfg;
+        r = load(path, &s->policy);
+        if (r == -EINVAL)
+                return log_error_errno(r,
+                                       "The policy %s is invalid (see above); the workload was not started. "
+                                       "Fix it and check it with `oomless check %s`.",
+                                       path, path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the policy %s: %m", path ?: "(built-in)");
+        s->dry_run = cfg->dry_run || policy_dry_run(s->policy);
+        s->state = policy_state_new(s->policy, now_usec);
+        if (!s->state)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        log_info("Policy \"%s\" from %s: %u stages, sampling every %" PRIu64 "ms%s.", policy_name(s->policy),
+                 policy_source(s->policy), policy_stage_count(s->policy),
+                 policy_sampling_interval_usec(s->policy) / USEC_PER_MSEC, s->dry_run ? ", dry run" : "");
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Supervise *supervise_free(Supervise *s)
+{
+        if (!s)
+                return NULL;
+        policy_state_free(s->state);
+        policy_free(s->policy);
+        free(s);
+        return NULL;
+}
+
+const Policy *supervise_policy(const Supervise *s)
+{
+        return s->policy;
+}
+
+bool supervise_dry_run(const Supervise *s)
+{
+        return s->dry_run;
+}
+
+uint64_t supervise_interval(const Supervise *s)
+{
+        return policy_sampling_interval_usec(s->policy);
+}
+
+size_t supervise_psi_triggers(const Supervise *s, const char **ret, size_t max)
+{
+        size_t n = MIN(policy_psi_trigger_count(s->policy), max);
+
+        for (size_t i = 0; i < n; i++)
+                ret[i] = policy_psi_trigger(s->policy, i)->arm;
+        return n;
+}
+
+/* The published cap follows the effective limit, which a parent cgroup may change while we run. The
+ * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
+ * than at the next tick. */
+uint64_t supervise_heap_cap(const Supervise *s, uint64_t limit, uint64_t *ret_watermark)
+{
+        uint64_t cap;
+
+        if (!s->cfg.heap_cap.set || s->cfg.user_heap_cap)
+                return 0;
+        if (limit == 0 || limit == OOMLESS_NO_LIMIT)
+                return 0;
+        cap = units_size_spec_resolve(&s->cfg.heap_cap, limit);
+        if (cap == s->published_cap)
+                return 0;
+        *ret_watermark = limit / 100 * 85;
+        return cap;
+}
+
+void supervise_heap_cap_published(Supervise *s, uint64_t cap)
+{
+        s->published_cap = cap;
+}
+
+static void log_transition(const Supervise *s, const PolicyTransition *t, const OomlessSample *sample)
+{
+        char cur[32], lim[32];
+        double pct = sample->limit && sample->limit != OOMLESS_NO_LIMIT
+                         ? 100.0 * (double)sample->current / (double)sample->limit
+                         : 0;
+
+        log_notice("stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), psi full avg10 %.2f%%%s", t->from,
+                   t->to, policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
+                   units_format_size(cur, sizeof(cur), sample->current),
+                   units_format_size(lim, sizeof(lim), sample->limit), pct, sample->psi_full.avg10,
+                   s->dry_run ? " (dry run)" : "");
+}
+
+bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_running, uint64_t now_usec,
+                    SuperviseDecisions *ret)
+{
+        /* Kernel OOM kills inside the leaf count toward max_restarts even when the main process lives. */
+        if (sample->events_valid) {
+                if (s->oom_kill_seen_valid && sample->ev_oom_kill > s->oom_kill_seen && child_running)
+                        for (uint64_t i = s->oom_kill_seen; i < sample->ev_oom_kill; i++)
+                                policy_restart_note_oom_kill(s->policy, &s->restart, now_usec);
+                s->oom_kill_seen = sample->ev_oom_kill;
+                s->oom_kill_seen_valid = true;
+        }
+        if (s->cfg.run && !child_running)
+                return false; /* between runs: nothing to decide on */
+
+        *ret = (SuperviseDecisions){ 0 };
+        policy_evaluate(s->policy, s->state, sample, now_usec, &ret->ds, &ret->t);
+        if (ret->t.changed)
+                log_transition(s, &ret->t, sample);
+        return true;
+}
+
+void supervise_restart_requested(Supervise *s)
+{
+        s->restart_requested = true;
+}
+
+SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_killed, uint64_t started_usec,
+                                        const OomlessSample *sample, uint64_t now_usec,
+                                        uint64_t *ret_delay_usec, SuperviseDecisions *ret)
+{
+        uint64_t delay = 0;
+        PolicyExit e = {
+                .signaled = status > 128,
+                .code = status > 128 ? 0 : status,
+                .signal = status > 128 ? status - 128 : 0,
+                .oom_killed = oom_killed,
+                .requested = s->restart_requested,
+                .started_usec = started_usec,
+        };
+
+        s->restart_requested = false;
+        switch (policy_restart_decide(s->policy, &s->restart, &e, now_usec, &delay)) {
+        case POLICY_RESTART_VERDICT_RESTART:
+                /* The new run starts at level 0: exit actions and throttle undos of the old stages. */
+                *ret = (SuperviseDecisions){ 0 };
+                policy_state_reset(s->policy, s->state, now_usec, &ret->ds, &ret->t);
+                /* Reset takes no sample: its exit decisions resolve against the last one. */
+                policy_decisions_resolve(&ret->ds, sample);
+                if (ret->t.changed)
+                        log_transition(s, &ret->t, sample);
+                *ret_delay_usec = delay;
+                return SUPERVISE_RESTART;
+        case POLICY_RESTART_VERDICT_GIVE_UP:
+                log_error(
+                    "The workload ended %u times within the restart window of policy \"%s\"; giving up.",
+                    s->restart.total_restarts + 1, policy_name(s->policy));
+                return SUPERVISE_GIVE_UP;
+        default:
+                return SUPERVISE_STOP;
+        }
+}
+
+int supervise_reload(Supervise *s)
+{
+        const char *path = s->cfg.policy_path;
+        Policy *np = NULL;
+        PolicyState *ns;
+        int r;
+
+        if (!path) {
+                log_info("SIGHUP: no --policy file, the built-in policy stays.");
+                return -ENOENT;
+        }
+        r = load(path, &np);
+        if (r < 0)
+                return log_error_errno(
+                    r, "Reloading %s failed (see above); the previous policy \"%s\" stays in force.", path,
+                    policy_name(s->policy));
+        ns = policy_state_carry_over(np, s->state);
+        if (!ns) {
+                policy_free(np);
+                log_error("Out of memory reloading the policy; the previous one stays in force.");
+                return -ENOMEM;
+        }
+        s->dry_run = s->cfg.dry_run || policy_dry_run(np);
+        /* Whoever borrowed the old policy (the action runner drops queued decisions pointing into it)
+         * moves over before it goes. */
+        if (s->cfg.policy_changed)
+                s->cfg.policy_changed(np, s->dry_run, s->cfg.userdata);
+        policy_state_free(s->state);
+        policy_free(s->policy);
+        s->policy = np;
+        s->state = ns;
+        log_notice("Reloaded the policy \"%s\" from %s: %u stages, stage %u carried over%s.",
+                   policy_name(np), path, policy_stage_count(np), policy_state_stage(ns),
+                   s->dry_run ? ", dry run" : "");
+        return 0;
+}
+
+void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info)
+{
+        uint64_t since = policy_state_stage_since_usec(s->state);
+
+        info->policy_name = policy_name(s->policy);
+        info->dry_run = s->dry_run;
+        info->stage = policy_state_stage(s->state);
+        info->stage_name = policy_stage_name(s->policy, info->stage);
+        info->stage_since_sec = (double)(now_usec - MIN(now_usec, since)) / 1e6;
+}

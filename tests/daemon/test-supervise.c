@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* supervise.c without a loop, a cgroup or root: synthetic samples and a fake clock drive stage entry
+ * and exit, the restart verdicts, the OOM-kill accounting, reload and dry-run. */
+#define _GNU_SOURCE 1
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "supervise.h"
+#include "test.h"
+
+#define MIB   (1024ULL * 1024ULL)
+#define T0    (1000 * USEC_PER_SEC)
+#define LIMIT (256 * MIB)
+
+/* One stage at >= 32M (left below 16M) with a notify on entry, and a restart policy. */
+static const char *policy_json(const char *name, const char *mode, unsigned max_restarts, bool dry_run)
+{
+        static char buf[2048];
+        snprintf(
+            buf, sizeof(buf),
+            "{\"version\": 1, \"name\": \"%s\", \"sampling_interval\": \"100ms\", \"dry_run\": %s,"
+            " \"stages\": [{\"name\": \"degrade\", \"enter\": {\"all\": [{\"memory\": \">= 32M\"}]},"
+            " \"exit\": {\"all\": [{\"memory\": \"< 16M\"}]}, \"on_enter\": [{\"action\": \"notify\"}]}],"
+            " \"restart\": {\"mode\": \"%s\", \"initial_delay\": \"1s\", \"max_delay\": \"30s\","
+            " \"reset_after\": \"60s\", \"max_restarts\": %u, \"window\": \"5m\"}}",
+            name, dry_run ? "true" : "false", mode, max_restarts);
+        return buf;
+}
+
+static char policy_path[] = "/tmp/test-supervise-XXXXXX";
+
+static void write_policy(const char *text)
+{
+        FILE *f = fopen(policy_path, "we");
+        ASSERT_TRUE(f);
+        ASSERT_TRUE(fputs(text, f) >= 0);
+        ASSERT_EQ(fclose(f), 0);
+}
+
+static Supervise *new_supervise(const char *json, bool dry_run, bool run)
+{
+        Supervise *s = NULL;
+        write_policy(json);
+        SuperviseConfig cfg = { .policy_path = policy_path, .dry_run = dry_run, .run = run };
+        ASSERT_OK(supervise_new(&cfg, T0, &s));
+        return s;
+}
+
+static OomlessSample mem(uint64_t current)
+{
+        return (OomlessSample){ .current = current, .limit = LIMIT };
+}
+
+static OomlessSample oom_kills(uint64_t n)
+{
+        OomlessSample s = mem(8 * MIB);
+        s.events_valid = true;
+        s.ev_oom_kill = n;
+        return s;
+}
+
+/* The verdict on an exit with status (no OOM kill) of a run started at started_usec. */
+static SuperviseVerdict exited(Supervise *s, int status, uint64_t started_usec, uint64_t now_usec)
+{
+        OomlessSample last = mem(8 * MIB);
+        SuperviseDecisions d;
+        uint64_t delay = 0;
+        return supervise_child_exited(s, status, false, started_usec, &last, now_usec, &delay, &d);
+}
+
+/* Ticks with the same sample every 100ms from *now until the stage is want; fails after limit. */
+static SuperviseDecisions tick_until_stage(Supervise *s, OomlessSample sample, uint64_t *now, unsigned want)
+{
+        SuperviseDecisions d = { 0 };
+        StatusInfo info = { 0 };
+        for (uint64_t end = *now + 120 * USEC_PER_SEC; *now < end; *now += 100 * USEC_PER_MSEC) {
+                ASSERT_TRUE(supervise_tick(s, &sample, true, *now, &d));
+                if (d.t.changed && d.t.to == want)
+                        break;
+        }
+        supervise_status(s, *now, &info);
+        ASSERT_EQ(info.stage, want);
+        return d;
+}
+
+TEST(stage_entry_and_exit)
+{
+        _cleanup_(supervise_freep) Supervise *s =
+            new_supervise(policy_json("t", "never", 0, false), false, true);
+        uint64_t now = T0;
+        StatusInfo info = { 0 };
+
+        SuperviseDecisions d = tick_until_stage(s, mem(40 * MIB), &now, 1);
+        ASSERT_EQ(d.t.from, 0);
+        ASSERT_EQ(d.t.reason, POLICY_REASON_ENTER);
+        ASSERT_EQ(d.ds.n, 1); /* the notify on entry */
+        ASSERT_EQ(d.ds.items[0].stage, 1);
+        supervise_status(s, now + 2 * USEC_PER_SEC, &info);
+        ASSERT_STREQ(info.policy_name, "t");
+        ASSERT_STREQ(info.stage_name, "degrade");
+        ASSERT_TRUE(info.stage_since_sec >= 2.0);
+
+        d = tick_until_stage(s, mem(8 * MIB), &now, 0);
+        ASSERT_EQ(d.t.from, 1);
+        ASSERT_EQ(d.t.reason, POLICY_REASON_EXIT);
+}
+
+TEST(nothing_decided_between_runs)
+{
+        _cleanup_(supervise_freep) Supervise *s =
+            new_supervise(policy_json("t", "never", 0, false), false, true);
+        _cleanup_(supervise_freep) Supervise *a =
+            new_supervise(policy_json("t", "never", 0, false), false, false);
+        OomlessSample big = mem(40 * MIB);
+        SuperviseDecisions d;
+
+        ASSERT_TRUE(!supervise_tick(s, &big, false, T0, &d));
+        /* attach: no child of ours, decided all the same */
+        ASSERT_TRUE(supervise_tick(a, &big, false, T0, &d));
+}
+
+TEST(restart_then_give_up)
+{
+        _cleanup_(supervise_freep) Supervise *s =
+            new_supervise(policy_json("t", "on-failure", 2, false), false, true);
+        OomlessSample last = mem(8 * MIB);
+        SuperviseDecisions d;
+        uint64_t now = T0, delay = 0;
+
+        /* A run left in stage 1: the restart resets to level 0. */
+        (void)tick_until_stage(s, mem(40 * MIB), &now, 1);
+        ASSERT_EQ(supervise_child_exited(s, 1, false, T0, &last, now, &delay, &d), SUPERVISE_RESTART);
+        ASSERT_U64_EQ(delay, 1 * USEC_PER_SEC);
+        ASSERT_TRUE(d.t.changed);
+        ASSERT_EQ(d.t.to, 0);
+        ASSERT_EQ(d.t.reason, POLICY_REASON_RESET);
+
+        /* A short run again: the delay doubles. */
+        now += 2 * USEC_PER_SEC;
+        ASSERT_EQ(supervise_child_exited(s, 137, false, now - USEC_PER_SEC, &last, now, &delay, &d),
+                  SUPERVISE_RESTART);
+        ASSERT_U64_EQ(delay, 2 * USEC_PER_SEC);
+        ASSERT_TRUE(!d.t.changed);
+
+        /* max_restarts 2 within the window: give up, which oomless exits as 124. */
+        now += 3 * USEC_PER_SEC;
+        ASSERT_EQ(supervise_child_exited(s, 1, false, now - USEC_PER_SEC, &last, now, &delay, &d),
+                  SUPERVISE_GIVE_UP);
+        ASSERT_EQ(POLICY_EXIT_GAVE_UP, 124);
+}
+
+TEST(restart_modes)
+{
+        _cleanup_(supervise_freep) Supervise *never =
+            new_supervise(policy_json("t", "never", 0, false), false, true);
+        _cleanup_(supervise_freep) Supervise *onf =
+            new_supervise(policy_json("t", "on-failure", 5, false), false, true);
+
+        ASSERT_EQ(exited(never, 1, T0, T0 + USEC_PER_SEC), SUPERVISE_STOP);
+        ASSERT_EQ(exited(onf, 0, T0, T0 + USEC_PER_SEC), SUPERVISE_STOP);
+        /* A restart action's stop restarts even a clean exit under on-failure. */
+        supervise_restart_requested(onf);
+        ASSERT_EQ(exited(onf, 0, T0, T0 + USEC_PER_SEC), SUPERVISE_RESTART);
+        /* ... once: the next clean exit stops again. */
+        ASSERT_EQ(exited(onf, 0, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_STOP);
+}
+
+TEST(oom_kills_count_toward_max_restarts)
+{
+        _cleanup_(supervise_freep) Supervise *s =
+            new_supervise(policy_json("t", "on-failure", 2, false), false, true);
+        _cleanup_(supervise_freep) Supervise *idle =
+            new_supervise(policy_json("t", "on-failure", 2, false), false, true);
+        OomlessSample s0 = oom_kills(5), s2 = oom_kills(7);
+        SuperviseDecisions d;
+
+        /* The first sample only sets the baseline; two kills inside the leaf while the main process
+         * lives fill max_restarts. */
+        (void)supervise_tick(s, &s0, true, T0, &d);
+        (void)supervise_tick(s, &s2, true, T0 + USEC_PER_SEC, &d);
+        ASSERT_EQ(exited(s, 1, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_GIVE_UP);
+
+        /* Kills seen between runs (no child of ours) do not count. */
+        (void)supervise_tick(idle, &s0, false, T0, &d);
+        (void)supervise_tick(idle, &s2, false, T0 + USEC_PER_SEC, &d);
+        ASSERT_EQ(exited(idle, 1, T0, T0 + 2 * USEC_PER_SEC), SUPERVISE_RESTART);
+}
+
+static unsigned changed_calls;
+static const Policy *changed_to;
+
+static void on_changed(const Policy *np, bool dry_run, void *userdata)
+{
+        (void)dry_run;
+        ASSERT_TRUE(userdata == &changed_calls);
+        changed_calls++;
+        changed_to = np;
+}
+
+TEST(reload)
+{
+        _cleanup_(supervise_freep) Supervise *s = NULL;
+        uint64_t now = T0;
+        StatusInfo info = { 0 };
+
+        write_policy(policy_json("first", "never", 0, false));
+        SuperviseConfig cfg = { .policy_path = policy_path,
+                                .run = true,
+                                .policy_changed = on_changed,
+                                .userdata = &changed_calls };
+        ASSERT_OK(supervise_new(&cfg, T0, &s));
+        (void)tick_until_stage(s, mem(40 * MIB), &now, 1);
+
+        /* A bad file: the policy in force stays, nobody is told of a change. */
+        write_policy("{\"version\": 1, \"stages\": [");
+        ASSERT_TRUE(supervise_reload(s) < 0);
+        ASSERT_EQ(changed_calls, 0);
+        supervise_status(s, now, &info);
+        ASSERT_STREQ(info.policy_name, "first");
+
+        /* A good one: swapped, the runner told first, the stage carried over. */
+        write_policy(policy_json("second", "never", 0, false));
+        ASSERT_OK(supervise_reload(s));
+        ASSERT_EQ(changed_calls, 1);
+        ASSERT_TRUE(changed_to == supervise_policy(s));
+        supervise_status(s, now, &info);
+        ASSERT_STREQ(info.policy_name, "second");
+        ASSERT_EQ(info.stage, 1);
+}
+
+TEST(dry_run)
+{
+        _cleanup_(supervise_freep) Supervise *flag =
+            new_supervise(policy_json("t", "never", 0, false), true, true);
+        _cleanup_(supervise_freep) Supervise *file =
+            new_supervise(policy_json("t", "never", 0, true), false, true);
+        _cleanup_(supervise_freep) Supervise *off =
+            new_supervise(policy_json("t", "never", 0, false), false, true);
+        StatusInfo info = { 0 };
+        uint64_t now = T0;
+
+        ASSERT_TRUE(supervise_dry_run(flag));
+        ASSERT_TRUE(supervise_dry_run(file));
+        ASSERT_TRUE(!supervise_dry_run(off));
+        supervise_status(flag, T0, &info);
+        ASSERT_TRUE(info.dry_run);
+        /* Dry run still decides: the runner is the one that only records "would". */
+        SuperviseDecisions d = tick_until_stage(flag, mem(40 * MIB), &now, 1);
+        ASSERT_EQ(d.ds.n, 1);
+}
+
+TEST(heap_cap)
+{
+        Supervise *s = NULL;
+        uint64_t wm = 0, cap;
+
+        write_policy(policy_json("t", "never", 0, false));
+        SuperviseConfig cfg = { .policy_path = policy_path,
+                                .heap_cap = { .set = true, .percent = true, .permyriad = 9500 } };
+        ASSERT_OK(supervise_new(&cfg, T0, &s));
+        ASSERT_U64_EQ(supervise_heap_cap(s, OOMLESS_NO_LIMIT, &wm), 0);
+        cap = supervise_heap_cap(s, 1000 * MIB, &wm);
+        ASSERT_U64_EQ(cap, units_size_spec_resolve(&cfg.heap_cap, 1000 * MIB));
+        ASSERT_U64_EQ(wm, 1000 * MIB / 100 * 85);
+        supervise_heap_cap_published(s, cap);
+        ASSERT_U64_EQ(supervise_heap_cap(s, 1000 * MIB, &wm), 0);
+        ASSERT_TRUE(supervise_heap_cap(s, 2000 * MIB, &wm) > cap);
+        s = supervise_free(s);
+
+        /* The user's own OOMLESS_HEAP_CAP is never published over. */
+        cfg.user_heap_cap = true;
+        ASSERT_OK(supervise_new(&cfg, T0, &s));
+        ASSERT_U64_EQ(supervise_heap_cap(s, 1000 * MIB, &wm), 0);
+        s = supervise_free(s);
+}
+
+int main(int argc, char **argv)
+{
+        int fd = mkstemp(policy_path), r;
+        if (fd < 0)
+                TEST_FAIL("mkstemp failed");
+        close(fd);
+        r = test_main(argc, argv);
+        unlink(policy_path);
+        return r;
+}
