@@ -15,9 +15,6 @@
 #include "policy-validate.h"
 #include "strv.h"
 
-static const char *const action_kinds[] = { "notify",   "signal",  "exec", "webhook", "scavenge", "reclaim",
-                                            "throttle", "restart", "kill", "dump",    NULL };
-
 static const char *const all_action_keys[] = { "action",     "timeout", "signal",      "target",
                                                "argv",       "url",     "retries",     "backoff",
                                                "tls_verify", "amount",  "memory_high", "stop_signal",
@@ -160,10 +157,9 @@ static bool parse_webhook_action(Parser *ps, const cJSON *j, const char *path, P
                 if (!json_get_duration(ps, x, json_subpath(p, path, "backoff"), USEC_PER_MSEC,
                                        &a->backoff_usec))
                         ok = false;
-                else if (a->backoff_usec > 600 * USEC_PER_SEC) {
-                        json_error(ps, p, "use at most 10m", "backoff too long");
+                else if (!json_check_duration_max(ps, p, a->backoff_usec, 600 * USEC_PER_SEC,
+                                                  "backoff too long"))
                         ok = false;
-                }
         }
         if ((x = json_get(j, "tls_verify")) &&
             !json_get_bool(ps, x, json_subpath(p, path, "tls_verify"), &a->tls_verify))
@@ -290,13 +286,8 @@ static bool parse_timeout(Parser *ps, const cJSON *j, const char *path, PolicyAc
 
         if (!(x = json_get(j, "timeout")))
                 return true;
-        if (!json_get_duration(ps, x, json_subpath(p, path, "timeout"), USEC_PER_MSEC, &a->timeout_usec))
-                return false;
-        if (a->timeout_usec > 3600 * USEC_PER_SEC) {
-                json_error(ps, p, "use at most 1h", "timeout too long");
-                return false;
-        }
-        return true;
+        return json_get_duration(ps, x, json_subpath(p, path, "timeout"), USEC_PER_MSEC, &a->timeout_usec) &&
+               json_check_duration_max(ps, p, a->timeout_usec, 3600 * USEC_PER_SEC, "timeout too long");
 }
 
 static bool parse_action(Parser *ps, const cJSON *j, const char *path, PolicyWhen when, PolicyAction *a)
@@ -314,17 +305,17 @@ static bool parse_action(Parser *ps, const cJSON *j, const char *path, PolicyWhe
         }
         kind_item = json_get(j, "action");
         if (!kind_item) {
-                json_error(ps, path, json_choices_hint(hint, sizeof(hint), NULL, action_kinds),
+                json_error(ps, path, json_choices_hint(hint, sizeof(hint), NULL, policy_action_kinds),
                            "missing \"action\"");
                 return false;
         }
         if (!json_get_string(ps, kind_item, json_subpath(p, path, "action"), &kind_s))
                 return false;
-        for (int i = 0; action_kinds[i]; i++)
-                if (streq(action_kinds[i], kind_s))
+        for (int i = 0; policy_action_kinds[i]; i++)
+                if (streq(policy_action_kinds[i], kind_s))
                         kind = i;
         if (kind < 0) {
-                json_error(ps, p, json_choices_hint(hint, sizeof(hint), kind_s, action_kinds),
+                json_error(ps, p, json_choices_hint(hint, sizeof(hint), kind_s, policy_action_kinds),
                            "unknown action \"%s\"", kind_s);
                 return false;
         }

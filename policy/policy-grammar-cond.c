@@ -15,26 +15,6 @@
 #include "macro.h"
 #include "policy-grammar.h"
 
-static const char *const cmp_keys[] = {
-        "memory",
-        "headroom",
-        "heap",
-        "psi.some.avg10",
-        "psi.some.avg60",
-        "psi.full.avg10",
-        "psi.full.avg60",
-        "events.high",
-        "events.max",
-        "events.oom",
-        "events.oom_kill",
-        "psi_trigger",
-        "stage_time",
-        "within",
-        "all",
-        "any",
-        NULL,
-};
-
 static bool parse_op(const char **s, PolicyOp *ret)
 {
         static const struct {
@@ -263,13 +243,9 @@ static bool parse_cmp_within(Parser *ps, const cJSON *within, const char *key, c
                            "\"within\" does not apply to %s", key);
                 return false;
         }
-        if (!json_get_sampled_duration(ps, within, p, ps->p->interval_usec, false, &c->within_usec))
-                return false;
-        if (c->within_usec > 3600 * USEC_PER_SEC) {
-                json_error(ps, p, "use at most 1h", "\"within\" window is too long");
-                return false;
-        }
-        return true;
+        return json_get_sampled_duration(ps, within, p, ps->p->interval_usec, false, &c->within_usec) &&
+               json_check_duration_max(ps, p, c->within_usec, 3600 * USEC_PER_SEC,
+                                       "\"within\" window is too long");
 }
 
 static bool parse_cmp(Parser *ps, const cJSON *j, const char *path, bool reported, PolicyCmp *ret)
@@ -336,12 +312,12 @@ static bool parse_cond_node(Parser *ps, const cJSON *j, const char *path, unsign
         any = json_get(j, "any");
         if (!all && !any) {
                 unsigned before = ps->errors;
-                if (!json_check_object(ps, j, path, "a comparison", cmp_keys, NULL))
+                if (!json_check_object(ps, j, path, "a comparison", policy_cmp_keys, NULL))
                         return false;
                 *ret = (PolicyCond){ .group = false };
                 return parse_cmp(ps, j, path, ps->errors != before, &ret->cmp);
         }
-        if (!json_check_object(ps, j, path, "a nested condition", group_keys, cmp_keys))
+        if (!json_check_object(ps, j, path, "a nested condition", group_keys, policy_cmp_keys))
                 return false;
         if (depth >= POLICY_COND_DEPTH_MAX) {
                 json_error(ps, path, "flatten the condition", "conditions nest deeper than %d levels",
@@ -401,7 +377,7 @@ bool grammar_condition(Parser *ps, const cJSON *j, const char *path, PolicyCondi
         char p[PATH_LEN];
         bool ok = true;
 
-        if (!json_check_object(ps, j, path, "a condition", keys, cmp_keys))
+        if (!json_check_object(ps, j, path, "a condition", keys, policy_cmp_keys))
                 return false;
         all = json_get(j, "all");
         any = json_get(j, "any");

@@ -13,6 +13,57 @@
 #include "policy-validate.h"
 #include "strv.h"
 
+/* max_dwell and what happens when it elapses: escalate ("next", the default below the last stage) or
+ * run a list of actions. */
+static bool parse_max_dwell(Parser *ps, const cJSON *j, const char *path, bool last, PolicyStage *st)
+{
+        const cJSON *x = json_get(j, "max_dwell"), *on = json_get(j, "on_max_dwell");
+        char p[PATH_LEN], op[PATH_LEN];
+        bool ok = true;
+
+        if (x && !json_get_sampled_duration(ps, x, json_subpath(p, path, "max_dwell"), ps->p->interval_usec,
+                                            false, &st->max_dwell_usec))
+                ok = false;
+        json_subpath(op, path, "on_max_dwell");
+        if (on && !x) {
+                json_error(ps, op, "add \"max_dwell\": \"5m\"", "on_max_dwell without max_dwell");
+                return false;
+        }
+        if (on && cJSON_IsString(on)) {
+                if (!streq(on->valuestring, "next")) {
+                        json_error(ps, op, "use \"next\" or a list of actions",
+                                   "invalid on_max_dwell \"%s\"", on->valuestring);
+                        return false;
+                }
+                if (last) {
+                        json_error(ps, op, "give a list of actions, e.g. [ {\"action\": \"restart\"} ]",
+                                   "the last stage has no next stage to escalate to");
+                        return false;
+                }
+                st->dwell_next = true;
+                return ok;
+        }
+        if (on) {
+                if (!grammar_action_list(ps, on, op, POLICY_WHEN_DWELL, &st->on_max_dwell))
+                        return false;
+                if (st->on_max_dwell.n == 0) {
+                        json_error(ps, op, "use \"next\" or name at least one action", "empty on_max_dwell");
+                        return false;
+                }
+                return ok;
+        }
+        if (st->max_dwell_usec == 0)
+                return ok;
+        if (last) {
+                json_error(ps, json_subpath(p, path, "max_dwell"),
+                           "add \"on_max_dwell\": [ {\"action\": \"restart\"} ] or similar",
+                           "max_dwell on the last stage needs on_max_dwell actions");
+                return false;
+        }
+        st->dwell_next = true;
+        return ok;
+}
+
 static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned level, bool last,
                         PolicyStage *st)
 {
@@ -81,46 +132,8 @@ static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned l
         if (!validate_stage_repeat(ps, path, st))
                 ok = false;
 
-        if ((x = json_get(j, "max_dwell"))) {
-                if (!json_get_sampled_duration(ps, x, json_subpath(p, path, "max_dwell"),
-                                               ps->p->interval_usec, false, &st->max_dwell_usec))
-                        ok = false;
-        }
-        x = json_get(j, "on_max_dwell");
-        if (x && !json_get(j, "max_dwell")) {
-                json_error(ps, json_subpath(p, path, "on_max_dwell"), "add \"max_dwell\": \"5m\"",
-                           "on_max_dwell without max_dwell");
+        if (!parse_max_dwell(ps, j, path, last, st))
                 ok = false;
-        } else if (x && cJSON_IsString(x)) {
-                if (!streq(x->valuestring, "next")) {
-                        json_error(ps, json_subpath(p, path, "on_max_dwell"),
-                                   "use \"next\" or a list of actions", "invalid on_max_dwell \"%s\"",
-                                   x->valuestring);
-                        ok = false;
-                } else if (last) {
-                        json_error(ps, json_subpath(p, path, "on_max_dwell"),
-                                   "give a list of actions, e.g. [ {\"action\": \"restart\"} ]",
-                                   "the last stage has no next stage to escalate to");
-                        ok = false;
-                } else
-                        st->dwell_next = true;
-        } else if (x) {
-                if (!grammar_action_list(ps, x, json_subpath(p, path, "on_max_dwell"), POLICY_WHEN_DWELL,
-                                         &st->on_max_dwell))
-                        ok = false;
-                else if (st->on_max_dwell.n == 0) {
-                        json_error(ps, p, "use \"next\" or name at least one action", "empty on_max_dwell");
-                        ok = false;
-                }
-        } else if (st->max_dwell_usec > 0) {
-                if (last) {
-                        json_error(ps, json_subpath(p, path, "max_dwell"),
-                                   "add \"on_max_dwell\": [ {\"action\": \"restart\"} ] or similar",
-                                   "max_dwell on the last stage needs on_max_dwell actions");
-                        ok = false;
-                } else
-                        st->dwell_next = true;
-        }
         return ok;
 }
 

@@ -58,18 +58,18 @@ const char *json_subindex(char *buf, const char *parent, size_t i)
 
 const char *json_type(const cJSON *j)
 {
-        if (cJSON_IsString(j))
-                return "a string";
-        if (cJSON_IsNumber(j))
-                return "a number";
-        if (cJSON_IsBool(j))
-                return "a boolean";
-        if (cJSON_IsNull(j))
-                return "null";
-        if (cJSON_IsArray(j))
-                return "an array";
-        if (cJSON_IsObject(j))
-                return "an object";
+        static const struct {
+                cJSON_bool (*is)(const cJSON *const item);
+                const char *name;
+        } types[] = {
+                { cJSON_IsString, "a string" }, { cJSON_IsNumber, "a number" },
+                { cJSON_IsBool, "a boolean" },  { cJSON_IsNull, "null" },
+                { cJSON_IsArray, "an array" },  { cJSON_IsObject, "an object" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                if (types[i].is(j))
+                        return types[i].name;
         return "an invalid value";
 }
 
@@ -289,8 +289,17 @@ bool json_get_duration(Parser *ps, const cJSON *j, const char *path, uint64_t mi
         return true;
 }
 
-/* A duration measured in samples: 0 means "one sample", anything else must cover a sampling
- * interval, or the hold would silently be one sample anyway. */
+bool json_check_duration_max(Parser *ps, const char *path, uint64_t v, uint64_t max_usec, const char *msg)
+{
+        char b[32], hint[48];
+
+        if (v <= max_usec)
+                return true;
+        snprintf(hint, sizeof(hint), "use at most %s", policy_format_duration(b, sizeof(b), max_usec));
+        json_error(ps, path, hint, "%s", msg);
+        return false;
+}
+
 /* A duration measured in samples: 0 means "one sample", anything else must cover a sampling
  * interval, or the hold would silently be one sample anyway. */
 bool json_get_sampled_duration(Parser *ps, const cJSON *j, const char *path, uint64_t interval_usec,

@@ -63,6 +63,8 @@ bool json_get_signal(Parser *ps, const cJSON *j, const char *path, int *ret);
 /* Durations are strings with a unit ("250ms"), at most a week. */
 bool json_parse_duration(Parser *ps, const char *s, const char *path, uint64_t *ret);
 bool json_get_duration(Parser *ps, const cJSON *j, const char *path, uint64_t min, uint64_t *ret);
+/* Reports v above max_usec as msg, with a hint naming the limit ("use at most 1h"). */
+bool json_check_duration_max(Parser *ps, const char *path, uint64_t v, uint64_t max_usec, const char *msg);
 /* A duration counted in samples of interval_usec: 0 (if allow_zero) or at least one interval. */
 bool json_get_sampled_duration(Parser *ps, const cJSON *j, const char *path, uint64_t interval_usec,
                                bool allow_zero, uint64_t *ret);

@@ -117,6 +117,64 @@ static size_t top_cmps(const PolicyCondition *c, const char *path, TopCmp *out, 
         return n;
 }
 
+/* Whether a and b bound the same signal in the same unit class, pointing the same way (or opposite
+ * ways when !same_way); their thresholds go to *ret_a and *ret_b. */
+static bool comparable(const PolicyCmp *a, const PolicyCmp *b, bool same_way, uint64_t *ret_a,
+                       uint64_t *ret_b)
+{
+        int ca, cb;
+
+        return a->signal == b->signal && (policy_op_above(a->op) == policy_op_above(b->op)) == same_way &&
+               cmp_key(a, &ca, ret_a) && cmp_key(b, &cb, ret_b) && ca == cb;
+}
+
+/* Hysteresis: an exit threshold must lie strictly on the far side of the enter threshold. */
+static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *ex, size_t n_ex)
+{
+        char b1[96], b2[96];
+
+        for (size_t a = 0; a < n_en; a++)
+                for (size_t b = 0; b < n_ex; b++) {
+                        const PolicyCmp *e = en[a].cmp, *x = ex[b].cmp;
+                        bool above = policy_op_above(e->op);
+                        uint64_t ve, vx;
+
+                        if (!comparable(e, x, false, &ve, &vx) || (above ? vx < ve : vx > ve))
+                                continue;
+                        fmt_cmp(b1, sizeof(b1), x);
+                        fmt_cmp(b2, sizeof(b2), e);
+                        json_error(
+                            ps, ex[b].path,
+                            above ? "make the exit threshold lower than the enter threshold, leaving room "
+                                    "for hysteresis"
+                                  : "make the exit threshold higher than the enter threshold, leaving "
+                                    "room for hysteresis",
+                            "exit threshold \"%s\" is at or %s the enter threshold \"%s\" (%s)", b1,
+                            above ? "above" : "below", b2, en[a].path);
+                }
+}
+
+/* Ordering: a later stage's threshold on the same signal must be more severe than the previous one's. */
+static void check_ordering(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *prev, size_t n_prev)
+{
+        char b1[96], b2[96];
+
+        for (size_t a = 0; a < n_en; a++)
+                for (size_t b = 0; b < n_prev; b++) {
+                        const PolicyCmp *e = en[a].cmp, *q = prev[b].cmp;
+                        uint64_t ve, vq;
+
+                        if (!comparable(e, q, true, &ve, &vq) ||
+                            (policy_op_above(e->op) ? ve > vq : ve < vq))
+                                continue;
+                        fmt_cmp(b1, sizeof(b1), e);
+                        fmt_cmp(b2, sizeof(b2), q);
+                        json_error(ps, en[a].path, "order stages from mildest to most severe",
+                                   "stages out of order: \"%s\" is not more severe than \"%s\" (%s)", b1, b2,
+                                   prev[b].path);
+                }
+}
+
 /* Only stages that parsed completely take part, so that every problem is reported in one run without
  * comparing half-built conditions. */
 void validate_stages(Parser *ps, const bool *stage_ok)
@@ -127,7 +185,7 @@ void validate_stages(Parser *ps, const bool *stage_ok)
 
         for (unsigned i = 0; i < p->n_stages; i++) {
                 TopCmp en[2 * POLICY_COND_ITEMS_MAX], ex[2 * POLICY_COND_ITEMS_MAX];
-                char path[64], ep[80], xp[80], b1[96], b2[96];
+                char path[64], ep[80], xp[80];
                 size_t n_en, n_ex;
 
                 snprintf(path, sizeof(path), "stages[%u]", i);
@@ -148,54 +206,8 @@ void validate_stages(Parser *ps, const bool *stage_ok)
                 n_en = top_cmps(&p->stages[i].enter, ep, en, ELEMENTSOF(en));
                 n_ex = top_cmps(&p->stages[i].exit, xp, ex, ELEMENTSOF(ex));
 
-                /* Hysteresis: an exit threshold must lie strictly on the far side of the enter threshold. */
-                for (size_t a = 0; a < n_en; a++)
-                        for (size_t b = 0; b < n_ex; b++) {
-                                int ca, cb;
-                                uint64_t va, vb;
-                                const PolicyCmp *e = en[a].cmp, *x = ex[b].cmp;
-
-                                if (e->signal != x->signal ||
-                                    policy_op_above(e->op) == policy_op_above(x->op) ||
-                                    !cmp_key(e, &ca, &va) || !cmp_key(x, &cb, &vb) || ca != cb)
-                                        continue;
-                                if (policy_op_above(e->op) ? vb >= va : vb <= va) {
-                                        fmt_cmp(b1, sizeof(b1), x);
-                                        fmt_cmp(b2, sizeof(b2), e);
-                                        json_error(
-                                            ps, ex[b].path,
-                                            policy_op_above(e->op)
-                                                ? "make the exit threshold lower than the enter threshold, "
-                                                  "leaving room for hysteresis"
-                                                : "make the exit threshold higher than the enter "
-                                                  "threshold, leaving room for hysteresis",
-                                            "exit threshold \"%s\" is at or %s the enter threshold \"%s\" "
-                                            "(%s)",
-                                            b1, policy_op_above(e->op) ? "above" : "below", b2, en[a].path);
-                                }
-                        }
-
-                /* Ordering: a later stage's threshold on the same signal must be more severe. */
-                for (size_t a = 0; a < n_en; a++)
-                        for (size_t b = 0; b < n_prev; b++) {
-                                int ca, cb;
-                                uint64_t va, vb;
-                                const PolicyCmp *e = en[a].cmp, *q = prev[b].cmp;
-
-                                if (e->signal != q->signal ||
-                                    policy_op_above(e->op) != policy_op_above(q->op) ||
-                                    !cmp_key(e, &ca, &va) || !cmp_key(q, &cb, &vb) || ca != cb)
-                                        continue;
-                                if (policy_op_above(e->op) ? va <= vb : va >= vb) {
-                                        fmt_cmp(b1, sizeof(b1), e);
-                                        fmt_cmp(b2, sizeof(b2), q);
-                                        json_error(
-                                            ps, en[a].path, "order stages from mildest to most severe",
-                                            "stages out of order: \"%s\" is not more severe than \"%s\" "
-                                            "(%s)",
-                                            b1, b2, prev[b].path);
-                                }
-                        }
+                check_hysteresis(ps, en, n_en, ex, n_ex);
+                check_ordering(ps, en, n_en, prev, n_prev);
                 memcpy(prev, en, sizeof(TopCmp) * n_en);
                 n_prev = n_en;
         }
