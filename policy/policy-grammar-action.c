@@ -28,19 +28,27 @@ static bool missing_key(Parser *ps, const char *path, const char *hint, const Po
         return false;
 }
 
+/* An optional key naming one of names: its index goes to *ret, which keeps its default without it. */
+static bool parse_optional_enum(Parser *ps, const cJSON *j, const char *path, const char *key,
+                                const char *const *names, int *ret)
+{
+        const cJSON *x = json_get(j, key);
+        char p[PATH_LEN];
+
+        return !x || json_get_enum(ps, x, json_subpath(p, path, key), key, names, ret);
+}
+
 static bool parse_argv(Parser *ps, const cJSON *j, const char *path, char ***ret)
 {
         _cleanup_strv_free_ char **v = NULL;
         char p[PATH_LEN];
         size_t n, i = 0;
 
-        if (!cJSON_IsArray(j)) {
-                json_error(
-                    ps, path,
-                    "write an argv array, e.g. [\"/usr/bin/logger\", \"memory high\"]; no shell is used",
-                    "expected an array of strings, got %s", json_type(j));
+        if (!json_expect(
+                ps, j, path, cJSON_IsArray,
+                "write an argv array, e.g. [\"/usr/bin/logger\", \"memory high\"]; no shell is used",
+                "expected an array of strings"))
                 return false;
-        }
         n = (size_t)cJSON_GetArraySize(j);
         if (n == 0 || n > POLICY_ARGV_MAX) {
                 json_error(ps, path, NULL, "argv needs 1..%d entries, got %zu", POLICY_ARGV_MAX, n);
@@ -79,12 +87,10 @@ static bool parse_signal_action(Parser *ps, const cJSON *j, const char *path, Po
                 ok = missing_key(ps, path, "add e.g. \"signal\": \"USR1\"", a, "signal");
         else if (!json_get_signal(ps, x, json_subpath(p, path, "signal"), &a->signal))
                 ok = false;
-        if ((x = json_get(j, "target"))) {
-                if (json_get_enum(ps, x, json_subpath(p, path, "target"), "target", targets, &v))
-                        a->target = v;
-                else
-                        ok = false;
-        }
+        v = a->target;
+        if (!parse_optional_enum(ps, j, path, "target", targets, &v))
+                ok = false;
+        a->target = v;
         return ok;
 }
 
@@ -223,12 +229,10 @@ static bool parse_kill_action(Parser *ps, const cJSON *j, const char *path, Poli
         bool ok = true;
         int v;
 
-        if ((x = json_get(j, "scope"))) {
-                if (json_get_enum(ps, x, json_subpath(p, path, "scope"), "scope", scopes, &v))
-                        a->kill_scope = v;
-                else
-                        ok = false;
-        }
+        v = a->kill_scope;
+        if (!parse_optional_enum(ps, j, path, "scope", scopes, &v))
+                ok = false;
+        a->kill_scope = v;
         if ((x = json_get(j, "signal")) &&
             !json_get_signal(ps, x, json_subpath(p, path, "signal"), &a->kill_signal))
                 ok = false;
@@ -298,11 +302,9 @@ static bool parse_action(Parser *ps, const cJSON *j, const char *path, PolicyWhe
         bool ok = true;
         int kind = -1;
 
-        if (!cJSON_IsObject(j)) {
-                json_error(ps, path, "write e.g. {\"action\": \"notify\"}",
-                           "an action must be an object, got %s", json_type(j));
+        if (!json_expect(ps, j, path, cJSON_IsObject, "write e.g. {\"action\": \"notify\"}",
+                         "an action must be an object"))
                 return false;
-        }
         kind_item = json_get(j, "action");
         if (!kind_item) {
                 json_error(ps, path, json_choices_hint(hint, sizeof(hint), NULL, policy_action_kinds),
@@ -341,11 +343,9 @@ bool grammar_action_list(Parser *ps, const cJSON *j, const char *path, PolicyWhe
         size_t n, i = 0;
         bool ok = true;
 
-        if (!cJSON_IsArray(j)) {
-                json_error(ps, path, "write a list: [ {\"action\": \"notify\"} ]",
-                           "expected an array of actions, got %s", json_type(j));
+        if (!json_expect(ps, j, path, cJSON_IsArray, "write a list: [ {\"action\": \"notify\"} ]",
+                         "expected an array of actions"))
                 return false;
-        }
         n = (size_t)cJSON_GetArraySize(j);
         if (n > POLICY_ACTIONS_MAX) {
                 json_error(ps, path, NULL, "more than %d actions", POLICY_ACTIONS_MAX);

@@ -303,11 +303,9 @@ static bool parse_cond_node(Parser *ps, const cJSON *j, const char *path, unsign
         bool ok = true;
         char p[PATH_LEN];
 
-        if (!cJSON_IsObject(j)) {
-                json_error(ps, path, "write e.g. {\"memory\": \">= 80%\"}",
-                           "a condition must be an object, got %s", json_type(j));
+        if (!json_expect(ps, j, path, cJSON_IsObject, "write e.g. {\"memory\": \">= 80%\"}",
+                         "a condition must be an object"))
                 return false;
-        }
         all = json_get(j, "all");
         any = json_get(j, "any");
         if (!all && !any) {
@@ -342,11 +340,9 @@ static bool parse_cond_list(Parser *ps, const cJSON *j, const char *path, unsign
         bool ok = true;
         char p[PATH_LEN];
 
-        if (!cJSON_IsArray(j)) {
-                json_error(ps, path, "write a list: [ {\"memory\": \">= 80%\"} ]",
-                           "expected an array, got %s", json_type(j));
+        if (!json_expect(ps, j, path, cJSON_IsArray, "write a list: [ {\"memory\": \">= 80%\"} ]",
+                         "expected an array"))
                 return false;
-        }
         n = (size_t)cJSON_GetArraySize(j);
         if (n == 0) {
                 json_error(ps, path, "add at least one comparison or remove the key", "empty list");

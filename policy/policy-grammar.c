@@ -182,11 +182,10 @@ bool grammar_document(Parser *ps, const cJSON *root, bool stage_ok[static POLICY
         char path[PATH_LEN];
         uint64_t u;
 
-        if (!cJSON_IsObject(root)) {
-                json_error(ps, "", "a policy is a JSON object: {\"version\": 1, \"stages\": [ ... ]}",
-                           "the policy must be a JSON object, got %s", json_type(root));
+        if (!json_expect(ps, root, "", cJSON_IsObject,
+                         "a policy is a JSON object: {\"version\": 1, \"stages\": [ ... ]}",
+                         "the policy must be a JSON object"))
                 return false;
-        }
         json_check_object(ps, root, "", "the policy", keys, NULL);
 
         if (!(x = json_get(root, "version")))
@@ -227,10 +226,8 @@ bool grammar_document(Parser *ps, const cJSON *root, bool stage_ok[static POLICY
                            "missing \"stages\"");
                 return false;
         }
-        if (!cJSON_IsArray(x)) {
-                json_error(ps, "stages", NULL, "expected an array of stages, got %s", json_type(x));
+        if (!json_expect(ps, x, "stages", cJSON_IsArray, NULL, "expected an array of stages"))
                 return false;
-        }
         int n = cJSON_GetArraySize(x);
         if (n == 0 || n > POLICY_STAGES_MAX) {
                 json_error(ps, "stages", NULL, "a policy needs 1..%d stages, got %d", POLICY_STAGES_MAX, n);

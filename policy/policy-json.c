@@ -181,6 +181,15 @@ const cJSON *json_get(const cJSON *obj, const char *key)
         return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+bool json_expect(Parser *ps, const cJSON *j, const char *path, cJSON_bool (*is)(const cJSON *const item),
+                 const char *hint, const char *expected)
+{
+        if (is(j))
+                return true;
+        json_error(ps, path, hint, "%s, got %s", expected, json_type(j));
+        return false;
+}
+
 /* ---- scalar values ---- */
 
 bool json_get_string(Parser *ps, const cJSON *j, const char *path, const char **ret)

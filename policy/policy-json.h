@@ -47,6 +47,9 @@ char *json_choices_hint(char *buf, size_t len, const char *word, const char *con
 bool json_check_object(Parser *ps, const cJSON *j, const char *path, const char *what,
                        const char *const *allowed, const char *const *elsewhere);
 const cJSON *json_get(const cJSON *obj, const char *key);
+/* Checks j's type with is(); otherwise reports "<expected>, got <j's type>" and returns false. */
+bool json_expect(Parser *ps, const cJSON *j, const char *path, cJSON_bool (*is)(const cJSON *const item),
+                 const char *hint, const char *expected);
 
 bool json_get_string(Parser *ps, const cJSON *j, const char *path, const char **ret);
 /* Replaces *ret with a copy of s. */
