@@ -38,6 +38,14 @@ static bool parse_optional_enum(Parser *ps, const cJSON *j, const char *path, co
         return !x || json_get_enum(ps, x, json_subpath(p, path, key), key, names, ret);
 }
 
+static bool parse_optional_signal(Parser *ps, const cJSON *j, const char *path, const char *key, int *ret)
+{
+        const cJSON *x = json_get(j, key);
+        char p[PATH_LEN];
+
+        return !x || json_get_signal(ps, x, json_subpath(p, path, key), ret);
+}
+
 static bool parse_argv(Parser *ps, const cJSON *j, const char *path, char ***ret)
 {
         _cleanup_strv_free_ char **v = NULL;
@@ -173,37 +181,37 @@ static bool parse_webhook_action(Parser *ps, const cJSON *j, const char *path, P
         return ok;
 }
 
-static bool parse_reclaim_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
+/* A size the kind needs, absolute or % of the limit; an absolute one below min_bytes is reported as
+ * too_small. */
+static bool parse_required_size(Parser *ps, const cJSON *j, const char *path, const PolicyAction *a,
+                                const char *key, const char *example, uint64_t min_bytes,
+                                const char *too_small_hint, const char *too_small, SizeSpec *ret)
 {
+        const cJSON *x = json_get(j, key);
         char p[PATH_LEN];
-        const cJSON *x;
 
-        if (!(x = json_get(j, "amount")))
-                return missing_key(ps, path, "add e.g. \"amount\": \"10%\" or \"64M\"", a, "amount");
-        if (!json_get_size(ps, x, json_subpath(p, path, "amount"), "amount", true, &a->amount))
+        if (!x)
+                return missing_key(ps, path, example, a, key);
+        if (!json_get_size(ps, x, json_subpath(p, path, key), key, true, ret))
                 return false;
-        if (!a->amount.percent && a->amount.bytes == 0) {
-                json_error(ps, p, NULL, "amount must be above 0");
+        if (!ret->percent && ret->bytes < min_bytes) {
+                json_error(ps, p, too_small_hint, "%s", too_small);
                 return false;
         }
         return true;
 }
 
+static bool parse_reclaim_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
+{
+        return parse_required_size(ps, j, path, a, "amount", "add e.g. \"amount\": \"10%\" or \"64M\"", 1,
+                                   NULL, "amount must be above 0", &a->amount);
+}
+
 static bool parse_throttle_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
 {
-        char p[PATH_LEN];
-        const cJSON *x;
-
-        if (!(x = json_get(j, "memory_high")))
-                return missing_key(ps, path, "add e.g. \"memory_high\": \"90%\"", a, "memory_high");
-        if (!json_get_size(ps, x, json_subpath(p, path, "memory_high"), "memory_high", true,
-                           &a->memory_high))
-                return false;
-        if (!a->memory_high.percent && a->memory_high.bytes < (1 << 20)) {
-                json_error(ps, p, "memory.high below 1M would stall the workload", "memory_high too small");
-                return false;
-        }
-        return true;
+        return parse_required_size(ps, j, path, a, "memory_high", "add e.g. \"memory_high\": \"90%\"",
+                                   1 << 20, "memory.high below 1M would stall the workload",
+                                   "memory_high too small", &a->memory_high);
 }
 
 static bool parse_restart_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
@@ -212,8 +220,7 @@ static bool parse_restart_action(Parser *ps, const cJSON *j, const char *path, P
         const cJSON *x;
         bool ok = true;
 
-        if ((x = json_get(j, "stop_signal")) &&
-            !json_get_signal(ps, x, json_subpath(p, path, "stop_signal"), &a->stop_signal))
+        if (!parse_optional_signal(ps, j, path, "stop_signal", &a->stop_signal))
                 ok = false;
         if ((x = json_get(j, "grace")) &&
             !json_get_duration(ps, x, json_subpath(p, path, "grace"), 0, &a->grace_usec))
@@ -224,19 +231,11 @@ static bool parse_restart_action(Parser *ps, const cJSON *j, const char *path, P
 static bool parse_kill_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
 {
         static const char *const scopes[] = { "process", "group", "leaf", NULL };
-        char p[PATH_LEN];
-        const cJSON *x;
-        bool ok = true;
-        int v;
+        int scope = a->kill_scope;
+        bool ok = parse_optional_enum(ps, j, path, "scope", scopes, &scope);
 
-        v = a->kill_scope;
-        if (!parse_optional_enum(ps, j, path, "scope", scopes, &v))
-                ok = false;
-        a->kill_scope = v;
-        if ((x = json_get(j, "signal")) &&
-            !json_get_signal(ps, x, json_subpath(p, path, "signal"), &a->kill_signal))
-                ok = false;
-        return ok;
+        a->kill_scope = scope;
+        return parse_optional_signal(ps, j, path, "signal", &a->kill_signal) && ok;
 }
 
 /* The keys of a kind: "action", "timeout" and its own, NULL-terminated. */
