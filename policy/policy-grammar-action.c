@@ -86,19 +86,14 @@ static bool parse_argv(Parser *ps, const cJSON *j, const char *path, char ***ret
 static bool parse_signal_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
 {
         static const char *const targets[] = { "main", "group", "leaf", NULL };
-        char p[PATH_LEN];
-        const cJSON *x;
-        bool ok = true;
-        int v;
+        int target = a->target;
+        bool ok = json_get(j, "signal")
+                      ? parse_optional_signal(ps, j, path, "signal", &a->signal)
+                      : missing_key(ps, path, "add e.g. \"signal\": \"USR1\"", a, "signal");
 
-        if (!(x = json_get(j, "signal")))
-                ok = missing_key(ps, path, "add e.g. \"signal\": \"USR1\"", a, "signal");
-        else if (!json_get_signal(ps, x, json_subpath(p, path, "signal"), &a->signal))
+        if (!parse_optional_enum(ps, j, path, "target", targets, &target))
                 ok = false;
-        v = a->target;
-        if (!parse_optional_enum(ps, j, path, "target", targets, &v))
-                ok = false;
-        a->target = v;
+        a->target = target;
         return ok;
 }
 
