@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Names of enums, accessors, diagnostics and exact formatting helpers shared by the policy modules. */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,38 +13,41 @@
 #include "policy-internal.h"
 #include "strv.h"
 
-static const char *const signal_names[_POLICY_SIGNAL_MAX] = {
-        [POLICY_SIGNAL_MEMORY] = "memory",
-        [POLICY_SIGNAL_HEADROOM] = "headroom",
-        [POLICY_SIGNAL_HEAP] = "heap",
-        [POLICY_SIGNAL_SOME10] = "psi.some.avg10",
-        [POLICY_SIGNAL_SOME60] = "psi.some.avg60",
-        [POLICY_SIGNAL_FULL10] = "psi.full.avg10",
-        [POLICY_SIGNAL_FULL60] = "psi.full.avg60",
-        [POLICY_SIGNAL_EV_HIGH] = "events.high",
-        [POLICY_SIGNAL_EV_MAX] = "events.max",
-        [POLICY_SIGNAL_EV_OOM] = "events.oom",
-        [POLICY_SIGNAL_EV_OOMKILL] = "events.oom_kill",
-        [POLICY_SIGNAL_PSI_TRIGGER] = "psi_trigger",
-        [POLICY_SIGNAL_STAGE_TIME] = "stage_time",
+/* Signals first, in PolicySignal order, so that the table also names them. */
+const char *const policy_cmp_keys[] = {
+        "memory",
+        "headroom",
+        "heap",
+        "psi.some.avg10",
+        "psi.some.avg60",
+        "psi.full.avg10",
+        "psi.full.avg60",
+        "events.high",
+        "events.max",
+        "events.oom",
+        "events.oom_kill",
+        "psi_trigger",
+        "stage_time",
+        "within",
+        "all",
+        "any",
+        NULL,
 };
+static_assert(ELEMENTSOF(policy_cmp_keys) == _POLICY_SIGNAL_MAX + 4, "every signal, within, all, any, NULL");
 
 const char *policy_signal_to_string(PolicySignal s)
 {
-        return s >= 0 && s < _POLICY_SIGNAL_MAX ? signal_names[s] : NULL;
+        return s >= 0 && s < _POLICY_SIGNAL_MAX ? policy_cmp_keys[s] : NULL;
 }
 
-static const char *const action_names[_POLICY_ACTION_KIND_MAX] = {
-        [POLICY_ACTION_NOTIFY] = "notify",     [POLICY_ACTION_SIGNAL] = "signal",
-        [POLICY_ACTION_EXEC] = "exec",         [POLICY_ACTION_WEBHOOK] = "webhook",
-        [POLICY_ACTION_SCAVENGE] = "scavenge", [POLICY_ACTION_RECLAIM] = "reclaim",
-        [POLICY_ACTION_THROTTLE] = "throttle", [POLICY_ACTION_RESTART] = "restart",
-        [POLICY_ACTION_KILL] = "kill",         [POLICY_ACTION_DUMP] = "dump",
-};
+/* In PolicyActionKind order: the grammar reads a kind as its index here. */
+const char *const policy_action_kinds[] = { "notify",   "signal",  "exec", "webhook", "scavenge", "reclaim",
+                                            "throttle", "restart", "kill", "dump",    NULL };
+static_assert(ELEMENTSOF(policy_action_kinds) == _POLICY_ACTION_KIND_MAX + 1, "every action kind, NULL");
 
 const char *policy_action_kind_to_string(PolicyActionKind k)
 {
-        return k >= 0 && k < _POLICY_ACTION_KIND_MAX ? action_names[k] : NULL;
+        return k >= 0 && k < _POLICY_ACTION_KIND_MAX ? policy_action_kinds[k] : NULL;
 }
 
 const char *policy_signal_target_to_string(PolicySignalTarget t)
@@ -167,8 +171,7 @@ static void action_list_done(PolicyActionList *l)
                 free(l->items[i].url);
         }
         free(l->items);
-        l->items = NULL;
-        l->n = 0;
+        *l = (PolicyActionList){ 0 };
 }
 
 Policy *policy_free(Policy *p)

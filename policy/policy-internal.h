@@ -73,6 +73,12 @@ struct Policy {
 /* Action defaults, used by the parser to fill and by the printer (which always prints them). */
 #define POLICY_DEFAULT_INTERVAL_USEC (250 * USEC_PER_MSEC)
 
+/* The keys a comparison object may have: every signal name (indexed by PolicySignal), then "within",
+ * "all", "any"; NULL-terminated. */
+extern const char *const policy_cmp_keys[];
+/* The action kind names, indexed by PolicyActionKind; NULL-terminated. */
+extern const char *const policy_action_kinds[];
+
 const char *policy_op_to_string(PolicyOp op);
 bool policy_op_above(PolicyOp op); /* >= or > */
 

@@ -272,13 +272,11 @@ static void emit_scalar(Buf *b, const cJSON *j)
 
 static void emit_key(Buf *b, const char *key)
 {
-        cJSON *k = cJSON_CreateString(key);
-        if (!k) {
-                b->oom = true;
-                return;
-        }
-        emit_scalar(b, k);
-        cJSON_Delete(k);
+        /* A string node on the stack: printing it escapes the key exactly as a value, without allocating
+         * a node. cJSON only reads .type and .valuestring of it. */
+        const cJSON k = { .type = cJSON_String, .valuestring = (char *)key };
+
+        emit_scalar(b, &k);
         buf_add(b, ": ", 2);
 }
 

@@ -33,22 +33,38 @@ expect_rc() {
 
 w() { printf '%s' "$2" >"$TMP/$1"; }
 
-w broken.json '{ "version": 1, "stages": [ { "enter": } ] }'
-expect_rc 2 '^'"$TMP"'/broken.json:1:40: syntax error at .\}' "$TMP/broken.json"
+# expect_errors NAME JSON PATTERN [MORE...]: writes JSON to NAME; `oomless check` of it must exit 2 with
+# PATTERN (grep -E) in stderr, and each MORE (grep, basic regex) as well.
+expect_errors() {
+        local name=$1 json=$2 pattern=$3 more
+        shift 3
+        w "$name" "$json"
+        expect_rc 2 "$pattern" "$TMP/$name"
+        for more in "$@"; do
+                grep -q -- "$more" "$TMP/err" || fail "$name: stderr lacks /$more/"
+        done
+}
 
-w types.json '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": 80 } ] }, "exit": "low" } ] }'
-expect_rc 2 'stages\[0\]\.enter\.all\[0\]: expected a string, got a number' "$TMP/types.json"
-grep -q 'stages\[0\]\.exit: a condition must be an object, got a string' "$TMP/err" || fail "types: second error missing"
+expect_errors broken.json \
+        '{ "version": 1, "stages": [ { "enter": } ] }' \
+        '^'"$TMP"'/broken.json:1:40: syntax error at .\}'
 
-w huge.json '{ "version": 1, "sampling_interval": "99999999999999999999s", "restart": { "max_restarts": 1e999 }, "stages": [ { "enter": { "all": [ { "memory": ">= 99999999999999999999T" } ] }, "exit": { "all": [ { "memory": "< 1%" } ] } } ] }'
-expect_rc 2 'sampling_interval: duration "99999999999999999999s" is above the limit' "$TMP/huge.json"
-grep -q 'restart.max_restarts: number out of range' "$TMP/err" || fail "huge: max_restarts"
-grep -q 'stages\[0\]\.enter\.all\[0\]: memory 99999999999999999999T is out of range' "$TMP/err" || fail "huge: memory"
+expect_errors types.json \
+        '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": 80 } ] }, "exit": "low" } ] }' \
+        'stages\[0\]\.enter\.all\[0\]: expected a string, got a number' \
+        'stages\[0\]\.exit: a condition must be an object, got a string'
 
-w negative.json '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= -5M" } ] }, "exit": { "all": [ { "memory": "< 1%" } ] }, "on_enter": [ { "action": "reclaim", "amount": -1 }, { "action": "throttle", "memory_high": "-10%" } ] } ] }'
-expect_rc 2 'stages\[0\]\.enter\.all\[0\]: invalid size "-5M" for memory \(hint: sizes cannot be negative\)' "$TMP/negative.json"
-grep -q 'on_enter\[0\]\.amount: amount is negative' "$TMP/err" || fail "negative: amount"
-grep -q 'on_enter\[1\]\.memory_high: invalid percentage "-10%"' "$TMP/err" || fail "negative: memory_high"
+expect_errors huge.json \
+        '{ "version": 1, "sampling_interval": "99999999999999999999s", "restart": { "max_restarts": 1e999 }, "stages": [ { "enter": { "all": [ { "memory": ">= 99999999999999999999T" } ] }, "exit": { "all": [ { "memory": "< 1%" } ] } } ] }' \
+        'sampling_interval: duration "99999999999999999999s" is above the limit' \
+        'restart.max_restarts: number out of range' \
+        'stages\[0\]\.enter\.all\[0\]: memory 99999999999999999999T is out of range'
+
+expect_errors negative.json \
+        '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= -5M" } ] }, "exit": { "all": [ { "memory": "< 1%" } ] }, "on_enter": [ { "action": "reclaim", "amount": -1 }, { "action": "throttle", "memory_high": "-10%" } ] } ] }' \
+        'stages\[0\]\.enter\.all\[0\]: invalid size "-5M" for memory \(hint: sizes cannot be negative\)' \
+        'on_enter\[0\]\.amount: amount is negative' \
+        'on_enter\[1\]\.memory_high: invalid percentage "-10%"'
 
 {
         printf '{"version": 1, "stages": '
@@ -73,14 +89,16 @@ expect_rc 2 'dir.json: is a directory' "$TMP/dir.json"
 expect_rc 2 'nonexistent.json: No such file or directory \(hint: check the path\)' "$TMP/nonexistent.json"
 expect_rc 2 'not a regular file' /dev/null
 
-w action.json '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= 80%" } ] }, "exit": { "all": [ { "memory": "< 70%" } ] }, "on_enter": [ { "action": "reboot" }, { "action": "notfy" } ] } ] }'
-expect_rc 2 'on_enter\[0\]\.action: unknown action "reboot" \(hint: expected one of: "notify", "signal"' "$TMP/action.json"
-grep -q 'on_enter\[1\]\.action: unknown action "notfy" (hint: did you mean "notify"?)' "$TMP/err" || fail "action: suggestion"
+expect_errors action.json \
+        '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= 80%" } ] }, "exit": { "all": [ { "memory": "< 70%" } ] }, "on_enter": [ { "action": "reboot" }, { "action": "notfy" } ] } ] }' \
+        'on_enter\[0\]\.action: unknown action "reboot" \(hint: expected one of: "notify", "signal"' \
+        'on_enter\[1\]\.action: unknown action "notfy" (hint: did you mean "notify"?)'
 
-w signal.json '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= 80%" } ] }, "exit": { "all": [ { "memory": "< 70%" } ] }, "on_enter": [ { "action": "signal", "signal": "SIGWHATEVER" }, { "action": "kill", "signal": "0" }, { "action": "restart", "stop_signal": "65" } ] } ] }'
-expect_rc 2 'on_enter\[0\]\.signal: unknown signal "SIGWHATEVER"' "$TMP/signal.json"
-grep -q 'on_enter\[1\]\.signal: unknown signal "0"' "$TMP/err" || fail "signal: 0"
-grep -q 'on_enter\[2\]\.stop_signal: unknown signal "65"' "$TMP/err" || fail "signal: 65"
+expect_errors signal.json \
+        '{ "version": 1, "stages": [ { "enter": { "all": [ { "memory": ">= 80%" } ] }, "exit": { "all": [ { "memory": "< 70%" } ] }, "on_enter": [ { "action": "signal", "signal": "SIGWHATEVER" }, { "action": "kill", "signal": "0" }, { "action": "restart", "stop_signal": "65" } ] } ] }' \
+        'on_enter\[0\]\.signal: unknown signal "SIGWHATEVER"' \
+        'on_enter\[1\]\.signal: unknown signal "0"' \
+        'on_enter\[2\]\.stop_signal: unknown signal "65"'
 
 # Every invalid fixture: exactly the expected lines (all of them, not only the first).
 for f in "$FIX"/invalid/*.json; do

@@ -252,39 +252,52 @@ TEST(noisy_single_signal_does_not_trigger)
         run_done(&r);
 }
 
+/* Runs policy (JSON with single quotes) over a quiet workload sampled every 100ms from 0 to end_ms, its
+ * memory.events counters set by events(), and checks the log. */
+static void check_events(const char *policy, uint64_t end_ms,
+                         void (*events)(OomlessSample *x, uint64_t t_ms), const char *expected)
+{
+        Run r;
+
+        run_init(&r, load(policy));
+        for (uint64_t t = 0; t <= end_ms; t += 100) {
+                OomlessSample x = mem(100);
+                x.events_valid = true;
+                events(&x, t);
+                step(&r, t, &x);
+        }
+        expect_log(&r, expected);
+        run_done(&r);
+}
+
+static void max_at_1000_1500_2000(OomlessSample *x, uint64_t t)
+{
+        x->ev_max = (t >= 1000) + (t >= 1500) + (t >= 2000);
+}
+
+static void oom_kill_spread_out(OomlessSample *x, uint64_t t)
+{
+        x->ev_oom_kill = (t >= 1000) + (t >= 2500) + (t >= 4000) + 2 * (t >= 5500);
+}
+
 /* memory.events increments are counted within a sliding window from the recorded history. */
 TEST(events_within_window)
 {
-        Run r;
-        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
-                          "{'enter':{'all':[{'events.max':'>= 3','within':'2s'}]},"
-                          " 'exit':{'all':[{'events.max':'< 1','within':'2s'}]}}]}"));
-        for (uint64_t t = 0; t <= 5000; t += 100) {
-                OomlessSample x = mem(100);
-                x.events_valid = true;
-                x.ev_max = (t >= 1000) + (t >= 1500) + (t >= 2000);
-                step(&r, t, &x);
-        }
         /* Three increments by 2000; the last one leaves the 2s window at 4000. */
-        expect_log(&r, "2000: 0->1 enter\n"
-                       "4000: 1->0 exit\n");
-        run_done(&r);
+        check_events("{'version':1,'sampling_interval':'100ms','stages':["
+                     "{'enter':{'all':[{'events.max':'>= 3','within':'2s'}]},"
+                     " 'exit':{'all':[{'events.max':'< 1','within':'2s'}]}}]}",
+                     5000, max_at_1000_1500_2000,
+                     "2000: 0->1 enter\n"
+                     "4000: 1->0 exit\n");
 }
 
 TEST(events_spread_out_do_not_add_up)
 {
-        Run r;
-        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
-                          "{'enter':{'all':[{'events.oom_kill':'>= 2','within':'1s'}]},"
-                          " 'exit':{'all':[{'events.oom_kill':'< 1','within':'1s'}]}}]}"));
-        for (uint64_t t = 0; t <= 6000; t += 100) {
-                OomlessSample x = mem(100);
-                x.events_valid = true;
-                x.ev_oom_kill = (t >= 1000) + (t >= 2500) + (t >= 4000) + 2 * (t >= 5500);
-                step(&r, t, &x);
-        }
-        expect_log(&r, "5500: 0->1 enter\n");
-        run_done(&r);
+        check_events("{'version':1,'sampling_interval':'100ms','stages':["
+                     "{'enter':{'all':[{'events.oom_kill':'>= 2','within':'1s'}]},"
+                     " 'exit':{'all':[{'events.oom_kill':'< 1','within':'1s'}]}}]}",
+                     6000, oom_kill_spread_out, "5500: 0->1 enter\n");
 }
 
 /* A kernel PSI trigger counts as true for "within" after it fired, together with memory. */

@@ -106,11 +106,27 @@ TEST(invalid_fixtures_give_exact_messages)
         ASSERT_TRUE(checked >= 15);
 }
 
+/* Printing p, parsing that and printing again gives the same text. */
+static void assert_prints_stably(const Policy *p)
+{
+        PolicyDiags d = { 0 };
+        Policy *q = NULL;
+        char *a = NULL, *b = NULL;
+
+        ASSERT_OK(policy_to_json(p, &a));
+        ASSERT_OK(policy_parse(a, strlen(a), "printed", &q, &d));
+        ASSERT_OK(policy_to_json(q, &b));
+        ASSERT_STREQ(a, b);
+        free(a);
+        free(b);
+        policy_free(q);
+        policy_diags_done(&d);
+}
+
 static void assert_round_trip(const char *path)
 {
         PolicyDiags d = { 0 };
-        Policy *p = NULL, *q = NULL;
-        char *a = NULL, *b = NULL;
+        Policy *p = NULL;
         size_t len;
         char *buf = read_all(path, &len);
         int r = policy_parse(buf, len, path, &p, &d);
@@ -121,15 +137,9 @@ static void assert_round_trip(const char *path)
                         fprintf(stderr, "%s\n", policy_diag_format(&d.items[i], path));
                 TEST_FAIL("%s does not parse", path);
         }
-        ASSERT_OK(policy_to_json(p, &a));
-        ASSERT_OK(policy_parse(a, strlen(a), "printed", &q, &d));
-        ASSERT_OK(policy_to_json(q, &b));
-        ASSERT_STREQ(a, b);
-        free(a);
-        free(b);
+        assert_prints_stably(p);
         free(buf);
         policy_free(p);
-        policy_free(q);
         policy_diags_done(&d);
 }
 
@@ -183,9 +193,7 @@ TEST(minimal_policy_normalizes_to_expected_defaults)
 
 TEST(default_policy)
 {
-        Policy *p = policy_default(), *q = NULL;
-        PolicyDiags d = { 0 };
-        char *a = NULL, *b = NULL;
+        Policy *p = policy_default();
 
         ASSERT_TRUE(p);
         ASSERT_STREQ(policy_name(p), "default");
@@ -196,14 +204,8 @@ TEST(default_policy)
         ASSERT_STREQ(policy_stage_name(p, 3), "restart");
         ASSERT_U64_EQ(policy_sampling_interval_usec(p), 100000);
         ASSERT_EQ(policy_dry_run(p), false);
-        ASSERT_OK(policy_to_json(p, &a));
-        ASSERT_OK(policy_parse(a, strlen(a), "x", &q, &d));
-        ASSERT_OK(policy_to_json(q, &b));
-        ASSERT_STREQ(a, b);
-        free(a);
-        free(b);
+        assert_prints_stably(p);
         policy_free(p);
-        policy_free(q);
 }
 
 /* Single quotes stand for double quotes, to keep inline policies readable. */
