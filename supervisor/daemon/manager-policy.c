@@ -224,6 +224,8 @@ int manager_policy_setup(Manager *m)
                                           m->instance_dir);
                 else if (control_add_wake_source(mp->control, m->event, on_wake, m) < 0)
                         log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
+                if (mp->control)
+                        sampler_set_control(m->sampler, mp->control);
         }
 
         mp->user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL;
@@ -344,10 +346,8 @@ void manager_policy_tick(Manager *m)
 
         if (!mp || !mp->runner || m->draining)
                 return; /* draining: no new decisions once oomless is to exit */
-        if (mp->control) {
+        if (mp->control)
                 manager_policy_publish_heap_cap(m);
-                (void)control_fill_sample(mp->control, &m->last);
-        }
 
         /* Kernel OOM kills inside the leaf count toward max_restarts even when the main process lives. */
         if (m->last.events_valid) {

@@ -171,17 +171,14 @@ static char *render_status(void *userdata)
 
 int manager_sample(Manager *m)
 {
-        OomlessSample s = { 0 };
+        OomlessSample s;
         int r;
 
-        r = cg_sample(m->cg, &s);
+        r = sampler_acquire(m->sampler, &s);
         if (r < 0) {
                 log_debug_errno(r, "Sampling %s failed: %m", cg_leaf_path(m->cg) ?: "the cgroup");
                 return r;
         }
-        s.psi_trigger_count = m->n_psi;
-        for (unsigned i = 0; i < m->n_psi; i++)
-                s.psi_trigger_fired[i] = m->psi_fired[i];
         m->last = s;
         m->have_sample = true;
         return 0;
@@ -304,8 +301,9 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
                                 return 0;
                         }
-                        m->psi_fired[i]++;
-                        log_debug("PSI trigger %u fired (%" PRIu64 " so far)", i, m->psi_fired[i]);
+                        sampler_note_psi_fired(m->sampler, i);
+                        log_debug("PSI trigger %u fired (%" PRIu64 " so far)", i,
+                                  sampler_psi_fired(m->sampler, i));
                 }
         sample_and_decide(m);
         return 0;
@@ -337,6 +335,7 @@ static int arm_watches(Manager *m)
         }
         /* Slot i is the policy's trigger i (OomlessSample.psi_trigger_fired[i]), armed or not. */
         m->n_psi = (unsigned)n;
+        sampler_set_psi_triggers(m->sampler, m->n_psi);
         for (size_t i = 0; i < n; i++) {
                 fd = cg_psi_trigger_open(m->cg, triggers[i]);
                 if (fd == -EINVAL) {
@@ -987,6 +986,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return log_error_errno(r, "Cannot set up the cgroup: %m");
         }
         log_info("%s", cg_describe(m->cg));
+        r = sampler_new(m->cg, NULL, &m->sampler);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the sampler: %m");
 
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -1073,6 +1075,7 @@ Manager *manager_free(Manager *m)
         }
         workload_done(&m->child);
 
+        m->sampler = sampler_free(m->sampler);
         m->policy = manager_policy_free(m->policy);
         m->child_source = sd_event_source_disable_unref(m->child_source);
         m->target_source = sd_event_source_disable_unref(m->target_source);

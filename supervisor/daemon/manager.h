@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "macro.h"
 #include "oomless/sample.h"
+#include "sample.h"
 #include "status.h"
 #include "workload.h"
 
@@ -86,7 +87,7 @@ typedef struct Manager {
         int psi_fds[OOMLESS_PSI_TRIGGERS_MAX];
         sd_event_source *psi_sources[OOMLESS_PSI_TRIGGERS_MAX];
         unsigned n_psi;
-        uint64_t psi_fired[OOMLESS_PSI_TRIGGERS_MAX];
+        Sampler *sampler; /* fills m->last; counts the PSI trigger events */
 
         OomlessSample last;
         bool have_sample;
