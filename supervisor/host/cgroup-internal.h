@@ -221,5 +221,12 @@ void cg_remove_created(char *dir, bool *created);
 /* Writes "pid\n"-style values: "max" or decimal (v2), "-1" or decimal (v1). */
 char *cg_format_v1_limit(char *buf, size_t n, uint64_t v);
 
+/* Observe in run mode: our own cgroup, opened as attach would (the backend's setup_attach). */
+int cg_observe_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg);
+/* The observe half of a backend table: the readers come from the v2 or v1 backend. */
+#define CG_OBSERVE_OPS                                                                                      \
+        .name = "observe", .caps = CG_CAP_PSI | CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,                  \
+        .populated = CG_POPULATED_COUNT, .self_inside = true, .setup_run = cg_observe_setup_run
+
 /* Per-flavour code. */
 int cg_proc_list(Cg *cg, pid_t **ret, size_t *ret_n);

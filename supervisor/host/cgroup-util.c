@@ -361,11 +361,15 @@ const char *cg_proc_stat(const char *sysroot, pid_t pid, char *buf, size_t size)
 
 char *cg_format_v1_limit(char *buf, size_t n, uint64_t v)
 {
-        if (v == UINT64_MAX)
-                snprintf(buf, n, "-1");
-        else
-                snprintf(buf, n, "%" PRIu64, v);
+        if (v != UINT64_MAX)
+                return units_format_limit(buf, n, v);
+        snprintf(buf, n, "-1");
         return buf;
+}
+
+int cg_observe_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
+{
+        return cg->ops->setup_attach(cg, h, 0, NULL, reterr_msg);
 }
 
 void cg_remove_created(char *dir, bool *created)

@@ -228,11 +228,6 @@ static int v1_setup_attach(Cg *cg, const CgHost *h, pid_t pid, const char *cgrou
         return attach_unified(cg, h);
 }
 
-static int v1_observe_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
-{
-        return v1_setup_attach(cg, h, 0, NULL, reterr_msg);
-}
-
 /* v1 keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes: when a swap limit is in force,
  * move it along so the swap allowance stays, raising memsw first and lowering it last. */
 static int set_limit_v1_max(Cg *cg, uint64_t bytes, const char *value)
@@ -317,11 +312,4 @@ const CgOps cg_v1_ops = {
 };
 
 /* Read-only v1 cgroupfs: our own memory cgroup through the v1 readers, no writers. */
-const CgOps cg_v1_observe_ops = {
-        .name = "observe",
-        .caps = CG_CAP_PSI | CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,
-        .populated = CG_POPULATED_COUNT,
-        .self_inside = true,
-        .setup_run = v1_observe_run,
-        V1_READERS,
-};
+const CgOps cg_v1_observe_ops = { CG_OBSERVE_OPS, V1_READERS };

@@ -302,11 +302,6 @@ static int v2_setup_attach(Cg *cg, const CgHost *h, pid_t pid, const char *cgrou
         return cg->uni_leaf ? 0 : -ENOMEM;
 }
 
-static int v2_observe_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
-{
-        return v2_setup_attach(cg, h, 0, NULL, reterr_msg);
-}
-
 static int v2_set_limit(Cg *cg, bool high, uint64_t bytes)
 {
         char buf[32];
@@ -354,11 +349,4 @@ const CgOps cg_v2_ops = {
 
 /* Read-only cgroupfs: our own cgroup through the v2 readers, no writers; the supervisor is a member
  * of what it samples. */
-const CgOps cg_v2_observe_ops = {
-        .name = "observe",
-        .caps = CG_CAP_PSI | CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,
-        .populated = CG_POPULATED_COUNT,
-        .self_inside = true,
-        .setup_run = v2_observe_run,
-        V2_READERS,
-};
+const CgOps cg_v2_observe_ops = { CG_OBSERVE_OPS, V2_READERS };

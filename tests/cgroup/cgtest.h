@@ -203,6 +203,23 @@ static inline const char *proc_cgroup_path(pid_t pid, bool unified)
         return NULL;
 }
 
+/* Attaches to pid's cgroup as `oomless attach --pid` does, checks the tier and the leaf found, and
+ * takes one sample into *s. */
+static inline Cg *cgtest_attach_pid(pid_t pid, CgTier tier, const char *leaf, OomlessSample *s)
+{
+        CgOptions o = { .requested = CG_TIER_AUTO, .oom_group = -1, .tree_limit = UINT64_MAX };
+        char *msg = NULL;
+        Cg *cg = NULL;
+        if (cg_setup_attach(&o, pid, NULL, &cg, &msg) < 0)
+                TEST_FAIL("attach --pid %d: %s", (int)pid, msg ? msg : "");
+        free(msg);
+        ASSERT_EQ(cg_tier(cg), tier);
+        ASSERT_STREQ(cg_leaf_path(cg), leaf);
+        *s = (OomlessSample){};
+        ASSERT_OK(cg_sample(cg, s));
+        return cg;
+}
+
 static inline bool dir_exists(const char *p)
 {
         struct stat st;

@@ -35,7 +35,7 @@ TEST(fixture_v2)
 
         ASSERT_EQ(cg_tier(cg), CG_TIER_V2);
         ASSERT_TRUE(cg_has(cg, CG_CAP_MAX | CG_CAP_HIGH | CG_CAP_RECLAIM | CG_CAP_KILL));
-        ASSERT_TRUE(!cg_has(cg, CG_CAP_LEAVES)); /* attached: nothing created */
+        ASSERT_TRUE(!cg_has(cg, CG_CAP_LEAVES));                            /* attached: nothing created */
         ASSERT_TRUE(!cg_has(cg, CG_CAP_PSI) && !cg_has(cg, CG_CAP_EVENTS)); /* no such files */
 
         sampler_set_psi_triggers(s, 2);
@@ -129,7 +129,8 @@ static void publish_alloc(Control *c, uint64_t held, uint64_t in_use, uint64_t c
         };
         int fd = open(control_path(c), O_RDWR | O_CLOEXEC);
         ASSERT_TRUE(fd >= 0);
-        ASSERT_TRUE(pwrite(fd, &a, sizeof(a), offsetof(struct oomless_control, alloc)) == (ssize_t)sizeof(a));
+        ASSERT_TRUE(pwrite(fd, &a, sizeof(a), offsetof(struct oomless_control, alloc)) ==
+                    (ssize_t)sizeof(a));
         close(fd);
 }
 
