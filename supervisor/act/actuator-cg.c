@@ -19,16 +19,17 @@ static Cg *cg_of(Actuator *a)
 
 static unsigned acg_caps(Actuator *a)
 {
+        const Cg *cg = cg_of(a);
         unsigned c = ACTUATOR_CAP_LIST_PIDS | ACTUATOR_CAP_KILL_ALL;
 
-        switch (cg_tier(cg_of(a))) {
-        case CG_TIER_V2:
-                return c | ACTUATOR_CAP_MEMORY_MAX | ACTUATOR_CAP_MEMORY_HIGH | ACTUATOR_CAP_RECLAIM;
-        case CG_TIER_V1:
-                return c | ACTUATOR_CAP_MEMORY_MAX;
-        default:
-                return c;
-        }
+        if (cg_has(cg, CG_CAP_MAX))
+                c |= ACTUATOR_CAP_MEMORY_MAX;
+        /* v1's soft limit does not throttle, so it does not count as a memory.high. */
+        if (cg_has(cg, CG_CAP_HIGH))
+                c |= ACTUATOR_CAP_MEMORY_HIGH;
+        if (cg_has(cg, CG_CAP_RECLAIM))
+                c |= ACTUATOR_CAP_RECLAIM;
+        return c;
 }
 
 static const char *acg_tier_name(Actuator *a)

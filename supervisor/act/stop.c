@@ -33,8 +33,9 @@ static int signal_pidfd(int pidfd, int sig)
 
 static bool has_leaf(const Stop *st)
 {
-        CgTier t = cg_tier(st->cg);
-        return t == CG_TIER_V2 || t == CG_TIER_V1;
+        /* A writable cgroup of the workload's own (v2 or v1): every member is the workload's. On observe
+         * the cgroup holds oomless too, and on tier none there is no cgroup. */
+        return cg_has(st->cg, CG_CAP_MAX);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)

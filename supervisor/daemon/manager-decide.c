@@ -19,22 +19,13 @@ static double usec_to_sec(uint64_t usec)
         return (double)usec / (double)USEC_PER_SEC;
 }
 
-/* A fresh sample into *ret, PSI trigger counts included. */
+/* A fresh sample into *ret: the cgroup's figures, PSI trigger counts and the heap's. */
 static int sample_into(Manager *m, OomlessSample *ret)
 {
-        OomlessSample s = { 0 };
-        int r;
-
-        r = cg_sample(m->cg, &s);
-        if (r < 0) {
+        int r = sampler_acquire(m->sampler, ret);
+        if (r < 0)
                 log_debug_errno(r, "Sampling %s failed: %m", cg_leaf_path(m->cg) ?: "the cgroup");
-                return r;
-        }
-        s.psi_trigger_count = m->n_psi;
-        for (unsigned i = 0; i < m->n_psi; i++)
-                s.psi_trigger_fired[i] = m->psi_fired[i];
-        *ret = s;
-        return 0;
+        return r;
 }
 
 /* The loop's sample, the one supervision decides on. */
@@ -71,10 +62,7 @@ void manager_decide(Manager *m)
 
         if (!m->runner || m->draining)
                 return; /* draining: no new decisions once oomless is to exit */
-        if (m->control) {
-                manager_publish_heap_cap(m);
-                (void)control_fill_sample(m->control, &m->last);
-        }
+        manager_publish_heap_cap(m);
         if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
                 manager_run_decisions(m, &d);
 }
@@ -229,8 +217,11 @@ int manager_setup_acting(Manager *m)
                 if (r < 0)
                         log_warning_errno(r, "Cannot create the control page in %s, continuing without: %m",
                                           m->instance_dir);
-                else if (control_add_wake_source(m->control, m->event, on_wake, m) < 0)
-                        log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
+                else {
+                        sampler_set_control(m->sampler, m->control);
+                        if (control_add_wake_source(m->control, m->event, on_wake, m) < 0)
+                                log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
+                }
         }
         if (m->cg && (r = actuator_cg_new(m->cg, &m->actuator)) < 0)
                 return log_error_errno(r, "Cannot set up the actuator: %m");

@@ -96,7 +96,7 @@ int manager_start_child(Manager *m)
 
         WorkloadEnvSpec es = {
                 .preload = m->cfg.preload,
-                .pressure_path = cg_tier(m->cg) != CG_TIER_OBSERVE ? cg_pressure_path(m->cg) : NULL,
+                .pressure_path = cg_has(m->cg, CG_CAP_PSI_TRIGGER) ? cg_pressure_path(m->cg) : NULL,
                 .limit = m->have_sample ? m->last.limit : UINT64_MAX,
         };
         r = m->control && m->cfg.preload ? control_env(m->control, &control_vars) : 0;

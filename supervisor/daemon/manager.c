@@ -125,8 +125,9 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
                                 return 0;
                         }
-                        m->psi_fired[i]++;
-                        log_debug("PSI trigger %u fired (%" PRIu64 " so far)", i, m->psi_fired[i]);
+                        sampler_note_psi_fired(m->sampler, i);
+                        log_debug("PSI trigger %u fired (%" PRIu64 " so far)", i,
+                                  sampler_psi_fired(m->sampler, i));
                 }
         manager_sample_and_decide(m);
         return 0;
@@ -158,6 +159,7 @@ static int arm_watches(Manager *m)
         }
         /* Slot i is the policy's trigger i (OomlessSample.psi_trigger_fired[i]), armed or not. */
         m->n_psi = (unsigned)n;
+        sampler_set_psi_triggers(m->sampler, m->n_psi);
         for (size_t i = 0; i < n; i++) {
                 fd = cg_psi_trigger_open(m->cg, triggers[i]);
                 if (fd == -EINVAL) {
@@ -334,6 +336,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return log_error_errno(r, "Cannot set up the cgroup: %m");
         }
         log_info("%s", cg_describe(m->cg));
+        r = sampler_new(m->cg, NULL, &m->sampler);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the sampler: %m");
 
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -427,6 +432,7 @@ Manager *manager_free(Manager *m)
         m->actuator = actuator_free(m->actuator);
         m->control = control_free(m->control);
         m->supervise = supervise_free(m->supervise);
+        m->sampler = sampler_free(m->sampler);
         m->child_source = sd_event_source_disable_unref(m->child_source);
         m->target_source = sd_event_source_disable_unref(m->target_source);
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "macro.h"
 #include "oomless/sample.h"
+#include "sample.h"
 #include "status.h"
 #include "stop.h"
 #include "supervise.h"
@@ -94,7 +95,7 @@ typedef struct Manager {
         int psi_fds[OOMLESS_PSI_TRIGGERS_MAX];
         sd_event_source *psi_sources[OOMLESS_PSI_TRIGGERS_MAX];
         unsigned n_psi;
-        uint64_t psi_fired[OOMLESS_PSI_TRIGGERS_MAX];
+        Sampler *sampler; /* fills m->last; counts the PSI trigger events */
 
         OomlessSample last; /* the loop's last sample, the one the policy decides on */
         bool have_sample;

@@ -94,13 +94,11 @@ static char *dir_in_mount(const char *mnt, const char *root, const char *path, c
 
 void cg_host_done(CgHost *h)
 {
-        free(h->sysroot);
-        free(h->v2_mount);
-        free(h->v2_dir);
-        free(h->v2_path);
-        free(h->v1_mount);
-        free(h->v1_dir);
-        free(h->v1_path);
+        char *strs[] = {
+                h->sysroot, h->v2_mount, h->v2_dir, h->v2_path, h->v1_mount, h->v1_dir, h->v1_path
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                free(strs[i]);
         *h = (CgHost){};
 }
 
@@ -225,6 +223,17 @@ static bool file_exists(const char *dir, const char *file)
         return p && access(p, F_OK) >= 0;
 }
 
+/* A forced writable tier whose cgroup is not writable. */
+static int refuse_unwritable(char **reterr_msg, const char *mode, const char *dir, const char *reason,
+                             const char *kind)
+{
+        cg_set_msg(reterr_msg,
+                   "--cgroup-mode=%s: cannot create cgroups under %s: %s; use --cgroup-mode=observe, or "
+                   "give the container a %s cgroup",
+                   mode, dir, reason, kind);
+        return reason[0] == 'r' ? -EROFS : -EACCES;
+}
+
 int cg_decide(const CgOptions *opts, const CgHost *h, CgVerdict *ret, char **reterr_msg)
 {
         _cleanup_free_ char *controllers = NULL, *ctrl_path = NULL;
@@ -285,14 +294,9 @@ int cg_decide(const CgOptions *opts, const CgHost *h, CgVerdict *ret, char **ret
                             h->v1_dir ? " or --cgroup-mode=v1" : "");
                         return -EOPNOTSUPP;
                 }
-                if (!v2_w) {
-                        cg_set_msg(
-                            reterr_msg,
-                            "--cgroup-mode=v2: cannot create cgroups under %s: %s; use "
-                            "--cgroup-mode=observe, or give the container a writable/delegated cgroup",
-                            h->v2_dir, v2_reason);
-                        return v2_reason[0] == 'r' ? -EROFS : -EACCES;
-                }
+                if (!v2_w)
+                        return refuse_unwritable(reterr_msg, "v2", h->v2_dir, v2_reason,
+                                                 "writable/delegated");
                 v.tier = CG_TIER_V2;
                 break;
         case CG_TIER_V1:
@@ -304,13 +308,8 @@ int cg_decide(const CgOptions *opts, const CgHost *h, CgVerdict *ret, char **ret
                                    h->v1_mount ? h->v1_mount : "");
                         return -EOPNOTSUPP;
                 }
-                if (!v1_w) {
-                        cg_set_msg(reterr_msg,
-                                   "--cgroup-mode=v1: cannot create cgroups under %s: %s; use "
-                                   "--cgroup-mode=observe, or give the container a writable cgroup",
-                                   h->v1_dir, v1_reason);
-                        return v1_reason[0] == 'r' ? -EROFS : -EACCES;
-                }
+                if (!v1_w)
+                        return refuse_unwritable(reterr_msg, "v1", h->v1_dir, v1_reason, "writable");
                 v.tier = CG_TIER_V1;
                 break;
         case CG_TIER_OBSERVE:

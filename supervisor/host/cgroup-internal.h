@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared between the cgroup*.c files only: the Cg object, what detection learnt about the host, and
- * the small cgroupfs/proc helpers. Nothing outside supervisor/cgroup*.c includes this. */
+/* Shared between the cgroup*.c files only: the Cg object, the backend interface (CgOps), the sampling
+ * table, what detection learnt about the host, and the small cgroupfs/proc helpers. Nothing outside
+ * supervisor/cgroup*.c includes this. */
 #pragma once
 
 #include <stdarg.h>
@@ -52,9 +53,79 @@ typedef enum CgFiles {
         CG_FILES_PROC,
 } CgFiles;
 
-struct Cg {
-        CgTier tier;
+/* The fds a Cg holds, by role. -EBADF when the file does not exist (or the role does not apply). */
+typedef enum CgFd {
+        CG_FD_CURRENT,
+        CG_FD_PEAK,
+        CG_FD_STAT,
+        CG_FD_EVENTS,
+        CG_FD_HIGH,
+        CG_FD_MAX,
+        CG_FD_SWAP,
+        CG_FD_FAILCNT,
+        CG_FD_MEMSW_FAILCNT,
+        CG_FD_OOM_CONTROL,
+        CG_FD_PROCS,    /* v2 only: see cg_v1_ops on v1's cached pid lists */
+        CG_FD_PRESSURE, /* memory.pressure of the leaf or of the unified twin */
+        CG_FD_CGEVENTS, /* cgroup.events, likewise */
+        CG_FD_EVENTFD,  /* v1: eventfd registered on memory.oom_control */
+        CG_FD_LEAF_DIR, /* v2 run: O_PATH of the workload leaf for clone3(CLONE_INTO_CGROUP) */
+        _CG_FD_MAX,
+} CgFd;
+
+/* One row of the sampling table (cgroup-files.c): which file a flavour holds and which key of it
+ * lands in which CgFigures field. Rows of one file stand together, so that it is read once. */
+enum {
+        CG_KEY_REQUIRED = 1u << 0, /* the Cg cannot work without it: open and sample fail */
+        CG_KEY_MIN = 1u << 1,      /* a limit: the field keeps the smallest value seen */
+        CG_KEY_ADD = 1u << 2,      /* added to the field instead of stored */
+        CG_KEY_EVENTS = 1u << 3,   /* reading it makes the events valid */
+};
+#define CG_KEY_HELD SIZE_MAX /* dest of a row for a file that is only held, not sampled */
+typedef struct CgKey {
         CgFiles files;
+        CgFd fd;
+        const char *file;
+        const char *key; /* flat-keyed "key value" line; NULL: the whole file is one value */
+        size_t dest;     /* offsetof(CgFigures, field), or CG_KEY_HELD */
+        unsigned flags;
+} CgKey;
+
+/* How cg_is_populated() may use cgroup.events. */
+typedef enum CgPopulated {
+        CG_POPULATED_COUNT,       /* never: count the members (observe: we sit in the cgroup) */
+        CG_POPULATED_EVENTS,      /* "populated" of the watched cgroup itself */
+        CG_POPULATED_EVENTS_ZERO, /* only its 0: the hybrid twin may hold what the v1 leaf does not */
+} CgPopulated;
+
+/* A backend: one per tier (observe reuses the v2 or v1 readers without the writers). Chosen once,
+ * after detection, by cg_from_verdict(). A NULL writer means -EOPNOTSUPP. Backends call only down,
+ * into cgroup-files.c, cgroup-util.c and cgroup-lib.c, never into cgroup.c. */
+typedef struct CgOps {
+        const char *name;
+        CgFiles files;
+        unsigned caps; /* CgCap the backend can offer; setup drops what the files lack */
+        CgPopulated populated;
+        bool self_inside; /* the supervisor is a member of what is sampled (observe) */
+        int (*setup_run)(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg);
+        int (*setup_attach)(Cg *cg, const CgHost *h, pid_t pid, const char *cgroup_path, char **reterr_msg);
+        int (*open_files)(Cg *cg, const char *dir, const char *mount, char **reterr_msg);
+        int (*sample)(Cg *cg, CgFigures *f);
+        int (*set_limit)(Cg *cg, bool high, uint64_t bytes);
+        int (*get_limit)(Cg *cg, bool high, uint64_t *ret);
+        int (*attach_pid)(Cg *cg, pid_t pid);
+        int (*kill_all)(Cg *cg, int sig);
+        int (*list_pids)(Cg *cg, pid_t **ret, size_t *ret_n);
+        int (*reclaim)(Cg *cg, uint64_t bytes);
+        void (*teardown)(Cg *cg);
+} CgOps;
+
+extern const CgOps cg_v2_ops, cg_v2_observe_ops, cg_v1_ops, cg_v1_observe_ops, cg_proc_ops;
+
+struct Cg {
+        const CgOps *ops;
+        unsigned caps; /* CgCap */
+        CgTier tier;
         bool run_mode; /* cg_setup_run (may create) rather than attach */
         char *describe;
         char *why;
@@ -70,14 +141,9 @@ struct Cg {
         bool leaf_created, uni_created, sup_created, moved_self;
         char enabled_ctrls[64]; /* v2: controllers we switched on in orig_dir (space separated) */
 
-        int leaf_dirfd;
+        int fd[_CG_FD_MAX]; /* hot-path fds held from setup */
         int join_fds[CG_JOIN_MAX + 1];
-
-        /* Hot-path fds held from setup; -EBADF when the file does not exist. */
-        int fd_current, fd_peak, fd_stat, fd_events, fd_pressure, fd_high, fd_max, fd_swap;
-        int fd_procs, fd_cgevents, fd_oom_control, fd_failcnt, fd_memsw_failcnt, fd_kill;
-        int fd_eventfd; /* v1: eventfd registered on memory.oom_control */
-        int *anc_fds;   /* limit files of the ancestors of the leaf (nearest first) */
+        int *anc_fds; /* limit files of the ancestors of the leaf (nearest first) */
         size_t n_anc;
 
         /* tier none */
@@ -87,6 +153,11 @@ struct Cg {
 
         bool warned_high_v1;
 };
+
+static inline bool cg_caps_have(const Cg *cg, unsigned caps)
+{
+        return (cg->caps & caps) == caps;
+}
 
 Cg *cg_new(void);
 
@@ -109,9 +180,14 @@ int cg_count_procs_fd(int fd, uint32_t *ret);
 int cg_list_procs_fd(int fd, pid_t **ret, size_t *ret_n);
 bool cg_controller_listed(const char *list, const char *name);
 int cg_rmdir_retry(const char *dir);
+/* realloc to hold need elements of size, doubling (first: the initial count); NULL on ENOMEM, p kept. */
+void *cg_grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
+/* read() of a small file into buf (NUL-terminated); returns the length. */
+int cg_read_small(const char *path, char *buf, size_t size);
+/* /proc/<pid>/stat under sysroot; returns what follows the comm's last ')' (" S ppid ..."), or NULL. */
+const char *cg_proc_stat(const char *sysroot, pid_t pid, char *buf, size_t size);
 char *cg_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 void cg_set_msg(char **reterr_msg, const char *fmt, ...) _printf_(2, 3);
-uint64_t cg_now_usec(void);
 
 /* libcgroup wrappers (cgroup-lib.c). name is relative to the controller's mount ("/a/b"). */
 typedef struct CgSetting {
@@ -124,18 +200,33 @@ int cg_lib_set(const char *controller, const char *name, const char *key, const 
 int cg_lib_attach(const char *controller, const char *name, pid_t pid);
 const char *cg_lib_strerror(int r);
 
-/* Per-flavour code. */
-int cg_v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg);
-int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg);
-int cg_v2_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg);
-int cg_v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg);
-int cg_v2_sample(Cg *cg, OomlessSample *s);
-int cg_v1_sample(Cg *cg, OomlessSample *s);
-int cg_v1_attach_unified(Cg *cg, const CgHost *h);
-void cg_v2_teardown(Cg *cg);
-void cg_v1_teardown(Cg *cg);
-int cg_proc_sample(Cg *cg, OomlessSample *s);
-int cg_proc_list(Cg *cg, pid_t **ret, size_t *ret_n);
+/* The sampling table and what it drives (cgroup-files.c). */
+/* Opens the flavour's files in dir and every ancestor's limit file up to mount; fails only when a
+ * required file cannot be opened. */
+int cg_files_open(Cg *cg, CgFiles files, const char *dir, const char *mount);
+/* Opens the unified-tree files (memory.pressure, cgroup.events) of dir. */
+void cg_files_open_unified(Cg *cg, const char *dir);
+/* Fills f from the held fds following the flavour's rows of the table, then the ancestors' limits. */
+int cg_files_sample(Cg *cg, CgFiles files, CgFigures *f);
+/* The held memory.high/memory.max (or their v1 stand-ins). */
+int cg_files_get_limit(Cg *cg, bool high, uint64_t *ret);
 /* Effective limit above a directory: min of the limit files in it and every ancestor up to mount. */
 int cg_limit_above(CgFiles files, const char *dir, const char *mount, uint64_t memtotal, uint64_t *ret);
-void cg_sample_psi(Cg *cg, OomlessSample *s);
+
+/* Shared by the backends (cgroup-util.c). */
+/* Members of the Cg with sig, cgroup.kill first when CG_CAP_KILL (see cg_kill_all). */
+int cg_kill_members(Cg *cg, int sig);
+/* Removes a directory we created, logging a failure. */
+void cg_remove_created(char *dir, bool *created);
+/* Writes "pid\n"-style values: "max" or decimal (v2), "-1" or decimal (v1). */
+char *cg_format_v1_limit(char *buf, size_t n, uint64_t v);
+
+/* Observe in run mode: our own cgroup, opened as attach would (the backend's setup_attach). */
+int cg_observe_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg);
+/* The observe half of a backend table: the readers come from the v2 or v1 backend. */
+#define CG_OBSERVE_OPS                                                                                      \
+        .name = "observe", .caps = CG_CAP_PSI | CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,                  \
+        .populated = CG_POPULATED_COUNT, .self_inside = true, .setup_run = cg_observe_setup_run
+
+/* Per-flavour code. */
+int cg_proc_list(Cg *cg, pid_t **ret, size_t *ret_n);

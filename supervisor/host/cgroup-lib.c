@@ -54,9 +54,11 @@ static void cgroup_freep(struct cgroup **cg)
                 cgroup_free(cg);
 }
 
-int cg_lib_create(const char *controller, const char *name, const CgSetting *settings, size_t n)
+/* A libcgroup handle for name under controller, after cgroup_init(). */
+static int lib_cgroup(const char *controller, const char *name, struct cgroup **ret,
+                      struct cgroup_controller **ret_c)
 {
-        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        struct cgroup *cg;
         struct cgroup_controller *c;
         int r;
 
@@ -67,16 +69,32 @@ int cg_lib_create(const char *controller, const char *name, const CgSetting *set
         if (!cg)
                 return -ENOMEM;
         c = cgroup_add_controller(cg, controller);
-        if (!c)
+        if (!c) {
+                cgroup_free(&cg);
                 return -ENOMEM;
+        }
+        *ret = cg;
+        if (ret_c)
+                *ret_c = c;
+        return 0;
+}
+
+int cg_lib_create(const char *controller, const char *name, const CgSetting *settings, size_t n)
+{
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        struct cgroup_controller *c;
+        int r;
+
+        r = lib_cgroup(controller, name, &cg, &c);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 r = cgroup_add_value_string(c, settings[i].key, settings[i].value);
                 if (r != 0)
                         return lib_error(r);
         }
         /* ignore_ownership=0 keeps the directory owned as libcgroup's defaults say (root here). */
-        r = cgroup_create_cgroup(cg, 0);
-        return lib_error(r);
+        return lib_error(cgroup_create_cgroup(cg, 0));
 }
 
 int cg_lib_set(const char *controller, const char *name, const char *key, const char *value)
@@ -85,15 +103,9 @@ int cg_lib_set(const char *controller, const char *name, const char *key, const 
         struct cgroup_controller *c;
         int r;
 
-        r = cg_lib_init();
+        r = lib_cgroup(controller, name, &cg, &c);
         if (r < 0)
                 return r;
-        cg = cgroup_new_cgroup(name);
-        if (!cg)
-                return -ENOMEM;
-        c = cgroup_add_controller(cg, controller);
-        if (!c)
-                return -ENOMEM;
         r = cgroup_add_value_string(c, key, value);
         if (r != 0)
                 return lib_error(r);
@@ -103,15 +115,8 @@ int cg_lib_set(const char *controller, const char *name, const char *key, const 
 int cg_lib_attach(const char *controller, const char *name, pid_t pid)
 {
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
-        int r;
-
-        r = cg_lib_init();
+        int r = lib_cgroup(controller, name, &cg, NULL);
         if (r < 0)
                 return r;
-        cg = cgroup_new_cgroup(name);
-        if (!cg)
-                return -ENOMEM;
-        if (!cgroup_add_controller(cg, controller))
-                return -ENOMEM;
         return lib_error(cgroup_attach_task_pid(cg, pid));
 }

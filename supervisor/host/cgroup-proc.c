@@ -18,32 +18,15 @@ typedef struct ProcEnt {
         pid_t pid, ppid;
 } ProcEnt;
 
-static int read_small(const char *path, char *buf, size_t size)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-
-        if (fd < 0)
-                return negative_errno();
-        n = read(fd, buf, size - 1);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = '\0';
-        return (int)n;
-}
-
 static int read_ppid(const char *sysroot, pid_t pid, pid_t *ret)
 {
-        char path[128], buf[1024];
-        const char *p;
+        char buf[1024];
+        const char *p = cg_proc_stat(sysroot, pid, buf, sizeof(buf));
         int ppid;
 
-        snprintf(path, sizeof(path), "%s/proc/%d/stat", sysroot, (int)pid);
-        if (read_small(path, buf, sizeof(buf)) < 0)
+        if (!p)
                 return -ESRCH;
-        /* comm may contain spaces and parentheses: the state follows the last ')'. */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+        if (sscanf(p, " %*c %d", &ppid) != 1)
                 return -EINVAL;
         *ret = ppid;
         return 0;
@@ -71,13 +54,10 @@ int cg_proc_list(Cg *cg, pid_t **ret, size_t *ret_n)
                 pid_t pid = (pid_t)atoi(de->d_name), ppid;
                 if (read_ppid(cg->sysroot, pid, &ppid) < 0)
                         continue;
-                if (n == cap) {
-                        ProcEnt *na = realloc(all, (cap ? cap * 2 : 256) * sizeof(ProcEnt));
-                        if (!na)
-                                return -ENOMEM;
-                        all = na;
-                        cap = cap ? cap * 2 : 256;
-                }
+                ProcEnt *na = cg_grow(all, &cap, n + 1, sizeof(ProcEnt), 256);
+                if (!na)
+                        return -ENOMEM;
+                all = na;
                 all[n++] = (ProcEnt){ pid, ppid };
         }
         out = calloc(n + 1, sizeof(pid_t));
@@ -107,7 +87,7 @@ int cg_proc_list(Cg *cg, pid_t **ret, size_t *ret_n)
         return 0;
 }
 
-int cg_proc_sample(Cg *cg, OomlessSample *s)
+static int proc_sample(Cg *cg, CgFigures *s)
 {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
@@ -121,7 +101,7 @@ int cg_proc_sample(Cg *cg, OomlessSample *s)
                 char path[128], buf[256];
                 unsigned long long size, resident, shared;
                 snprintf(path, sizeof(path), "%s/proc/%d/statm", cg->sysroot, (int)pids[i]);
-                if (read_small(path, buf, sizeof(buf)) < 0)
+                if (cg_read_small(path, buf, sizeof(buf)) < 0)
                         continue; /* exited meanwhile */
                 if (sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3)
                         continue;
@@ -134,3 +114,36 @@ int cg_proc_sample(Cg *cg, OomlessSample *s)
         s->high = OOMLESS_NO_LIMIT;
         return 0;
 }
+
+static int proc_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
+{
+        cg->tree_root = getpid();
+        cg->tree_include_root = false;
+        return 0;
+}
+
+static int proc_setup_attach(Cg *cg, const CgHost *h, pid_t pid, const char *cgroup_path, char **reterr_msg)
+{
+        if (pid <= 0) {
+                cg_set_msg(reterr_msg,
+                           "--cgroup %s: no memory controller is visible; attach with --pid to watch the "
+                           "process tree instead",
+                           cgroup_path);
+                return -EOPNOTSUPP;
+        }
+        cg->tree_root = pid;
+        cg->tree_include_root = true;
+        return 0;
+}
+
+const CgOps cg_proc_ops = {
+        .name = "none",
+        .files = CG_FILES_PROC,
+        .caps = 0,
+        .populated = CG_POPULATED_COUNT,
+        .setup_run = proc_setup_run,
+        .setup_attach = proc_setup_attach,
+        .sample = proc_sample,
+        .kill_all = cg_kill_members,
+        .list_pids = cg_proc_list,
+};

@@ -15,63 +15,13 @@
 #include "cgroup-internal.h"
 #include "log.h"
 
-int cg_v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
+static int v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
 {
-        size_t depth = 0;
-
-        cg->fd_current = cg_open_ro(dir, "memory.usage_in_bytes");
-        if (cg->fd_current < 0) {
-                int r = cg->fd_current;
+        int r = cg_files_open(cg, CG_FILES_V1, dir, mount);
+        if (r < 0 && cg->fd[CG_FD_CURRENT] < 0)
                 cg_set_msg(reterr_msg, "cannot open %s/memory.usage_in_bytes: %s; is %s a v1 memory cgroup?",
                            dir, strerror(-r), dir);
-                return r;
-        }
-        cg->fd_peak = cg_open_ro(dir, "memory.max_usage_in_bytes");
-        cg->fd_stat = cg_open_ro(dir, "memory.stat");
-        cg->fd_max = cg_open_ro(dir, "memory.limit_in_bytes");
-        cg->fd_high = cg_open_ro(dir, "memory.soft_limit_in_bytes");
-        cg->fd_failcnt = cg_open_ro(dir, "memory.failcnt");
-        cg->fd_oom_control = cg_open_ro(dir, "memory.oom_control");
-        cg->fd_memsw_failcnt = cg_open_ro(dir, "memory.memsw.failcnt");
-        /* No held cgroup.procs fd: v1 caches the pid list per open file for as long as reads keep
-         * coming (it is dropped 1 s after the last one), so a held fd would show exited pids forever. */
-
-        /* Ancestors' limits: a parent may be lowered while we run, and hierarchical_memory_limit only
-         * covers the part of the tree this mount shows. */
-        _cleanup_free_ char *cur = strdup(dir);
-        if (!cur)
-                return -ENOMEM;
-        while (strlen(cur) > strlen(mount)) {
-                char *slash = strrchr(cur, '/');
-                if (!slash || slash == cur)
-                        break;
-                *slash = '\0';
-                if (strlen(cur) < strlen(mount))
-                        break;
-                int fd = cg_open_ro(cur, "memory.limit_in_bytes");
-                if (fd < 0)
-                        break;
-                int *n = realloc(cg->anc_fds, (depth + 1) * sizeof(int));
-                if (!n) {
-                        safe_close(fd);
-                        return -ENOMEM;
-                }
-                cg->anc_fds = n;
-                cg->anc_fds[depth++] = fd;
-                cg->n_anc = depth;
-        }
-        return 0;
-}
-
-/* Opens the unified-tree twin's files (PSI, cgroup.events, cgroup.kill) on hybrid hosts. */
-static void open_unified(Cg *cg, const char *udir)
-{
-        cg->fd_pressure = cg_open_ro(udir, "memory.pressure");
-        cg->fd_cgevents = cg_open_ro(udir, "cgroup.events");
-        if (cg->fd_pressure >= 0) {
-                free(cg->pressure_path);
-                cg->pressure_path = cg_path_join(udir, "memory.pressure");
-        }
+        return r;
 }
 
 static int register_oom_eventfd(Cg *cg, const char *dir)
@@ -80,29 +30,20 @@ static int register_oom_eventfd(Cg *cg, const char *dir)
         char buf[64];
         int r;
 
-        if (cg->fd_oom_control < 0)
+        if (cg->fd[CG_FD_OOM_CONTROL] < 0)
                 return -ENOENT;
         efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (efd < 0)
                 return negative_errno();
-        snprintf(buf, sizeof(buf), "%d %d", efd, cg->fd_oom_control);
+        snprintf(buf, sizeof(buf), "%d %d", efd, cg->fd[CG_FD_OOM_CONTROL]);
         r = cg_write_file(dir, "cgroup.event_control", buf);
         if (r < 0)
                 return r;
-        cg->fd_eventfd = TAKE_FD(efd);
+        cg->fd[CG_FD_EVENTFD] = TAKE_FD(efd);
         return 0;
 }
 
-static char *fmt_v1(char *buf, size_t n, uint64_t v)
-{
-        if (v == UINT64_MAX)
-                snprintf(buf, n, "-1");
-        else
-                snprintf(buf, n, "%" PRIu64, v);
-        return buf;
-}
-
-int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
+static int v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
 {
         char name[64], vmax[32], vsw[32], vhigh[32];
         CgSetting settings[3];
@@ -128,7 +69,8 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
 
         /* limit_in_bytes first: the kernel refuses a memsw limit below the memory limit. */
         if (max != UINT64_MAX)
-                settings[ns++] = (CgSetting){ "memory.limit_in_bytes", fmt_v1(vmax, sizeof(vmax), max) };
+                settings[ns++] =
+                    (CgSetting){ "memory.limit_in_bytes", cg_format_v1_limit(vmax, sizeof(vmax), max) };
         if (opts->memory_swap_max.set && swap != UINT64_MAX) {
                 _cleanup_free_ char *memsw = cg_path_join(h->v1_dir, "memory.memsw.limit_in_bytes");
                 if (!memsw || access(memsw, F_OK) < 0)
@@ -142,10 +84,11 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
                             "(memory.memsw.limit_in_bytes), which needs --memory-max as well; swap is "
                             "not limited");
                 else
-                        settings[ns++] =
-                            (CgSetting){ "memory.memsw.limit_in_bytes",
-                                         fmt_v1(vsw, sizeof(vsw),
-                                                max > UINT64_MAX - swap ? UINT64_MAX : max + swap) };
+                        settings[ns++] = (CgSetting){
+                                "memory.memsw.limit_in_bytes",
+                                cg_format_v1_limit(vsw, sizeof(vsw),
+                                                   max > UINT64_MAX - swap ? UINT64_MAX : max + swap)
+                        };
         }
         if (opts->memory_high.set) {
                 log_warning(
@@ -153,8 +96,8 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
                     "instead, which only steers reclaim under global memory pressure and does not "
                     "throttle the workload");
                 cg->warned_high_v1 = true;
-                settings[ns++] =
-                    (CgSetting){ "memory.soft_limit_in_bytes", fmt_v1(vhigh, sizeof(vhigh), high) };
+                settings[ns++] = (CgSetting){ "memory.soft_limit_in_bytes",
+                                              cg_format_v1_limit(vhigh, sizeof(vhigh), high) };
         }
         if (opts->oom_group == 1)
                 log_warning(
@@ -183,7 +126,7 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
                 return r;
         }
 
-        r = cg_v1_open_files(cg, cg->leaf, h->v1_mount, reterr_msg);
+        r = v1_open_files(cg, cg->leaf, h->v1_mount, reterr_msg);
         if (r < 0)
                 return r;
         r = register_oom_eventfd(cg, cg->leaf);
@@ -221,7 +164,7 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
                         cg->uni_leaf = NULL;
                 } else {
                         cg->uni_created = true;
-                        open_unified(cg, cg->uni_leaf);
+                        cg_files_open_unified(cg, cg->uni_leaf);
                         _cleanup_free_ char *up = cg_path_join(cg->uni_leaf, "cgroup.procs");
                         if (!up)
                                 return -ENOMEM;
@@ -236,94 +179,137 @@ int cg_v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
 
 /* v1 attach/observe: the cgroup exists; use the unified twin only when it is the same path, so that
  * PSI and kill never cover processes outside the watched cgroup. */
-int cg_v1_attach_unified(Cg *cg, const CgHost *h)
+static int attach_unified(Cg *cg, const CgHost *h)
 {
         if (h->v2_dir && h->v1_path && h->v2_path && streq(h->v1_path, h->v2_path) &&
             !streq(h->v2_path, "/")) {
                 cg->uni_leaf = strdup(h->v2_dir);
                 if (!cg->uni_leaf)
                         return -ENOMEM;
-                open_unified(cg, cg->uni_leaf);
+                cg_files_open_unified(cg, cg->uni_leaf);
         }
         return 0;
 }
 
-static void drain_eventfd(int fd)
+static int v1_sample(Cg *cg, CgFigures *f)
 {
         uint64_t v;
-        if (fd >= 0)
-                (void)!read(fd, &v, sizeof(v));
-}
-
-int cg_v1_sample(Cg *cg, OomlessSample *s)
-{
-        char buf[16384];
-        uint64_t v, hl = UINT64_MAX;
         int r;
 
-        r = cg_read_limit_fd(cg->fd_current, &s->current);
+        /* The OOM eventfd's counter is consumed here, so that cg_events_fd() stops reporting it. */
+        if (cg->fd[CG_FD_EVENTFD] >= 0)
+                (void)!read(cg->fd[CG_FD_EVENTFD], &v, sizeof(v));
+        r = cg_files_sample(cg, CG_FILES_V1, f);
         if (r < 0)
                 return r;
-        if (cg_read_limit_fd(cg->fd_peak, &v) >= 0)
-                s->peak = v;
-        if (cg_pread_fd(cg->fd_stat, buf, sizeof(buf)) >= 0) {
-                if (cg_keyed_get(buf, "total_rss", &v) >= 0)
-                        s->anon = v;
-                if (cg_keyed_get(buf, "total_cache", &v) >= 0)
-                        s->file = v;
-                if (cg_keyed_get(buf, "total_swap", &v) >= 0)
-                        s->swap_current = v;
-                if (cg_keyed_get(buf, "hierarchical_memory_limit", &v) >= 0)
-                        hl = v;
-        }
-        s->limit = MIN(hl, cg->memtotal);
-        if (cg_read_limit_fd(cg->fd_max, &v) >= 0)
-                s->limit = MIN(s->limit, v);
-        for (size_t i = 0; i < cg->n_anc; i++)
-                if (cg_read_limit_fd(cg->anc_fds[i], &v) >= 0)
-                        s->limit = MIN(s->limit, v);
-        s->high = OOMLESS_NO_LIMIT;
-        if (cg_read_limit_fd(cg->fd_high, &v) >= 0)
-                s->high = v;
-
-        /* v1 has no memory.events: failcnt (+ memsw.failcnt) counts hits of the limit (~"max"), oom_control
-         * has the kill counter and whether the group is stuck in OOM right now. */
-        drain_eventfd(cg->fd_eventfd);
-        if (cg_read_limit_fd(cg->fd_failcnt, &v) >= 0) {
-                s->ev_max = v;
-                s->events_valid = true;
-        }
-        /* With a memory+swap limit the charge can fail on that counter instead. */
-        if (cg_read_limit_fd(cg->fd_memsw_failcnt, &v) >= 0)
-                s->ev_max += v;
-        if (cg_pread_fd(cg->fd_oom_control, buf, sizeof(buf)) >= 0) {
-                uint64_t under = 0;
-                (void)cg_keyed_get(buf, "under_oom", &under);
-                if (cg_keyed_get(buf, "oom_kill", &v) >= 0)
-                        s->ev_oom_kill = v;
-                s->ev_oom = s->ev_oom_kill + under;
-                s->events_valid = true;
-        }
         _cleanup_close_ int pfd = cg_open_ro(cg->leaf, "cgroup.procs");
-        (void)cg_count_procs_fd(pfd, &s->nr_processes);
-        cg_sample_psi(cg, s);
+        (void)cg_count_procs_fd(pfd, &f->nr_processes);
         return 0;
 }
 
-void cg_v1_teardown(Cg *cg)
+static void v1_teardown(Cg *cg)
+{
+        cg_remove_created(cg->uni_leaf, &cg->uni_created);
+        cg_remove_created(cg->leaf, &cg->leaf_created);
+}
+
+/* An existing cgroup: attach, and observe of our own. */
+static int v1_setup_attach(Cg *cg, const CgHost *h, pid_t pid, const char *cgroup_path, char **reterr_msg)
 {
         int r;
 
-        if (cg->uni_created && cg->uni_leaf) {
-                r = cg_rmdir_retry(cg->uni_leaf);
-                if (r < 0)
-                        log_warning_errno(r, "cannot remove %s: %m", cg->uni_leaf);
-                cg->uni_created = false;
-        }
-        if (cg->leaf_created && cg->leaf) {
-                r = cg_rmdir_retry(cg->leaf);
-                if (r < 0)
-                        log_warning_errno(r, "cannot remove %s: %m", cg->leaf);
-                cg->leaf_created = false;
-        }
+        cg->leaf = strdup(h->v1_dir);
+        cg->leaf_rel = strdup(h->v1_path);
+        if (!cg->leaf || !cg->leaf_rel)
+                return -ENOMEM;
+        r = v1_open_files(cg, cg->leaf, h->v1_mount, reterr_msg);
+        if (r < 0)
+                return r;
+        return attach_unified(cg, h);
 }
+
+/* v1 keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes: when a swap limit is in force,
+ * move it along so the swap allowance stays, raising memsw first and lowering it last. */
+static int set_limit_v1_max(Cg *cg, uint64_t bytes, const char *value)
+{
+        _cleanup_free_ char *p = cg_path_join(cg->leaf, "memory.memsw.limit_in_bytes"), *txt = NULL;
+        uint64_t old_max, old_sw;
+        char swbuf[32];
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        if (cg_read_limit_fd(cg->fd[CG_FD_MAX], &old_max) < 0 || cg_read_file(p, &txt) < 0 ||
+            cg_parse_limit(txt, &old_sw) < 0 || old_sw == UINT64_MAX)
+                return cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+        uint64_t allowance = old_max == UINT64_MAX || old_sw < old_max ? 0 : old_sw - old_max;
+        uint64_t sw = bytes == UINT64_MAX || bytes > UINT64_MAX - allowance ? UINT64_MAX : bytes + allowance;
+        cg_format_v1_limit(swbuf, sizeof(swbuf), sw);
+        if (bytes > old_max) {
+                r = cg_lib_set("memory", cg->leaf_rel, "memory.memsw.limit_in_bytes", swbuf);
+                if (r >= 0)
+                        r = cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+        } else {
+                r = cg_lib_set("memory", cg->leaf_rel, "memory.limit_in_bytes", value);
+                if (r >= 0)
+                        r = cg_lib_set("memory", cg->leaf_rel, "memory.memsw.limit_in_bytes", swbuf);
+        }
+        return r;
+}
+
+static int v1_set_limit(Cg *cg, bool high, uint64_t bytes)
+{
+        char buf[32];
+
+        cg_format_v1_limit(buf, sizeof(buf), bytes);
+        if (!high)
+                return set_limit_v1_max(cg, bytes, buf);
+        if (!cg->warned_high_v1) {
+                log_warning("cgroup v1 has no memory.high; %s/memory.soft_limit_in_bytes is set instead, "
+                            "which does not throttle",
+                            cg->leaf);
+                cg->warned_high_v1 = true;
+        }
+        return cg_lib_set("memory", cg->leaf_rel, "memory.soft_limit_in_bytes", buf);
+}
+
+static int v1_attach_pid(Cg *cg, pid_t pid)
+{
+        char buf[32];
+        /* libcgroup writes the tid to v1 "tasks" (one thread): fine for the freshly started,
+         * single-threaded children this is meant for. */
+        int r = cg_lib_attach("memory", cg->leaf_rel, pid);
+        if (r < 0 || !cg->uni_leaf)
+                return r;
+        /* The unified twin has no controller for libcgroup to name. */
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        return cg_write_file(cg->uni_leaf, "cgroup.procs", buf);
+}
+
+/* A fresh open each time: v1 caches the pid list per open file (see cgroup-files.c). */
+static int v1_list_pids(Cg *cg, pid_t **ret, size_t *ret_n)
+{
+        _cleanup_close_ int fd = cg_open_ro(cg->leaf, "cgroup.procs");
+        return cg_list_procs_fd(fd, ret, ret_n);
+}
+
+#define V1_READERS                                                                                          \
+        .files = CG_FILES_V1, .setup_attach = v1_setup_attach, .open_files = v1_open_files,                 \
+        .sample = v1_sample, .get_limit = cg_files_get_limit, .kill_all = cg_kill_members,                  \
+        .list_pids = v1_list_pids
+
+/* PSI and cgroup.kill come from the unified twin when there is one (setup drops them otherwise). */
+const CgOps cg_v1_ops = {
+        .name = "v1",
+        .caps = CG_CAP_LEAVES | CG_CAP_MAX | CG_CAP_SOFT_LIMIT | CG_CAP_PSI | CG_CAP_PSI_TRIGGER |
+                CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,
+        .populated = CG_POPULATED_EVENTS_ZERO,
+        .setup_run = v1_setup_run,
+        .set_limit = v1_set_limit,
+        .attach_pid = v1_attach_pid,
+        .teardown = v1_teardown,
+        V1_READERS,
+};
+
+/* Read-only v1 cgroupfs: our own memory cgroup through the v1 readers, no writers. */
+const CgOps cg_v1_observe_ops = { CG_OBSERVE_OPS, V1_READERS };

@@ -14,110 +14,24 @@
 #include "cgroup-internal.h"
 #include "log.h"
 
-int cg_v2_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
+static int v2_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
 {
-        _cleanup_free_ char *cur = NULL;
-
-        cg->fd_current = cg_open_ro(dir, "memory.current");
-        if (cg->fd_current < 0) {
-                int r = cg->fd_current;
-                cg_set_msg(
-                    reterr_msg,
-                    "cannot open %s/memory.current: %s; the memory controller is not enabled for this "
-                    "cgroup (see the parent's cgroup.subtree_control)",
-                    dir, strerror(-r));
-                return r;
-        }
-        cg->fd_peak = cg_open_ro(dir, "memory.peak");
-        cg->fd_stat = cg_open_ro(dir, "memory.stat");
-        cg->fd_events = cg_open_ro(dir, "memory.events");
-        cg->fd_pressure = cg_open_ro(dir, "memory.pressure");
-        cg->fd_high = cg_open_ro(dir, "memory.high");
-        cg->fd_max = cg_open_ro(dir, "memory.max");
-        cg->fd_swap = cg_open_ro(dir, "memory.swap.current");
-        cg->fd_procs = cg_open_ro(dir, "cgroup.procs");
-        cg->fd_cgevents = cg_open_ro(dir, "cgroup.events");
-        if (cg->fd_pressure >= 0) {
-                free(cg->pressure_path);
-                cg->pressure_path = cg_path_join(dir, "memory.pressure");
-        }
-
-        /* Every ancestor's memory.max, nearest first, up to the mount; the true root has none. */
-        cur = strdup(dir);
-        if (!cur)
-                return -ENOMEM;
-        size_t ml = strlen(mount);
-        while (strlen(cur) > ml) {
-                char *slash = strrchr(cur, '/');
-                if (!slash)
-                        break;
-                *slash = '\0';
-                if (strlen(cur) < ml)
-                        break;
-                int fd = cg_open_ro(cur, "memory.max");
-                if (fd < 0)
-                        break;
-                int *n = realloc(cg->anc_fds, (cg->n_anc + 1) * sizeof(int));
-                if (!n) {
-                        safe_close(fd);
-                        return -ENOMEM;
-                }
-                cg->anc_fds = n;
-                cg->anc_fds[cg->n_anc++] = fd;
-        }
-        return 0;
+        int r = cg_files_open(cg, CG_FILES_V2, dir, mount);
+        if (r < 0 && cg->fd[CG_FD_CURRENT] < 0)
+                cg_set_msg(reterr_msg,
+                           "cannot open %s/memory.current: %s; the memory controller is not enabled for "
+                           "this cgroup (see the parent's cgroup.subtree_control)",
+                           dir, strerror(-r));
+        return r;
 }
 
-int cg_v2_sample(Cg *cg, OomlessSample *s)
+static int v2_sample(Cg *cg, CgFigures *f)
 {
-        char buf[16384];
-        uint64_t v;
-        int r;
-
-        r = cg_read_limit_fd(cg->fd_current, &s->current);
+        int r = cg_files_sample(cg, CG_FILES_V2, f);
         if (r < 0)
                 return r;
-        if (cg_read_limit_fd(cg->fd_peak, &v) >= 0)
-                s->peak = v;
-        if (cg_pread_fd(cg->fd_stat, buf, sizeof(buf)) >= 0) {
-                if (cg_keyed_get(buf, "anon", &v) >= 0)
-                        s->anon = v;
-                if (cg_keyed_get(buf, "file", &v) >= 0)
-                        s->file = v;
-        }
-        s->limit = cg->memtotal;
-        if (cg_read_limit_fd(cg->fd_max, &v) >= 0)
-                s->limit = MIN(s->limit, v);
-        for (size_t i = 0; i < cg->n_anc; i++)
-                if (cg_read_limit_fd(cg->anc_fds[i], &v) >= 0)
-                        s->limit = MIN(s->limit, v);
-        s->high = OOMLESS_NO_LIMIT;
-        if (cg_read_limit_fd(cg->fd_high, &v) >= 0)
-                s->high = v;
-        if (cg_read_limit_fd(cg->fd_swap, &v) >= 0)
-                s->swap_current = v;
-        /* Reading memory.events also re-arms its POLLPRI notification (cg_events_fd). */
-        if (cg_pread_fd(cg->fd_events, buf, sizeof(buf)) >= 0) {
-                (void)cg_keyed_get(buf, "low", &s->ev_low);
-                (void)cg_keyed_get(buf, "high", &s->ev_high);
-                (void)cg_keyed_get(buf, "max", &s->ev_max);
-                (void)cg_keyed_get(buf, "oom", &s->ev_oom);
-                (void)cg_keyed_get(buf, "oom_kill", &s->ev_oom_kill);
-                (void)cg_keyed_get(buf, "oom_group_kill", &s->ev_oom_group_kill);
-                s->events_valid = true;
-        }
-        (void)cg_count_procs_fd(cg->fd_procs, &s->nr_processes);
-        cg_sample_psi(cg, s);
+        (void)cg_count_procs_fd(cg->fd[CG_FD_PROCS], &f->nr_processes);
         return 0;
-}
-
-static char *fmt_v2(char *buf, size_t n, uint64_t v)
-{
-        if (v == UINT64_MAX)
-                snprintf(buf, n, "max");
-        else
-                snprintf(buf, n, "%" PRIu64, v);
-        return buf;
 }
 
 /* libcgroup's v2 create writes "+memory" into cgroup.subtree_control of every ancestor from the
@@ -197,7 +111,7 @@ static int enable_controllers(Cg *cg, const char *own, bool want_cpu, char **ret
         return 0;
 }
 
-int cg_v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
+static int v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reterr_msg)
 {
         char sup_name[64], wl_name[64], vmax[32], vhigh[32], vswap[32];
         const char *own = h->v2_dir;
@@ -246,19 +160,21 @@ int cg_v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
         if (r < 0)
                 return r;
 
-        if (opts->memory_max.set)
-                settings[ns++] =
-                    (CgSetting){ "memory.max", fmt_v2(vmax, sizeof(vmax),
-                                                      units_size_spec_resolve(&opts->memory_max, above)) };
-        if (opts->memory_high.set)
-                settings[ns++] =
-                    (CgSetting){ "memory.high", fmt_v2(vhigh, sizeof(vhigh),
-                                                       units_size_spec_resolve(&opts->memory_high, above)) };
-        if (opts->memory_swap_max.set)
-                settings[ns++] =
-                    (CgSetting){ "memory.swap.max",
-                                 fmt_v2(vswap, sizeof(vswap),
-                                        units_size_spec_resolve(&opts->memory_swap_max, above)) };
+        const struct {
+                const char *key;
+                const SizeSpec *spec;
+                char *buf;
+        } sizes[] = {
+                { "memory.max", &opts->memory_max, vmax },
+                { "memory.high", &opts->memory_high, vhigh },
+                { "memory.swap.max", &opts->memory_swap_max, vswap },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
+                if (sizes[i].spec->set)
+                        settings[ns++] =
+                            (CgSetting){ sizes[i].key,
+                                         units_format_limit(sizes[i].buf, sizeof(vmax),
+                                                            units_size_spec_resolve(sizes[i].spec, above)) };
         if (opts->oom_group >= 0)
                 settings[ns++] = (CgSetting){ "memory.oom.group", opts->oom_group ? "1" : "0" };
 
@@ -291,11 +207,11 @@ int cg_v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **reter
                 return r;
         }
 
-        r = cg_v2_open_files(cg, cg->leaf, h->v2_mount, reterr_msg);
+        r = v2_open_files(cg, cg->leaf, h->v2_mount, reterr_msg);
         if (r < 0)
                 return r;
-        cg->leaf_dirfd = open(cg->leaf, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (cg->leaf_dirfd < 0) {
+        cg->fd[CG_FD_LEAF_DIR] = open(cg->leaf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cg->fd[CG_FD_LEAF_DIR] < 0) {
                 r = negative_errno();
                 cg_set_msg(reterr_msg, "cannot open %s: %s", cg->leaf, strerror(-r));
                 return r;
@@ -331,29 +247,32 @@ static bool has_other_children(const char *dir, const char *except)
         return false;
 }
 
-void cg_v2_teardown(Cg *cg)
+/* Switches off the controllers we enabled in orig_dir, when no other child needs them. */
+static void give_back_controllers(Cg *cg)
+{
+        char *save = NULL;
+
+        if (!cg->enabled_ctrls[0] || !cg->orig_dir || has_other_children(cg->orig_dir, cg->sup_leaf))
+                return;
+        for (char *c = strtok_r(cg->enabled_ctrls, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
+                char cmd[32];
+                snprintf(cmd, sizeof(cmd), "-%s", c);
+                (void)cg_write_file(cg->orig_dir, "cgroup.subtree_control", cmd);
+        }
+        cg->enabled_ctrls[0] = '\0';
+}
+
+static void v2_teardown(Cg *cg)
 {
         int r;
 
-        if (cg->leaf_created && cg->leaf) {
-                r = cg_rmdir_retry(cg->leaf);
-                if (r < 0)
-                        log_warning_errno(r, "cannot remove %s: %m", cg->leaf);
-                cg->leaf_created = false;
-        }
+        cg_remove_created(cg->leaf, &cg->leaf_created);
         if (cg->moved_self && cg->orig_dir) {
                 r = cg_write_file(cg->orig_dir, "cgroup.procs", "0");
                 if (r == -EBUSY && cg->enabled_ctrls[0] && !has_other_children(cg->orig_dir, cg->sup_leaf)) {
                         /* A non-root cgroup with controllers handed down cannot take processes: give back
                          * what we enabled (nobody else uses it), then return home. */
-                        char *save = NULL;
-                        for (char *c = strtok_r(cg->enabled_ctrls, " ", &save); c;
-                             c = strtok_r(NULL, " ", &save)) {
-                                char cmd[32];
-                                snprintf(cmd, sizeof(cmd), "-%s", c);
-                                (void)cg_write_file(cg->orig_dir, "cgroup.subtree_control", cmd);
-                        }
-                        cg->enabled_ctrls[0] = '\0';
+                        give_back_controllers(cg);
                         r = cg_write_file(cg->orig_dir, "cgroup.procs", "0");
                 }
                 if (r < 0)
@@ -362,19 +281,72 @@ void cg_v2_teardown(Cg *cg)
                 else
                         cg->moved_self = false;
         }
-        if (cg->enabled_ctrls[0] && cg->orig_dir && !has_other_children(cg->orig_dir, cg->sup_leaf)) {
-                char *save = NULL;
-                for (char *c = strtok_r(cg->enabled_ctrls, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
-                        char cmd[32];
-                        snprintf(cmd, sizeof(cmd), "-%s", c);
-                        (void)cg_write_file(cg->orig_dir, "cgroup.subtree_control", cmd);
-                }
-                cg->enabled_ctrls[0] = '\0';
-        }
-        if (cg->sup_created && cg->sup_leaf && !cg->moved_self) {
-                r = cg_rmdir_retry(cg->sup_leaf);
-                if (r < 0)
-                        log_warning_errno(r, "cannot remove %s: %m", cg->sup_leaf);
-                cg->sup_created = false;
-        }
+        give_back_controllers(cg);
+        if (!cg->moved_self)
+                cg_remove_created(cg->sup_leaf, &cg->sup_created);
 }
+
+/* An existing cgroup: attach, and observe of our own. */
+static int v2_setup_attach(Cg *cg, const CgHost *h, pid_t pid, const char *cgroup_path, char **reterr_msg)
+{
+        int r;
+
+        cg->leaf = strdup(h->v2_dir);
+        cg->leaf_rel = strdup(h->v2_path);
+        if (!cg->leaf || !cg->leaf_rel)
+                return -ENOMEM;
+        r = v2_open_files(cg, cg->leaf, h->v2_mount, reterr_msg);
+        if (r < 0)
+                return r;
+        cg->uni_leaf = strdup(cg->leaf);
+        return cg->uni_leaf ? 0 : -ENOMEM;
+}
+
+static int v2_set_limit(Cg *cg, bool high, uint64_t bytes)
+{
+        char buf[32];
+        return cg_lib_set("memory", cg->leaf_rel, high ? "memory.high" : "memory.max",
+                          units_format_limit(buf, sizeof(buf), bytes));
+}
+
+static int v2_reclaim(Cg *cg, uint64_t bytes)
+{
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%" PRIu64, bytes);
+        /* Written directly: memory.reclaim is an action, not a setting libcgroup can model, and EAGAIN
+         * (reclaimed less than asked) must reach the caller as is. */
+        return cg_write_file(cg->leaf, "memory.reclaim", buf);
+}
+
+static int v2_attach_pid(Cg *cg, pid_t pid)
+{
+        return cg_lib_attach("memory", cg->leaf_rel, pid);
+}
+
+static int v2_list_pids(Cg *cg, pid_t **ret, size_t *ret_n)
+{
+        return cg_list_procs_fd(cg->fd[CG_FD_PROCS], ret, ret_n);
+}
+
+#define V2_READERS                                                                                          \
+        .files = CG_FILES_V2, .setup_attach = v2_setup_attach, .open_files = v2_open_files,                 \
+        .sample = v2_sample, .get_limit = cg_files_get_limit, .kill_all = cg_kill_members,                  \
+        .list_pids = v2_list_pids
+
+const CgOps cg_v2_ops = {
+        .name = "v2",
+        .caps = CG_CAP_LEAVES | CG_CAP_MAX | CG_CAP_HIGH | CG_CAP_RECLAIM | CG_CAP_PSI | CG_CAP_PSI_TRIGGER |
+                CG_CAP_KILL | CG_CAP_EVENTS | CG_CAP_SWAP,
+        .populated = CG_POPULATED_EVENTS,
+        .setup_run = v2_setup_run,
+        .set_limit = v2_set_limit,
+        .attach_pid = v2_attach_pid,
+        .reclaim = v2_reclaim,
+        .teardown = v2_teardown,
+        V2_READERS,
+};
+
+/* Read-only cgroupfs: our own cgroup through the v2 readers, no writers; the supervisor is a member
+ * of what it samples. */
+const CgOps cg_v2_observe_ops = { CG_OBSERVE_OPS, V2_READERS };

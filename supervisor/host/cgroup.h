@@ -72,7 +72,50 @@ int cg_spawn_fds(Cg *cg, int *ret_dirfd, const int **ret_join_fds);
  * a no-op on observe/none (tier none watches the supervisor's descendants anyway). */
 int cg_attach_pid(Cg *cg, pid_t pid);
 
-/* Reads one sample through held fds. Fills everything except the heap and PSI-trigger fields. */
+/* What one Cg can do, fixed once at setup from the tier, the mode (run/attach) and the files that
+ * exist. Callers ask cg_has() instead of comparing tiers. */
+typedef enum CgCap {
+        CG_CAP_LEAVES = 1u << 0,      /* oomless created the leaves and owns them (run on v2/v1): the child
+                                       * starts in them, cg_attach_pid() moves, teardown removes, and
+                                       * everything in them may be killed */
+        CG_CAP_MAX = 1u << 1,         /* cg_set_memory_max() writes a hard limit (memory.max, v1
+                                       * memory.limit_in_bytes): writable v2/v1, run or attach */
+        CG_CAP_HIGH = 1u << 2,        /* a memory.high that throttles (writable v2 only) */
+        CG_CAP_SOFT_LIMIT = 1u << 3,  /* cg_set_memory_high() writes v1's memory.soft_limit_in_bytes
+                                       * instead, which steers reclaim but does not throttle */
+        CG_CAP_RECLAIM = 1u << 4,     /* memory.reclaim (writable v2) */
+        CG_CAP_PSI = 1u << 5,         /* per-cgroup memory.pressure is sampled (v2, the hybrid twin, or
+                                       * observe); cg_pressure_path() is set */
+        CG_CAP_PSI_TRIGGER = 1u << 6, /* ... and a trigger can be written into it (not on observe) */
+        CG_CAP_KILL = 1u << 7,        /* cgroup.kill in the unified leaf (v2 or the hybrid twin), tried
+                                       * first by cg_kill_all(SIGKILL) */
+        CG_CAP_EVENTS = 1u << 8,      /* cg_events_fd() exists: memory.events POLLPRI, or the v1 OOM
+                                       * eventfd */
+        CG_CAP_SWAP = 1u << 9,        /* swap use is sampled (memory.swap.current, or v1 total_swap with
+                                       * memsw accounting) */
+} CgCap;
+
+/* True when every capability in caps is present. */
+bool cg_has(const Cg *cg, unsigned caps);
+unsigned cg_caps(const Cg *cg);
+
+/* The cgroup's part of a sample, as the tier's files give it. host/sample.c turns it into an
+ * OomlessSample (adding the time, PSI trigger counts and heap figures); the field meanings are the
+ * OomlessSample fields of the same names. */
+typedef struct CgFigures {
+        uint64_t current, peak, limit, high, anon, file, swap_current;
+        bool events_valid;
+        uint64_t ev_low, ev_high, ev_max, ev_oom, ev_oom_kill, ev_oom_group_kill;
+        bool psi_valid;
+        OomlessPsi psi_some, psi_full;
+        uint32_t nr_processes; /* without the supervisor itself on observe */
+} CgFigures;
+
+/* Reads the cgroup figures through held fds (re-arming cg_events_fd()). */
+int cg_read_figures(Cg *cg, CgFigures *ret);
+
+/* Reads one sample through held fds. Fills everything except the heap and PSI-trigger fields.
+ * Defined in host/sample.c, the one place an OomlessSample is written; a daemon wants a Sampler. */
 int cg_sample(Cg *cg, OomlessSample *ret);
 
 /* Arms a kernel PSI trigger ("some 150000 1000000") on the leaf's memory.pressure; returns an fd to

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "oomless/control.h"
 #include "strv.h"
+#include "time-util.h"
 
 /* One warning about a bad snapshot per this interval; the rest are counted and summarised. */
 #define CONTROL_WARN_INTERVAL_USEC (10 * USEC_PER_SEC)
@@ -49,13 +50,6 @@ struct Control {
         uint64_t last_warn_usec;
         unsigned suppressed_warnings;
 };
-
-static uint64_t now_usec(clockid_t clock)
-{
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-}
 
 static uint32_t read_pid_max(void)
 {
@@ -299,21 +293,27 @@ static const char *validate(const Control *c, const struct oomless_control_alloc
         if (a->updated_ns / 1000 > now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC)
                 BAD("updated_ns", "updated_ns %llu lies in the future", (unsigned long long)a->updated_ns);
         if (same) {
-                if (a->heap_returned < c->last.heap_returned)
-                        BAD("heap_returned", "counter heap_returned went backwards (%llu < %llu)",
-                            (unsigned long long)a->heap_returned, (unsigned long long)c->last.heap_returned);
-                if (a->cap_hits < c->last.cap_hits)
-                        BAD("cap_hits", "counter cap_hits went backwards (%llu < %llu)",
-                            (unsigned long long)a->cap_hits, (unsigned long long)c->last.cap_hits);
-                if (a->scavenges < c->last.scavenges)
-                        BAD("scavenges", "counter scavenges went backwards (%llu < %llu)",
-                            (unsigned long long)a->scavenges, (unsigned long long)c->last.scavenges);
-                if (a->scavenge_ack < c->last.scavenge_ack)
-                        BAD("scavenge_ack", "scavenge_ack went backwards (%llu < %llu)",
-                            (unsigned long long)a->scavenge_ack, (unsigned long long)c->last.scavenge_ack);
-                if (a->updated_ns < c->last.updated_ns)
-                        BAD("updated_ns", "updated_ns went backwards (%llu < %llu)",
-                            (unsigned long long)a->updated_ns, (unsigned long long)c->last.updated_ns);
+                /* Counters only grow while the same allocator publishes. */
+                static const struct {
+                        const char *name, *what;
+                        size_t off, last_off;
+                } counters[] = {
+#define C(f, what) { #f, what, offsetof(struct oomless_control_alloc, f), offsetof(ControlAllocFigures, f) }
+                        C(heap_returned, "counter heap_returned"),
+                        C(cap_hits, "counter cap_hits"),
+                        C(scavenges, "counter scavenges"),
+                        C(scavenge_ack, "scavenge_ack"),
+                        C(updated_ns, "updated_ns"),
+#undef C
+                };
+                for (size_t i = 0; i < ELEMENTSOF(counters); i++) {
+                        uint64_t cur, prev;
+                        memcpy(&cur, (const char *)a + counters[i].off, sizeof(cur));
+                        memcpy(&prev, (const char *)&c->last + counters[i].last_off, sizeof(prev));
+                        if (cur < prev)
+                                BAD(counters[i].name, "%s went backwards (%llu < %llu)", counters[i].what,
+                                    (unsigned long long)cur, (unsigned long long)prev);
+                }
         }
 #undef BAD
         return NULL;
@@ -377,24 +377,6 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
         c->seen_allocator = true;
         if (ret)
                 *ret = f;
-        return 0;
-}
-
-int control_fill_sample(Control *c, OomlessSample *sample)
-{
-        ControlAllocFigures f;
-        int r;
-
-        r = control_read_alloc(c, &f);
-        if (r < 0) {
-                sample->heap_valid = false;
-                return r;
-        }
-        sample->heap_valid = true;
-        sample->heap_held = f.heap_held;
-        sample->heap_in_use = f.heap_in_use;
-        sample->heap_cap = f.heap_cap;
-        sample->heap_cap_hits = f.cap_hits;
         return 0;
 }
 

@@ -55,8 +55,9 @@ int64_t control_request_scavenge(Control *c);
  * *ret is untouched on failure. */
 int control_read_alloc(Control *c, ControlAllocFigures *ret);
 
-/* Convenience for the sampler: fills sample->heap_* from a fresh valid snapshot, or clears
- * heap_valid. Returns what control_read_alloc() returned. */
+/* Fills sample->heap_* from a fresh valid snapshot, or clears heap_valid. Returns what
+ * control_read_alloc() returned. Defined in host/sample.c (the one place a sample is written); the
+ * daemon gets the heap figures through its Sampler. */
 int control_fill_sample(Control *c, OomlessSample *sample);
 
 /* True once a valid snapshot has been seen from any allocator. */

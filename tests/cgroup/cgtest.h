@@ -31,8 +31,9 @@ static inline void cgtest_cleanup(void)
 {
         for (size_t i = 0; i < sizeof(cgtest_live) / sizeof(cgtest_live[0]); i++)
                 if (cgtest_live[i]) {
-                        /* Only leaves we created: observe/none Cgs cover processes that are not ours. */
-                        if (cg_tier(cgtest_live[i]) == CG_TIER_V1 || cg_tier(cgtest_live[i]) == CG_TIER_V2)
+                        /* Only writable v2/v1 cgroups (ours): observe/none Cgs cover processes that are not
+                         * ours. */
+                        if (cg_has(cgtest_live[i], CG_CAP_MAX))
                                 (void)cg_kill_all(cgtest_live[i], SIGKILL);
                         while (waitpid(-1, NULL, WNOHANG) > 0)
                                 ;
@@ -202,6 +203,23 @@ static inline const char *proc_cgroup_path(pid_t pid, bool unified)
         return NULL;
 }
 
+/* Attaches to pid's cgroup as `oomless attach --pid` does, checks the tier and the leaf found, and
+ * takes one sample into *s. */
+static inline Cg *cgtest_attach_pid(pid_t pid, CgTier tier, const char *leaf, OomlessSample *s)
+{
+        CgOptions o = { .requested = CG_TIER_AUTO, .oom_group = -1, .tree_limit = UINT64_MAX };
+        char *msg = NULL;
+        Cg *cg = NULL;
+        if (cg_setup_attach(&o, pid, NULL, &cg, &msg) < 0)
+                TEST_FAIL("attach --pid %d: %s", (int)pid, msg ? msg : "");
+        free(msg);
+        ASSERT_EQ(cg_tier(cg), tier);
+        ASSERT_STREQ(cg_leaf_path(cg), leaf);
+        *s = (OomlessSample){};
+        ASSERT_OK(cg_sample(cg, s));
+        return cg;
+}
+
 static inline bool dir_exists(const char *p)
 {
         struct stat st;
@@ -213,3 +231,51 @@ static inline bool wait_pollpri(int fd, int timeout_ms)
         struct pollfd p = { .fd = fd, .events = POLLPRI };
         return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLPRI | POLLERR));
 }
+
+#ifdef FIXTURE_DIR
+/* tests/fixtures/cgroupfs/<case>/ (a fake proc/self/{mountinfo,cgroup}, proc/meminfo and the cgroupfs
+ * files detection and sampling read), copied to a scratch directory first so that the checkout's
+ * permissions cannot change the verdict; read-only cases are read-only through their mountinfo
+ * flags. The scratch directory goes at exit. */
+static char cgtest_scratch[256];
+
+static inline void cgtest_fixture_cleanup(void)
+{
+        char cmd[512];
+        if (cgtest_scratch[0]) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cgtest_scratch);
+                (void)!system(cmd);
+        }
+}
+
+static inline const char *cgtest_fixture(const char *name)
+{
+        static char root[512];
+        char cmd[2048];
+        if (!cgtest_scratch[0]) {
+                snprintf(cgtest_scratch, sizeof(cgtest_scratch), "/tmp/oomless-cgfix-XXXXXX");
+                if (!mkdtemp(cgtest_scratch))
+                        TEST_FAIL("mkdtemp: %s", strerror(errno));
+                atexit(cgtest_fixture_cleanup);
+        }
+        snprintf(root, sizeof(root), "%s/%s", cgtest_scratch, name);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/%s' '%s'", root, FIXTURE_DIR, name, root);
+        if (system(cmd) != 0)
+                TEST_FAIL("cannot copy fixture %s", name);
+        return root;
+}
+
+/* A Cg over a fixture tree: attach to cgroup_path, or run (which creates nothing on observe/none)
+ * when it is NULL. */
+static inline Cg *cgtest_fixture_cg(const char *root, const char *cgroup_path, uint64_t tree_limit)
+{
+        CgOptions o = { .requested = CG_TIER_AUTO, .root = root, .oom_group = -1, .tree_limit = tree_limit };
+        char *msg = NULL;
+        Cg *cg = NULL;
+        int r = cgroup_path ? cg_setup_attach(&o, 0, cgroup_path, &cg, &msg) : cg_setup_run(&o, &cg, &msg);
+        if (r < 0)
+                TEST_FAIL("fixture %s: %s", root, msg ? msg : strerror(-r));
+        free(msg);
+        return cg;
+}
+#endif

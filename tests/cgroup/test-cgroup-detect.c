@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Tier detection, on this host and on fixture trees (tests/fixtures/cgroupfs/<case>/: a fake
- * proc/self/{mountinfo,cgroup}, proc/meminfo and the cgroupfs files detection and sampling read).
- * Each fixture is copied to a scratch directory first so that the checkout's permissions cannot
- * change the verdict; read-only cases are read-only through their mountinfo flags. */
+/* Tier detection, on this host and on fixture trees (tests/fixtures/cgroupfs/<case>/, see
+ * cgtest_fixture()). */
 #include "cgtest.h"
 
 #include "cgroup.h"
@@ -11,24 +9,6 @@
 #ifndef FIXTURE_DIR
 #error FIXTURE_DIR must point at tests/fixtures/cgroupfs
 #endif
-
-static char scratch[256];
-
-static const char *fixture(const char *name)
-{
-        static char root[512];
-        char cmd[2048];
-        if (!scratch[0]) {
-                snprintf(scratch, sizeof(scratch), "/tmp/oomless-cgfix-XXXXXX");
-                if (!mkdtemp(scratch))
-                        TEST_FAIL("mkdtemp: %s", strerror(errno));
-        }
-        snprintf(root, sizeof(root), "%s/%s", scratch, name);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/%s' '%s'", root, FIXTURE_DIR, name, root);
-        if (system(cmd) != 0)
-                TEST_FAIL("cannot copy fixture %s", name);
-        return root;
-}
 
 static CgTier detect(const char *root, CgTier want, char **msg)
 {
@@ -51,7 +31,7 @@ TEST(tier_strings)
 TEST(fixture_v2)
 {
         char *msg = NULL;
-        const char *root = fixture("v2");
+        const char *root = cgtest_fixture("v2");
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V2);
         ASSERT_EQ(detect(root, CG_TIER_V2, &msg), CG_TIER_V2);
         ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), CG_TIER_OBSERVE);
@@ -79,7 +59,7 @@ TEST(fixture_v2)
 TEST(fixture_v1_hybrid)
 {
         char *msg = NULL;
-        const char *root = fixture("v1-hybrid");
+        const char *root = cgtest_fixture("v1-hybrid");
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V1);
         ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EOPNOTSUPP);
         ASSERT_TRUE(msg && strstr(msg, "memory controller is not available") &&
@@ -95,9 +75,7 @@ TEST(fixture_v1_hybrid)
         cg_host_done(&h);
 
         /* Attach by a path relative to the memory mount; fixture sampling of the v1 files. */
-        CgOptions o = { .requested = CG_TIER_AUTO, .root = root, .oom_group = -1, .tree_limit = UINT64_MAX };
-        Cg *cg = NULL;
-        ASSERT_OK(cg_setup_attach(&o, 0, "jobs/job1", &cg, &msg));
+        Cg *cg = cgtest_fixture_cg(root, "jobs/job1", UINT64_MAX);
         ASSERT_EQ(cg_tier(cg), CG_TIER_V1);
         OomlessSample s = {};
         ASSERT_OK(cg_sample(cg, &s));
@@ -112,15 +90,13 @@ TEST(fixture_v1_hybrid)
 TEST(fixture_observe)
 {
         char *msg = NULL;
-        const char *root = fixture("observe");
+        const char *root = cgtest_fixture("observe");
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
         ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EROFS);
         ASSERT_TRUE(msg && strstr(msg, "read-only file system") && strstr(msg, "--cgroup-mode=observe"));
         ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EOPNOTSUPP);
 
-        CgOptions o = { .requested = CG_TIER_AUTO, .root = root, .oom_group = -1, .tree_limit = UINT64_MAX };
-        Cg *cg = NULL;
-        ASSERT_OK(cg_setup_run(&o, &cg, &msg));
+        Cg *cg = cgtest_fixture_cg(root, NULL, UINT64_MAX);
         ASSERT_EQ(cg_tier(cg), CG_TIER_OBSERVE);
         ASSERT_TRUE(strstr(cg_describe(cg), "observe") && strstr(cg_describe(cg), "read-only"));
         OomlessSample s = {};
@@ -141,7 +117,7 @@ TEST(fixture_observe)
 TEST(fixture_observe_bind_mount_root)
 {
         char *msg = NULL;
-        const char *root = fixture("observe-bind");
+        const char *root = cgtest_fixture("observe-bind");
         /* The later ro bind of the container's own cgroup hides the rw mount below it. */
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
         CgHost h = {};
@@ -157,7 +133,7 @@ TEST(fixture_observe_bind_mount_root)
 TEST(fixture_v1_readonly)
 {
         char *msg = NULL;
-        const char *root = fixture("v1-readonly");
+        const char *root = cgtest_fixture("v1-readonly");
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
         ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EROFS);
         ASSERT_TRUE(msg && strstr(msg, "read-only") && strstr(msg, "--cgroup-mode=observe"));
@@ -167,7 +143,7 @@ TEST(fixture_v1_readonly)
 TEST(fixture_none)
 {
         char *msg = NULL;
-        const char *root = fixture("none");
+        const char *root = cgtest_fixture("none");
         ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_NONE);
         ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), -EOPNOTSUPP);
         ASSERT_TRUE(msg && strstr(msg, "--cgroup-mode=none"));
@@ -228,7 +204,7 @@ TEST(malformed_proc_files)
                                         "0::\n",      "0::/../..\n",
                                         "x:memory\n", "4:memory:/a\n0::/b (deleted)\n" };
         char root[512];
-        snprintf(root, sizeof(root), "%s", fixture("none"));
+        snprintf(root, sizeof(root), "%s", cgtest_fixture("none"));
         for (size_t i = 0; i < sizeof(mountinfo) / sizeof(mountinfo[0]); i++)
                 for (size_t j = 0; j < sizeof(cgroup) / sizeof(cgroup[0]); j++) {
                         char *msg = NULL;
@@ -243,17 +219,7 @@ TEST(malformed_proc_files)
                 }
 }
 
-static void cleanup_scratch(void)
-{
-        char cmd[512];
-        if (scratch[0]) {
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-                (void)!system(cmd);
-        }
-}
-
 int main(int argc, char **argv)
 {
-        atexit(cleanup_scratch);
         return test_main(argc, argv);
 }

@@ -289,12 +289,8 @@ TEST(attach_by_pid_and_path)
 
         CgOptions ao = { .requested = CG_TIER_AUTO, .oom_group = -1, .tree_limit = UINT64_MAX };
         char *msg = NULL;
-        Cg *a = NULL;
-        ASSERT_OK(cg_setup_attach(&ao, k.pid, NULL, &a, &msg));
-        ASSERT_EQ(cg_tier(a), CG_TIER_V1);
-        ASSERT_STREQ(cg_leaf_path(a), cg_leaf_path(run));
-        OomlessSample s = {};
-        ASSERT_OK(cg_sample(a, &s));
+        OomlessSample s;
+        Cg *a = cgtest_attach_pid(k.pid, CG_TIER_V1, cg_leaf_path(run), &s);
         ASSERT_TRUE(s.current >= KID_CHUNK / 2);
         ASSERT_EQ(s.nr_processes, 1);
         ASSERT_U64_EQ(s.limit, 64ull << 20);

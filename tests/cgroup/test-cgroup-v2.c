@@ -215,12 +215,8 @@ TEST(cgroup_kill_empties_leaf)
         ASSERT_STREQ(proc_cgroup_path(a.pid, true), leaf + strlen("/sys/fs/cgroup"));
         CgOptions ao = { .requested = CG_TIER_AUTO, .oom_group = -1, .tree_limit = UINT64_MAX };
         char *msg = NULL;
-        Cg *at = NULL;
-        ASSERT_OK(cg_setup_attach(&ao, a.pid, NULL, &at, &msg));
-        ASSERT_EQ(cg_tier(at), CG_TIER_V2);
-        ASSERT_STREQ(cg_leaf_path(at), leaf);
-        OomlessSample as = {};
-        ASSERT_OK(cg_sample(at, &as));
+        OomlessSample as;
+        Cg *at = cgtest_attach_pid(a.pid, CG_TIER_V2, leaf, &as);
         ASSERT_EQ(as.nr_processes, 1);
         cg_free(at);
         ASSERT_OK(cg_setup_attach(&ao, 0, leaf + strlen("/sys/fs/cgroup"), &at, &msg));
