@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `oomless status`, the daemon's half: the supervisor's live state as JSON (its keys are
- * documented in oomless(1) under "oomless status"), served on a unix stream socket in the runtime directory
+/* `oomless status`, the daemon's half: the supervisor's live state as JSON (its keys are documented
+ * in oomless(1) under "oomless status"), served on a unix stream socket in the runtime directory
  * (connect, read to EOF). */
 #define _GNU_SOURCE 1
 #include "status.h"
