@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,22 +17,101 @@
 #include "oomless/control.h"
 
 static struct oomless_control *ma_ctl;
-static _Atomic int ma_ctl_state; /* 0 not tried, 1 mapped, 2 standalone */
+static _Atomic int ma_ctl_state; /* 0 not tried, 1 mapped, 2 standalone (never mapped, or detached) */
 static _Atomic int ma_poll_busy;
 static _Atomic uint64_t ma_last_poll_ns;
 static _Atomic int ma_stage_now;  /* last stage read from the page */
 static _Atomic int ma_stage_seen; /* last stage delivered to callbacks */
 static uint64_t ma_scavenge_ack;
 static _Atomic int ma_ctl_publisher; /* this process owns the allocator half */
+static _Atomic int ma_ctl_claimed;   /* the first claim was tried (later ones: background only) */
+static uint64_t ma_instance_id;      /* published with every snapshot; new per image and per fork */
+static uint64_t ma_cap_refused;      /* the last too-small heap_cap from the page we reported */
+
+/*
+ * The SIGBUS guard, for a page that is a plain file. Anyone who can write the file can truncate it,
+ * and then every access to the mapping raises SIGBUS (BUS_ADRERR). The handler maps private zero
+ * pages over our mapping and returns, so the access is retried and reads zeros; the next poll sees
+ * ma_ctl_lost (or the magic gone) and detaches. Any other SIGBUS goes to the handler that was there
+ * before ours, or gets the default action, so the program's own SIGBUS behaviour does not change.
+ * A sealed memfd cannot shrink, so it needs no guard. Limits: docs/control-page.md.
+ */
+static _Atomic uintptr_t ma_guard_lo; /* start of the guarded mapping, 0 when none */
+static volatile sig_atomic_t ma_ctl_lost;
+static struct sigaction ma_bus_prev;
+
+static void ma_sigbus(int sig, siginfo_t *si, void *uc)
+{
+        uintptr_t lo = atomic_load_explicit(&ma_guard_lo, memory_order_acquire);
+        uintptr_t a = (uintptr_t)si->si_addr;
+        if (lo && si->si_code > 0 && a - lo < OOMLESS_CONTROL_SIZE &&
+            ma_os_zero_fixed((void *)lo, OOMLESS_CONTROL_SIZE)) {
+                ma_ctl_lost = 1;
+                return;
+        }
+        const struct sigaction *p = &ma_bus_prev;
+        if (p->sa_flags & SA_SIGINFO) {
+                if (p->sa_sigaction) {
+                        p->sa_sigaction(sig, si, uc);
+                        return;
+                }
+        } else if (p->sa_handler == SIG_IGN) {
+                if (si->si_code <= 0) /* sent by a process: ignored, as before */
+                        return;
+                /* a fault: the kernel would have forced the default action on an ignored SIGBUS */
+        } else if (p->sa_handler != SIG_DFL) {
+                p->sa_handler(sig);
+                return;
+        }
+        /* The default action, as if we had never been here. A fault is retried on return and
+         * faults again; a sent signal is raised again, pending until the handler returns. */
+        int saved = errno;
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGBUS, &dfl, NULL);
+        if (si->si_code <= 0)
+                raise(SIGBUS);
+        errno = saved;
+}
+
+static bool ma_guard_install(void *base)
+{
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = ma_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, NULL, &ma_bus_prev) < 0)
+                return false;
+        atomic_store(&ma_guard_lo, (uintptr_t)base);
+        if (sigaction(SIGBUS, &sa, &ma_bus_prev) == 0)
+                return true;
+        atomic_store(&ma_guard_lo, 0);
+        return false;
+}
+
+static bool ma_guard_intact(void)
+{
+        struct sigaction cur;
+        return sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+               cur.sa_sigaction == ma_sigbus;
+}
+
+static bool ma_guarded(void)
+{
+        return atomic_load_explicit(&ma_guard_lo, memory_order_relaxed) != 0;
+}
 
 /* One process publishes into the allocator half: the first one to map the page, or the next one
- * after it died. Other processes that inherited OOMLESS_CONTROL (forked workers, exec'd children)
- * still follow the stage, the cap and scavenge requests, but do not overwrite its figures. */
+ * after it died. Other processes that inherited the page (forked workers, exec'd children) still
+ * follow the stage, the cap and scavenge requests, but do not overwrite its figures. */
 static void ma_ctl_claim(void)
 {
         int saved = errno;
         uint32_t me = (uint32_t)getpid();
         uint32_t cur = __atomic_load_n(&ma_ctl->alloc.pid, __ATOMIC_ACQUIRE);
+        atomic_store(&ma_ctl_claimed, 1);
         if (cur == me)
                 atomic_store(&ma_ctl_publisher, 1);
         else if (cur == 0 || (kill((pid_t)cur, 0) < 0 && errno == ESRCH)) {
@@ -41,55 +122,127 @@ static void ma_ctl_claim(void)
         errno = saved;
 }
 
+/* OOMLESS_CONTROL_FD: a decimal fd number, nothing else. */
+static int ma_parse_fd(const char *s)
+{
+        long v = 0;
+        if (!*s)
+                return -1;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                v = v * 10 + (*s - '0');
+                if (v > INT_MAX)
+                        return -1;
+        }
+        return *s ? -1 : (int)v;
+}
+
+/* Checks an open page and maps it; NULL and *why on failure. Reads the header with pread, never
+ * through the mapping, so a page truncated meanwhile cannot fault here. */
+static struct oomless_control *ma_ctl_map(int fd, bool need_seal, bool *sealed, const char **why)
+{
+        struct stat st;
+        struct oomless_control hdr;
+        if (fstat(fd, &st) < 0) {
+                *why = need_seal ? "not an open file descriptor" : "cannot stat it";
+                return NULL;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size < (off_t)OOMLESS_CONTROL_SIZE) {
+                *why = "it is not a regular file (or memfd) of at least OOMLESS_CONTROL_SIZE bytes";
+                return NULL;
+        }
+        int seals = fcntl(fd, F_GET_SEALS);
+        *sealed = seals >= 0 && (seals & F_SEAL_SHRINK);
+        if (need_seal && !*sealed) {
+                *why = "it is not a memfd sealed against shrinking (F_SEAL_SHRINK)";
+                return NULL;
+        }
+        if (pread(fd, &hdr, offsetof(struct oomless_control, sup), 0) !=
+            (ssize_t)offsetof(struct oomless_control, sup))
+                *why = "cannot read its header";
+        else if (hdr.magic != OOMLESS_CONTROL_MAGIC)
+                *why = "bad magic";
+        else if (hdr.version != OOMLESS_CONTROL_VERSION)
+                *why = "unsupported version";
+        else if (hdr.size < sizeof(struct oomless_control) || hdr.size > OOMLESS_CONTROL_SIZE)
+                *why = "bad size field";
+        if (*why)
+                return NULL;
+        void *p = mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                *why = "cannot map it read-write";
+                return NULL;
+        }
+        return p;
+}
+
+/* OOMLESS_CONTROL_FD wins over OOMLESS_CONTROL. A bad fd is not a reason to fall back to the path:
+ * the supervisor chose the sealed page, and the path (if any) would be the truncatable one. */
 void ma_control_init(void)
 {
         int expected = 0;
-        if (!ma_opt.control_path || !*ma_opt.control_path)
+        const char *fdv = ma_opt.control_fd, *path = ma_opt.control_path;
+        bool by_fd = fdv && *fdv;
+        if (!by_fd && (!path || !*path))
                 return;
         if (!atomic_compare_exchange_strong(&ma_ctl_state, &expected, 2))
                 return;
         int saved_errno = errno;
         const char *why = NULL;
-        int fd = open(ma_opt.control_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        struct stat st;
+        bool sealed = false;
+        struct oomless_control *c = NULL;
+        int fd = by_fd ? ma_parse_fd(fdv) : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
-                why = "cannot open it";
-        else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)OOMLESS_CONTROL_SIZE)
-                why = "it is not a regular file of OOMLESS_CONTROL_SIZE bytes";
-        else {
-                void *p = mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (p == MAP_FAILED)
-                        why = "cannot map it";
-                else {
-                        struct oomless_control *c = p;
-                        if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != OOMLESS_CONTROL_MAGIC)
-                                why = "bad magic";
-                        else if (c->version != OOMLESS_CONTROL_VERSION)
-                                why = "unsupported version";
-                        else if (c->size < sizeof(struct oomless_control) || c->size > OOMLESS_CONTROL_SIZE)
-                                why = "bad size field";
-                        if (why)
-                                munmap(p, OOMLESS_CONTROL_SIZE);
-                        else
-                                ma_ctl = c;
-                }
-        }
-        if (fd >= 0)
+                why = by_fd ? "not a file descriptor number" : "cannot open it";
+        else
+                c = ma_ctl_map(fd, by_fd, &sealed, &why);
+        /* The inherited fd stays open and inheritable: exec'd children find the page through it. */
+        if (!by_fd && fd >= 0)
                 close(fd);
-        if (why) {
+        if (c && !sealed && !ma_guard_install(c)) {
+                munmap(c, OOMLESS_CONTROL_SIZE);
+                c = NULL;
+                why = "cannot install the SIGBUS guard a plain file needs";
+        }
+        if (!c) {
                 MaBuf m = { .n = 0 };
-                mb_str(&m, "liboomless: ignoring OOMLESS_CONTROL=");
-                mb_str(&m, ma_opt.control_path);
+                mb_str(&m, "liboomless: ignoring ");
+                mb_str(&m, by_fd ? OOMLESS_CONTROL_FD_ENV "=" : OOMLESS_CONTROL_ENV "=");
+                mb_str(&m, by_fd ? fdv : path);
                 mb_str(&m, ": ");
                 mb_str(&m, why);
-                mb_str(&m, "; running standalone (the supervisor and liboomless versions must match)");
+                mb_str(&m, "; running without a control page (the supervisor and liboomless versions "
+                           "must match)");
                 mb_flush(&m);
                 errno = saved_errno;
                 return;
         }
+        ma_ctl = c;
+        ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
-        ma_ctl_claim();
         errno = saved_errno;
+}
+
+/* Stops using the page for good: zero pages replace the mapping (so a thread still reading it reads
+ * zeros and can never fault), the cap and the wake watermark fall back to our own, and the stage
+ * returns to 0. Called from a poll, with no lock held. */
+static void ma_ctl_detach(const char *why)
+{
+        int expected = 1;
+        if (!atomic_compare_exchange_strong(&ma_ctl_state, &expected, 2))
+                return;
+        (void)ma_os_zero_fixed(ma_ctl, OOMLESS_CONTROL_SIZE);
+        atomic_store(&ma_ctl_publisher, 0);
+        atomic_store(&ma_cap, ma_opt.cap);
+        ma_stats_set_wake_watermark(0);
+        MaBuf m = { .n = 0 };
+        mb_str(&m, "liboomless: detaching from the control page: ");
+        mb_str(&m, why);
+        mb_str(&m, "; running without it");
+        mb_flush(&m);
+        atomic_store(&ma_stage_now, 0);
+        int prev = atomic_exchange(&ma_stage_seen, 0);
+        if (prev != 0)
+                ma_run_stage_callbacks(0, prev);
 }
 
 static bool ma_ctl_read(struct oomless_control_sup *out)
@@ -130,26 +283,56 @@ static void ma_ctl_publish(void)
         __atomic_store_n(&a->scavenge_ack, ma_scavenge_ack, __ATOMIC_RELAXED);
         __atomic_store_n(&a->stage_seen, (uint64_t)atomic_load(&ma_stage_seen), __ATOMIC_RELAXED);
         __atomic_store_n(&a->updated_ns, ma_now_ns(), __ATOMIC_RELAXED);
+        __atomic_store_n(&a->instance_id, ma_instance_id, __ATOMIC_RELAXED);
         __atomic_store_n(&a->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-void ma_control_poll(bool from_background)
+/* The supervisor's cap, unless it is under the floor: then ours, with one line per refused value. */
+static uint64_t ma_ctl_cap(uint64_t published)
 {
-        if (atomic_load_explicit(&ma_ctl_state, memory_order_relaxed) != 1)
-                return;
-        uint64_t now = ma_now_ns();
-        if (!from_background &&
-            now - atomic_load_explicit(&ma_last_poll_ns, memory_order_relaxed) < 10000000)
-                return;
-        if (atomic_exchange(&ma_poll_busy, 1))
-                return;
-        atomic_store(&ma_last_poll_ns, now);
+        if (!published)
+                return ma_opt.cap;
+        if (published >= MA_CAP_FLOOR)
+                return published;
+        if (published != ma_cap_refused) {
+                char buf[24];
+                MaBuf m = { .n = 0 };
+                ma_cap_refused = published;
+                mb_str(&m, "liboomless: ignoring heap_cap ");
+                mb_str(&m, ma_u64_str(published, buf));
+                mb_str(&m, " from the control page: under the floor of 4M; using ");
+                if (ma_opt.cap) {
+                        mb_str(&m, ma_u64_str(ma_opt.cap, buf));
+                        mb_str(&m, " bytes");
+                } else
+                        mb_str(&m, "no cap");
+                mb_flush(&m);
+        }
+        return ma_opt.cap;
+}
 
-        if (!atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed) && from_background)
+/* Whether the page was lost since the last look: truncated (the guard fired) or no longer ours. */
+static const char *ma_ctl_gone(void)
+{
+        if (ma_ctl_lost)
+                return "the file was truncated";
+        if (__atomic_load_n(&ma_ctl->magic, __ATOMIC_ACQUIRE) != OOMLESS_CONTROL_MAGIC)
+                return "its magic was overwritten or the file was truncated";
+        return NULL;
+}
+
+static void ma_control_poll_locked(bool from_background)
+{
+        const char *gone = NULL;
+        if (!atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed) &&
+            (from_background || !atomic_load_explicit(&ma_ctl_claimed, memory_order_relaxed)))
                 ma_ctl_claim();
         struct oomless_control_sup sup;
-        if (ma_ctl_read(&sup)) {
-                atomic_store(&ma_cap, sup.heap_cap ? sup.heap_cap : ma_opt.cap);
+        bool ok = ma_ctl_read(&sup);
+        if ((gone = ma_ctl_gone()))
+                goto detach;
+        if (ok) {
+                atomic_store(&ma_cap, ma_ctl_cap(sup.heap_cap));
                 ma_stats_set_wake_watermark(sup.wake_watermark);
                 if (sup.scavenge_seq != ma_scavenge_ack) {
                         ma_scavenge_all(!from_background);
@@ -165,6 +348,46 @@ void ma_control_poll(bool from_background)
         }
         if (atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed))
                 ma_ctl_publish();
+        if (!(gone = ma_ctl_gone()))
+                return;
+detach:
+        ma_ctl_detach(gone);
+}
+
+void ma_control_poll(bool from_background)
+{
+        if (atomic_load_explicit(&ma_ctl_state, memory_order_relaxed) != 1)
+                return;
+        uint64_t now = ma_now_ns();
+        if (!from_background &&
+            now - atomic_load_explicit(&ma_last_poll_ns, memory_order_relaxed) < 10000000)
+                return;
+        if (atomic_exchange(&ma_poll_busy, 1))
+                return;
+        atomic_store(&ma_last_poll_ns, now);
+
+        sigset_t bus, old;
+        bool unblocked = false, skip = false;
+        if (ma_guarded()) {
+                /* A fault in a thread that blocks SIGBUS is fatal whatever the handler (the kernel
+                 * forces the default action), and a handler put in place of ours would not know
+                 * the page. Our thread blocks everything, so it lets SIGBUS through for the poll;
+                 * a program thread that blocks it leaves the page to the others. */
+                sigemptyset(&bus);
+                sigaddset(&bus, SIGBUS);
+                if (!ma_guard_intact()) {
+                        ma_ctl_detach("the program replaced liboomless's SIGBUS handler, which guards "
+                                      "a control page that is a plain file");
+                        skip = true;
+                } else if (from_background)
+                        unblocked = pthread_sigmask(SIG_UNBLOCK, &bus, &old) == 0;
+                else
+                        skip = pthread_sigmask(SIG_BLOCK, NULL, &old) != 0 || sigismember(&old, SIGBUS);
+        }
+        if (!skip)
+                ma_control_poll_locked(from_background);
+        if (unblocked)
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
         atomic_store(&ma_poll_busy, 0);
         ma_stats_note_held(atomic_load(&ma_held));
 }
@@ -177,14 +400,20 @@ bool ma_control_mapped(void)
 void ma_control_fork_child(void)
 {
         atomic_store(&ma_poll_busy, 0);
-        /* The parent keeps publishing; this child may take over only once the parent is gone. */
+        /* The parent keeps publishing; this child may take over only once the parent is gone, and
+         * then as a new instance: its counters are not the parent's. */
         atomic_store(&ma_ctl_publisher, 0);
+        if (atomic_load(&ma_ctl_state) == 1)
+                ma_instance_id = ma_os_random_id();
 }
 
 int ma_current_stage(void)
 {
         if (atomic_load(&ma_ctl_state) != 1)
                 return 0;
+        /* A file page is read only by polls, which check the thread can take the guard's SIGBUS. */
+        if (ma_guarded())
+                return atomic_load(&ma_stage_now);
         struct oomless_control_sup sup;
         if (ma_ctl_read(&sup))
                 return sup.stage > 1000 ? 1000 : (int)sup.stage;

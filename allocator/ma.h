@@ -150,6 +150,9 @@ void ma_os_no_huge(void *p, size_t size);
 void ma_os_release(void *p, size_t size); /* MADV_DONTNEED: pages read as zero afterwards */
 /* from reads as fresh zero pages afterwards, marked MADV_NOHUGEPAGE when no_huge. */
 bool ma_os_move(void *from, size_t size, void *to, bool no_huge);
+/* Maps private zero pages over [p, p + size) in place; async-signal-safe. */
+bool ma_os_zero_fixed(void *p, size_t size);
+uint64_t ma_os_random_id(void); /* random and non-zero; never blocks */
 uint64_t ma_now_ns(void);
 const char *ma_getenv(const char *name);
 void ma_write_err(const char *s);
@@ -166,6 +169,7 @@ void mb_u64(MaBuf *m, uint64_t v);
 void mb_flush(MaBuf *m);
 
 /* Options and limits (options.c). */
+#define MA_CAP_FLOOR ((uint64_t)4 << 20) /* no cap below this, from the environment or the page */
 typedef struct MaOptions {
         uint64_t cap;         /* bytes, 0 = none; may be overridden by the control page */
         uint64_t cap_percent; /* the percent used, 0 when absolute */
@@ -174,8 +178,9 @@ typedef struct MaOptions {
         bool background;      /* OOMLESS_BACKGROUND */
         bool thp;             /* OOMLESS_THP: let the kernel back the heap with transparent huge pages */
         uint64_t scavenge_delay_ns;
-        uint64_t background_min; /* held bytes before the background thread starts */
-        const char *control_path;
+        uint64_t background_min;  /* held bytes before the background thread starts */
+        const char *control_path; /* OOMLESS_CONTROL */
+        const char *control_fd;   /* OOMLESS_CONTROL_FD, unparsed (control.c checks it) */
         const char *wake_path;
 } MaOptions;
 extern MaOptions ma_opt;

@@ -20,6 +20,18 @@ bool ma_opt_loaded; /* false while the environment was not yet visible */
 
 #define MA_NO_LIMIT (UINT64_C(1) << 62) /* v1 reports page-aligned INT64_MAX for "unlimited" */
 
+/* The defaults, and what the warnings about malformed values say they fall back to. */
+#define MA_DEFAULT_CAP_PERCENT        75
+#define MA_DEFAULT_CAP_TEXT           "75% of the memory limit"
+#define MA_DEFAULT_SCAVENGE_DELAY_MS  UINT64_C(250)
+#define MA_DEFAULT_BACKGROUND_MIN_MIB UINT64_C(16)
+#define MA_CAP_ACCEPTED               "a percent 1-100% of the memory limit, a size like 512M or 2G, or none"
+
+static uint64_t ma_percent_of(uint64_t limit, uint64_t percent)
+{
+        return limit / 100 * percent + limit % 100 * percent / 100;
+}
+
 static void ma_warn_env(const char *name, const char *value, const char *accepted, const char *using)
 {
         MaBuf m = { .n = 0 };
@@ -356,12 +368,18 @@ static void ma_env_u64(const char *name, bool (*parse)(const char *, uint64_t *)
 void ma_options_load(void)
 {
         const char *v;
+        char dflt_delay[32], dflt_min[32], buf[24];
         MaOptions o = {
-                .cap_percent = 75,
+                .cap_percent = MA_DEFAULT_CAP_PERCENT,
                 .background = true,
-                .scavenge_delay_ns = UINT64_C(250) * 1000000,
-                .background_min = (uint64_t)16 << 20,
+                .scavenge_delay_ns = MA_DEFAULT_SCAVENGE_DELAY_MS * 1000000,
+                .background_min = MA_DEFAULT_BACKGROUND_MIN_MIB << 20,
         };
+        /* The defaults the warnings name come from the same constants as the defaults themselves. */
+        ma_strlcpy(dflt_delay, ma_u64_str(MA_DEFAULT_SCAVENGE_DELAY_MS, buf), sizeof(dflt_delay) - 3);
+        strcat(dflt_delay, "ms");
+        ma_strlcpy(dflt_min, ma_u64_str(MA_DEFAULT_BACKGROUND_MIN_MIB, buf), sizeof(dflt_min) - 2);
+        strcat(dflt_min, "M");
 
         v = ma_getenv("OOMLESS_HEAP_CAP");
         if (v && (!strcmp(v, "none") || !strcmp(v, "0"))) {
@@ -377,22 +395,43 @@ void ma_options_load(void)
                             num[l - 2] <= '9')
                                 o.cap_percent = x;
                         else
-                                ma_warn_env(
-                                    "OOMLESS_HEAP_CAP", v,
-                                    "a percent 1-100% of the memory limit, a size like 512M or 2G, or none",
-                                    "75%");
+                                ma_warn_env("OOMLESS_HEAP_CAP", v, MA_CAP_ACCEPTED, MA_DEFAULT_CAP_TEXT);
                 } else if (ma_parse_size(v, &x) && x > 0) {
-                        o.cap_percent = 0;
-                        o.cap = x;
+                        if (x < MA_CAP_FLOOR) {
+                                MaBuf m = { .n = 0 };
+                                mb_str(&m, "liboomless: ignoring OOMLESS_HEAP_CAP=\"");
+                                mb_str(&m, v);
+                                mb_str(&m, "\": under the floor of 4M; using " MA_DEFAULT_CAP_TEXT);
+                                mb_flush(&m);
+                        } else {
+                                o.cap_percent = 0;
+                                o.cap = x;
+                        }
                 } else
-                        ma_warn_env("OOMLESS_HEAP_CAP", v,
-                                    "a percent 1-100% of the memory limit, a size like 512M or 2G, or none",
-                                    "75%");
+                        ma_warn_env("OOMLESS_HEAP_CAP", v, MA_CAP_ACCEPTED, MA_DEFAULT_CAP_TEXT);
         }
         if (o.cap_percent || !o.cap) {
                 o.limit = ma_effective_limit();
                 if (o.cap_percent)
-                        o.cap = o.limit / 100 * o.cap_percent + o.limit % 100 * o.cap_percent / 100;
+                        o.cap = ma_percent_of(o.limit, o.cap_percent);
+                /* A percent of a small limit can fall under the floor too: then the default percent,
+                 * and never less than the floor (a cgroup that small is the kernel's to police). An
+                 * unknown limit (0) leaves no cap, as before. */
+                if (o.limit && o.cap_percent && o.cap < MA_CAP_FLOOR &&
+                    o.cap_percent != MA_DEFAULT_CAP_PERCENT) {
+                        char got[24];
+                        MaBuf m = { .n = 0 };
+                        mb_str(&m, "liboomless: ignoring OOMLESS_HEAP_CAP=\"");
+                        mb_str(&m, v);
+                        mb_str(&m, "\": it comes to ");
+                        mb_str(&m, ma_u64_str(o.cap, got));
+                        mb_str(&m, " bytes, under the floor of 4M; using " MA_DEFAULT_CAP_TEXT);
+                        mb_flush(&m);
+                        o.cap_percent = MA_DEFAULT_CAP_PERCENT;
+                        o.cap = ma_percent_of(o.limit, o.cap_percent);
+                }
+                if (o.limit && o.cap_percent && o.cap < MA_CAP_FLOOR)
+                        o.cap = MA_CAP_FLOOR;
         }
 
         v = ma_getenv("OOMLESS_ON_CAP");
@@ -405,9 +444,10 @@ void ma_options_load(void)
         o.thp = ma_env_bool("OOMLESS_THP", false);
 
         ma_env_u64("OOMLESS_SCAVENGE_DELAY", ma_parse_duration_ns, &o.scavenge_delay_ns,
-                   "a duration like 500ms, 2s or 250 (ms)", "500ms");
-        ma_env_u64("OOMLESS_BACKGROUND_MIN", ma_parse_size, &o.background_min, "a size like 16M", "16M");
+                   "a duration like 500ms, 2s or 250 (ms)", dflt_delay);
+        ma_env_u64("OOMLESS_BACKGROUND_MIN", ma_parse_size, &o.background_min, "a size like 16M", dflt_min);
         o.control_path = ma_getenv(OOMLESS_CONTROL_ENV);
+        o.control_fd = ma_getenv(OOMLESS_CONTROL_FD_ENV);
         o.wake_path = ma_getenv(OOMLESS_WAKE_ENV);
         ma_opt = o;
         ma_opt_loaded = environ != NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,44 @@ bool ma_os_move(void *from, size_t size, void *to, bool no_huge)
         }
         errno = saved;
         return ok;
+}
+
+bool ma_os_zero_fixed(void *p, size_t size)
+{
+        /* Async-signal-safe: the control page's SIGBUS guard calls it from the handler. MAP_FIXED
+         * replaces the old mapping atomically, so a concurrent reader sees either page, never a hole. */
+        int saved = errno;
+        void *q = mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        errno = saved;
+        return q == p;
+}
+
+static uint64_t ma_mix64(uint64_t x)
+{
+        /* splitmix64's finaliser */
+        x ^= x >> 30;
+        x *= UINT64_C(0xbf58476d1ce4e5b9);
+        x ^= x >> 27;
+        x *= UINT64_C(0x94d049bb133111eb);
+        return x ^ (x >> 31);
+}
+
+uint64_t ma_os_random_id(void)
+{
+        int saved = errno;
+        uint64_t v = 0;
+        /* Never blocks, even before the kernel's pool is ready. AT_RANDOM is not used: glibc derives
+         * the stack protector canary and the pointer guard from those bytes, and the control page is
+         * readable by every process of the workload. The fallback only needs to be unique. */
+        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+                struct timespec a, b;
+                clock_gettime(CLOCK_REALTIME, &a);
+                clock_gettime(CLOCK_MONOTONIC, &b);
+                v = ma_mix64((uint64_t)a.tv_sec * 1000000000u + (uint64_t)a.tv_nsec) ^
+                    ma_mix64(((uint64_t)getpid() << 32) ^ (uint64_t)b.tv_nsec ^ (uintptr_t)&a);
+        }
+        errno = saved;
+        return v ? v : 1;
 }
 
 void ma_lock_slow(MaLock *l)

@@ -3,9 +3,15 @@
  * The control page: a small shared-memory structure through which the oomless supervisor and the
  * liboomless allocator inside the workload talk to each other.
  *
- * The supervisor creates a regular file of OOMLESS_CONTROL_SIZE bytes (normally
- * /run/oomless/<supervisor-pid>/control), fills the header, and names it in the workload's
- * environment as OOMLESS_CONTROL=<path>. The allocator maps it MAP_SHARED on first use. Optionally the
+ * The supervisor creates the page (OOMLESS_CONTROL_SIZE bytes), fills the header, and hands it to the
+ * workload in one of two ways (docs/control-page.md):
+ *  - OOMLESS_CONTROL_FD=<n>: an inherited fd of a memfd sealed at least against shrinking
+ *    (F_SEAL_SHRINK; oomless also seals F_SEAL_GROW | F_SEAL_SEAL). It cannot be truncated, so the
+ *    mapping can never fault. When set, it wins over OOMLESS_CONTROL.
+ *  - OOMLESS_CONTROL=<path>: a regular file (normally /run/oomless/<supervisor-pid>/control, or a file
+ *    in a shared directory for a sidecar). Anyone who can write the file can truncate it; the
+ *    allocator then survives through a SIGBUS guard and detaches from the page.
+ * The allocator maps it MAP_SHARED on first use. Optionally the
  * supervisor also creates a FIFO named by OOMLESS_WAKE=<path>; the allocator writes one byte to it
  * (O_NONBLOCK, never waiting) when its heap crosses the watermark, so the supervisor reacts without
  * waiting for its next tick.
@@ -30,6 +36,7 @@
 #define OOMLESS_CONTROL_VERSION 1u
 #define OOMLESS_CONTROL_SIZE    4096u
 #define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
+#define OOMLESS_CONTROL_FD_ENV  "OOMLESS_CONTROL_FD"
 #define OOMLESS_WAKE_ENV        "OOMLESS_WAKE"
 
 /* Written by the supervisor, read by the allocator. */
@@ -59,7 +66,12 @@ struct oomless_control_alloc {
         uint64_t scavenge_ack;  /* the last scavenge_seq served */
         uint64_t stage_seen;    /* the last stage delivered to the app's callbacks */
         uint64_t updated_ns;    /* CLOCK_MONOTONIC of the last publish */
-        uint64_t reserved[9];
+        /* Random, non-zero, drawn once per process image (at initialisation, and again in the child
+         * of a fork). A new value means a new publisher whose counters start again from zero (an exec
+         * under the same pid, a fork child taking over): reset every baseline. 0 = an allocator that
+         * predates the field. */
+        uint64_t instance_id;
+        uint64_t reserved[8];
 };
 
 struct oomless_control {
@@ -74,9 +86,17 @@ struct oomless_control {
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "control page too large");
+#define OOMLESS_CONTROL_ASSERT static_assert
 #else
-_Static_assert(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "control page too large");
+#define OOMLESS_CONTROL_ASSERT _Static_assert
 #endif
+OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "control page too large");
+/* Appending must not move anything: the halves keep their size and every field its offset. */
+OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control_sup) == 120, "ABI: supervisor half resized");
+OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control_alloc) == 152, "ABI: allocator half resized");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_alloc, instance_id) == 80,
+                       "ABI: instance_id moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control, alloc) == 192, "ABI: halves moved");
+#undef OOMLESS_CONTROL_ASSERT
 
 #endif

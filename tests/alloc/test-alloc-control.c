@@ -20,6 +20,7 @@
 #include "oomless/oomless.h"
 #include "test.h"
 #include "alloc-test.h"
+#include "alloc-page.h"
 
 static const char *lib;
 static const char *cache_app; /* examples/workloads/cache-app, optional */
@@ -79,51 +80,6 @@ static int child_main(void)
 
 /* ---- supervisor side ---- */
 
-static struct oomless_control *make_page(const char *path, uint64_t magic)
-{
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_EQ(ftruncate(fd, OOMLESS_CONTROL_SIZE), 0);
-        struct oomless_control *c =
-            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        ASSERT_TRUE(c != MAP_FAILED);
-        close(fd);
-        c->version = OOMLESS_CONTROL_VERSION;
-        c->size = sizeof(*c);
-        c->supervisor_pid = (uint32_t)getpid();
-        __atomic_store_n(&c->magic, magic, __ATOMIC_RELEASE);
-        return c;
-}
-
-static void sup_write(struct oomless_control *c, uint32_t stage, uint64_t cap, uint64_t scav, uint64_t wm)
-{
-        struct oomless_control_sup *s = &c->sup;
-        uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        __atomic_store_n(&s->stage, stage, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->stage_count, 3, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->heap_cap, cap, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->scavenge_seq, scav, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->wake_watermark, wm, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
-}
-
-static bool alloc_read(struct oomless_control *c, struct oomless_control_alloc *out)
-{
-        struct oomless_control_alloc *a = &c->alloc;
-        for (int i = 0; i < 1000; i++) {
-                uint32_t s1 = __atomic_load_n(&a->seq, __ATOMIC_ACQUIRE);
-                if (s1 & 1)
-                        continue;
-                memcpy(out, (const void *)a, sizeof(*out));
-                __atomic_thread_fence(__ATOMIC_ACQUIRE);
-                if (__atomic_load_n(&a->seq, __ATOMIC_RELAXED) == s1)
-                        return s1 != 0;
-        }
-        return false;
-}
-
 static pid_t spawn(const char *ctl, const char *wake, int *out_fd, int *err_fd)
 {
         pid_t pid = at_fork_piped(out_fd, err_fd);
@@ -144,7 +100,7 @@ static bool wait_for(struct oomless_control *c, struct oomless_control_alloc *a,
                      bool (*pred)(const struct oomless_control_alloc *), long ms)
 {
         for (long t = 0; t < ms; t += 10) {
-                if (alloc_read(c, a) && pred(a))
+                if (ap_alloc_read(c, a) && pred(a))
                         return true;
                 at_sleep_ms(10);
         }
@@ -173,11 +129,11 @@ TEST(supervised_child)
         char ctl[300], wake[300];
         snprintf(ctl, sizeof(ctl), "%s/control", dir);
         snprintf(wake, sizeof(wake), "%s/wake", dir);
-        struct oomless_control *c = make_page(ctl, OOMLESS_CONTROL_MAGIC);
+        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
         ASSERT_EQ(mkfifo(wake, 0600), 0);
         int wfd = open(wake, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         ASSERT_TRUE(wfd >= 0);
-        sup_write(c, 0, 64ull << 20, 0, 32ull << 20);
+        ap_sup_write(c, 0, 64ull << 20, 0, 32ull << 20);
 
         int out, err;
         pid_t pid = spawn(ctl, wake, &out, &err);
@@ -187,7 +143,7 @@ TEST(supervised_child)
         ASSERT_U64_EQ(a.heap_cap, 64ull << 20); /* the supervisor's cap overrides OOMLESS_HEAP_CAP=1G */
         ASSERT_TRUE(a.updated_ns <= now_ns() && a.updated_ns + 5000000000ull > now_ns());
 
-        sup_write(c, 2, 64ull << 20, 0, 32ull << 20);
+        ap_sup_write(c, 2, 64ull << 20, 0, 32ull << 20);
         ASSERT_TRUE(wait_for(c, &a, stage2, 5000));
 
         /* The child now grows to the cap; it crosses the watermark on the way. */
@@ -205,7 +161,7 @@ TEST(supervised_child)
         ASSERT_TRUE(total <= (64ull << 20) && total >= (54ull << 20));
 
         uint64_t returned_before = a.heap_returned, scav_before = a.scavenges;
-        sup_write(c, 2, 64ull << 20, 7, 32ull << 20);
+        ap_sup_write(c, 2, 64ull << 20, 7, 32ull << 20);
         ASSERT_TRUE(wait_for(c, &a, acked, 5000));
         ASSERT_TRUE(a.scavenges > scav_before);
         ASSERT_TRUE(a.heap_returned >= returned_before);
@@ -225,7 +181,7 @@ TEST(bad_magic_runs_standalone)
 {
         char ctl[300];
         snprintf(ctl, sizeof(ctl), "%s/control-bad", dir);
-        struct oomless_control *c = make_page(ctl, 0x1234);
+        struct oomless_control *c = ap_make_file(ctl, 0x1234);
         int out, err;
         pid_t pid = spawn(ctl, "/nonexistent", &out, &err);
         char buf[1024] = "";
@@ -249,8 +205,8 @@ TEST(cache_app_sheds_on_stage)
         }
         char ctl[300];
         snprintf(ctl, sizeof(ctl), "%s/control-app", dir);
-        struct oomless_control *c = make_page(ctl, OOMLESS_CONTROL_MAGIC);
-        sup_write(c, 0, 0, 0, 0);
+        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        ap_sup_write(c, 0, 0, 0, 0);
         int out;
         pid_t pid = at_fork_piped(&out, NULL);
         if (pid == 0) {
@@ -263,9 +219,9 @@ TEST(cache_app_sheds_on_stage)
                 _exit(99);
         }
         at_sleep_ms(1000);
-        sup_write(c, 1, 0, 0, 0);
+        ap_sup_write(c, 1, 0, 0, 0);
         at_sleep_ms(800);
-        sup_write(c, 2, 0, 0, 0);
+        ap_sup_write(c, 2, 0, 0, 0);
         char buf[4096];
         at_read_all(out, buf, sizeof(buf));
         close(out);
