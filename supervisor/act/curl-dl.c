@@ -75,14 +75,15 @@ static int curl_dl_open(void)
                 (void)dlerror();
                 *curl_dl_syms[i].ptr = dlsym(dl, curl_dl_syms[i].name);
                 if (!*curl_dl_syms[i].ptr) {
-                        const char *why = dlerror();
+                        /* log first: dlclose() frees the text dlerror() returned */
+                        int r = log_error_errno(-ELIBBAD,
+                                                "Webhooks are unavailable: %s has no function %s (%s). "
+                                                "Install a current %s package.",
+                                                name, curl_dl_syms[i].name, dlerror() ?: "null symbol",
+                                                CURL_DL_PACKAGE);
                         curl_dl_clear();
                         (void)dlclose(dl);
-                        return log_error_errno(-ELIBBAD,
-                                               "Webhooks are unavailable: %s has no function %s (%s). "
-                                               "Install a current %s package.",
-                                               name, curl_dl_syms[i].name, why ?: "null symbol",
-                                               CURL_DL_PACKAGE);
+                        return r;
                 }
         }
 
