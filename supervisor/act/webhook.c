@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* libcurl multi on sd-event: sockets and curl's timer become event sources, each finished transfer is
- * classified, retried with backoff or reported. See webhook.h for the model. */
+ * classified, retried with backoff or reported. See webhook.h for the model. libcurl is not linked:
+ * every call goes through the sym_ table of curl-dl.h, loaded by the first webhook_new(). */
 #define _GNU_SOURCE
 #include "webhook.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "curl-dl.h"
 #include "log.h"
 #include "time-util.h"
 
@@ -67,8 +68,8 @@ static void job_free(WebhookJob *j)
                 j->w->pending--;
         j->retry_timer = sd_event_source_disable_unref(j->retry_timer);
         if (j->easy)
-                curl_easy_cleanup(j->easy);
-        curl_slist_free_all(j->headers);
+                sym_curl_easy_cleanup(j->easy);
+        sym_curl_slist_free_all(j->headers);
         free(j);
 }
 
@@ -85,7 +86,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 action |= CURL_CSELECT_OUT;
         if (revents & (EPOLLERR | EPOLLHUP))
                 action |= CURL_CSELECT_ERR;
-        (void)curl_multi_socket_action(w->multi, fd, action, &running);
+        (void)sym_curl_multi_socket_action(w->multi, fd, action, &running);
         process_done(w);
         return 0;
 }
@@ -95,7 +96,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         Webhook *w = userdata;
         int running;
 
-        (void)curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        (void)sym_curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         process_done(w);
         return 0;
 }
@@ -110,7 +111,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         if (what == CURL_POLL_REMOVE) {
                 if (src) {
                         sd_event_source_disable_unref(src);
-                        (void)curl_multi_assign(w->multi, s, NULL);
+                        (void)sym_curl_multi_assign(w->multi, s, NULL);
                 }
                 return 0;
         }
@@ -127,7 +128,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
                 r = sd_event_add_io(w->event, &src, s, events, on_io, w);
                 if (r >= 0) {
                         (void)sd_event_source_set_description(src, "webhook-socket");
-                        (void)curl_multi_assign(w->multi, s, src);
+                        (void)sym_curl_multi_assign(w->multi, s, src);
                 }
         }
         if (r < 0) {
@@ -172,7 +173,7 @@ static CURLM *multi_init_cloexec(void)
 
         for (int fd = 0; fd < FD_SCAN_MAX; fd++)
                 open_before[fd] = fcntl(fd, F_GETFD) >= 0;
-        m = curl_multi_init();
+        m = sym_curl_multi_init();
         for (int fd = 3; m && fd < FD_SCAN_MAX; fd++) {
                 int fl;
                 if (open_before[fd] || (fl = fcntl(fd, F_GETFD)) < 0 || (fl & FD_CLOEXEC))
@@ -184,14 +185,14 @@ static CURLM *multi_init_cloexec(void)
 
 int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
 {
-        static bool curl_initialized;
         Webhook *w;
+        int r;
 
-        if (!curl_initialized) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return log_error_errno(-EIO, "Failed to initialise libcurl.");
-                curl_initialized = true;
-        }
+        /* The first webhook loads libcurl (see curl-dl.h); when it cannot, that was logged once and
+         * every webhook fails with the same error. */
+        r = curl_dl_load();
+        if (r < 0)
+                return r;
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -202,10 +203,10 @@ int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
                 webhook_free(w);
                 return -ENOMEM;
         }
-        curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-        curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-        curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-        curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+        sym_curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+        sym_curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+        sym_curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+        sym_curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
         *ret = w;
         return 0;
 }
@@ -258,10 +259,10 @@ static int start_attempt(WebhookJob *j)
 
         j->attempts++;
         j->errbuf[0] = 0;
-        mc = curl_multi_add_handle(j->w->multi, j->easy);
+        mc = sym_curl_multi_add_handle(j->w->multi, j->easy);
         if (mc != CURLM_OK)
                 return log_warning_errno(-EIO, "Failed to start webhook request: %s",
-                                         curl_multi_strerror(mc));
+                                         sym_curl_multi_strerror(mc));
         return 0;
 }
 
@@ -292,7 +293,7 @@ static void finish(WebhookJob *j, CURLcode code)
         bool retryable;
         long status = 0;
 
-        (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+        (void)sym_curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
         r.http_status = status;
         r.error_class = classify(code);
         if (r.error_class == WEBHOOK_OK && (status < 200 || status > 299)) {
@@ -300,7 +301,7 @@ static void finish(WebhookJob *j, CURLcode code)
                 snprintf(r.message, sizeof(r.message), "HTTP status %ld", status);
         } else if (r.error_class != WEBHOOK_OK)
                 snprintf(r.message, sizeof(r.message), "%s",
-                         j->errbuf[0] ? j->errbuf : curl_easy_strerror(code));
+                         j->errbuf[0] ? j->errbuf : sym_curl_easy_strerror(code));
 
         retryable = IN_SET(r.error_class, WEBHOOK_ERR_TIMEOUT, WEBHOOK_ERR_CONNECT, WEBHOOK_ERR_OTHER) ||
                     (r.error_class == WEBHOOK_ERR_HTTP && (status >= 500 || status == 408 || status == 429));
@@ -330,15 +331,15 @@ static void process_done(Webhook *w)
         CURLMsg *m;
         int left;
 
-        while ((m = curl_multi_info_read(w->multi, &left))) {
+        while ((m = sym_curl_multi_info_read(w->multi, &left))) {
                 WebhookJob *j = NULL;
                 CURLcode code;
 
                 if (m->msg != CURLMSG_DONE)
                         continue;
                 code = m->data.result;
-                (void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-                (void)curl_multi_remove_handle(w->multi, m->easy_handle);
+                (void)sym_curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+                (void)sym_curl_multi_remove_handle(w->multi, m->easy_handle);
                 if (j)
                         finish(j, code);
         }
@@ -368,10 +369,10 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
             req->backoff_max_usec ? req->backoff_max_usec : WEBHOOK_BACKOFF_MAX_DEFAULT, j->backoff_usec);
         j->done = done;
         j->userdata = userdata;
-        j->easy = curl_easy_init();
-        j->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        j->easy = sym_curl_easy_init();
+        j->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (j->headers)
-                j->headers = curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
+                j->headers = sym_curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
         if (!j->easy || !j->headers) {
                 job_free(j);
                 return -ENOMEM;
@@ -383,7 +384,7 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
 #define SET(opt, val)                                                                                       \
         do {                                                                                                \
                 if (c == CURLE_OK)                                                                          \
-                        c = curl_easy_setopt(j->easy, opt, val);                                            \
+                        c = sym_curl_easy_setopt(j->easy, opt, val);                                        \
         } while (0)
         SET(CURLOPT_URL, req->url);
         SET(CURLOPT_COPYPOSTFIELDS, req->body);
@@ -402,7 +403,8 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 #undef SET
         if (c != CURLE_OK) {
-                log_warning("Failed to set up webhook request to %s: %s", req->url, curl_easy_strerror(c));
+                log_warning("Failed to set up webhook request to %s: %s", req->url,
+                            sym_curl_easy_strerror(c));
                 job_free(j);
                 return -EINVAL;
         }
@@ -435,11 +437,11 @@ Webhook *webhook_free(Webhook *w)
         while (w->jobs) {
                 WebhookJob *j = w->jobs;
                 if (!j->retry_timer)
-                        (void)curl_multi_remove_handle(w->multi, j->easy);
+                        (void)sym_curl_multi_remove_handle(w->multi, j->easy);
                 job_free(j);
         }
         if (w->multi)
-                curl_multi_cleanup(w->multi);
+                sym_curl_multi_cleanup(w->multi);
         w->timer = sd_event_source_disable_unref(w->timer);
         sd_event_unref(w->event);
         free(w);

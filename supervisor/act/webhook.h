@@ -63,6 +63,7 @@ typedef struct WebhookResult {
 typedef struct Webhook Webhook;
 typedef void (*webhook_done_t)(const WebhookResult *result, void *userdata);
 
+/* The first call loads libcurl (curl-dl.h): -ELIBACC, -ELIBBAD or -EIO when it cannot, logged once. */
 int webhook_new(sd_event *e, size_t queue_max, Webhook **ret);
 /* Queues a POST. -EBUSY when queue_max requests are in flight or waiting to retry, -EINVAL for a bad
  * URL scheme or an oversized body. The callback runs once, from the loop, after the last attempt. */
