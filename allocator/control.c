@@ -82,10 +82,12 @@ static bool ma_guard_install(void *base)
         sa.sa_sigaction = ma_sigbus;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
         sigemptyset(&sa.sa_mask);
+        /* The previous action is read first and not rewritten while ours is live: a SIGBUS on
+         * another thread may read it at any moment from then on. */
         if (sigaction(SIGBUS, NULL, &ma_bus_prev) < 0)
                 return false;
         atomic_store(&ma_guard_lo, (uintptr_t)base);
-        if (sigaction(SIGBUS, &sa, &ma_bus_prev) == 0)
+        if (sigaction(SIGBUS, &sa, NULL) == 0)
                 return true;
         atomic_store(&ma_guard_lo, 0);
         return false;

@@ -139,8 +139,3 @@ void actions_cancel_at_exit(ActionRunner *r);
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max);
 /* `oomless status` "recent_actions": [{"action","stage","when","outcome","detail"}], newest first. */
 cJSON *actions_status_json(const ActionRunner *r);
-
-/* The environment given to exec and dump hooks (see executor-hook.c for the variable list). */
-int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret);
-/* The JSON body of a webhook. */
-char *actions_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);

@@ -92,8 +92,13 @@ static int acg_resolve_victim(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint6
                 return -EINVAL;
         q = cg_list_pids(cg_of(a), &pids, &n);
         if (q < 0)
-                return q == -ESRCH ? -EIO : q; /* -ESRCH means "nobody", not a failed listing */
-        return actuator_largest_rss(pids, n, ret_pid, ret_rss);
+                return q;
+        q = actuator_largest_rss(pids, n, ret_pid, ret_rss);
+        if (q == -ESRCH) {
+                *ret_pid = 0; /* nobody */
+                return 0;
+        }
+        return q;
 }
 
 static void acg_free(Actuator *a)

@@ -42,7 +42,8 @@ typedef struct ActuatorOps {
         int (*list_pids)(Actuator *a, pid_t **ret, size_t *ret_n); /* *ret malloc'd */
         int (*reclaim)(Actuator *a, uint64_t bytes);               /* worker thread; may block */
         int (*signal_pid)(Actuator *a, pid_t pid, int sig);
-        /* The member the criterion picks, now; -ESRCH when there is none. ret_rss may be NULL. */
+        /* The member the criterion picks, now: 0 with *ret_pid = 0 when there is none, so that a
+         * listing that failed keeps its own errno (ESRCH included). ret_rss may be NULL. */
         int (*resolve_victim)(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint64_t *ret_rss);
         void (*free)(Actuator *a);
 } ActuatorOps;

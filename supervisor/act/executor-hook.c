@@ -23,7 +23,7 @@
  * OOMLESS_HEAP_HELD, _IN_USE, _CAP      bytes, when the allocator publishes
  * OOMLESS_LEAF, OOMLESS_PID, OOMLESS_SUPERVISOR_PID, OOMLESS_POLICY, OOMLESS_DRY_RUN
  */
-int actions_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret)
+int executor_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret)
 {
         _cleanup_strv_free_ char **l = NULL;
         char b[32];
@@ -123,7 +123,7 @@ static int start_hook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
         };
         int q;
 
-        q = actions_hook_env(r, d, s, &env);
+        q = executor_hook_env(r, d, s, &env);
         if (q < 0)
                 return q;
         spec.env_extra = env;

@@ -13,16 +13,6 @@
 
 /* ---- notify ------------------------------------------------------------------------------------ */
 
-int runner_publish(ActionRunner *r)
-{
-        unsigned count = r->policy ? policy_stage_count(r->policy) : 0;
-
-        if (!r->control)
-                return 0;
-        return control_publish(r->control, r->published_stage, MAX(count, r->published_stage), r->heap_cap,
-                               r->wake_watermark, r->dry_run);
-}
-
 void executor_notify(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         unsigned stage = r->stage, prev = r->prev_stage;

@@ -129,12 +129,12 @@ static void kill_victim(ActionRunner *r, const PolicyDecision *d)
         }
         /* Resolved now, not when decided: the processes may have changed behind a dump. */
         q = actuator_resolve_victim(r->act, d->victim, &pid, &rss);
-        if (q == -ESRCH) {
-                RECORD(r, d, "skipped: no process in the leaf");
-                return;
-        }
         if (q < 0) {
                 RECORD(r, d, "failed: listing the leaf's processes: %s", strerror(-q));
+                return;
+        }
+        if (pid == 0) {
+                RECORD(r, d, "skipped: no process in the leaf");
                 return;
         }
         if (r->dry_run) {

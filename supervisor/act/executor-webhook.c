@@ -12,7 +12,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
-char *actions_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
+char *executor_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
 {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         cJSON *mem, *psi, *heap;
@@ -103,7 +103,7 @@ void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
                         return;
                 }
         }
-        body = actions_webhook_body(r, d, s);
+        body = executor_webhook_body(r, d, s);
         if (!body) {
                 RECORD(r, d, "failed: out of memory");
                 return;

@@ -120,6 +120,10 @@ void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
 /* ---- executor-memory.c: notify, scavenge, reclaim, throttle ---- */
 /* Writes the control page's supervisor half as it stands; 0 without a control page. */
 int runner_publish(ActionRunner *r);
+/* The environment given to exec and dump hooks (see executor-hook.c for the variable list). */
+int executor_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret);
+/* The JSON body of a webhook. */
+char *executor_webhook_body(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 void executor_notify(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 void executor_scavenge(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 void executor_reclaim(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);

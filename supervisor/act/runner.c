@@ -56,6 +56,17 @@ const char *runner_leaf(const ActionRunner *r)
 
 /* ---- the outcome ring --------------------------------------------------------------------------- */
 
+/* Writes the runner's half of what the control page carries: the stage, the cap, the watermark. */
+int runner_publish(ActionRunner *r)
+{
+        unsigned count = r->policy ? policy_stage_count(r->policy) : 0;
+
+        if (!r->control)
+                return 0;
+        return control_publish(r->control, r->published_stage, MAX(count, r->published_stage), r->heap_cap,
+                               r->wake_watermark, r->dry_run);
+}
+
 static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when,
                            ActionOutcome outcome, const char *detail)
 {

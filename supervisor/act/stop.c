@@ -82,11 +82,6 @@ void stop_cancel(Stop *st)
         st->pidfd = -EBADF;
 }
 
-bool stop_pending(const Stop *st)
-{
-        return st->timer;
-}
-
 void stop_sweep_leftovers(Stop *st)
 {
         uint64_t deadline;

@@ -45,7 +45,6 @@ void stop_done(Stop *st);
 int stop_begin(Stop *st, int pidfd, int sig, uint64_t grace_usec);
 /* The main process ended, or a longer stop replaces the one under way: disarms the grace timer. */
 void stop_cancel(Stop *st);
-bool stop_pending(const Stop *st);
 
 /* After the run: kills what is left (the whole leaf on v2/v1, our own children elsewhere) and reaps it
  * for up to STOP_LEFTOVER_WAIT_USEC. */

@@ -135,7 +135,7 @@ static int fake_resolve_victim(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint
         fake_log(f, "victim %d\n", (int)v);
         if (f->victim_r < 0)
                 return f->victim_r;
-        *ret_pid = f->victim;
+        *ret_pid = f->victim_r > 0 ? 0 : f->victim; /* victim_r > 0: nobody to pick */
         if (ret_rss)
                 *ret_rss = 64 * MIB;
         return 0;
@@ -338,7 +338,11 @@ TEST(outcomes_of_the_synchronous_kinds)
                 { .a = SIG_LEAF, .dry_run = true, .o = ACTION_OUTCOME_WOULD, .part = "SIGTERM to leaf" },
                 { .a = KILL_PROC, .o = ACTION_OUTCOME_OK, .part = "SIGKILL to pid 4242, the largest RSS" },
                 { .a = KILL_PROC, .signal_r = -ESRCH, .o = ACTION_OUTCOME_FAILED, .part = "to pid 4242" },
-                { .a = KILL_PROC, .victim_r = -ESRCH, .o = ACTION_OUTCOME_SKIPPED, .part = "no process" },
+                { .a = KILL_PROC, .victim_r = 1, .o = ACTION_OUTCOME_SKIPPED, .part = "no process" },
+                { .a = KILL_PROC,
+                  .victim_r = -ESRCH,
+                  .o = ACTION_OUTCOME_FAILED,
+                  .part = "No such process" },
                 { .a = KILL_PROC, .caps_off = ACTUATOR_CAP_LIST_PIDS, .o = ACTION_OUTCOME_SKIPPED },
                 { .a = KILL_PROC, .dry_run = true, .o = ACTION_OUTCOME_WOULD, .part = "pid 4242" },
                 { .a = KILL_LEAF, .o = ACTION_OUTCOME_OK, .part = "every process in /fake/leaf" },
