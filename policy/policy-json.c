@@ -566,11 +566,110 @@ static size_t depth_exceeded_at(const char *s, size_t len, bool *ret_nul)
         return len;
 }
 
+/* The value of the escape "\uXXXX" at s[i], or -1 if s[i] does not start a complete one. */
+static int u_escape_at(const char *s, size_t len, size_t i)
+{
+        int v = 0;
+
+        if (i > len || len - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+                return -1;
+        for (size_t k = i + 2; k < i + 6; k++) {
+                if (!isxdigit((unsigned char)s[k]))
+                        return -1;
+                v = v * 16 +
+                    (isdigit((unsigned char)s[k]) ? s[k] - '0' : tolower((unsigned char)s[k]) - 'a' + 10);
+        }
+        return v;
+}
+
+typedef enum SurrogateProblem {
+        SURROGATE_LONE_HIGH,       /* a high one not followed by any escape: end of string or of input */
+        SURROGATE_HIGH_THEN_OTHER, /* a high one followed by an escape that is not a low one */
+        SURROGATE_LONE_LOW,
+} SurrogateProblem;
+
+/* Returns the offset of the first lone UTF-16 surrogate escape inside a string, or len. cJSON rejects
+ * them and tells no more than where it stopped. A high surrogate cut off by the end of the input in
+ * the middle of what may be its low half is left to the "unexpected end" message. */
+static size_t lone_surrogate_at(const char *s, size_t len, SurrogateProblem *ret_problem, size_t *ret_string)
+{
+        bool in_str = false;
+
+        for (size_t i = 0; i < len; i++) {
+                size_t after;
+                int v, low;
+
+                if (!in_str) {
+                        in_str = s[i] == '"';
+                        *ret_string = i;
+                        continue;
+                }
+                if (s[i] == '"') {
+                        in_str = false;
+                        continue;
+                }
+                if (s[i] != '\\')
+                        continue;
+                v = u_escape_at(s, len, i);
+                if (v < 0) {
+                        i++; /* a one-character escape, or a broken one cJSON will report */
+                        continue;
+                }
+                if (v >= 0xDC00 && v <= 0xDFFF) {
+                        *ret_problem = SURROGATE_LONE_LOW;
+                        return i;
+                }
+                if (v < 0xD800 || v > 0xDBFF) {
+                        i += 5;
+                        continue;
+                }
+                after = i + 6;
+                low = u_escape_at(s, len, after);
+                if (low >= 0xDC00 && low <= 0xDFFF) {
+                        i += 11;
+                        continue;
+                }
+                if (after < len && s[after] == '\\') {
+                        if (after + 1 >= len || (s[after + 1] == 'u' && low < 0))
+                                return len; /* cut off, or a broken \u escape: cJSON's message says so */
+                        *ret_problem = SURROGATE_HIGH_THEN_OTHER;
+                        return i;
+                }
+                *ret_problem = SURROGATE_LONE_HIGH;
+                return i;
+        }
+        return len;
+}
+
 static int syntax_error(PolicyDiags *diags, const char *buf, size_t off, const char *hint, const char *msg)
 {
         unsigned line, col;
         offset_to_linecol(buf, off, &line, &col);
         return policy_diags_add(diags, line, col, NULL, hint, "%s", msg);
+}
+
+static int lone_surrogate_error(PolicyDiags *diags, const char *buf, size_t off, SurrogateProblem problem)
+{
+        static const char write_it[] = "; write the character itself or a valid pair";
+        const char *after = buf + off + 6;
+        char m[128], hint[160];
+
+        if (problem == SURROGATE_HIGH_THEN_OTHER)
+                snprintf(m, sizeof(m),
+                         "invalid JSON string: \"%.6s\" is a lone UTF-16 surrogate, followed by \"%.*s\" "
+                         "instead of a low one",
+                         buf + off, after[1] == 'u' ? 6 : 2, after);
+        else
+                snprintf(m, sizeof(m), "invalid JSON string: \"%.6s\" is a lone UTF-16 surrogate",
+                         buf + off);
+        if (problem == SURROGATE_LONE_LOW)
+                snprintf(hint, sizeof(hint),
+                         "a low surrogate, \\udc00-\\udfff, must follow a high one, \\ud800-\\udbff%s",
+                         write_it);
+        else
+                snprintf(hint, sizeof(hint),
+                         "a high surrogate must be followed by a low one, \\udc00-\\udfff%s", write_it);
+        return syntax_error(diags, buf, off, hint, m);
 }
 
 int json_parse_document(const char *buf, size_t len, PolicyDiags *diags, cJSON **ret_root)
@@ -591,12 +690,6 @@ int json_parse_document(const char *buf, size_t len, PolicyDiags *diags, cJSON *
         off = 0;
         while (off < len && strchr(" \t\r\n", buf[off]))
                 off++;
-        if (off == len) {
-                r = policy_diags_add(diags, 0, 0, "",
-                                     "a policy is a JSON object: {\"version\": 1, \"stages\": [ ... ]}",
-                                     "the policy is empty");
-                return r < 0 ? r : -EINVAL;
-        }
         if (off == len) {
                 r = policy_diags_add(diags, 0, 0, "",
                                      "a policy is a JSON object: {\"version\": 1, \"stages\": [ ... ]}",
@@ -639,6 +732,15 @@ int json_parse_document(const char *buf, size_t len, PolicyDiags *diags, cJSON *
                 /* cJSON reports where it stopped; say what is there. */
                 size_t at = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : len;
                 char m[128];
+                SurrogateProblem sp;
+                size_t su, str = 0;
+
+                /* cJSON stops at the escape, or at the string's start when the input ends inside it. */
+                su = lone_surrogate_at(copy, len, &sp, &str);
+                if (su < len && str <= at) {
+                        r = lone_surrogate_error(diags, copy, su, sp);
+                        return r < 0 ? r : -EINVAL;
+                }
                 while (at < len && strchr(" \t\r\n", copy[at]))
                         at++;
                 if (at >= len)

@@ -310,6 +310,48 @@ TEST(limits)
         }
 }
 
+/* Lone UTF-16 surrogates are named (the fixtures lone-surrogate-*.json cover the messages); a valid
+ * pair is accepted, and problems before them or broken escapes keep the generic message. */
+TEST(surrogate_escapes)
+{
+        static const struct {
+                const char *json, *error;
+        } cases[] = {
+                { "{'version':1,'description':'\\udbff\\udfff','stages':[" STAGE "]}", NULL },
+                { "{'version':1,'description':'\\uD83D\\uDE00\\ude00','stages':[" STAGE "]}",
+                  "1:41: invalid JSON string: \"\\ude00\" is a lone UTF-16 surrogate" },
+                { "{'version':1,'description':'\\ud800\\ud800','stages':[]}",
+                  "1:29: invalid JSON string: \"\\ud800\" is a lone UTF-16 surrogate, followed by "
+                  "\"\\ud800\" "
+                  "instead of a low one" },
+                { "{'version':1 x,'description':'\\ud800'}", "1:14: syntax error at 'x'" },
+                { "{'version':1,'description':'\\ud800\\udc'}", "1:29: syntax error at '\\'" },
+                { "{'version':1,'description':'\\ud800\\", "1:29: syntax error at '\\'" },
+                { "{'version':1,'description':'\\\\ud800','stages':[" STAGE "]}", NULL },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *json = q2d(cases[i].json), *e;
+                PolicyDiags d = { 0 };
+                Policy *p = NULL;
+                int r = policy_parse(json, strlen(json), NULL, &p, &d);
+
+                if (!cases[i].error) {
+                        ASSERT_OK(r);
+                        policy_free(p);
+                } else {
+                        ASSERT_ERROR(r, EINVAL);
+                        ASSERT_EQ(d.n, 1);
+                        e = policy_diag_format(&d.items[0], NULL);
+                        if (strncmp(e, cases[i].error, strlen(cases[i].error)) != 0)
+                                TEST_FAIL("case %zu: got %s, expected %s...", i, e, cases[i].error);
+                        free(e);
+                }
+                policy_diags_done(&d);
+                free(json);
+        }
+}
+
 TEST(psi_triggers_are_deduplicated_and_exposed)
 {
         char *json = q2d("{'version':1,'stages':["
