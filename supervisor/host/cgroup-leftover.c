@@ -54,13 +54,14 @@ void cg_sweep_leftovers(const char *parent)
                 if (lfd < 0 || instance_may_be_alive(lfd, pid))
                         continue;
                 if (unlinkat(pfd, de->d_name, AT_REMOVEDIR) >= 0)
-                        log_info("Removed the cgroup %s/%s, left behind by oomless %d, which is gone.", parent,
-                                 de->d_name, (int)pid);
+                        log_info("Removed the cgroup %s/%s, left behind by oomless %d, which is gone.",
+                                 parent, de->d_name, (int)pid);
                 else if (errno == EBUSY)
-                        log_warning("The cgroup %s/%s, left behind by oomless %d, which is gone, still holds "
-                                    "processes (a workload run with --keep-on-supervisor-death, or processes "
-                                    "it started); left alone: stop them, then rmdir it.",
-                                    parent, de->d_name, (int)pid);
+                        log_warning(
+                            "The cgroup %s/%s, left behind by oomless %d, which is gone, still holds "
+                            "processes (a workload run with --keep-on-supervisor-death, or processes "
+                            "it started); left alone: stop them, then rmdir it.",
+                            parent, de->d_name, (int)pid);
                 else
                         log_warning_errno(negative_errno(),
                                           "Cannot remove the cgroup %s/%s, left behind by oomless %d: %m",
