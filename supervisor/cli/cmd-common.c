@@ -32,6 +32,7 @@ enum {
         OPT_CGROUP,
         OPT_CGROUP_ROOT,
         OPT_HEAP_CAP,
+        OPT_KEEP_ON_SUPERVISOR_DEATH,
 };
 
 const char *cmd_default_runtime_dir(void)
@@ -91,6 +92,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT }, BOTH },
                 { { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT }, BOTH },
                 { { "heap-cap", required_argument, NULL, OPT_HEAP_CAP }, RUN },
+                { { "keep-on-supervisor-death", no_argument, NULL, OPT_KEEP_ON_SUPERVISOR_DEATH }, RUN },
         };
         struct option opts[ELEMENTSOF(table) + 1] = {};
         size_t n_opts = 0;
@@ -205,6 +207,9 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                 return bad(cmd, "--heap-cap", optarg,
                                            "a size like 512M, a percent like 95%, or none "
                                            "(the allocator's own OOMLESS_HEAP_CAP)");
+                        break;
+                case OPT_KEEP_ON_SUPERVISOR_DEATH:
+                        cfg->keep_on_supervisor_death = true;
                         break;
                 case OPT_CGROUP_ROOT:
                         if (optarg[0] != '/')

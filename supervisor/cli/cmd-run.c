@@ -19,6 +19,7 @@ void cmd_help_run(FILE *f)
             "  --heap-cap=SIZE         heap cap published to liboomless (default 95% of the limit; none)\n"
             "  --stop-timeout=DUR      grace after SIGTERM/SIGINT before SIGKILL (default 10s)\n"
             "  --forward-hup           forward SIGHUP to CMD instead of reloading the policy\n"
+            "  --keep-on-supervisor-death  let CMD live on if oomless is killed (default: it gets SIGKILL)\n"
             "  --policy=FILE           JSON policy (default: the built-in one)\n"
             "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
             "  --no-preload            do not LD_PRELOAD liboomless.so into CMD\n"

@@ -109,11 +109,15 @@ int manager_start_child(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot get the cgroup leaf's fds for the workload: %m");
 
+        /* By default the workload does not outlive a supervisor that is SIGKILLed: nothing would watch
+         * its memory any more (oomless(1), --keep-on-supervisor-death). */
+        int death_signal = m->cfg.keep_on_supervisor_death ? 0 : SIGKILL;
         r = workload_spawn(&(WorkloadSpawn){ .argv = m->cfg.argv,
                                              .envp = env,
                                              .cgroup_dirfd = dirfd,
                                              .join_fds = join_fds,
-                                             .new_pgrp = true },
+                                             .new_pgrp = true,
+                                             .parent_death_signal = death_signal },
                            &m->child);
         if (r < 0)
                 return r;

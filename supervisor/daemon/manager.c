@@ -346,9 +346,10 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         (void)sd_event_set_watchdog(m->event, true);
         manager_stop_init(m);
 
-        r = runtime_dir_create(m->cfg.runtime_dir, &m->instance_dir);
+        r = runtime_dir_create(m->cfg.runtime_dir, &m->rundir);
         if (r < 0)
                 return r;
+        m->instance_dir = m->rundir->path;
         snprintf(path, sizeof(path), "%s/" STATUS_SOCKET_NAME, m->instance_dir);
         r = status_server_new(m->event, path, manager_render_status, m, &m->status);
         if (r < 0)
@@ -446,8 +447,7 @@ Manager *manager_free(Manager *m)
         m->target_pidfd = safe_close(m->target_pidfd);
         m->status = status_server_free(m->status);
         m->cg = cg_free(m->cg);
-        runtime_dir_remove(m->instance_dir);
-        free(m->instance_dir);
+        m->rundir = runtime_dir_free(m->rundir);
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "macro.h"
 #include "oomless/sample.h"
+#include "runtime-dir.h"
 #include "sample.h"
 #include "status.h"
 #include "stop.h"
@@ -50,6 +51,7 @@ typedef struct ManagerConfig {
         bool preload;
         SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
         const char *runtime_dir;
+        bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
 } ManagerConfig;
 
 typedef struct Manager {
@@ -58,7 +60,8 @@ typedef struct Manager {
         Cg *cg;
         uint64_t start_usec;
 
-        char *instance_dir; /* <runtime>/<pid> */
+        RuntimeDir *rundir;       /* <runtime>/<pid>: checked, locked, removed through fds */
+        const char *instance_dir; /* its path, rundir->path */
         StatusServer *status;
 
         Supervise *supervise;

@@ -285,8 +285,9 @@ StatusServer *status_server_free(StatusServer *s)
                 return NULL;
         sd_event_source_disable_unref(s->listen_source);
         safe_close(s->fd);
-        if (s->path)
-                (void)unlink(s->path);
+        /* No unlink(s->path): by now the workload may have replaced the directory in that path with a
+         * symlink. The socket goes with the instance directory, which runtime-dir.c empties through
+         * its fd. */
         free(s->path);
         free(s);
         return NULL;

@@ -54,7 +54,8 @@ char *status_render_json(StatusInfo *info);
 typedef char *(*StatusRenderFn)(void *userdata);
 typedef struct StatusServer StatusServer;
 
-/* Listens on path (removed first if stale). Each connection gets render(userdata)'s document. */
+/* Listens on path (removed first if stale). Each connection gets render(userdata)'s document. The
+ * socket is left at free: its directory goes as a whole (runtime-dir.h). */
 int status_server_new(sd_event *e, const char *path, StatusRenderFn render, void *userdata,
                       StatusServer **ret);
 /* Closes and unlinks the socket. NULL-safe. */

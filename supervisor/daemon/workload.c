@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -25,7 +26,7 @@
 #endif
 
 /* What the child reports through the CLOEXEC pipe when it fails before exec took over. */
-enum { SPAWN_STEP_JOIN = 1, SPAWN_STEP_EXEC = 2 };
+enum { SPAWN_STEP_JOIN = 1, SPAWN_STEP_EXEC = 2, SPAWN_STEP_PDEATHSIG = 3 };
 struct spawn_report {
         int step;
         int err;
@@ -40,9 +41,22 @@ static void report(int fd, int step, int err)
 
 /* Runs in the child between clone and exec. Only plain syscalls and the child's own copy of memory;
  * the supervisor is single-threaded, so the copy is consistent. */
-_noreturn_ static void child_exec(const WorkloadSpawn *spec, int report_fd, bool take_tty)
+_noreturn_ static void child_exec(const WorkloadSpawn *spec, int report_fd, bool take_tty, pid_t parent)
 {
         sigset_t empty;
+
+        /* First, so the window in which the supervisor's death goes unnoticed is as short as it can be.
+         * The kernel sends the signal when the *thread* that forked us dies: the workload is started
+         * from the loop's thread, the one that lives as long as the supervisor. If the supervisor died
+         * before prctl(), we were reparented already and the signal will never come: check. */
+        if (spec->parent_death_signal > 0) {
+                if (prctl(PR_SET_PDEATHSIG, (unsigned long)spec->parent_death_signal) < 0) {
+                        report(report_fd, SPAWN_STEP_PDEATHSIG, errno);
+                        _exit(WORKLOAD_EXIT_FAILURE);
+                }
+                if (getppid() != parent)
+                        _exit(WORKLOAD_EXIT_FAILURE);
+        }
 
         if (spec->new_pgrp) {
                 (void)setpgid(0, 0);
@@ -95,7 +109,7 @@ int workload_spawn(const WorkloadSpawn *spec, Workload *ret)
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         int pipefd[2], pidfd = -1;
         bool take_tty = false, into = false;
-        pid_t pid;
+        pid_t pid, self = getpid();
 
         if (!spec || !spec->argv || !spec->argv[0] || !ret)
                 return -EINVAL;
@@ -130,7 +144,7 @@ int workload_spawn(const WorkloadSpawn *spec, Workload *ret)
                 return log_error_errno(negative_errno(), "Failed to start the workload: %m");
         if (pid == 0) {
                 rfd = safe_close(rfd);
-                child_exec(spec, wfd, take_tty);
+                child_exec(spec, wfd, take_tty, self);
         }
         wfd = safe_close(wfd);
 
@@ -160,12 +174,16 @@ int workload_spawn(const WorkloadSpawn *spec, Workload *ret)
                 n = read(rfd, &rep, sizeof(rep));
         while (n < 0 && errno == EINTR);
         if (n == (ssize_t)sizeof(rep)) {
-                if (rep.step == SPAWN_STEP_JOIN) {
+                if (IN_SET(rep.step, SPAWN_STEP_JOIN, SPAWN_STEP_PDEATHSIG)) {
                         siginfo_t si;
                         (void)waitid(P_PID, (id_t)pid, &si, WEXITED);
                         workload_done(ret);
                         return log_error_errno(
-                            -rep.err, "The workload could not join its cgroup leaf (cgroup.procs): %m");
+                            -rep.err,
+                            rep.step == SPAWN_STEP_JOIN
+                                ? "The workload could not join its cgroup leaf (cgroup.procs): %m"
+                                : "The workload could not ask to die with oomless (PR_SET_PDEATHSIG): "
+                                  "%m");
                 }
                 ret->exec_errno = rep.err > 0 ? rep.err : EIO;
         }

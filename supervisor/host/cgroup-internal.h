@@ -65,11 +65,14 @@ typedef enum CgFd {
         CG_FD_FAILCNT,
         CG_FD_MEMSW_FAILCNT,
         CG_FD_OOM_CONTROL,
-        CG_FD_PROCS,    /* v2 only: see cg_v1_ops on v1's cached pid lists */
-        CG_FD_PRESSURE, /* memory.pressure of the leaf or of the unified twin */
-        CG_FD_CGEVENTS, /* cgroup.events, likewise */
-        CG_FD_EVENTFD,  /* v1: eventfd registered on memory.oom_control */
-        CG_FD_LEAF_DIR, /* v2 run: O_PATH of the workload leaf for clone3(CLONE_INTO_CGROUP) */
+        CG_FD_PROCS,     /* v2 only: see cg_v1_ops on v1's cached pid lists */
+        CG_FD_PRESSURE,  /* memory.pressure of the leaf or of the unified twin */
+        CG_FD_CGEVENTS,  /* cgroup.events, likewise */
+        CG_FD_EVENTFD,   /* v1: eventfd registered on memory.oom_control */
+        CG_FD_LEAF_DIR,  /* v2 run: O_PATH of the workload leaf for clone3(CLONE_INTO_CGROUP) */
+        CG_FD_LOCK_LEAF, /* run: the instance lock (instance.h) on each leaf we created */
+        CG_FD_LOCK_UNI,
+        CG_FD_LOCK_SUP,
         _CG_FD_MAX,
 } CgFd;
 
@@ -188,6 +191,13 @@ int cg_read_small(const char *path, char *buf, size_t size);
 const char *cg_proc_stat(const char *sysroot, pid_t pid, char *buf, size_t size);
 char *cg_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 void cg_set_msg(char **reterr_msg, const char *fmt, ...) _printf_(2, 3);
+
+/* Leftovers of dead instances (cgroup-leftover.c). cg_lock_leaf() takes the instance lock on dir, a
+ * leaf we just created, and keeps its fd in cg->fd[slot] (dropped with the other fds at cg_free).
+ * cg_sweep_leftovers() removes, with one log line each, the empty "oomless-<pid>..." leaves in parent
+ * whose instance is gone; a populated one is logged and left, a live instance's never touched. */
+int cg_lock_leaf(Cg *cg, CgFd slot, const char *dir);
+void cg_sweep_leftovers(const char *parent);
 
 /* libcgroup wrappers (cgroup-lib.c). name is relative to the controller's mount ("/a/b"). */
 typedef struct CgSetting {

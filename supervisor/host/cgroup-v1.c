@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-internal.h"
+#include "instance.h"
 #include "log.h"
 
 static int v1_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
@@ -51,7 +52,12 @@ static int v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
         uint64_t above, max = UINT64_MAX, high = UINT64_MAX, swap = UINT64_MAX;
         int r;
 
-        snprintf(name, sizeof(name), "oomless-%d", (int)getpid());
+        r = instance_leaf_name(name, sizeof(name), getpid(), NULL);
+        if (r < 0)
+                return r;
+        /* Before ours exist: what killed instances left in both parents. */
+        cg_sweep_leftovers(h->v1_dir);
+        cg_sweep_leftovers(h->v2_dir);
         cg->leaf = cg_path_join(h->v1_dir, name);
         cg->leaf_rel = cg_path_join(h->v1_path, name);
         if (!cg->leaf || !cg->leaf_rel)
@@ -126,6 +132,10 @@ static int v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
                 return r;
         }
 
+        r = cg_lock_leaf(cg, CG_FD_LOCK_LEAF, cg->leaf);
+        if (r < 0)
+                log_warning_errno(r, "Cannot lock %s, a later oomless may take it for a leftover: %m",
+                                  cg->leaf);
         r = v1_open_files(cg, cg->leaf, h->v1_mount, reterr_msg);
         if (r < 0)
                 return r;
@@ -164,6 +174,7 @@ static int v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
                         cg->uni_leaf = NULL;
                 } else {
                         cg->uni_created = true;
+                        (void)cg_lock_leaf(cg, CG_FD_LOCK_UNI, cg->uni_leaf);
                         cg_files_open_unified(cg, cg->uni_leaf);
                         _cleanup_free_ char *up = cg_path_join(cg->uni_leaf, "cgroup.procs");
                         if (!up)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cgroup-internal.h"
+#include "instance.h"
 #include "log.h"
 
 static int v2_open_files(Cg *cg, const char *dir, const char *mount, char **reterr_msg)
@@ -120,8 +121,13 @@ static int v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
         size_t ns = 0;
         int r;
 
-        snprintf(sup_name, sizeof(sup_name), "oomless-%d-supervisor", (int)getpid());
-        snprintf(wl_name, sizeof(wl_name), "oomless-%d-workload", (int)getpid());
+        r = instance_leaf_name(sup_name, sizeof(sup_name), getpid(), "supervisor");
+        if (r >= 0)
+                r = instance_leaf_name(wl_name, sizeof(wl_name), getpid(), "workload");
+        if (r < 0)
+                return r;
+        /* Before ours exist: what killed instances left next to where ours go. */
+        cg_sweep_leftovers(own);
         cg->sup_leaf = cg_path_join(own, sup_name);
         cg->leaf = cg_path_join(own, wl_name);
         cg->leaf_rel = cg_path_join(h->v2_path, wl_name);
@@ -148,6 +154,7 @@ static int v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
                 return r;
         }
         cg->sup_created = true;
+        (void)cg_lock_leaf(cg, CG_FD_LOCK_SUP, cg->sup_leaf);
         r = cg_write_file(cg->sup_leaf, "cgroup.procs", "0");
         if (r < 0) {
                 cg_set_msg(reterr_msg, "cannot move oomless into %s: %s; use --cgroup-mode=observe",
@@ -207,6 +214,7 @@ static int v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
                 return r;
         }
 
+        (void)cg_lock_leaf(cg, CG_FD_LOCK_LEAF, cg->leaf);
         r = v2_open_files(cg, cg->leaf, h->v2_mount, reterr_msg);
         if (r < 0)
                 return r;
