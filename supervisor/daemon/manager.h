@@ -14,6 +14,8 @@
 #include "actions.h"
 #include "cgroup.h"
 #include "control.h"
+#include "http.h"
+#include "listen-addr.h"
 #include "macro.h"
 #include "oomless/sample.h"
 #include "sample.h"
@@ -50,6 +52,8 @@ typedef struct ManagerConfig {
         bool preload;
         SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
         const char *runtime_dir;
+        ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
+        bool listen_set;
 } ManagerConfig;
 
 typedef struct Manager {
@@ -60,6 +64,7 @@ typedef struct Manager {
 
         char *instance_dir; /* <runtime>/<pid> */
         StatusServer *status;
+        HttpServer *http; /* --listen: /metrics, /livez, /readyz, /status */
 
         Supervise *supervise;
         ActionRunner *runner;
@@ -99,6 +104,7 @@ typedef struct Manager {
 
         OomlessSample last; /* the loop's last sample, the one the policy decides on */
         bool have_sample;
+        uint64_t samples; /* samples taken into last, for the metrics */
 } Manager;
 
 /* Builds the manager: loads the policy, sets up the cgroup, the runtime directory and the status
