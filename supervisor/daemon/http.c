@@ -71,16 +71,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
+        static int seen; /* *req_cls marks the request's first call */
         HttpServer *s = cls;
         (void)version;
         (void)upload_data;
-        (void)req_cls;
 
-        /* Answered on the first call, before any body is read: no route takes one, and MHD closes the
+        /* Another method is refused on the first call, before any body is read: MHD then closes the
          * connection rather than read a body nobody asked for. */
-        *upload_data_size = 0;
         if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
                 return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n");
+        /* A GET is answered on the call after the headers: a response queued on the first call counts
+         * as early, and MHD would close the connection instead of keeping it alive for the next scrape. */
+        if (!*req_cls) {
+                *req_cls = &seen;
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                *upload_data_size = 0; /* a GET's body, if any, is read and dropped */
+                return MHD_YES;
+        }
 
         if (streq(url, "/metrics")) {
                 MetricsFormat fmt = metrics_format_for_accept(
