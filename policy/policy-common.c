@@ -143,6 +143,23 @@ const char *policy_stage_name(const Policy *p, unsigned level)
         return p->stages[level - 1].name;
 }
 
+bool policy_stage_ready(const Policy *p, unsigned level)
+{
+        if (level == 0 || level > p->n_stages)
+                return true;
+        return p->stages[level - 1].ready;
+}
+
+const char *policy_http_listen(const Policy *p)
+{
+        return p->http_listen;
+}
+
+bool policy_http_public(const Policy *p)
+{
+        return p->http_public;
+}
+
 const PolicyRestart *policy_restart(const Policy *p)
 {
         return &p->restart;
@@ -191,6 +208,7 @@ Policy *policy_free(Policy *p)
         }
         free(p->name);
         free(p->description);
+        free(p->http_listen);
         free(p->source);
         free(p);
         return NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen-addr.h"
 #include "macro.h"
 #include "policy-grammar.h"
 #include "policy-validate.h"
@@ -67,14 +68,15 @@ static bool parse_max_dwell(Parser *ps, const cJSON *j, const char *path, bool l
 static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned level, bool last,
                         PolicyStage *st)
 {
-        static const char *const keys[] = { "name",      "description",  "enter",    "exit",
-                                            "max_dwell", "on_max_dwell", "cooldown", "repeat",
-                                            "on_enter",  "while",        "on_exit",  NULL };
+        static const char *const keys[] = { "name",         "description", "enter",  "exit",     "max_dwell",
+                                            "on_max_dwell", "cooldown",    "repeat", "on_enter", "while",
+                                            "on_exit",      "ready",       NULL };
         char p[PATH_LEN];
         const cJSON *x;
         const char *s;
         bool ok = true;
 
+        st->ready = true;
         if (!json_check_object(ps, j, path, "a stage", keys, NULL))
                 return false;
 
@@ -112,6 +114,8 @@ static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned l
         } else if (!grammar_condition(ps, x, json_subpath(p, path, "exit"), &st->exit))
                 ok = false;
 
+        if ((x = json_get(j, "ready")) && !json_get_bool(ps, x, json_subpath(p, path, "ready"), &st->ready))
+                ok = false;
         if ((x = json_get(j, "cooldown")) &&
             !json_get_sampled_duration(ps, x, json_subpath(p, path, "cooldown"), ps->p->interval_usec, true,
                                        &st->cooldown_usec))
@@ -135,6 +139,38 @@ static bool parse_stage(Parser *ps, const cJSON *j, const char *path, unsigned l
         if (!parse_max_dwell(ps, j, path, last, st))
                 ok = false;
         return ok;
+}
+
+/* "http": {"listen": "127.0.0.1:9464", "public": false}. The address is checked here, without I/O,
+ * so `oomless check` reports a bad one; binding it is the daemon's. */
+static void parse_http(Parser *ps, const cJSON *j, const char *path)
+{
+        static const char *const keys[] = { "listen", "public", NULL };
+        char p[PATH_LEN];
+        const cJSON *x;
+        const char *s;
+        ListenAddr a;
+
+        if (!json_check_object(ps, j, path, "http", keys, NULL))
+                return;
+        if ((x = json_get(j, "public")))
+                (void)json_get_bool(ps, x, json_subpath(p, path, "public"), &ps->p->http_public);
+        if (!(x = json_get(j, "listen"))) {
+                json_error(ps, path, "add \"listen\": \"127.0.0.1:9464\"", "http needs \"listen\"");
+                return;
+        }
+        if (!json_get_string(ps, x, json_subpath(p, path, "listen"), &s))
+                return;
+        if (listen_addr_parse(s, &a) < 0) {
+                json_error(ps, p, "write " LISTEN_ADDR_FORM, "invalid listen address \"%s\"", s);
+                return;
+        }
+        if (!a.loopback && !ps->p->http_public) {
+                json_error(ps, p, "listen on 127.0.0.1, or add \"public\": true to serve other hosts",
+                           "%s is not a loopback address", a.text);
+                return;
+        }
+        (void)json_dup_string(ps, a.text, &ps->p->http_listen);
 }
 
 static void parse_restart(Parser *ps, const cJSON *j, const char *path)
@@ -172,9 +208,9 @@ static void parse_restart(Parser *ps, const cJSON *j, const char *path)
 
 bool grammar_document(Parser *ps, const cJSON *root, bool stage_ok[static POLICY_STAGES_MAX])
 {
-        static const char *const keys[] = { "version",           "name",    "description",
-                                            "sampling_interval", "dry_run", "recovery",
-                                            "restart",           "stages",  NULL };
+        static const char *const keys[] = { "version", "name", "description", "sampling_interval",
+                                            "dry_run", "http", "recovery",    "restart",
+                                            "stages",  NULL };
         static const char *const recoveries[] = { "stepwise", "direct", NULL };
         Policy *p = ps->p;
         const cJSON *x;
@@ -210,6 +246,8 @@ bool grammar_document(Parser *ps, const cJSON *root, bool stage_ok[static POLICY
         }
         if ((x = json_get(root, "dry_run")))
                 (void)json_get_bool(ps, x, "dry_run", &p->dry_run);
+        if ((x = json_get(root, "http")))
+                parse_http(ps, x, "http");
         if ((x = json_get(root, "recovery"))) {
                 int v;
                 if (json_get_enum(ps, x, "recovery", "recovery", recoveries, &v))

@@ -54,6 +54,7 @@ typedef struct PolicyStage {
         uint64_t cooldown_usec;
         uint64_t repeat_usec;
         PolicyActionList on_enter, while_, on_exit;
+        bool ready; /* "ready": false makes the HTTP /readyz answer 503 while in this stage */
 } PolicyStage;
 
 struct Policy {
@@ -63,6 +64,8 @@ struct Policy {
         uint64_t interval_usec;
         bool dry_run;
         bool recovery_direct;
+        char *http_listen; /* "http.listen", normalized (listen-addr.h); NULL: no HTTP endpoint */
+        bool http_public;  /* "http.public": a non-loopback listen address is allowed */
         PolicyRestart restart;
         PolicyPsiTrigger triggers[OOMLESS_PSI_TRIGGERS_MAX];
         size_t n_triggers;

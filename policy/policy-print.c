@@ -354,6 +354,11 @@ int policy_to_json(const Policy *p, char **ret_json)
                 add_str(&pr, root, "description", p->description);
         add_dur(&pr, root, "sampling_interval", p->interval_usec);
         add_bool(&pr, root, "dry_run", p->dry_run);
+        if (p->http_listen) {
+                cJSON *h = add_obj(&pr, root, "http");
+                add_str(&pr, h, "listen", p->http_listen);
+                add_bool(&pr, h, "public", p->http_public);
+        }
         add_str(&pr, root, "recovery", p->recovery_direct ? "direct" : "stepwise");
 
         r = add_obj(&pr, root, "restart");
@@ -378,6 +383,7 @@ int policy_to_json(const Policy *p, char **ret_json)
                 print_condition(&pr, p, o, "exit", &st->exit);
                 add_dur(&pr, o, "cooldown", st->cooldown_usec);
                 add_dur(&pr, o, "repeat", st->repeat_usec);
+                add_bool(&pr, o, "ready", st->ready);
                 if (st->max_dwell_usec > 0) {
                         add_dur(&pr, o, "max_dwell", st->max_dwell_usec);
                         if (st->dwell_next)

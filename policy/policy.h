@@ -212,10 +212,18 @@ bool policy_dry_run(const Policy *p); /* the policy asks for dry-run; OR it with
 size_t policy_psi_trigger_count(const Policy *p);
 const PolicyPsiTrigger *policy_psi_trigger(const Policy *p, size_t i);
 
+/* The HTTP endpoint the policy asks for ("http.listen", normalized HOST:PORT), NULL for none; and
+ * whether it may listen beyond loopback ("http.public"). --listen and --listen-public override both. */
+const char *policy_http_listen(const Policy *p);
+bool policy_http_public(const Policy *p);
+
 /* Number of stages N (levels 1..N); level 0 is "normal" and has no actions. */
 unsigned policy_stage_count(const Policy *p);
 /* "normal" for level 0, the stage's name for 1..N, NULL beyond. */
 const char *policy_stage_name(const Policy *p, unsigned level);
+/* false while level declares "ready": false (the HTTP /readyz answers 503); true for level 0 and
+ * beyond the last stage. */
+bool policy_stage_ready(const Policy *p, unsigned level);
 
 typedef enum PolicyRestartMode {
         POLICY_RESTART_NEVER,

@@ -7,9 +7,11 @@ packages=(
         # build
         build-essential cmake pkg-config clang lld llvm libclang-rt-14-dev clang-format
         # the supervisor's libraries
-        libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev ca-certificates openssl
+        libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev ca-certificates openssl
         # tests: tools and real programs run under LD_PRELOAD
         python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
+        # a real Prometheus scrapes /metrics in tests/http; promtool checks the text format
+        prometheus
         # the pure cgroup v2 VM (tests/vm)
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # benchmark peers (bench/alloc)

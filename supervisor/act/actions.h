@@ -135,6 +135,8 @@ uint64_t actions_drain_deadline(const ActionRunner *r);
  * recorded when they ended, after which the idle callback runs. */
 void actions_cancel_at_exit(ActionRunner *r);
 
+/* Outcomes of kind recorded since the runner started (what the ring has forgotten included). */
+uint64_t actions_count(const ActionRunner *r, PolicyActionKind kind, ActionOutcome outcome);
 /* The newest outcomes first, at most ACTIONS_RING_SIZE. */
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max);
 /* `oomless status` "recent_actions": [{"action","stage","when","outcome","detail"}], newest first. */

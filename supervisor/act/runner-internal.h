@@ -69,6 +69,8 @@ struct ActionRunner {
 
         ActionRecord ring[ACTIONS_RING_SIZE];
         size_t ring_next, ring_len;
+        /* Every outcome since start, by kind: the ring forgets, the metrics' counters must not. */
+        uint64_t counts[_POLICY_ACTION_KIND_MAX][_ACTION_OUTCOME_MAX];
 };
 
 /* ---- runner.c ---- */

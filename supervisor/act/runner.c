@@ -83,6 +83,8 @@ static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stag
         snprintf(rec->detail, sizeof(rec->detail), "%s", detail);
         r->ring_next = (r->ring_next + 1) % ACTIONS_RING_SIZE;
         r->ring_len = MIN(r->ring_len + 1, (size_t)ACTIONS_RING_SIZE);
+        if ((unsigned)kind < _POLICY_ACTION_KIND_MAX)
+                r->counts[kind][outcome]++;
 
         log_full_errno(level, 0, "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
                        r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "",
@@ -106,6 +108,13 @@ void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, Polic
                 }
         }
         record_outcome(r, kind, stage, when, ACTION_OUTCOME_FAILED, buf);
+}
+
+uint64_t actions_count(const ActionRunner *r, PolicyActionKind kind, ActionOutcome outcome)
+{
+        if (!r || (unsigned)kind >= _POLICY_ACTION_KIND_MAX || (unsigned)outcome >= _ACTION_OUTCOME_MAX)
+                return 0;
+        return r->counts[kind][outcome];
 }
 
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max)

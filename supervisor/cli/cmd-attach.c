@@ -20,6 +20,8 @@ void cmd_help_attach(FILE *f)
             "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
             "  --runtime-dir=DIR       where the status socket lives\n"
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
+            "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
+            "  --listen-public         allow a --listen address other hosts can reach\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
             "  -h, --help              this text\n"
             "\n"

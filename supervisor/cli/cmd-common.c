@@ -33,6 +33,8 @@ enum {
         OPT_CGROUP_ROOT,
         OPT_HEAP_CAP,
         OPT_KEEP_ON_SUPERVISOR_DEATH,
+        OPT_LISTEN,
+        OPT_LISTEN_PUBLIC,
 };
 
 const char *cmd_default_runtime_dir(void)
@@ -93,10 +95,13 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT }, BOTH },
                 { { "heap-cap", required_argument, NULL, OPT_HEAP_CAP }, RUN },
                 { { "keep-on-supervisor-death", no_argument, NULL, OPT_KEEP_ON_SUPERVISOR_DEATH }, RUN },
+                { { "listen", required_argument, NULL, OPT_LISTEN }, BOTH },
+                { { "listen-public", no_argument, NULL, OPT_LISTEN_PUBLIC }, BOTH },
         };
         struct option opts[ELEMENTSOF(table) + 1] = {};
         size_t n_opts = 0;
         const char *cmd = mode == MANAGER_RUN ? "run" : "attach";
+        bool listen_public = false;
         int c;
 
         *cfg = (ManagerConfig){
@@ -211,6 +216,14 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 case OPT_KEEP_ON_SUPERVISOR_DEATH:
                         cfg->keep_on_supervisor_death = true;
                         break;
+                case OPT_LISTEN:
+                        if (listen_addr_parse(optarg, &cfg->listen) < 0)
+                                return bad(cmd, "--listen", optarg, LISTEN_ADDR_FORM);
+                        cfg->listen_set = true;
+                        break;
+                case OPT_LISTEN_PUBLIC:
+                        listen_public = true;
+                        break;
                 case OPT_CGROUP_ROOT:
                         if (optarg[0] != '/')
                                 return bad(cmd, "--cgroup-root", optarg,
@@ -247,6 +260,15 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                         cmd, argv[optind - 1], cmd);
                         return -1;
                 }
+        }
+
+        /* After the loop, so the order of --listen and --listen-public does not matter. */
+        if (cfg->listen_set && !cfg->listen.loopback && !listen_public) {
+                fprintf(stderr,
+                        "oomless %s: --listen %s: not a loopback address, so other hosts could read the "
+                        "metrics and status; add --listen-public to allow it, or listen on 127.0.0.1\n",
+                        cmd, cfg->listen.text);
+                return -1;
         }
 
         if (mode == MANAGER_RUN) {

@@ -27,6 +27,8 @@ void cmd_help_run(FILE *f)
             "  --runtime-dir=DIR       where the status socket lives (default $OOMLESS_RUNTIME_DIR or "
             "/run/oomless)\n"
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
+            "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
+            "  --listen-public         allow a --listen address other hosts can reach\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
             "  -h, --help              this text\n"
             "\n"

@@ -32,8 +32,10 @@ static int sample_into(Manager *m, OomlessSample *ret)
 int manager_sample(Manager *m)
 {
         int r = sample_into(m, &m->last);
-        if (r >= 0)
+        if (r >= 0) {
                 m->have_sample = true;
+                m->samples++;
+        }
         return r;
 }
 

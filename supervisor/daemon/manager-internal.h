@@ -21,6 +21,10 @@ int manager_setup_acting(Manager *m);
 /* The status socket's document, from a sample of its own. */
 char *manager_render_status(void *userdata);
 
+/* manager-http.c: the HTTP endpoint when --listen or the policy's "http" asks for one (errors
+ * logged). */
+int manager_setup_http(Manager *m);
+
 /* manager-workload.c */
 void manager_stop_init(Manager *m);
 int manager_start_child(Manager *m);

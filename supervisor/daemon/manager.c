@@ -364,6 +364,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         r = manager_setup_acting(m);
         if (r < 0)
                 return r;
+        r = manager_setup_http(m);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -445,6 +448,7 @@ Manager *manager_free(Manager *m)
                 m->psi_fds[i] = safe_close(m->psi_fds[i]);
         }
         m->target_pidfd = safe_close(m->target_pidfd);
+        m->http = http_server_free(m->http);
         m->status = status_server_free(m->status);
         m->cg = cg_free(m->cg);
         m->rundir = runtime_dir_free(m->rundir);

@@ -14,6 +14,8 @@
 #include "actions.h"
 #include "cgroup.h"
 #include "control.h"
+#include "http.h"
+#include "listen-addr.h"
 #include "macro.h"
 #include "oomless/sample.h"
 #include "runtime-dir.h"
@@ -52,6 +54,8 @@ typedef struct ManagerConfig {
         SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
         const char *runtime_dir;
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
+        ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
+        bool listen_set;
 } ManagerConfig;
 
 typedef struct Manager {
@@ -63,6 +67,7 @@ typedef struct Manager {
         RuntimeDir *rundir;       /* <runtime>/<pid>: checked, locked, removed through fds */
         const char *instance_dir; /* its path, rundir->path */
         StatusServer *status;
+        HttpServer *http; /* --listen: /metrics, /livez, /readyz, /status */
 
         Supervise *supervise;
         ActionRunner *runner;
@@ -102,6 +107,7 @@ typedef struct Manager {
 
         OomlessSample last; /* the loop's last sample, the one the policy decides on */
         bool have_sample;
+        uint64_t samples; /* samples taken into last, for the metrics */
 } Manager;
 
 /* Builds the manager: loads the policy, sets up the cgroup, the runtime directory and the status

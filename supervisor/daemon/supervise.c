@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "policy-file.h"
@@ -23,7 +24,31 @@ struct Supervise {
         uint64_t oom_kill_seen; /* events counter at the last tick, to count kills of non-main processes */
         bool oom_kill_seen_valid;
         uint64_t published_cap; /* last cap published, 0 = none yet */
+
+        /* For the metrics: the level as last seen, since when, the time spent at each level. */
+        unsigned level;
+        uint64_t level_since_usec;
+        uint64_t level_usec[POLICY_STAGES_MAX + 1];
+        uint64_t transitions;
+        uint64_t oom_kills;
 };
+
+/* Books the time at the old level and moves to the new one. */
+static void account_level(Supervise *s, unsigned level, uint64_t now_usec)
+{
+        if (level == s->level)
+                return;
+        if (s->level <= POLICY_STAGES_MAX)
+                s->level_usec[s->level] += now_usec - MIN(now_usec, s->level_since_usec);
+        s->level = level;
+        s->level_since_usec = now_usec;
+}
+
+static void note_transition(Supervise *s, const PolicyTransition *t, uint64_t now_usec)
+{
+        s->transitions++;
+        account_level(s, t->to, now_usec);
+}
 
 /* Loads FILE or the built-in policy; a bad file prints every diagnostic and fails. */
 static int load(const char *path, Policy **ret)
@@ -65,6 +90,7 @@ int supervise_new(const SuperviseConfig *cfg, uint64_t now_usec, Supervise **ret
         s->state = policy_state_new(s->policy, now_usec);
         if (!s->state)
                 return log_error_errno(-ENOMEM, "Out of memory");
+        s->level_since_usec = now_usec;
         log_info("Policy \"%s\" from %s: %u stages, sampling every %" PRIu64 "ms%s.", policy_name(s->policy),
                  policy_source(s->policy), policy_stage_count(s->policy),
                  policy_sampling_interval_usec(s->policy) / USEC_PER_MSEC, s->dry_run ? ", dry run" : "");
@@ -148,6 +174,8 @@ bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_runnin
 {
         /* Kernel OOM kills inside the leaf count toward max_restarts even when the main process lives. */
         if (sample->events_valid) {
+                if (s->oom_kill_seen_valid && sample->ev_oom_kill > s->oom_kill_seen)
+                        s->oom_kills += sample->ev_oom_kill - s->oom_kill_seen;
                 if (s->oom_kill_seen_valid && sample->ev_oom_kill > s->oom_kill_seen && child_running)
                         for (uint64_t i = s->oom_kill_seen; i < sample->ev_oom_kill; i++)
                                 policy_restart_note_oom_kill(s->policy, &s->restart, now_usec);
@@ -159,8 +187,10 @@ bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_runnin
 
         *ret = (SuperviseDecisions){ 0 };
         policy_evaluate(s->policy, s->state, sample, now_usec, &ret->ds, &ret->t);
-        if (ret->t.changed)
+        if (ret->t.changed) {
                 log_transition(s, &ret->t, sample);
+                note_transition(s, &ret->t, now_usec);
+        }
         return true;
 }
 
@@ -191,8 +221,10 @@ SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_kille
                 policy_state_reset(s->policy, s->state, now_usec, &ret->ds, &ret->t);
                 /* Reset takes no sample: its exit decisions resolve against the last one. */
                 policy_decisions_resolve(&ret->ds, sample);
-                if (ret->t.changed)
+                if (ret->t.changed) {
                         log_transition(s, &ret->t, sample);
+                        note_transition(s, &ret->t, now_usec);
+                }
                 *ret_delay_usec = delay;
                 return SUPERVISE_RESTART;
         case POLICY_RESTART_VERDICT_GIVE_UP:
@@ -240,6 +272,21 @@ int supervise_reload(Supervise *s)
                    policy_name(np), path, policy_stage_count(np), policy_state_stage(ns),
                    s->dry_run ? ", dry run" : "");
         return 0;
+}
+
+void supervise_stats(Supervise *s, uint64_t now_usec, SuperviseStats *ret)
+{
+        /* A reload may have carried the stage over to a policy with fewer stages. */
+        account_level(s, policy_state_stage(s->state), now_usec);
+        *ret = (SuperviseStats){
+                .stage = s->level,
+                .ready = policy_stage_ready(s->policy, s->level),
+                .transitions = s->transitions,
+                .oom_kills = s->oom_kills,
+        };
+        memcpy(ret->stage_usec, s->level_usec, sizeof(ret->stage_usec));
+        if (s->level <= POLICY_STAGES_MAX)
+                ret->stage_usec[s->level] += now_usec - MIN(now_usec, s->level_since_usec);
 }
 
 void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info)

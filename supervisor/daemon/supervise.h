@@ -88,5 +88,15 @@ SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_kille
  * over. Returns 0 when the new policy is in force, negative errno otherwise (logged). */
 int supervise_reload(Supervise *s);
 
+/* What the metrics count about supervision, at now_usec. */
+typedef struct SuperviseStats {
+        unsigned stage;
+        bool ready;                                 /* the current stage does not declare "ready": false */
+        uint64_t transitions;                       /* stage changes since start */
+        uint64_t oom_kills;                         /* kernel OOM kills seen in the leaf since start */
+        uint64_t stage_usec[POLICY_STAGES_MAX + 1]; /* time at each level, the current stay included */
+} SuperviseStats;
+void supervise_stats(Supervise *s, uint64_t now_usec, SuperviseStats *ret);
+
 /* The policy's part of `oomless status` at now_usec: name, dry run, stage, its name and age. */
 void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info);

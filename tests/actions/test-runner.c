@@ -497,6 +497,11 @@ TEST(dump_barrier_holds_later_decisions)
         expect_rec(recs[2], ACTION_OUTCOME_OK, "memory.max restored to 268435456");
         expect_rec(recs[1], ACTION_OUTCOME_OK, "pid 5151");
         expect_rec(recs[0], ACTION_OUTCOME_OK, "restart requested");
+        /* the counters behind the metrics: one each, by kind and outcome */
+        ASSERT_U64_EQ(actions_count(r, POLICY_ACTION_DUMP, ACTION_OUTCOME_OK), 1);
+        ASSERT_U64_EQ(actions_count(r, POLICY_ACTION_KILL, ACTION_OUTCOME_OK), 1);
+        ASSERT_U64_EQ(actions_count(r, POLICY_ACTION_RESTART, ACTION_OUTCOME_OK), 1);
+        ASSERT_U64_EQ(actions_count(r, POLICY_ACTION_RESTART, ACTION_OUTCOME_FAILED), 0);
         ASSERT_TRUE(idles >= 1);
         finish(r);
 }

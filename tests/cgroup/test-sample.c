@@ -73,6 +73,8 @@ TEST(fixture_v1_hybrid)
         ASSERT_U64_EQ(smp.current, 4096);
         ASSERT_U64_EQ(smp.anon, 4096);
         ASSERT_U64_EQ(smp.file, 0);
+        ASSERT_U64_EQ(smp.shmem, 8192);
+        ASSERT_U64_EQ(smp.inactive_file, 12288);
         ASSERT_U64_EQ(smp.limit, 536870912ull); /* hierarchical_memory_limit and jobs/ */
         ASSERT_EQ(smp.nr_processes, 0);
         ASSERT_TRUE(!smp.psi_valid && !smp.events_valid);

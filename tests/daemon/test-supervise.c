@@ -106,6 +106,62 @@ TEST(stage_entry_and_exit)
         ASSERT_EQ(d.t.reason, POLICY_REASON_EXIT);
 }
 
+/* The metrics' view: transitions counted, the time at each level adding up to the time elapsed, the
+ * current stay included; kernel OOM kills counted whether or not the workload runs; "ready". */
+TEST(stats)
+{
+        _cleanup_(supervise_freep) Supervise *s =
+            new_supervise(policy_json("t", "never", 0, false), false, false);
+        uint64_t now = T0;
+        SuperviseStats st;
+
+        supervise_stats(s, now, &st);
+        ASSERT_EQ(st.stage, 0);
+        ASSERT_TRUE(st.ready);
+        ASSERT_U64_EQ(st.transitions, 0);
+
+        (void)tick_until_stage(s, mem(40 * MIB), &now, 1);
+        uint64_t entered = now;
+        supervise_stats(s, now + 3 * USEC_PER_SEC, &st);
+        ASSERT_EQ(st.stage, 1);
+        ASSERT_U64_EQ(st.transitions, 1);
+        ASSERT_U64_EQ(st.stage_usec[0], entered - T0);
+        ASSERT_U64_EQ(st.stage_usec[1], 3 * USEC_PER_SEC);
+
+        now += 5 * USEC_PER_SEC;
+        (void)tick_until_stage(s, mem(8 * MIB), &now, 0);
+        supervise_stats(s, now, &st);
+        ASSERT_U64_EQ(st.transitions, 2);
+        ASSERT_U64_EQ(st.stage_usec[0] + st.stage_usec[1], now - T0);
+
+        SuperviseDecisions d;
+        OomlessSample k = oom_kills(2);
+        (void)supervise_tick(s, &k, false, now, &d);
+        k = oom_kills(5);
+        (void)supervise_tick(s, &k, false, now, &d);
+        supervise_stats(s, now, &st);
+        ASSERT_U64_EQ(st.oom_kills, 3); /* the first sample is the baseline */
+}
+
+/* A stage that declares "ready": false makes supervision not ready while it is current. */
+TEST(stats_ready)
+{
+        _cleanup_(supervise_freep) Supervise *s = new_supervise(
+            "{\"version\": 1, \"sampling_interval\": \"100ms\", \"stages\": [{\"name\": \"drain\","
+            " \"ready\": false, \"enter\": {\"all\": [{\"memory\": \">= 32M\"}]},"
+            " \"exit\": {\"all\": [{\"memory\": \"< 16M\"}]}}]}",
+            false, false);
+        uint64_t now = T0;
+        SuperviseStats st;
+
+        (void)tick_until_stage(s, mem(40 * MIB), &now, 1);
+        supervise_stats(s, now, &st);
+        ASSERT_TRUE(!st.ready);
+        (void)tick_until_stage(s, mem(8 * MIB), &now, 0);
+        supervise_stats(s, now, &st);
+        ASSERT_TRUE(st.ready);
+}
+
 TEST(nothing_decided_between_runs)
 {
         _cleanup_(supervise_freep) Supervise *s =

@@ -23,7 +23,7 @@ import sys
 # Invalid fixtures whose problems are structural, so the schema alone must reject them.
 SCHEMA_MUST_REJECT = [
     "not-an-object", "missing-version-and-stages", "wrong-version", "wrong-types", "unknown-keys",
-    "unknown-action-and-signal", "psi-trigger", "huge-and-negative",
+    "unknown-action-and-signal", "psi-trigger", "huge-and-negative", "http",
 ]
 
 
