@@ -10,6 +10,8 @@ packages=(
         libsystemd-dev libcgroup-dev libcjson-dev libcurl4-openssl-dev ca-certificates openssl
         # tests: tools and real programs run under LD_PRELOAD
         python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
+        # the control page clients (contrib/go; contrib/python needs only python3)
+        golang-go
         # the pure cgroup v2 VM (tests/vm)
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # benchmark peers (bench/alloc)
