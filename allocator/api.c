@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The oomless_* application API (include/oomless/oomless.h): the current stage, registering stage
- * and pressure callbacks, an explicit scavenge, and the versioned statistics.
+ * The oomless_* application API (include/oomless/oomless.h): the current stage, budget, weight and
+ * readiness, registering stage, budget and pressure callbacks, an explicit scavenge, and the
+ * versioned statistics.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +30,26 @@ MA_API int oomless_stage(void)
 MA_API int oomless_on_stage(oomless_stage_fn fn, void *userdata)
 {
         return ma_register(MA_CB_STAGE, (void *)fn, userdata);
+}
+
+MA_API int oomless_budget(void)
+{
+        return ma_current_budget();
+}
+
+MA_API int oomless_weight(void)
+{
+        return ma_current_weight();
+}
+
+MA_API int oomless_ready(void)
+{
+        return ma_current_ready();
+}
+
+MA_API int oomless_on_budget(oomless_budget_fn fn, void *userdata)
+{
+        return ma_register(MA_CB_BUDGET, (void *)fn, userdata);
 }
 
 MA_API int oomless_on_pressure(oomless_pressure_fn fn, void *userdata)

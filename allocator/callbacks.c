@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The application's stage and pressure callbacks: a fixed table per kind, appended under a mutex and
- * published by the count, so running them takes no lock. The control page client runs the stage
- * callbacks, the cap's pressure path the pressure callbacks; both with no allocator lock held.
+ * The application's stage, budget and pressure callbacks: a fixed table per kind, appended under a
+ * mutex and published by the count, so running them takes no lock. The control page client runs the
+ * stage and budget callbacks, the cap's pressure path the pressure callbacks; all with no allocator
+ * lock held.
  */
 #include <errno.h>
 
@@ -39,6 +40,14 @@ void ma_run_stage_callbacks(int stage, int prev)
         unsigned n = atomic_load(&ma_ncbs[MA_CB_STAGE]);
         for (unsigned i = 0; i < n; i++)
                 ((oomless_stage_fn)ma_cbs[MA_CB_STAGE][i].fn)(stage, prev, ma_cbs[MA_CB_STAGE][i].userdata);
+}
+
+void ma_run_budget_callbacks(int budget, int weight)
+{
+        unsigned n = atomic_load(&ma_ncbs[MA_CB_BUDGET]);
+        for (unsigned i = 0; i < n; i++)
+                ((oomless_budget_fn)ma_cbs[MA_CB_BUDGET][i].fn)(budget, weight,
+                                                                ma_cbs[MA_CB_BUDGET][i].userdata);
 }
 
 void ma_run_pressure_callbacks(size_t request)

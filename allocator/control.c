@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The control page client: map the supervisor's page (include/oomless/control.h), read its half
- * under the seqlock (stage, cap, scavenge requests, wake watermark) and publish ours. The background
+ * under the seqlock (stage, cap, scavenge requests, wake watermark, budget and weight) and publish
+ * ours. The background
  * thread polls it every tick, slow paths at most every 10 ms.
  */
 #include <errno.h>
@@ -22,6 +23,16 @@ static _Atomic int ma_poll_busy;
 static _Atomic uint64_t ma_last_poll_ns;
 static _Atomic int ma_stage_now;  /* last stage read from the page */
 static _Atomic int ma_stage_seen; /* last stage delivered to callbacks */
+/* Budget (permille, 0..1000), weight (0..100) and "not ready" packed in one word, so a reader never
+ * sees the budget of one snapshot with the weight of another. */
+#define MA_BW(budget, weight, not_ready) ((int)(budget) | (int)(weight) << 11 | (not_ready) << 18)
+#define MA_BW_BUDGET(bw)                 ((bw)&0x7ff)
+#define MA_BW_WEIGHT(bw)                 (((bw) >> 11) & 0x7f)
+#define MA_BW_NOT_READY(bw)              (((bw) >> 18) & 1)
+#define MA_BW_NORMAL                     MA_BW(OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL, 0)
+static _Atomic int ma_bw_now = MA_BW_NORMAL;  /* last read from the page */
+static _Atomic int ma_bw_seen = MA_BW_NORMAL; /* last budget and weight delivered to callbacks */
+static uint32_t ma_ctl_version;               /* the page's header version */
 static uint64_t ma_scavenge_ack;
 static _Atomic int ma_ctl_publisher; /* this process owns the allocator half */
 static _Atomic int ma_ctl_claimed;   /* the first claim was tried (later ones: background only) */
@@ -163,7 +174,7 @@ static struct oomless_control *ma_ctl_map(int fd, bool need_seal, bool *sealed, 
                 *why = "cannot read its header";
         else if (hdr.magic != OOMLESS_CONTROL_MAGIC)
                 *why = "bad magic";
-        else if (hdr.version != OOMLESS_CONTROL_VERSION)
+        else if (hdr.version < 1) /* any later version: the fields we know keep their meaning */
                 *why = "unsupported version";
         else if (hdr.size < sizeof(struct oomless_control) || hdr.size > OOMLESS_CONTROL_SIZE)
                 *why = "bad size field";
@@ -218,6 +229,7 @@ void ma_control_init(void)
                 errno = saved_errno;
                 return;
         }
+        ma_ctl_version = __atomic_load_n(&c->version, __ATOMIC_RELAXED);
         ma_ctl = c;
         ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
@@ -245,6 +257,9 @@ static void ma_ctl_detach(const char *why)
         int prev = atomic_exchange(&ma_stage_seen, 0);
         if (prev != 0)
                 ma_run_stage_callbacks(0, prev);
+        atomic_store(&ma_bw_now, MA_BW_NORMAL);
+        if (atomic_exchange(&ma_bw_seen, MA_BW_NORMAL) != MA_BW_NORMAL)
+                ma_run_budget_callbacks(OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL);
 }
 
 static bool ma_ctl_read(struct oomless_control_sup *out)
@@ -260,11 +275,25 @@ static bool ma_ctl_read(struct oomless_control_sup *out)
                 out->heap_cap = __atomic_load_n(&s->heap_cap, __ATOMIC_RELAXED);
                 out->scavenge_seq = __atomic_load_n(&s->scavenge_seq, __ATOMIC_RELAXED);
                 out->wake_watermark = __atomic_load_n(&s->wake_watermark, __ATOMIC_RELAXED);
+                out->budget_permille = __atomic_load_n(&s->budget_permille, __ATOMIC_RELAXED);
+                out->weight = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
                 __atomic_thread_fence(__ATOMIC_ACQUIRE);
                 if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == a)
                         return true;
         }
         return false;
+}
+
+/* Budget, weight and readiness of a snapshot, packed. A version 1 page, or a half that does not
+ * (yet) publish them, reads as normal; values out of range are clamped. */
+static int ma_ctl_bw(const struct oomless_control_sup *sup)
+{
+        if (ma_ctl_version < 2 || !(sup->flags & OOMLESS_SUP_F_BUDGET))
+                return MA_BW_NORMAL;
+        uint32_t b =
+            sup->budget_permille < OOMLESS_BUDGET_NORMAL ? sup->budget_permille : OOMLESS_BUDGET_NORMAL;
+        uint32_t w = sup->weight < OOMLESS_WEIGHT_NORMAL ? sup->weight : OOMLESS_WEIGHT_NORMAL;
+        return MA_BW(b, w, (sup->flags & OOMLESS_SUP_F_NOT_READY) ? 1 : 0);
 }
 
 static void ma_ctl_publish(void)
@@ -347,6 +376,14 @@ static void ma_control_poll_locked(bool from_background)
                         atomic_store(&ma_stage_seen, stage);
                         ma_run_stage_callbacks(stage, prev);
                 }
+                int bw = ma_ctl_bw(&sup);
+                atomic_store(&ma_bw_now, bw);
+                int bw_budget = MA_BW_BUDGET(bw), bw_weight = MA_BW_WEIGHT(bw);
+                int seen = atomic_load(&ma_bw_seen);
+                if (MA_BW_BUDGET(seen) != bw_budget || MA_BW_WEIGHT(seen) != bw_weight) {
+                        atomic_store(&ma_bw_seen, bw);
+                        ma_run_budget_callbacks(bw_budget, bw_weight);
+                }
         }
         if (atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed))
                 ma_ctl_publish();
@@ -420,4 +457,30 @@ int ma_current_stage(void)
         if (ma_ctl_read(&sup))
                 return sup.stage > 1000 ? 1000 : (int)sup.stage;
         return atomic_load(&ma_stage_now);
+}
+
+/* Budget, weight and readiness, as the page says now (or as last polled, for a file page). */
+static int ma_current_bw(void)
+{
+        if (atomic_load(&ma_ctl_state) != 1)
+                return MA_BW_NORMAL;
+        struct oomless_control_sup sup;
+        if (!ma_guarded() && ma_ctl_read(&sup))
+                return ma_ctl_bw(&sup);
+        return atomic_load(&ma_bw_now);
+}
+
+int ma_current_budget(void)
+{
+        return MA_BW_BUDGET(ma_current_bw());
+}
+
+int ma_current_weight(void)
+{
+        return MA_BW_WEIGHT(ma_current_bw());
+}
+
+bool ma_current_ready(void)
+{
+        return !MA_BW_NOT_READY(ma_current_bw());
 }

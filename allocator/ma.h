@@ -199,9 +199,10 @@ void ma_stats_set_wake_watermark(uint64_t wm); /* 0: no wake-ups */
 void ma_stats_note_held(uint64_t held);        /* wake watermark check, any context */
 
 /* Application callbacks (callbacks.c). */
-enum { MA_CB_STAGE, MA_CB_PRESSURE, MA_CB_KINDS };
+enum { MA_CB_STAGE, MA_CB_PRESSURE, MA_CB_BUDGET, MA_CB_KINDS };
 int ma_callbacks_add(unsigned kind, void *fn, void *userdata); /* 0 or -ENOSPC */
 void ma_run_stage_callbacks(int stage, int prev);              /* no locks held */
+void ma_run_budget_callbacks(int budget, int weight);          /* no locks held */
 void ma_run_pressure_callbacks(size_t request);                /* no locks held */
 
 /* Metadata (pageheap.c). */
@@ -280,6 +281,9 @@ void ma_control_poll(bool from_background); /* no locks held */
 bool ma_control_mapped(void);
 void ma_control_fork_child(void);
 int ma_current_stage(void);
+int ma_current_budget(void); /* permille, 0..1000; 1000 without a page */
+int ma_current_weight(void); /* 0..100; 100 without a page */
+bool ma_current_ready(void); /* false when the page says OOMLESS_SUP_F_NOT_READY */
 
 /* Background scavenger thread (scavenger.c). */
 extern bool ma_ctor_ran;

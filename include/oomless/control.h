@@ -24,8 +24,11 @@
  * The supervisor treats the whole workload half as untrusted input: every value is range-checked,
  * and a torn or nonsensical snapshot is discarded.
  *
- * ABI rules: fields are only ever appended inside the reserved space, and the version is bumped when
- * meaning changes. All integers are native-endian; both ends run on the same machine.
+ * ABI rules: fields are only ever appended inside the reserved space, never moved, resized or given a
+ * new meaning; the version is bumped when fields are appended whose zero is not "unset". A reader
+ * accepts every version >= 1 and reads the fields it knows; a field newer than the page's version
+ * reads as its default. A change that would break this gets a new magic, not a new version.
+ * All integers are native-endian; both ends run on the same machine.
  */
 #ifndef OOMLESS_CONTROL_H
 #define OOMLESS_CONTROL_H
@@ -33,7 +36,7 @@
 #include <stdint.h>
 
 #define OOMLESS_CONTROL_MAGIC   UINT64_C(0x314c4f52544e434f) /* "OCNTRL1" little-endian */
-#define OOMLESS_CONTROL_VERSION 1u
+#define OOMLESS_CONTROL_VERSION 2u /* 2: budget_permille, weight, OOMLESS_SUP_F_BUDGET/NOT_READY */
 #define OOMLESS_CONTROL_SIZE    4096u
 #define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
 #define OOMLESS_CONTROL_FD_ENV  "OOMLESS_CONTROL_FD"
@@ -48,10 +51,20 @@ struct oomless_control_sup {
         uint64_t heap_cap;       /* bytes the heap may hold; 0 = let the allocator decide */
         uint64_t scavenge_seq;   /* incremented to ask for an immediate scavenge */
         uint64_t wake_watermark; /* bytes held above which the allocator pokes OOMLESS_WAKE; 0 = never */
-        uint64_t reserved[10];
+        /* Version 2. Valid only on a page of version >= 2 whose flags have OOMLESS_SUP_F_BUDGET;
+         * otherwise (a version 1 supervisor, or a half not yet published) they read as
+         * OOMLESS_BUDGET_NORMAL and OOMLESS_WEIGHT_NORMAL. Readers clamp larger values. */
+        uint32_t budget_permille; /* share of its normal size each app-level cache may hold, 0..1000 */
+        uint32_t weight;          /* the instance's routing weight, 0..100; 100 = normal */
+        uint64_t reserved[9];
 };
 
-#define OOMLESS_SUP_F_DRY_RUN (1u << 0) /* the policy only logs; the app may still read the stage */
+#define OOMLESS_SUP_F_DRY_RUN   (1u << 0) /* the policy only logs; the app may still read the stage */
+#define OOMLESS_SUP_F_BUDGET    (1u << 1) /* v2: budget_permille and weight are published */
+#define OOMLESS_SUP_F_NOT_READY (1u << 2) /* v2: the stage declared "ready": false */
+
+#define OOMLESS_BUDGET_NORMAL   1000u /* permille */
+#define OOMLESS_WEIGHT_NORMAL   100u
 
 /* Written by the allocator, read (as untrusted) by the supervisor. */
 struct oomless_control_alloc {
@@ -94,6 +107,15 @@ OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control) <= OOMLESS_CONTROL_SIZE, "
 /* Appending must not move anything: the halves keep their size and every field its offset. */
 OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control_sup) == 120, "ABI: supervisor half resized");
 OOMLESS_CONTROL_ASSERT(sizeof(struct oomless_control_alloc) == 152, "ABI: allocator half resized");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control, sup) == 64, "ABI: sup moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, flags) == 12, "ABI: flags moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, heap_cap) == 16,
+                       "ABI: heap_cap moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, wake_watermark) == 32,
+                       "ABI: wake_watermark moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, budget_permille) == 40,
+                       "ABI: budget_permille moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, weight) == 44, "ABI: weight moved");
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_alloc, instance_id) == 80,
                        "ABI: instance_id moved");
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control, alloc) == 192, "ABI: halves moved");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The liboomless application API: read the supervisor's memory stage, get called when it changes
- * or when the heap hits its cap, ask for memory to be given back, read the heap's figures.
+ * The liboomless application API: read the supervisor's memory stage, the budget for the program's
+ * own caches and the instance's weight, get called when they change or when the heap hits its cap,
+ * ask for memory to be given back, read the heap's figures.
  *
  * Programs may use it without depending on liboomless: the functions are declared weak, so a
  * program linked without the library still loads, and the oomless_try_*() wrappers below do the
@@ -43,6 +44,9 @@ struct oomless_stats {
 
 /* stage: the new stage (0 = normal); previous: the stage before. */
 typedef void (*oomless_stage_fn)(int stage, int previous, void *userdata);
+/* budget: permille (0..1000) of its normal size each app-level cache may hold; weight: the routing
+ * weight the supervisor gives the instance (0..100, 100 = normal). Called when either changes. */
+typedef void (*oomless_budget_fn)(int budget, int weight, void *userdata);
 /* request: bytes of the allocation that hit the cap. Free what you can; the allocation is retried. */
 typedef void (*oomless_pressure_fn)(size_t request, void *userdata);
 
@@ -56,6 +60,16 @@ typedef void (*oomless_pressure_fn)(size_t request, void *userdata);
 extern int oomless_stage(void) OOMLESS_WEAK;
 /* Registers a stage callback. 0, or -EINVAL (NULL fn), -ENOSPC (OOMLESS_CALLBACKS_MAX reached). */
 extern int oomless_on_stage(oomless_stage_fn fn, void *userdata) OOMLESS_WEAK;
+/* The cache budget in permille (0..1000): size each cache as normal * budget / 1000. 1000 when
+ * unsupervised or when the supervisor does not publish one (a version 1 control page). */
+extern int oomless_budget(void) OOMLESS_WEAK;
+/* The instance's weight (0..100), for a registry or load balancer. 100 when unsupervised. */
+extern int oomless_weight(void) OOMLESS_WEAK;
+/* 0 while the supervisor marks the instance not ready (a stage with "ready": false), else 1. */
+extern int oomless_ready(void) OOMLESS_WEAK;
+/* Registers a budget callback, run when the budget or the weight changes (not at registration:
+ * read oomless_budget() and oomless_weight() then). Same returns as oomless_on_stage(). */
+extern int oomless_on_budget(oomless_budget_fn fn, void *userdata) OOMLESS_WEAK;
 /* Registers a cap-pressure callback. Same returns as oomless_on_stage(). */
 extern int oomless_on_pressure(oomless_pressure_fn fn, void *userdata) OOMLESS_WEAK;
 /* Gives the heap's free pages back to the kernel now (as malloc_trim(0)). Returns bytes returned. */
@@ -79,6 +93,26 @@ static inline int oomless_try_stage(void)
 static inline int oomless_try_on_stage(oomless_stage_fn fn, void *userdata)
 {
         return oomless_on_stage ? oomless_on_stage(fn, userdata) : -ENOSYS;
+}
+
+static inline int oomless_try_budget(void)
+{
+        return oomless_budget ? oomless_budget() : 1000;
+}
+
+static inline int oomless_try_weight(void)
+{
+        return oomless_weight ? oomless_weight() : 100;
+}
+
+static inline int oomless_try_ready(void)
+{
+        return oomless_ready ? oomless_ready() : 1;
+}
+
+static inline int oomless_try_on_budget(oomless_budget_fn fn, void *userdata)
+{
+        return oomless_on_budget ? oomless_on_budget(fn, userdata) : -ENOSYS;
 }
 
 static inline int oomless_try_on_pressure(oomless_pressure_fn fn, void *userdata)

@@ -19,6 +19,8 @@ static inline struct oomless_control *ap_fill(int fd, uint64_t magic)
         c->version = OOMLESS_CONTROL_VERSION;
         c->size = sizeof(*c);
         c->supervisor_pid = (uint32_t)getpid();
+        c->sup.budget_permille = OOMLESS_BUDGET_NORMAL;
+        c->sup.weight = OOMLESS_WEIGHT_NORMAL;
         __atomic_store_n(&c->magic, magic, __ATOMIC_RELEASE);
         return c;
 }
@@ -57,6 +59,21 @@ static inline void ap_sup_write(struct oomless_control *c, uint32_t stage, uint6
         __atomic_store_n(&s->heap_cap, cap, __ATOMIC_RELAXED);
         __atomic_store_n(&s->scavenge_seq, scav, __ATOMIC_RELAXED);
         __atomic_store_n(&s->wake_watermark, wm, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* Version 2: budget and weight, with OOMLESS_SUP_F_BUDGET | extra_flags; the other fields stay. */
+static inline void ap_sup_write_budget(struct oomless_control *c, uint32_t stage, uint32_t budget,
+                                       uint32_t weight, uint32_t extra_flags)
+{
+        struct oomless_control_sup *s = &c->sup;
+        uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        __atomic_store_n(&s->stage, stage, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->flags, OOMLESS_SUP_F_BUDGET | extra_flags, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->budget_permille, budget, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->weight, weight, __ATOMIC_RELAXED);
         __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
 }
 

@@ -1,0 +1,3 @@
+module oomless/contrib/go
+
+go 1.19
