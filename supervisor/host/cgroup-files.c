@@ -20,8 +20,10 @@ static const CgKey keys[] = {
         { V1, CG_FD_PEAK, "memory.max_usage_in_bytes", NULL, F(peak), 0 },
         { V2, CG_FD_STAT, "memory.stat", "anon", F(anon), 0 },
         { V2, CG_FD_STAT, "memory.stat", "file", F(file), 0 },
+        { V2, CG_FD_STAT, "memory.stat", "inactive_file", F(inactive_file), 0 },
         { V1, CG_FD_STAT, "memory.stat", "total_rss", F(anon), 0 },
         { V1, CG_FD_STAT, "memory.stat", "total_cache", F(file), 0 },
+        { V1, CG_FD_STAT, "memory.stat", "total_inactive_file", F(inactive_file), 0 },
         { V1, CG_FD_STAT, "memory.stat", "total_swap", F(swap_current), 0 },
         { V1, CG_FD_STAT, "memory.stat", "hierarchical_memory_limit", F(limit), CG_KEY_MIN },
         /* The limit row comes first of the held-limit rows: ancestors hold the same file. */

@@ -103,7 +103,7 @@ unsigned cg_caps(const Cg *cg);
  * OomlessSample (adding the time, PSI trigger counts and heap figures); the field meanings are the
  * OomlessSample fields of the same names. */
 typedef struct CgFigures {
-        uint64_t current, peak, limit, high, anon, file, swap_current;
+        uint64_t current, peak, limit, high, anon, file, inactive_file, swap_current;
         bool events_valid;
         uint64_t ev_low, ev_high, ev_max, ev_oom, ev_oom_kill, ev_oom_group_kill;
         bool psi_valid;

@@ -26,6 +26,7 @@ static void put_figures(OomlessSample *s, const CgFigures *f, uint64_t now)
         s->high = f->high;
         s->anon = f->anon;
         s->file = f->file;
+        s->inactive_file = f->inactive_file;
         s->swap_current = f->swap_current;
         s->events_valid = f->events_valid;
         s->ev_low = f->ev_low;
