@@ -28,15 +28,15 @@ typedef struct OomlessSample {
 
         /* Memory charged to the workload (memory.current / memory.usage_in_bytes / RSS sum). */
         uint64_t current;
-        uint64_t peak;       /* memory.peak / max_usage_in_bytes; 0 when unknown */
-        uint64_t limit;      /* effective limit (min over ancestors, bounded by MemTotal) */
-        uint64_t high;       /* memory.high in force, OOMLESS_NO_LIMIT when none or unsupported */
-        uint64_t anon, file; /* from memory.stat; 0 when unknown */
-        /* memory.stat inactive_file (v1: total_inactive_file); 0 when unknown. The working set is
-         * current - inactive_file, as cAdvisor and the kubelet count it: that page cache is reclaimed
-         * first, so it does not hold the workload up against its limit. */
-        uint64_t inactive_file;
+        uint64_t peak;         /* memory.peak / max_usage_in_bytes; 0 when unknown */
+        uint64_t limit;        /* effective limit (min over ancestors, bounded by MemTotal) */
+        uint64_t high;         /* memory.high in force, OOMLESS_NO_LIMIT when none or unsupported */
+        uint64_t anon, file;   /* from memory.stat; 0 when unknown */
         uint64_t swap_current; /* 0 when unknown */
+        /* memory.stat inactive_file (v1: total_inactive_file); 0 when unknown. The working set is
+         * current - inactive_file, as cAdvisor and the kubelet count it: that page cache goes first
+         * under pressure, so it does not hold the workload up against its limit. */
+        uint64_t inactive_file;
 
         /* memory.events counters (v1: failcnt -> max, oom_control under_oom/oom_kill). */
         bool events_valid;
