@@ -48,9 +48,10 @@
 #include "oomless/sample.h"
 #include "policy.h"
 
-#define ACTIONS_RING_SIZE  32  /* outcomes kept for status */
-#define ACTIONS_QUEUE_MAX  64  /* decisions waiting behind a dump */
-#define ACTIONS_DETAIL_MAX 200 /* bytes of an outcome's detail */
+#define ACTIONS_RING_SIZE       32  /* outcomes kept for status */
+#define ACTIONS_QUEUE_MAX       64  /* decisions waiting behind a dump */
+#define ACTIONS_DETAIL_MAX      200 /* bytes of an outcome's detail */
+#define ACTIONS_INSTANCE_ID_MAX 33  /* 32 hex digits */
 
 typedef enum ActionOutcome {
         ACTION_OUTCOME_OK,
@@ -93,6 +94,8 @@ typedef struct ActionRunnerConfig {
         const Policy *policy;     /* for stage names and the policy name; may be NULL */
         bool dry_run;             /* --dry-run or the policy's dry_run */
         size_t webhook_queue_max; /* 0 = WEBHOOK_QUEUE_MAX_DEFAULT */
+        const char *instance_id;  /* the supervisor's instance id (webhook payload, hook env); may be NULL */
+        char *const *command;     /* the workload's command line, copied; NULL when unknown */
         ActionCallbacks callbacks;
 } ActionRunnerConfig;
 
@@ -137,6 +140,8 @@ void actions_cancel_at_exit(ActionRunner *r);
 
 /* The newest outcomes first, at most ACTIONS_RING_SIZE. */
 size_t actions_records(const ActionRunner *r, const ActionRecord **ret, size_t max);
+/* How many decisions of kind ended with outcome over the whole run (the exit summary). */
+unsigned actions_count(const ActionRunner *r, PolicyActionKind kind, ActionOutcome outcome);
 /* `oomless status` "recent_actions": [{"action","stage","when","outcome","detail"}], newest first. */
 cJSON *actions_status_json(const ActionRunner *r);
 

@@ -69,6 +69,12 @@ struct ActionRunner {
 
         ActionRecord ring[ACTIONS_RING_SIZE];
         size_t ring_next, ring_len;
+        /* every outcome of the run, for the summary at exit */
+        unsigned counts[_POLICY_ACTION_KIND_MAX][_ACTION_OUTCOME_MAX];
+
+        /* who we are, for webhook payloads and the hook environment (ActionRunnerConfig) */
+        char instance_id[ACTIONS_INSTANCE_ID_MAX];
+        char **command;
 };
 
 /* ---- runner.c ---- */

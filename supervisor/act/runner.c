@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "runner-internal.h"
+#include "strv.h"
 #include "time-util.h"
 
 static const char *const outcome_names[_ACTION_OUTCOME_MAX] = {
@@ -72,10 +73,26 @@ static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stag
         snprintf(rec->detail, sizeof(rec->detail), "%s", detail);
         r->ring_next = (r->ring_next + 1) % ACTIONS_RING_SIZE;
         r->ring_len = MIN(r->ring_len + 1, (size_t)ACTIONS_RING_SIZE);
+        if (kind >= 0 && kind < _POLICY_ACTION_KIND_MAX)
+                r->counts[kind][outcome]++;
 
-        log_full_errno(level, 0, "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
-                       r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "",
-                       r->policy ? ")" : "", runner_when_name(when), outcome_names[outcome], detail);
+        log_struct(level,
+                   LOG_FIELDS(LOG_STR("event", "action"), LOG_STR("action", runner_kind_name(kind)),
+                              LOG_U64("stage", stage), LOG_STR("stage_name", runner_stage_name(r, stage)),
+                              LOG_STR("when", runner_when_name(when)),
+                              LOG_STR("outcome", outcome_names[outcome]), LOG_STR("detail", rec->detail),
+                              LOG_BOOL("dry_run", r->dry_run)),
+                   "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
+                   r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "", r->policy ? ")" : "",
+                   runner_when_name(when), outcome_names[outcome], detail);
+}
+
+unsigned actions_count(const ActionRunner *r, PolicyActionKind kind, ActionOutcome outcome)
+{
+        if (!r || kind < 0 || kind >= _POLICY_ACTION_KIND_MAX || outcome < 0 ||
+            outcome >= _ACTION_OUTCOME_MAX)
+                return 0;
+        return r->counts[kind][outcome];
 }
 
 void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when, const char *fmt,
@@ -342,6 +359,11 @@ int actions_new(const ActionRunnerConfig *cfg, ActionRunner **ret)
         r->dry_run = cfg->dry_run;
         r->webhook_queue_max = cfg->webhook_queue_max;
         r->cb = cfg->callbacks;
+        snprintf(r->instance_id, sizeof(r->instance_id), "%s", cfg->instance_id ?: "");
+        if (cfg->command && !(r->command = strv_copy(cfg->command))) {
+                actions_free(r);
+                return -ENOMEM;
+        }
         *ret = r;
         return 0;
 }
@@ -399,6 +421,7 @@ ActionRunner *actions_free(ActionRunner *r)
                         (void)actuator_set_memory_max(r->act, p->old_max);
                 pending_free(p);
         }
+        strv_free(r->command);
         sd_event_unref(r->event);
         free(r);
         return NULL;
