@@ -21,6 +21,7 @@ void cmd_help_attach(FILE *f)
             "  --runtime-dir=DIR       where the status socket lives\n"
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+            "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
             "  -h, --help              this text\n"
             "\n"
             "Exit status: 0 when the target ended or oomless was told to stop, 125 on failure or misuse.\n",

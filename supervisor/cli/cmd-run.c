@@ -27,6 +27,7 @@ void cmd_help_run(FILE *f)
             "/run/oomless)\n"
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+            "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
             "  -h, --help              this text\n"
             "\n"
             "Exit status: CMD's own, 128+N when CMD died of signal N, 124 when the restart policy gave up,\n"

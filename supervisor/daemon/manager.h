@@ -16,6 +16,7 @@
 #include "control.h"
 #include "macro.h"
 #include "oomless/sample.h"
+#include "run-report.h"
 #include "sample.h"
 #include "status.h"
 #include "stop.h"
@@ -57,6 +58,9 @@ typedef struct Manager {
         sd_event *event;
         Cg *cg;
         uint64_t start_usec;
+        char instance_id[ACTIONS_INSTANCE_ID_MAX]; /* random, for this run of oomless (webhooks, status) */
+        char **command;                            /* the workload's command line; NULL when unknown */
+        RunReport report;                          /* for the summary at exit (run-report.h) */
 
         char *instance_dir; /* <runtime>/<pid> */
         StatusServer *status;
