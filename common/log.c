@@ -283,7 +283,7 @@ static void emit_json(LogLevel level, int error, const char *file, int line, con
         lb_puts(&b, level_names[level]);
         lb_puts(&b, "\",\"message\":");
         lb_json_string(&b, msg);
-        lb_printf(&b, ",\"pid\":%d", (int)getpid());
+        lb_printf(&b, ",\"supervisor_pid\":%d", (int)getpid());
         if (error > 0) {
                 lb_printf(&b, ",\"errno\":%d,\"error\":", error);
                 lb_json_string(&b, strerror(error));

@@ -7,14 +7,14 @@
  * ($JOURNAL_STREAM names stderr's device and inode, as systemd documents for services), else to
  * stderr in the format set by log_set_format():
  *   text  "2026-11-22T10:00:00.123Z oomless[42]: warning: message"  (the level only from warning up)
- *   json  {"time":"2026-11-22T10:00:00.123Z","level":"notice","message":"...","pid":42, FIELDS}
+ *   json  {"time":"2026-11-22T10:00:00.123Z","level":"notice","message":"...","supervisor_pid":42, FIELDS}
  * one line each, timestamps in RFC 3339, UTC, milliseconds.
  *
  * Structured records: log_struct() takes the event's fields as well as its message. They are the
- * extra keys of the JSON object (after time, level, message, pid, and errno/error when an error is
- * given) and journal fields in upper case (stage -> STAGE); the text format shows only the message,
- * which therefore says everything on its own. Field keys are lower-case [a-z0-9_] and never one of
- * the fixed keys. */
+ * extra keys of the JSON object (after time, level, message, supervisor_pid, and errno/error when an error
+ * is given) and journal fields in upper case (stage -> STAGE); the text format shows only the message, which
+ * therefore says everything on its own. Field keys are lower-case [a-z0-9_] and never one of the fixed keys;
+ * "pid" is the workload's, as in the webhook payload. */
 #pragma once
 
 #include <stdarg.h>
