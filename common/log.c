@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+/* The location is the caller's (CODE_FILE/CODE_LINE below), not this file's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
