@@ -215,6 +215,16 @@ static const char *fmt_double(char *buf, size_t len, const cJSON *o, const char 
         return buf;
 }
 
+/* A percentage with its sign: "1.50%", or "-". */
+static const char *fmt_percent(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        double v;
+        if (!get_double(o, key, 0, 100, &v))
+                return "-";
+        snprintf(buf, len, "%.2f%%", v);
+        return buf;
+}
+
 static const char *fmt_pid(char *buf, size_t len, const cJSON *o, const char *key)
 {
         uint64_t v;
@@ -266,11 +276,9 @@ void status_print_human(FILE *f, const cJSON *root)
                 fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"));
         if (cJSON_IsObject(psi)) {
                 const cJSON *so = field(psi, "some"), *fu = field(psi, "full");
-                fprintf(f, "  psi:     some %s%%/%s%%, full %s%%/%s%% (avg10/avg60)\n",
-                        fmt_double(a, sizeof(a), so, "avg10", 0, 100, 2),
-                        fmt_double(b, sizeof(b), so, "avg60", 0, 100, 2),
-                        fmt_double(c, sizeof(c), fu, "avg10", 0, 100, 2),
-                        fmt_double(d, sizeof(d), fu, "avg60", 0, 100, 2));
+                fprintf(f, "  psi:     some %s/%s, full %s/%s (avg10/avg60)\n",
+                        fmt_percent(a, sizeof(a), so, "avg10"), fmt_percent(b, sizeof(b), so, "avg60"),
+                        fmt_percent(c, sizeof(c), fu, "avg10"), fmt_percent(d, sizeof(d), fu, "avg60"));
         } else
                 fprintf(f, "  psi:     -\n");
         fprintf(f, "  events:  high %s, max %s, oom %s, oom_kill %s\n", fmt_count(a, sizeof(a), ev, "high"),
