@@ -236,6 +236,11 @@ void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSam
                 .tls_insecure = !a->tls_verify,
         };
         q = webhook_post(r->webhook, &req, on_webhook_done, p);
+        /* curl keeps its own copy of the headers: the token is not left behind in freed memory. */
+        if (a->bearer_token_file && headers && headers[0]) {
+                char *last = headers[strv_length(headers) - 1];
+                explicit_bzero(last, strlen(last));
+        }
         if (q < 0) {
                 pending_free(p);
                 if (q == -EBUSY)

@@ -244,8 +244,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (r < 0 && r != -ESRCH)
                         log_warning_errno(r, "Cannot forward %s to the workload: %m",
                                           units_signal_to_string(sig));
-                else if (r >= 0)
-                        log_struct(LOG_LEVEL_INFO,
+                else if (r >= 0) /* a terminal resize is no news */
+                        log_struct(sig == SIGWINCH ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
                                    LOG_FIELDS(LOG_STR("event", "signal_forwarded"),
                                               LOG_STR("signal", units_signal_to_string(sig)),
                                               LOG_I64("pid", m->child.pid)),
