@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 size_t strv_length(char *const *l)
 {
@@ -54,4 +55,38 @@ char **strv_free(char **l)
                 free(l[i]);
         free(l);
         return NULL;
+}
+
+char **strv_copy(char *const *l)
+{
+        size_t n = strv_length(l);
+        char **c = calloc(n + 1, sizeof(char *));
+
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!(c[i] = strdup(l[i])))
+                        return strv_free(c);
+        return c;
+}
+
+char *strv_join(char *const *l, const char *sep, bool quote)
+{
+        size_t len = 1, n = strv_length(l);
+        char *s, *p;
+
+        for (size_t i = 0; i < n; i++)
+                len += strlen(l[i]) + strlen(sep) + 2;
+        p = s = malloc(len);
+        if (!s)
+                return NULL;
+        *p = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool q = quote && (!*l[i] || strpbrk(l[i], " \t\n'\""));
+                p = stpcpy(p, i > 0 ? sep : "");
+                p = stpcpy(p, q ? "'" : "");
+                p = stpcpy(p, l[i]);
+                p = stpcpy(p, q ? "'" : "");
+        }
+        return s;
 }

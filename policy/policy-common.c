@@ -186,6 +186,8 @@ static void action_list_done(PolicyActionList *l)
         for (size_t i = 0; i < l->n; i++) {
                 strv_free(l->items[i].argv);
                 free(l->items[i].url);
+                strv_free(l->items[i].headers);
+                free(l->items[i].bearer_token_file);
         }
         free(l->items);
         *l = (PolicyActionList){ 0 };

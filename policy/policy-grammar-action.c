@@ -9,16 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "macro.h"
 #include "policy-grammar.h"
 #include "policy-validate.h"
 #include "strv.h"
 
-static const char *const all_action_keys[] = { "action",     "timeout", "signal",      "target",
-                                               "argv",       "url",     "retries",     "backoff",
-                                               "tls_verify", "amount",  "memory_high", "stop_signal",
-                                               "grace",      "scope",   "headroom",    NULL };
+static const char *const all_action_keys[] = {
+        "action",      "timeout",           "signal",  "target",     "argv",
+        "url",         "retries",           "backoff", "tls_verify", "amount",
+        "memory_high", "stop_signal",       "grace",   "scope",      "headroom",
+        "headers",     "bearer_token_file", NULL
+};
 
 /* Reports a key the kind cannot do without. */
 static bool missing_key(Parser *ps, const char *path, const char *hint, const PolicyAction *a,
@@ -145,6 +149,87 @@ static bool parse_url(Parser *ps, const cJSON *j, const char *path, char **ret)
         return json_dup_string(ps, url, ret);
 }
 
+/* RFC 9110 token characters: what a header name may hold. */
+static bool header_name_ok(const char *n)
+{
+        if (!*n || strlen(n) > 64)
+                return false;
+        for (const char *c = n; *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c))
+                        return false;
+        return true;
+}
+
+/* A value goes on one header line as it is: no control characters (CR/LF would start a new header). */
+static bool header_value_ok(const char *v)
+{
+        if (strlen(v) > POLICY_HEADER_VALUE_MAX)
+                return false;
+        for (const char *c = v; *c; c++)
+                if (((unsigned char)*c < ' ' && *c != '\t') || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool parse_headers(Parser *ps, const cJSON *j, const char *path, bool bearer, char ***ret)
+{
+        /* curl writes these from the request itself; a second copy would contradict it. */
+        static const char *const reserved[] = { "Content-Length", "Transfer-Encoding", "Host",
+                                                "Expect",         "Content-Type",      NULL };
+        _cleanup_strv_free_ char **l = NULL;
+        char p[PATH_LEN];
+        size_t n = 0;
+
+        if (!json_expect(ps, j, path, cJSON_IsObject,
+                         "write an object of header names and values, e.g. {\"X-Team\": \"storage\"}",
+                         "expected an object"))
+                return false;
+        for (const cJSON *c = j->child; c; c = c->next, n++) {
+                const char *v;
+
+                json_subpath(p, path, c->string);
+                if (n >= POLICY_HEADERS_MAX) {
+                        json_error(ps, path, NULL, "more than %d headers", POLICY_HEADERS_MAX);
+                        return false;
+                }
+                if (!header_name_ok(c->string)) {
+                        json_error(ps, p, "a header name is 1..64 letters, digits or !#$%&'*+-.^_`|~",
+                                   "invalid header name \"%.64s\"", c->string);
+                        return false;
+                }
+                for (size_t i = 0; reserved[i]; i++)
+                        if (strcasecmp(c->string, reserved[i]) == 0) {
+                                json_error(ps, p, "oomless sets it from the request itself",
+                                           "header \"%s\" cannot be set", c->string);
+                                return false;
+                        }
+                if (bearer && strcasecmp(c->string, "Authorization") == 0) {
+                        json_error(ps, p, "drop it, or drop \"bearer_token_file\"",
+                                   "\"Authorization\" and \"bearer_token_file\" both set the same header");
+                        return false;
+                }
+                for (const cJSON *d = j->child; d != c; d = d->next)
+                        if (strcasecmp(d->string, c->string) == 0) {
+                                json_error(ps, p, "header names are case-insensitive",
+                                           "header \"%s\" given twice", c->string);
+                                return false;
+                        }
+                if (!json_get_string(ps, c, p, &v))
+                        return false;
+                if (!header_value_ok(v)) {
+                        json_error(ps, p, "one line of at most 1024 bytes, without control characters",
+                                   "invalid value of header \"%s\"", c->string);
+                        return false;
+                }
+                if (strv_pushf(&l, "%s: %s", c->string, v) < 0) {
+                        ps->oom = -ENOMEM;
+                        return false;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return true;
+}
+
 static bool parse_webhook_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
 {
         char p[PATH_LEN];
@@ -172,6 +257,20 @@ static bool parse_webhook_action(Parser *ps, const cJSON *j, const char *path, P
         }
         if ((x = json_get(j, "tls_verify")) &&
             !json_get_bool(ps, x, json_subpath(p, path, "tls_verify"), &a->tls_verify))
+                ok = false;
+        if ((x = json_get(j, "bearer_token_file"))) {
+                const char *f;
+                if (!json_get_string(ps, x, json_subpath(p, path, "bearer_token_file"), &f))
+                        ok = false;
+                else if (f[0] != '/') {
+                        json_error(ps, p, "the token is read from it at every send; give its absolute path",
+                                   "bearer_token_file \"%.100s\" is not an absolute path", f);
+                        ok = false;
+                } else if (!json_dup_string(ps, f, &a->bearer_token_file))
+                        ok = false;
+        }
+        if ((x = json_get(j, "headers")) && !parse_headers(ps, x, json_subpath(p, path, "headers"),
+                                                           json_get(j, "bearer_token_file"), &a->headers))
                 ok = false;
         return ok;
 }
@@ -250,7 +349,8 @@ static const struct {
         [POLICY_ACTION_EXEC] = { KEYS("argv", NULL),
                                  { .timeout_usec = 10 * USEC_PER_SEC },
                                  parse_exec_action },
-        [POLICY_ACTION_WEBHOOK] = { KEYS("url", "retries", "backoff", "tls_verify", NULL),
+        [POLICY_ACTION_WEBHOOK] = { KEYS("url", "retries", "backoff", "tls_verify", "headers",
+                                         "bearer_token_file", NULL),
                                     { .timeout_usec = 5 * USEC_PER_SEC,
                                       .retries = 3,
                                       .backoff_usec = USEC_PER_SEC,

@@ -190,6 +190,19 @@ static void print_action(Printer *pr, cJSON *arr, const PolicyAction *a)
                 add_num(pr, o, "retries", a->retries);
                 add_dur(pr, o, "backoff", a->backoff_usec);
                 add_bool(pr, o, "tls_verify", a->tls_verify);
+                if (a->headers) {
+                        cJSON *h = add_obj(pr, o, "headers");
+                        for (size_t i = 0; h && a->headers[i]; i++) {
+                                /* "Name: value" as parsed: the name ends at the first ": ". */
+                                const char *sep = strstr(a->headers[i], ": ");
+                                char name[65];
+                                snprintf(name, sizeof(name), "%.*s", (int)(sep - a->headers[i]),
+                                         a->headers[i]);
+                                add_str(pr, h, name, sep + 2);
+                        }
+                }
+                if (a->bearer_token_file)
+                        add_str(pr, o, "bearer_token_file", a->bearer_token_file);
                 break;
         case POLICY_ACTION_RECLAIM:
                 add_str(pr, o, "amount", policy_format_size_spec(b, sizeof(b), &a->amount));

@@ -31,6 +31,9 @@
 #define POLICY_ARGV_MAX       64            /* entries of an exec/dump argv */
 #define POLICY_STRING_MAX     4096          /* bytes of any string value */
 #define POLICY_DIAGS_MAX      100           /* diagnostics kept; more are summarized in one line */
+/* A webhook's own headers: how many, and the bytes of one value. */
+#define POLICY_HEADERS_MAX      16
+#define POLICY_HEADER_VALUE_MAX 1024
 /* Decisions of one policy_evaluate() or policy_state_reset() call: the worst case leaves every stage at
  * once (on_exit plus one throttle undo per on_enter entry), so nothing is ever dropped. */
 #define POLICY_DECISIONS_MAX     (POLICY_STAGES_MAX * 2 * POLICY_ACTIONS_MAX + POLICY_ACTIONS_MAX)
@@ -179,6 +182,8 @@ typedef struct PolicyAction {
         unsigned retries;
         uint64_t backoff_usec; /* delay before the first retry, doubled for each further one */
         bool tls_verify;
+        char **headers;          /* "Name: value" lines, NULL-terminated; NULL when none */
+        char *bearer_token_file; /* absolute path: "Authorization: Bearer <its content>", read per send */
 
         /* RECLAIM: bytes to reclaim, absolute or % of the effective limit (resolve with the sample) */
         SizeSpec amount;

@@ -48,9 +48,10 @@
 #include "oomless/sample.h"
 #include "policy.h"
 
-#define ACTIONS_RING_SIZE  32  /* outcomes kept for status */
-#define ACTIONS_QUEUE_MAX  64  /* decisions waiting behind a dump */
-#define ACTIONS_DETAIL_MAX 200 /* bytes of an outcome's detail */
+#define ACTIONS_RING_SIZE       32  /* outcomes kept for status */
+#define ACTIONS_QUEUE_MAX       64  /* decisions waiting behind a dump */
+#define ACTIONS_DETAIL_MAX      200 /* bytes of an outcome's detail */
+#define ACTIONS_INSTANCE_ID_MAX 33  /* 32 hex digits */
 
 typedef enum ActionOutcome {
         ACTION_OUTCOME_OK,
@@ -93,6 +94,8 @@ typedef struct ActionRunnerConfig {
         const Policy *policy;     /* for stage names and the policy name; may be NULL */
         bool dry_run;             /* --dry-run or the policy's dry_run */
         size_t webhook_queue_max; /* 0 = WEBHOOK_QUEUE_MAX_DEFAULT */
+        const char *instance_id;  /* the supervisor's instance id (webhook payload, hook env); may be NULL */
+        char *const *command;     /* the workload's command line, copied; NULL when unknown */
         ActionCallbacks callbacks;
 } ActionRunnerConfig;
 

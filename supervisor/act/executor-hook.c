@@ -21,7 +21,9 @@
  * OOMLESS_MEMORY_CURRENT, _LIMIT, _HIGH, _PEAK   bytes ("max" for no limit)
  * OOMLESS_PSI_SOME_AVG10, _FULL_AVG10   percent, when PSI is available
  * OOMLESS_HEAP_HELD, _IN_USE, _CAP      bytes, when the allocator publishes
- * OOMLESS_LEAF, OOMLESS_PID, OOMLESS_SUPERVISOR_PID, OOMLESS_POLICY, OOMLESS_DRY_RUN
+ * OOMLESS_LEAF, OOMLESS_PID, OOMLESS_SUPERVISOR_PID, OOMLESS_INSTANCE_ID, OOMLESS_POLICY,
+ * OOMLESS_DRY_RUN
+ * Documented one by one in docs/policy.md ("The hook environment").
  */
 int executor_hook_env(const ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, char ***ret)
 {
@@ -57,6 +59,7 @@ int executor_hook_env(const ActionRunner *r, const PolicyDecision *d, const Ooml
         PUSH("OOMLESS_LEAF=%s", runner_leaf(r));
         PUSH("OOMLESS_PID=%d", (int)runner_main_pid(r));
         PUSH("OOMLESS_SUPERVISOR_PID=%d", (int)getpid());
+        PUSH("OOMLESS_INSTANCE_ID=%s", r->instance_id);
         PUSH("OOMLESS_POLICY=%s", r->policy ? policy_name(r->policy) ?: "" : "");
         PUSH("OOMLESS_DRY_RUN=%d", r->dry_run ? 1 : 0);
 #undef PUSH

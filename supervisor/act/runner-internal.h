@@ -71,6 +71,10 @@ struct ActionRunner {
         size_t ring_next, ring_len;
         /* Every outcome since start, by kind: the ring forgets, the metrics' counters must not. */
         uint64_t counts[_POLICY_ACTION_KIND_MAX][_ACTION_OUTCOME_MAX];
+
+        /* who we are, for webhook payloads and the hook environment (ActionRunnerConfig) */
+        char instance_id[ACTIONS_INSTANCE_ID_MAX];
+        char **command;
 };
 
 /* ---- runner.c ---- */

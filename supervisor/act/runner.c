@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "runner-internal.h"
+#include "strv.h"
 #include "time-util.h"
 
 static const char *const outcome_names[_ACTION_OUTCOME_MAX] = {
@@ -86,9 +87,15 @@ static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stag
         if ((unsigned)kind < _POLICY_ACTION_KIND_MAX)
                 r->counts[kind][outcome]++;
 
-        log_full_errno(level, 0, "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
-                       r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "",
-                       r->policy ? ")" : "", runner_when_name(when), outcome_names[outcome], detail);
+        log_struct(level,
+                   LOG_FIELDS(LOG_STR("event", "action"), LOG_STR("action", runner_kind_name(kind)),
+                              LOG_U64("stage", stage), LOG_STR("stage_name", runner_stage_name(r, stage)),
+                              LOG_STR("when", runner_when_name(when)),
+                              LOG_STR("outcome", outcome_names[outcome]), LOG_STR("detail", rec->detail),
+                              LOG_BOOL("dry_run", r->dry_run)),
+                   "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
+                   r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "", r->policy ? ")" : "",
+                   runner_when_name(when), outcome_names[outcome], detail);
 }
 
 void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when, const char *fmt,
@@ -362,6 +369,11 @@ int actions_new(const ActionRunnerConfig *cfg, ActionRunner **ret)
         r->dry_run = cfg->dry_run;
         r->webhook_queue_max = cfg->webhook_queue_max;
         r->cb = cfg->callbacks;
+        snprintf(r->instance_id, sizeof(r->instance_id), "%s", cfg->instance_id ?: "");
+        if (cfg->command && !(r->command = strv_copy(cfg->command))) {
+                actions_free(r);
+                return -ENOMEM;
+        }
         *ret = r;
         return 0;
 }
@@ -419,6 +431,7 @@ ActionRunner *actions_free(ActionRunner *r)
                         (void)actuator_set_memory_max(r->act, p->old_max);
                 pending_free(p);
         }
+        strv_free(r->command);
         sd_event_unref(r->event);
         free(r);
         return NULL;

@@ -4,6 +4,8 @@
 #include "stop.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +56,11 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
                 (void)cg_kill_all(st->cg, SIGKILL);
         else
                 (void)st->ops.kill_children(SIGKILL, st->ops.userdata);
+        log_struct(LOG_LEVEL_INFO,
+                   LOG_FIELDS(LOG_STR("event", "stop_kill"), LOG_STR("signal", "SIGKILL"),
+                              LOG_STR("leaf", cg_leaf_path(st->cg))),
+                   "Sent SIGKILL to %s.",
+                   has_leaf(st) ? "every process in the leaf" : "our own child processes");
         return 0;
 }
 
@@ -66,6 +73,12 @@ int stop_begin(Stop *st, int pidfd, int sig, uint64_t grace_usec)
         r = signal_pidfd(pidfd, sig);
         if (r < 0 && r != -ESRCH)
                 log_warning_errno(r, "Cannot send %s to the workload: %m", units_signal_to_string(sig));
+        else if (r >= 0)
+                log_struct(
+                    LOG_LEVEL_INFO,
+                    LOG_FIELDS(LOG_STR("event", "stop"), LOG_STR("signal", units_signal_to_string(sig)),
+                               LOG_DBL("grace_sec", (double)grace_usec / 1e6)),
+                    "Sent %s to the workload's main process to stop it.", units_signal_to_string(sig));
         if (!st->timer) {
                 st->grace_usec = grace_usec;
                 r = sd_event_add_time_relative(st->event, &st->timer, CLOCK_MONOTONIC, grace_usec, 0,
@@ -82,21 +95,59 @@ void stop_cancel(Stop *st)
         st->pidfd = -EBADF;
 }
 
+/* "Killed 2 leftover processes in LEAF with SIGKILL: 123 456." */
+static void log_leftovers(const Stop *st, const pid_t *pids, size_t n)
+{
+        char list[512] = "", json[512] = "[";
+        size_t used = 0, jused = 1;
+
+        for (size_t i = 0; i < n; i++) {
+                int k = snprintf(list + used, sizeof(list) - used, "%s%d", i ? " " : "", (int)pids[i]);
+                int kj =
+                    snprintf(json + jused, sizeof(json) - jused - 1, "%s%d", i ? "," : "", (int)pids[i]);
+                if (k < 0 || (size_t)k >= sizeof(list) - used || kj < 0 ||
+                    (size_t)kj >= sizeof(json) - jused - 1)
+                        break; /* a long list is cut; the count stays exact */
+                used += (size_t)k;
+                jused += (size_t)kj;
+        }
+        json[jused] = ']';
+        json[jused + 1] = 0;
+        log_struct(LOG_LEVEL_NOTICE,
+                   LOG_FIELDS(LOG_STR("event", "leftovers_killed"), LOG_U64("count", n),
+                              LOG_JSON("pids", json), LOG_STR("leaf", cg_leaf_path(st->cg))),
+                   "Killed %zu leftover process%s in %s with SIGKILL%s%s.", n, n == 1 ? "" : "es",
+                   cg_leaf_path(st->cg) ?: "the leaf", n ? ": " : "", list);
+}
+
 void stop_sweep_leftovers(Stop *st)
 {
         uint64_t deadline;
 
         /* On observe/none the cgroup is not ours alone: only our own descendants go. */
         if (has_leaf(st)) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
                 int r = cg_is_populated(st->cg);
                 if (r == 0)
                         return;
+                /* Who is killed is logged: a leftover daemon of the workload dies here, unasked. */
+                if (cg_list_pids(st->cg, &pids, &n) < 0)
+                        n = 0;
                 r = cg_kill_all(st->cg, SIGKILL);
                 if (r < 0)
                         log_warning_errno(r, "Cannot kill the processes left in %s: %m",
                                           cg_leaf_path(st->cg));
-        } else if (st->ops.kill_children(SIGKILL, st->ops.userdata) <= 0)
-                return;
+                else
+                        log_leftovers(st, pids, n);
+        } else {
+                int n = st->ops.kill_children(SIGKILL, st->ops.userdata);
+                if (n <= 0)
+                        return;
+                log_struct(
+                    LOG_LEVEL_NOTICE, LOG_FIELDS(LOG_STR("event", "leftovers_killed"), LOG_U64("count", n)),
+                    "Killed %d leftover process%s of the workload with SIGKILL.", n, n == 1 ? "" : "es");
+        }
 
         /* They are our descendants (subreaper): reap them so the leaf can go. */
         deadline = now_usec(CLOCK_MONOTONIC) + STOP_LEFTOVER_WAIT_USEC;

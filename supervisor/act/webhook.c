@@ -373,6 +373,12 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         j->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (j->headers)
                 j->headers = sym_curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
+        for (size_t i = 0; j->headers && req->headers && req->headers[i]; i++) {
+                struct curl_slist *h = sym_curl_slist_append(j->headers, req->headers[i]);
+                if (!h)
+                        sym_curl_slist_free_all(TAKE_PTR(j->headers));
+                j->headers = h;
+        }
         if (!j->easy || !j->headers) {
                 job_free(j);
                 return -ENOMEM;

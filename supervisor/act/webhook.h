@@ -49,6 +49,7 @@ typedef struct WebhookRequest {
         uint64_t backoff_usec;     /* delay before the first retry, doubled each time; 0 = default */
         uint64_t backoff_max_usec; /* cap of the delay; 0 = default */
         bool tls_insecure;         /* turn certificate and host verification off */
+        char *const *headers;      /* extra "Name: value" lines, NULL-terminated; NULL for none */
 } WebhookRequest;
 
 typedef struct WebhookResult {

@@ -23,6 +23,7 @@ void cmd_help_attach(FILE *f)
             "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
             "  --listen-public         allow a --listen address other hosts can reach\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+            "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
             "  -h, --help              this text\n"
             "\n"
             "Exit status: 0 when the target ended or oomless was told to stop, 125 on failure or misuse.\n",

@@ -35,6 +35,7 @@ enum {
         OPT_KEEP_ON_SUPERVISOR_DEATH,
         OPT_LISTEN,
         OPT_LISTEN_PUBLIC,
+        OPT_LOG_FORMAT,
 };
 
 const char *cmd_default_runtime_dir(void)
@@ -89,6 +90,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
                 { { "no-preload", no_argument, NULL, OPT_NO_PRELOAD }, RUN },
                 { { "log-level", required_argument, NULL, OPT_LOG_LEVEL }, BOTH },
+                { { "log-format", required_argument, NULL, OPT_LOG_FORMAT }, BOTH },
                 { { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR }, BOTH },
                 { { "interval", required_argument, NULL, OPT_INTERVAL }, BOTH },
                 { { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT }, BOTH },
@@ -182,6 +184,13 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                 return bad(cmd, "--log-level", optarg,
                                            "one of debug, info, notice, warning, error");
                         log_set_max_level((LogLevel)l);
+                        break;
+                }
+                case OPT_LOG_FORMAT: {
+                        int f = log_format_from_string(optarg);
+                        if (f < 0)
+                                return bad(cmd, "--log-format", optarg, "text or json");
+                        log_set_format((LogFormat)f);
                         break;
                 }
                 case OPT_RUNTIME_DIR:

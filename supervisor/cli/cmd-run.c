@@ -30,6 +30,7 @@ void cmd_help_run(FILE *f)
             "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
             "  --listen-public         allow a --listen address other hosts can reach\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+            "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
             "  -h, --help              this text\n"
             "\n"
             "Exit status: CMD's own, 128+N when CMD died of signal N, 124 when the restart policy gave up,\n"

@@ -12,15 +12,16 @@
 void cmd_help_status(FILE *f)
 {
         fputs("Usage: oomless status [--pid PID] [--json] [--runtime-dir DIR]\n"
-              "Print the live state of a running oomless: tier, leaf, limits, memory, PSI, events,\n"
-              "child, policy stage. Without --pid the only running instance is used.\n"
+              "Print the live state of a running oomless: command, tier, leaf, limits, memory, PSI,\n"
+              "events, child, policy stage. Without --pid: the only running instance in full, or, when\n"
+              "several run, each one's stage, command line and leaf (with --json, an array).\n"
               "\n"
               "  --pid=PID          the supervisor's pid (the directory name under the runtime dir)\n"
-              "  --json             one JSON object, for programs\n"
+              "  --json             one JSON object (an array of them for several instances)\n"
               "  --runtime-dir=DIR  default $OOMLESS_RUNTIME_DIR or /run/oomless\n"
               "  -h, --help         this text\n"
               "\n"
-              "Exit status: 0, 1 when no instance answers, 2 on misuse or when several instances run.\n",
+              "Exit status: 0, 1 when no instance answers, 2 on misuse.\n",
               f);
 }
 

@@ -53,7 +53,7 @@ static int help(const char *what)
 
 int main(int argc, char **argv)
 {
-        const char *level = getenv("OOMLESS_LOG_LEVEL");
+        const char *level = getenv("OOMLESS_LOG_LEVEL"), *format = getenv("OOMLESS_LOG_FORMAT");
         const char *cmd;
 
         /* Before anything else: signals arrive through sd-event only, never asynchronously. */
@@ -68,6 +68,17 @@ int main(int argc, char **argv)
                                 "oomless: $OOMLESS_LOG_LEVEL: invalid value '%s' (expected debug, info, "
                                 "notice, warning or error), ignoring\n",
                                 level);
+        }
+
+        if (format && *format) {
+                int f = log_format_from_string(format);
+                if (f >= 0)
+                        log_set_format((LogFormat)f);
+                else
+                        fprintf(stderr,
+                                "oomless: $OOMLESS_LOG_FORMAT: invalid value '%s' (expected text or json), "
+                                "ignoring\n",
+                                format);
         }
 
         if (argc < 2) {

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* `oomless status`, the command line's half: finds the running instance in the runtime directory,
- * reads its status socket and prints the document for people or programs. */
+/* `oomless status`, the command line's half: finds the running instances in the runtime directory,
+ * reads their status sockets and prints the documents for people or programs, treating each document
+ * as untrusted input. */
 #define _GNU_SOURCE 1
 #include "status-client.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,110 +117,293 @@ static int find_instances(const char *runtime_dir, pid_t **ret, size_t *ret_n)
         return 0;
 }
 
-static const char *fmt_size_json(char *buf, size_t len, const cJSON *v)
+/* ---- the socket's document is untrusted ----
+ *
+ * Whatever answers on <runtime>/<pid>/status.sock may be any process that can write the runtime
+ * directory, or a supervisor of another version: every value is checked for its type and range
+ * before it is printed, and nonsense prints as "-". Converting an out-of-range double to an integer
+ * is undefined behaviour in C, so no number is converted before its range is known. */
+
+/* Bytes: 1 EiB is far beyond any machine, and well inside what a double and uint64_t both hold. */
+#define SANE_BYTES (UINT64_C(1) << 60)
+/* Counters: integers a double still holds exactly. */
+#define SANE_COUNT (UINT64_C(1) << 53)
+/* PIDs: the kernel's PID_MAX_LIMIT. */
+#define SANE_PID (UINT64_C(1) << 22)
+/* Seconds: a century. */
+#define SANE_SECONDS (100.0 * 365 * 24 * 3600)
+
+static const cJSON *field(const cJSON *o, const char *key)
 {
-        if (!cJSON_IsNumber(v))
-                return "-";
-        return units_format_size(buf, len, (uint64_t)v->valuedouble);
+        return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
 }
 
-static void print_human(const cJSON *root)
+/* A whole number in [0, max]; false for anything else (wrong type, NaN-like overflow, negative,
+ * fractional, too large). */
+static bool get_uint(const cJSON *o, const char *key, uint64_t max, uint64_t *ret)
 {
-        const cJSON *mem = cJSON_GetObjectItemCaseSensitive(root, "memory");
-        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "events");
-        const cJSON *psi = cJSON_GetObjectItemCaseSensitive(root, "psi");
-        const cJSON *child = cJSON_GetObjectItemCaseSensitive(root, "child");
-        const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
-        const cJSON *heap = cJSON_GetObjectItemCaseSensitive(root, "heap");
-        const cJSON *leaf = cJSON_GetObjectItemCaseSensitive(root, "leaf");
-        char a[32], b[32], c[32], d[32], e[32];
+        const cJSON *v = field(o, key);
+        double d;
 
-#define NUM(o, k) (cJSON_GetObjectItemCaseSensitive((o), (k)))
-#define STR(o, k) (cJSON_IsString(NUM(o, k)) ? NUM(o, k)->valuestring : "-")
-#define DBL(o, k) (cJSON_IsNumber(NUM(o, k)) ? NUM(o, k)->valuedouble : 0.0)
+        if (!cJSON_IsNumber(v))
+                return false;
+        d = v->valuedouble;
+        if (!isfinite(d) || d < 0 || d > (double)max || d != floor(d))
+                return false;
+        *ret = (uint64_t)d;
+        return true;
+}
 
-        printf("oomless %d (%s), up %.1fs\n", (int)DBL(root, "supervisor_pid"), STR(root, "mode"),
-               DBL(root, "uptime_sec"));
-        printf("  tier:    %s\n", STR(root, "tier"));
-        printf("  leaf:    %s\n", cJSON_IsString(leaf) ? leaf->valuestring : "-");
-        printf("  memory:  current %s, peak %s, limit %s (leaf max %s, high %s)\n",
-               fmt_size_json(a, sizeof(a), NUM(mem, "current")),
-               fmt_size_json(b, sizeof(b), NUM(mem, "peak")), fmt_size_json(c, sizeof(c), NUM(mem, "limit")),
-               fmt_size_json(d, sizeof(d), NUM(mem, "max")), fmt_size_json(e, sizeof(e), NUM(mem, "high")));
+static bool get_double(const cJSON *o, const char *key, double min, double max, double *ret)
+{
+        const cJSON *v = field(o, key);
+
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min || v->valuedouble > max)
+                return false;
+        *ret = v->valuedouble;
+        return true;
+}
+
+/* A string made safe for a terminal: control characters (C0, DEL, and C1 as UTF-8 encodes them) would
+ * let the document move the cursor or retitle the window; they print as '?'. Cut at len - 1 bytes. */
+static const char *sanitize(char *buf, size_t len, const char *s)
+{
+        size_t o = 0;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p && o + 1 < len; p++) {
+                if (*p < 0x20 || *p == 0x7f)
+                        buf[o++] = '?';
+                else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        buf[o++] = '?';
+                        p++;
+                } else
+                        buf[o++] = (char)*p;
+        }
+        buf[o] = 0;
+        return buf;
+}
+
+static const char *get_str(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        const cJSON *v = field(o, key);
+        return cJSON_IsString(v) && v->valuestring ? sanitize(buf, len, v->valuestring) : "-";
+}
+
+static const char *fmt_bytes(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        uint64_t v;
+        return get_uint(o, key, SANE_BYTES, &v) ? units_format_size(buf, len, v) : "-";
+}
+
+static const char *fmt_count(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        uint64_t v;
+        if (!get_uint(o, key, SANE_COUNT, &v))
+                return "-";
+        snprintf(buf, len, "%" PRIu64, v);
+        return buf;
+}
+
+/* Fixed-point with digits decimals in [min, max], else "-". */
+static const char *fmt_double(char *buf, size_t len, const cJSON *o, const char *key, double min, double max,
+                              int digits)
+{
+        double v;
+        if (!get_double(o, key, min, max, &v))
+                return "-";
+        snprintf(buf, len, "%.*f", digits, v);
+        return buf;
+}
+
+/* A percentage with its sign: "1.50%", or "-". */
+static const char *fmt_percent(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        double v;
+        if (!get_double(o, key, 0, 100, &v))
+                return "-";
+        snprintf(buf, len, "%.2f%%", v);
+        return buf;
+}
+
+static const char *fmt_pid(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        uint64_t v;
+        if (!get_uint(o, key, SANE_PID, &v) || v == 0)
+                return "-";
+        snprintf(buf, len, "%" PRIu64, v);
+        return buf;
+}
+
+/* The command line as words separated by spaces (each sanitized), "-" when absent or not strings. */
+static const char *fmt_command(char *buf, size_t len, const cJSON *root)
+{
+        const cJSON *cmd = field(root, "command"), *w;
+        size_t used = 0;
+        char word[1024];
+
+        if (!cJSON_IsArray(cmd) || !cmd->child)
+                return "-";
+        buf[0] = 0;
+        cJSON_ArrayForEach(w, cmd)
+        {
+                if (!cJSON_IsString(w) || !w->valuestring)
+                        return "-";
+                sanitize(word, sizeof(word), w->valuestring);
+                int k = snprintf(buf + used, len - used, "%s%s", used ? " " : "", word);
+                if (k < 0 || (size_t)k >= len - used)
+                        break; /* cut: a long command line is still recognisable by its start */
+                used += (size_t)k;
+        }
+        return buf;
+}
+
+void status_print_human(FILE *f, const cJSON *root)
+{
+        const cJSON *mem = field(root, "memory"), *ev = field(root, "events"), *psi = field(root, "psi"),
+                    *child = field(root, "child"), *pol = field(root, "policy"), *heap = field(root, "heap");
+        char a[64], b[64], c[64], d[64], e[64], g[64], h[64];
+        char s1[256], s2[256], s3[4096], s4[8192];
+
+        fprintf(f, "oomless %s (%s), up %ss\n", fmt_pid(a, sizeof(a), root, "supervisor_pid"),
+                get_str(s1, sizeof(s1), root, "mode"),
+                fmt_double(b, sizeof(b), root, "uptime_sec", 0, SANE_SECONDS, 1));
+        fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
+        fprintf(f, "  tier:    %s\n", get_str(s2, sizeof(s2), root, "tier"));
+        fprintf(f, "  leaf:    %s\n", get_str(s3, sizeof(s3), root, "leaf"));
+        fprintf(f, "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s\n",
+                fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
+                fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
+                fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"));
         if (cJSON_IsObject(psi)) {
-                const cJSON *so = NUM(psi, "some"), *fu = NUM(psi, "full");
-                printf("  psi:     some %.2f%%/%.2f%%, full %.2f%%/%.2f%% (avg10/avg60)\n", DBL(so, "avg10"),
-                       DBL(so, "avg60"), DBL(fu, "avg10"), DBL(fu, "avg60"));
+                const cJSON *so = field(psi, "some"), *fu = field(psi, "full");
+                fprintf(f, "  psi:     some %s/%s, full %s/%s (avg10/avg60)\n",
+                        fmt_percent(a, sizeof(a), so, "avg10"), fmt_percent(b, sizeof(b), so, "avg60"),
+                        fmt_percent(c, sizeof(c), fu, "avg10"), fmt_percent(d, sizeof(d), fu, "avg60"));
         } else
-                printf("  psi:     -\n");
-        printf("  events:  high %.0f, max %.0f, oom %.0f, oom_kill %.0f\n", DBL(ev, "high"), DBL(ev, "max"),
-               DBL(ev, "oom"), DBL(ev, "oom_kill"));
-        if (cJSON_IsNumber(NUM(child, "pid")))
-                printf("  child:   pid %d, up %.1fs, restarts %.0f\n", (int)DBL(child, "pid"),
-                       DBL(child, "started_sec_ago"), DBL(child, "restarts"));
+                fprintf(f, "  psi:     -\n");
+        fprintf(f, "  events:  high %s, max %s, oom %s, oom_kill %s\n", fmt_count(a, sizeof(a), ev, "high"),
+                fmt_count(b, sizeof(b), ev, "max"), fmt_count(c, sizeof(c), ev, "oom"),
+                fmt_count(d, sizeof(d), ev, "oom_kill"));
+        if (cJSON_IsNumber(field(child, "pid")))
+                fprintf(f, "  child:   pid %s, up %ss, restarts %s\n", fmt_pid(a, sizeof(a), child, "pid"),
+                        fmt_double(b, sizeof(b), child, "started_sec_ago", 0, SANE_SECONDS, 1),
+                        fmt_count(c, sizeof(c), child, "restarts"));
         else
-                printf("  child:   none, restarts %.0f\n", DBL(child, "restarts"));
-        printf("  policy:  %s%s, stage %.0f (%s) for %.1fs\n", STR(pol, "name"),
-               cJSON_IsTrue(NUM(pol, "dry_run")) ? " (dry run)" : "", DBL(pol, "stage"),
-               STR(pol, "stage_name"), DBL(pol, "stage_since_sec"));
+                fprintf(f, "  child:   none, restarts %s\n", fmt_count(c, sizeof(c), child, "restarts"));
+        fprintf(f, "  policy:  %s%s, stage %s (%s) for %ss\n", get_str(s1, sizeof(s1), pol, "name"),
+                cJSON_IsTrue(field(pol, "dry_run")) ? " (dry run)" : "",
+                fmt_count(a, sizeof(a), pol, "stage"), get_str(s2, sizeof(s2), pol, "stage_name"),
+                fmt_double(b, sizeof(b), pol, "stage_since_sec", 0, SANE_SECONDS, 1));
         if (cJSON_IsObject(heap))
-                printf("  heap:    held %s, in use %s, cap %s, cap hits %.0f, scavenges %.0f\n",
-                       fmt_size_json(a, sizeof(a), NUM(heap, "held")),
-                       fmt_size_json(b, sizeof(b), NUM(heap, "in_use")),
-                       fmt_size_json(c, sizeof(c), NUM(heap, "cap")), DBL(heap, "cap_hits"),
-                       DBL(heap, "scavenges"));
-#undef NUM
-#undef STR
-#undef DBL
+                fprintf(f, "  heap:    held %s, in use %s, cap %s, cap hits %s, scavenges %s\n",
+                        fmt_bytes(a, sizeof(a), heap, "held"), fmt_bytes(b, sizeof(b), heap, "in_use"),
+                        fmt_bytes(c, sizeof(c), heap, "cap"), fmt_count(h, sizeof(h), heap, "cap_hits"),
+                        fmt_count(g, sizeof(g), heap, "scavenges"));
+}
+
+/* One instance of several: its pid, stage and memory on the first line, command and leaf below. */
+static void print_brief(FILE *f, pid_t pid, const cJSON *root)
+{
+        const cJSON *pol = field(root, "policy"), *mem = field(root, "memory");
+        char a[64], b[64], c[64], s1[256], s2[4096], s4[8192];
+
+        fprintf(f, "oomless %d (%s): stage %s (%s), memory %s of %s\n", (int)pid,
+                get_str(s1, sizeof(s1), root, "mode"), fmt_count(a, sizeof(a), pol, "stage"),
+                get_str(s2, sizeof(s2), pol, "stage_name"), fmt_bytes(b, sizeof(b), mem, "current"),
+                fmt_bytes(c, sizeof(c), mem, "limit"));
+        fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
+        fprintf(f, "  leaf:    %s\n", get_str(s2, sizeof(s2), root, "leaf"));
+}
+
+/* Reads and parses one instance's document; errors are logged, naming the socket. */
+static int fetch(const char *runtime_dir, pid_t pid, cJSON **ret)
+{
+        _cleanup_free_ char *doc = NULL;
+        char path[4096];
+        cJSON *root;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%d/" STATUS_SOCKET_NAME, runtime_dir, (int)pid);
+        r = read_status(path, &doc);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the status of oomless %d from %s: %m", (int)pid,
+                                       path);
+        root = cJSON_Parse(doc);
+        if (!cJSON_IsObject(root)) {
+                cJSON_Delete(root);
+                log_error("oomless %d answered with something that is not a JSON object on %s.", (int)pid,
+                          path);
+                return -EBADMSG;
+        }
+        *ret = root;
+        return 0;
+}
+
+/* JSON out is the parsed document printed again, so that what a program reads is well-formed
+ * whatever was on the socket (cJSON prints a number it cannot represent as null). */
+static void print_json(const cJSON *root)
+{
+        _cleanup_free_ char *text = cJSON_PrintUnformatted(root);
+        if (text)
+                printf("%s\n", text);
 }
 
 int status_client(const char *runtime_dir, pid_t pid, bool json)
 {
-        _cleanup_free_ char *doc = NULL;
-        char path[4096];
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, answered = 0;
+        cJSON *arr = NULL;
         int r;
 
-        if (pid <= 0) {
-                _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
-                r = find_instances(runtime_dir, &pids, &n);
-                if (r < 0 && r != -ENOENT) {
-                        log_error_errno(r, "Cannot read the runtime directory %s: %m", runtime_dir);
+        if (pid > 0) {
+                cJSON *root = NULL;
+                if (fetch(runtime_dir, pid, &root) < 0)
                         return 1;
-                }
-                if (n == 0) {
-                        log_error(
-                            "No running oomless found in %s (set --runtime-dir or $OOMLESS_RUNTIME_DIR "
-                            "to the one it uses).",
-                            runtime_dir);
-                        return 1;
-                }
-                if (n > 1) {
-                        fprintf(stderr, "oomless status: %zu instances run in %s; pick one with --pid:\n", n,
-                                runtime_dir);
-                        for (size_t i = 0; i < n; i++)
-                                fprintf(stderr, "  %d\n", (int)pids[i]);
-                        return 2;
-                }
-                pid = pids[0];
-        }
-
-        snprintf(path, sizeof(path), "%s/%d/" STATUS_SOCKET_NAME, runtime_dir, (int)pid);
-        r = read_status(path, &doc);
-        if (r < 0) {
-                log_error_errno(r, "Cannot read the status of oomless %d from %s: %m", (int)pid, path);
-                return 1;
-        }
-        if (json) {
-                printf("%s\n", doc);
+                if (json)
+                        print_json(root);
+                else
+                        status_print_human(stdout, root);
+                cJSON_Delete(root);
                 return 0;
         }
-        cJSON *root = cJSON_Parse(doc);
-        if (!root) {
-                log_error("oomless %d answered with something that is not JSON on %s.", (int)pid, path);
+
+        r = find_instances(runtime_dir, &pids, &n);
+        if (r < 0 && r != -ENOENT) {
+                log_error_errno(r, "Cannot read the runtime directory %s: %m", runtime_dir);
                 return 1;
         }
-        print_human(root);
-        cJSON_Delete(root);
-        return 0;
+        if (n == 0) {
+                log_error("No running oomless found in %s (set --runtime-dir or $OOMLESS_RUNTIME_DIR "
+                          "to the one it uses).",
+                          runtime_dir);
+                return 1;
+        }
+        if (n == 1)
+                return status_client(runtime_dir, pids[0], json);
+
+        /* Several: a list (text) or an array of the documents (JSON); one that does not answer is
+         * reported on stderr and left out. */
+        if (json && !(arr = cJSON_CreateArray())) {
+                log_error("Out of memory");
+                return 1;
+        }
+        if (!json)
+                printf("%zu instances in %s:\n", n, runtime_dir);
+        for (size_t i = 0; i < n; i++) {
+                cJSON *root = NULL;
+                if (fetch(runtime_dir, pids[i], &root) < 0)
+                        continue;
+                answered++;
+                if (json)
+                        cJSON_AddItemToArray(arr, root);
+                else {
+                        print_brief(stdout, pids[i], root);
+                        cJSON_Delete(root);
+                }
+        }
+        if (json) {
+                print_json(arr);
+                cJSON_Delete(arr);
+        }
+        return answered > 0 ? 0 : 1;
 }

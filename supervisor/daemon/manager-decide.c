@@ -35,6 +35,7 @@ int manager_sample(Manager *m)
         if (r >= 0) {
                 m->have_sample = true;
                 m->samples++;
+                run_report_sample(&m->report, &m->last);
         }
         return r;
 }
@@ -52,8 +53,10 @@ void manager_publish_heap_cap(Manager *m)
 
 void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
 {
-        if (d->t.changed)
+        if (d->t.changed) {
                 actions_note_transition(m->runner, &d->t);
+                run_report_transition(&m->report, &d->t, now_usec(CLOCK_MONOTONIC));
+        }
         if (d->ds.n > 0)
                 (void)actions_execute_all(m->runner, &d->ds, &m->last);
 }
@@ -105,6 +108,8 @@ char *manager_render_status(void *userdata)
                 .uptime_sec = usec_to_sec(now - m->start_usec),
                 .restarts = m->restarts,
                 .dry_run = m->cfg.dry_run,
+                .instance_id = m->instance_id,
+                .command = m->command,
         };
 
         if (sample_into(m, &fresh) >= 0) {
@@ -232,6 +237,8 @@ int manager_setup_acting(Manager *m)
                                                .control = m->control,
                                                .policy = supervise_policy(m->supervise),
                                                .dry_run = supervise_dry_run(m->supervise),
+                                               .instance_id = m->instance_id,
+                                               .command = m->command,
                                                .callbacks = { .get_main_pid = cb_main_pid,
                                                               .request_restart = cb_request_restart,
                                                               .idle = cb_idle,

@@ -37,6 +37,14 @@ int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec);
 void manager_kill_leftovers(Manager *m);
 int manager_on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
 
+/* manager-report.c */
+/* The instance id and the workload's command line, before anything else. */
+int manager_setup_identity(Manager *m);
+/* The start record, once the workload runs (run) or the target is watched (attach). */
+void manager_log_start(Manager *m);
+/* The summary record at the end of the run. */
+void manager_log_summary(Manager *m, int exit_status);
+
 /* manager-drain.c: the exit drain. Ends the loop with status, unless policy actions (hooks, webhooks)
  * still run: then the loop waits for them, up to their own timeouts capped at MANAGER_DRAIN_MAX_USEC. */
 int manager_exit(Manager *m, int status);

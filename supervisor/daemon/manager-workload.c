@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,13 +60,18 @@ static void report_oom(Manager *m)
         char lim[32], peak[32];
         CgTier t = cg_tier(m->cg);
 
-        log_error("workload OOM-killed by the kernel in %s: limit %s, peak %s, oom_kill %" PRIu64
-                  " (%s: max %" PRIu64 ", oom %" PRIu64 ")",
-                  cg_leaf_path(m->cg) ?: "(no cgroup)", units_format_size(lim, sizeof(lim), m->last.limit),
-                  m->last.peak ? units_format_size(peak, sizeof(peak), m->last.peak) : "unknown",
-                  m->last.ev_oom_kill,
-                  t == CG_TIER_V1 ? "memory.oom_control, failcnt as max" : "memory.events", m->last.ev_max,
-                  m->last.ev_oom);
+        log_struct(LOG_LEVEL_ERROR,
+                   LOG_FIELDS(LOG_STR("event", "oom_kill"), LOG_STR("leaf", cg_leaf_path(m->cg)),
+                              LOG_U64("memory_limit", m->last.limit), LOG_U64("memory_peak", m->last.peak),
+                              LOG_U64("oom_kill", m->last.ev_oom_kill),
+                              LOG_U64("events_max", m->last.ev_max), LOG_U64("events_oom", m->last.ev_oom)),
+                   "workload OOM-killed by the kernel in %s: limit %s, peak %s, oom_kill %" PRIu64
+                   " (%s: max %" PRIu64 ", oom %" PRIu64 ")",
+                   cg_leaf_path(m->cg) ?: "(no cgroup)", units_format_size(lim, sizeof(lim), m->last.limit),
+                   m->last.peak ? units_format_size(peak, sizeof(peak), m->last.peak) : "unknown",
+                   m->last.ev_oom_kill,
+                   t == CG_TIER_V1 ? "memory.oom_control, failcnt as max" : "memory.events", m->last.ev_max,
+                   m->last.ev_oom);
 }
 
 /* True when the kernel's oom_kill counter rose since the child started. */
@@ -129,9 +135,14 @@ int manager_start_child(Manager *m)
                                 st == WORKLOAD_EXIT_NOT_FOUND
                                     ? "not found: check the path or $PATH"
                                     : "not executable: check its permissions and format");
+                run_report_set_reason(&m->report, true, "cannot execute %s: %s", m->cfg.argv[0],
+                                      st == WORKLOAD_EXIT_NOT_FOUND ? "not found" : "not executable");
         } else
-                log_debug("Workload %s started as pid %d%s.", m->cfg.argv[0], (int)m->child.pid,
-                          m->child.into_cgroup ? " (CLONE_INTO_CGROUP)" : "");
+                log_struct(m->restarts > 0 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+                           LOG_FIELDS(LOG_STR("event", "workload_started"), LOG_I64("pid", m->child.pid),
+                                      LOG_U64("restarts", m->restarts)),
+                           "Workload %s started as pid %d%s.", m->cfg.argv[0], (int)m->child.pid,
+                           m->child.into_cgroup ? " (CLONE_INTO_CGROUP)" : "");
 
         r = sd_event_add_io(m->event, &m->child_source, m->child.pidfd, EPOLLIN, on_child_pidfd, m);
         if (r < 0)
@@ -149,7 +160,9 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (m->stopping)
                 return manager_exit(m, m->exit_status);
         m->restarts++;
-        log_notice("Restarting the workload (restart %u).", m->restarts);
+        log_struct(LOG_LEVEL_NOTICE,
+                   LOG_FIELDS(LOG_STR("event", "restart"), LOG_U64("restarts", m->restarts)),
+                   "Restarting the workload (restart %u).", m->restarts);
         if (manager_start_child(m) < 0) {
                 m->exit_status = WORKLOAD_EXIT_FAILURE;
                 return manager_exit(m, m->exit_status);
@@ -162,14 +175,18 @@ static bool schedule_restart(Manager *m, int status, bool oom)
 {
         SuperviseDecisions d;
         uint64_t delay = 0;
-        char buf[32];
+        char buf[32], last[sizeof(m->report.exit_reason)];
         int r;
 
         switch (supervise_child_exited(m->supervise, status, oom, m->child.started_usec, &m->last,
                                        now_usec(CLOCK_MONOTONIC), &delay, &d)) {
         case SUPERVISE_RESTART:
                 manager_run_decisions(m, &d);
-                log_notice("Restarting the workload in %s.", units_format_duration(buf, sizeof(buf), delay));
+                log_struct(LOG_LEVEL_NOTICE,
+                           LOG_FIELDS(LOG_STR("event", "restart_scheduled"),
+                                      LOG_DBL("delay_sec", (double)delay / 1e6),
+                                      LOG_I64("last_status", status), LOG_BOOL("oom_killed", oom)),
+                           "Restarting the workload in %s.", units_format_duration(buf, sizeof(buf), delay));
                 r = sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, delay, 0,
                                                on_restart_timer, m);
                 if (r >= 0)
@@ -177,7 +194,12 @@ static bool schedule_restart(Manager *m, int status, bool oom)
                 log_error_errno(r, "Cannot schedule the restart: %m");
                 return false;
         case SUPERVISE_GIVE_UP:
+                snprintf(last, sizeof(last), "%s", m->report.exit_reason);
                 log_error("The restart policy gives up; oomless exits %d.", POLICY_EXIT_GAVE_UP);
+                run_report_set_reason(
+                    &m->report, true,
+                    "the restart policy gave up after %u restarts (the last run ended: %s)", m->restarts,
+                    last);
                 m->exit_status = POLICY_EXIT_GAVE_UP;
                 return false;
         default:
@@ -190,6 +212,7 @@ static void child_ended(Manager *m, const siginfo_t *si)
         int status = workload_exit_status(si->si_code, si->si_status);
         bool killed = si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED;
         bool oom = false;
+        char how[96];
 
         m->child_running = false;
         m->child_source = sd_event_source_disable_unref(m->child_source);
@@ -211,11 +234,22 @@ static void child_ended(Manager *m, const siginfo_t *si)
                 (void)manager_sample(m);
         if (oom)
                 report_oom(m);
+        if (oom)
+                snprintf(how, sizeof(how), "was OOM-killed by the kernel");
         else if (killed)
-                log_info("The workload (pid %d) was killed by %s.", (int)si->si_pid,
-                         units_signal_to_string(si->si_status) ?: "a signal");
+                snprintf(how, sizeof(how), "was killed by %s%s",
+                         units_signal_to_string(si->si_status) ?: "a signal",
+                         m->stopping ? " (oomless stopped it)" : "");
         else
-                log_info("The workload (pid %d) exited with status %d.", (int)si->si_pid, si->si_status);
+                snprintf(how, sizeof(how), "exited with status %d%s", si->si_status,
+                         m->stopping ? " (oomless stopped it)" : "");
+        run_report_set_reason(&m->report, true, "the workload %s", how);
+        log_struct(LOG_LEVEL_INFO,
+                   LOG_FIELDS(LOG_STR("event", "exit"), LOG_I64("pid", si->si_pid),
+                              LOG_I64("exit_status", status),
+                              LOG_STR("signal", killed ? units_signal_to_string(si->si_status) : NULL),
+                              LOG_BOOL("oom_killed", oom)),
+                   "The workload (pid %d) %s.", (int)si->si_pid, how);
 
         m->last_exit_valid = true;
         m->last_exit_status = status;
@@ -281,6 +315,8 @@ void manager_stop_workload(Manager *m, int sig)
         m->stopping = true;
         if (m->restart_timer) {
                 /* Between two runs: nothing to stop. */
+                run_report_set_reason(&m->report, true, "oomless was stopped between two runs (%s)",
+                                      units_signal_to_string(sig) ?: "signal");
                 (void)manager_exit(m, m->exit_status);
                 return;
         }

@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "reaper.h"
 #include "runtime-dir.h"
+#include "strv.h"
 #include "time-util.h"
 #include "units.h"
 
@@ -56,6 +57,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && attached_cgroup_populated(m) == 0) {
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
+                run_report_set_reason(&m->report, false, "the cgroup emptied");
                 return manager_exit(m, 0);
         }
         (void)sd_event_source_set_time(s, usec + m->interval_usec);
@@ -107,6 +109,7 @@ static int on_populated(sd_event_source *s, int fd, uint32_t revents, void *user
         if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_cgroup && attached_cgroup_populated(m) == 0) {
                 log_info("The cgroup %s is empty: nothing left to supervise, oomless attach ends.",
                          cg_leaf_path(m->cg));
+                run_report_set_reason(&m->report, false, "the cgroup emptied");
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return manager_exit(m, 0);
         }
@@ -224,6 +227,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (IN_SET(sig, SIGTERM, SIGINT, SIGQUIT)) {
                         log_info("%s: oomless attach ends; the target keeps running.",
                                  units_signal_to_string(sig));
+                        run_report_set_reason(&m->report, false, "%s: oomless was told to stop",
+                                              units_signal_to_string(sig));
                         return manager_exit(m, 0);
                 }
                 return 0;
@@ -239,6 +244,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (r < 0 && r != -ESRCH)
                         log_warning_errno(r, "Cannot forward %s to the workload: %m",
                                           units_signal_to_string(sig));
+                else if (r >= 0) /* a terminal resize is no news */
+                        log_struct(sig == SIGWINCH ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+                                   LOG_FIELDS(LOG_STR("event", "signal_forwarded"),
+                                              LOG_STR("signal", units_signal_to_string(sig)),
+                                              LOG_I64("pid", m->child.pid)),
+                                   "Forwarded %s to the workload (pid %d).", units_signal_to_string(sig),
+                                   (int)m->child.pid);
         }
         return 0;
 }
@@ -281,6 +293,7 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
         log_info("The target process %d exited: nothing left to supervise, oomless attach ends.",
                  (int)m->cfg.attach_pid);
+        run_report_set_reason(&m->report, false, "the target process %d exited", (int)m->cfg.attach_pid);
         m->target_pidfd = safe_close(m->target_pidfd);
         return manager_exit(m, 0);
 }
@@ -303,6 +316,8 @@ static int start_attach(Manager *m)
 
 /* ---- life cycle ---- */
 
+static int manager_run_loop(Manager *m);
+
 int manager_new(const ManagerConfig *cfg, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -320,6 +335,10 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         for (size_t i = 0; i < ELEMENTSOF(m->psi_fds); i++)
                 m->psi_fds[i] = -EBADF;
         m->start_usec = now_usec(CLOCK_MONOTONIC);
+        run_report_init(&m->report, m->start_usec);
+        r = manager_setup_identity(m);
+        if (r < 0)
+                return r;
 
         /* A bad policy refuses to start anything. */
         r = manager_setup_supervise(m);
@@ -376,10 +395,21 @@ int manager_run(Manager *m)
 {
         int r;
 
+        r = manager_run_loop(m);
+        manager_log_summary(m, r);
+        return r;
+}
+
+static int manager_run_loop(Manager *m)
+{
+        int r;
+
         if (m->cfg.mode == MANAGER_RUN) {
                 r = manager_start_child(m);
-                if (r < 0)
+                if (r < 0) {
+                        run_report_set_reason(&m->report, false, "the workload could not be started");
                         return WORKLOAD_EXIT_FAILURE;
+                }
                 if (m->child.exec_errno > 0) {
                         /* Reap it so no zombie outlives us, and report 126/127. */
                         siginfo_t si;
@@ -391,14 +421,18 @@ int manager_run(Manager *m)
                 }
         } else {
                 r = start_attach(m);
-                if (r < 0)
+                if (r < 0) {
+                        run_report_set_reason(&m->report, false, "the target could not be watched");
                         return WORKLOAD_EXIT_FAILURE;
+                }
         }
 
+        manager_log_start(m);
         (void)arm_watches(m);
         r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, 0, on_tick, m);
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the sampling timer: %m");
+                run_report_set_reason(&m->report, false, "oomless failed");
                 return WORKLOAD_EXIT_FAILURE;
         }
         (void)sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
@@ -408,6 +442,7 @@ int manager_run(Manager *m)
         notify_stopping();
         if (r < 0) {
                 log_error_errno(r, "The event loop failed: %m");
+                run_report_set_reason(&m->report, true, "the event loop failed");
                 return WORKLOAD_EXIT_FAILURE;
         }
         return r;
@@ -429,6 +464,7 @@ Manager *manager_free(Manager *m)
                         manager_kill_leftovers(m);
         }
         workload_done(&m->child);
+        m->command = strv_free(m->command);
 
         stop_done(&m->stop);
         m->drain_timer = sd_event_source_disable_unref(m->drain_timer);

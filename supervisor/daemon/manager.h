@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "oomless/sample.h"
 #include "runtime-dir.h"
+#include "run-report.h"
 #include "sample.h"
 #include "status.h"
 #include "stop.h"
@@ -63,6 +64,9 @@ typedef struct Manager {
         sd_event *event;
         Cg *cg;
         uint64_t start_usec;
+        char instance_id[ACTIONS_INSTANCE_ID_MAX]; /* random, for this run of oomless (webhooks, status) */
+        char **command;                            /* the workload's command line; NULL when unknown */
+        RunReport report;                          /* for the summary at exit (run-report.h) */
 
         RuntimeDir *rundir;       /* <runtime>/<pid>: checked, locked, removed through fds */
         const char *instance_dir; /* its path, rundir->path */

@@ -69,6 +69,15 @@ char *status_render_json(StatusInfo *info)
         else
                 cJSON_AddNullToObject(root, "leaf");
         cJSON_AddNumberToObject(root, "uptime_sec", round3(info->uptime_sec));
+        cJSON_AddStringToObject(root, "instance_id", info->instance_id ? info->instance_id : "");
+        if (info->command) {
+                size_t n = 0;
+                while (info->command[n])
+                        n++;
+                cJSON_AddItemToObject(root, "command",
+                                      cJSON_CreateStringArray((const char *const *)info->command, (int)n));
+        } else
+                cJSON_AddNullToObject(root, "command");
 
         o = cJSON_AddObjectToObject(root, "memory");
         cJSON_AddItemToObject(o, "current", json_u64_or_null(info->sample_valid, s->current));
@@ -86,6 +95,12 @@ char *status_render_json(StatusInfo *info)
             json_u64_or_null(info->swap_max_known && info->swap_max != UINT64_MAX, info->swap_max));
         cJSON_AddItemToObject(o, "anon", json_u64_or_null(info->sample_valid && s->anon > 0, s->anon));
         cJSON_AddItemToObject(o, "file", json_u64_or_null(info->sample_valid && s->file > 0, s->file));
+        cJSON_AddItemToObject(
+            o, "inactive_file",
+            json_u64_or_null(info->sample_valid && s->inactive_file > 0, s->inactive_file));
+        cJSON_AddItemToObject(
+            o, "working_set",
+            json_u64_or_null(info->sample_valid, s->current - MIN(s->inactive_file, s->current)));
 
         if (info->sample_valid && s->psi_valid) {
                 o = cJSON_AddObjectToObject(root, "psi");

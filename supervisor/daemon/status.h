@@ -22,6 +22,8 @@ typedef struct StatusInfo {
         const char *tier;
         const char *leaf;
         double uptime_sec;
+        const char *instance_id;
+        char *const *command; /* the workload's argv; NULL when unknown (attach --cgroup) */
 
         bool sample_valid;
         OomlessSample sample;

@@ -162,11 +162,25 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
                          ? 100.0 * (double)sample->current / (double)sample->limit
                          : 0;
 
-        log_notice("stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), psi full avg10 %.2f%%%s", t->from,
-                   t->to, policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
-                   units_format_size(cur, sizeof(cur), sample->current),
-                   units_format_size(lim, sizeof(lim), sample->limit), pct, sample->psi_full.avg10,
-                   s->dry_run ? " (dry run)" : "");
+        log_struct(
+            LOG_LEVEL_NOTICE,
+            LOG_FIELDS(LOG_STR("event", "stage"), LOG_U64("stage", t->to),
+                       LOG_STR("stage_name", policy_stage_name(s->policy, t->to) ?: "?"),
+                       LOG_U64("previous_stage", t->from),
+                       LOG_STR("previous_stage_name", policy_stage_name(s->policy, t->from) ?: "?"),
+                       LOG_STR("reason", policy_reason_to_string(t->reason)),
+                       LOG_U64("memory_current", sample->current),
+                       sample->limit != OOMLESS_NO_LIMIT ? LOG_U64("memory_limit", sample->limit)
+                                                         : LOG_STR("memory_limit", NULL),
+                       LOG_U64("working_set", sample->current - MIN(sample->inactive_file, sample->current)),
+                       sample->psi_valid ? LOG_DBL("psi_full_avg10", sample->psi_full.avg10)
+                                         : LOG_STR("psi_full_avg10", NULL),
+                       LOG_BOOL("dry_run", s->dry_run)),
+            "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), psi full avg10 %.2f%%%s", t->from, t->to,
+            policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
+            units_format_size(cur, sizeof(cur), sample->current),
+            units_format_size(lim, sizeof(lim), sample->limit), pct, sample->psi_full.avg10,
+            s->dry_run ? " (dry run)" : "");
 }
 
 bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_running, uint64_t now_usec,

@@ -9,6 +9,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "strv.h"
 #include "time-util.h"
 
 #ifndef CLONE_PIDFD
@@ -233,4 +235,31 @@ int workload_exec_errno_to_status(int err)
 {
         return IN_SET(err, ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG) ? WORKLOAD_EXIT_NOT_FOUND
                                                                  : WORKLOAD_EXIT_NOT_EXECUTABLE;
+}
+
+int workload_read_cmdline(pid_t pid, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], buf[8192];
+        ssize_t n;
+        size_t len;
+
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : negative_errno();
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return negative_errno();
+        if (n == 0)
+                return -ENODATA;
+        /* A long command line is cut at the buffer: the words it holds are what people need. */
+        len = (size_t)n;
+        buf[len] = 0;
+        for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+                if (strv_push(&l, strdup(buf + i)) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
 }

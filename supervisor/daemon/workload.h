@@ -52,3 +52,6 @@ void workload_done(Workload *w);
 int workload_exit_status(int code, int status);
 /* 127 for "not found" errnos, 126 for the rest. */
 int workload_exec_errno_to_status(int err);
+/* The command line of a running process (attach --pid), from /proc/PID/cmdline. -ESRCH when it is
+ * gone, -ENODATA for a kernel thread (empty cmdline). */
+int workload_read_cmdline(pid_t pid, char ***ret);

@@ -58,6 +58,8 @@ def body(ctx):
     check(int_var(env, "OOMLESS_PID") == child, f"OOMLESS_PID={env.get('OOMLESS_PID')}, "
           f"the child is {child}")
     check(int_var(env, "OOMLESS_SUPERVISOR_PID") == s.pid, f"OOMLESS_SUPERVISOR_PID is not {s.pid}")
+    check(env.get("OOMLESS_INSTANCE_ID") == st["instance_id"] and len(st["instance_id"]) == 32,
+          f"OOMLESS_INSTANCE_ID={env.get('OOMLESS_INSTANCE_ID')!r}, status says {st.get('instance_id')!r}")
     check(env.get("OOMLESS_LEAF") == st["leaf"], f"OOMLESS_LEAF={env.get('OOMLESS_LEAF')!r}, status "
           f"says {st['leaf']!r}")
     cur = int_var(env, "OOMLESS_MEMORY_CURRENT")

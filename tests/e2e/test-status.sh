@@ -25,6 +25,8 @@ for k in .policy.name .policy.stage_name; do
 done
 assert_eq "$(jget "$json" '.policy.recent_actions | type')" array "recent_actions"
 assert_eq "$(jget "$json" '.child.last_exit')" null "last_exit while running"
+assert_eq "$(jget "$json" '.command | join(" ")')" "$BALLOON --max 40M --hold 60s" "command"
+assert_match "$(jget "$json" .instance_id)" '^[0-9a-f]{32}$' "instance_id"
 if [[ $tier == v1 || $tier == v2 ]]; then
         [[ -d $leaf ]] || fail "leaf $leaf does not exist"
         cur=$(jget "$(status_json)" .memory.current)
@@ -38,14 +40,26 @@ fi
 assert_file_contains "$E2E_TMP/human" "tier: +$tier" "human status tier"
 assert_file_contains "$E2E_TMP/human" "leaf: +$leaf" "human status leaf"
 
-# A second instance: status without --pid must refuse and list both.
+# A second instance: status without --pid lists both, each with its command line and leaf.
 start_oomless "$E2E_TMP/log2" run --no-preload -- sleep 1000
 second=$OOMLESS_PID
 wait_status "$second"
-rc=0
-"$OOMLESS" status --json >/dev/null 2>"$E2E_TMP/err" || rc=$?
-assert_eq "$rc" 2 "status with two instances"
-assert_file_contains "$E2E_TMP/err" "$second" "the list of instances"
+"$OOMLESS" status --json >"$E2E_TMP/all.json" || fail "status --json with two instances exited $?"
+assert_eq "$(jq -r 'type' "$E2E_TMP/all.json")" array "status --json with two instances"
+assert_eq "$(jq -r 'length' "$E2E_TMP/all.json")" 2 "instances in the array"
+assert_eq "$(jq -r --argjson p "$second" '.[] | select(.supervisor_pid == $p) | .command | join(" ")' \
+        "$E2E_TMP/all.json")" "sleep 1000" "the second instance's command"
+assert_eq "$(jq -r --argjson p "$first" '.[] | select(.supervisor_pid == $p) | .leaf' "$E2E_TMP/all.json")" \
+        "$leaf" "the first instance's leaf"
+"$OOMLESS" status >"$E2E_TMP/list" || fail "status with two instances exited $?"
+assert_file_contains "$E2E_TMP/list" "^oomless $first \\(run\\): stage 0" "the first instance in the list"
+assert_file_contains "$E2E_TMP/list" "^oomless $second \\(run\\): stage 0" "the second instance in the list"
+assert_file_contains "$E2E_TMP/list" "command: sleep 1000$" "the second instance's command line"
+assert_file_contains "$E2E_TMP/list" "command: $BALLOON --max 40M --hold 60s$" "the first instance's command line"
+assert_file_contains "$E2E_TMP/list" "leaf: +$leaf$" "the first instance's leaf"
+# --pid still picks one, in full.
+"$OOMLESS" status --pid "$second" >"$E2E_TMP/one"
+assert_file_contains "$E2E_TMP/one" "command: sleep 1000$" "status --pid shows the command"
 
 kill -TERM "$second"
 wait_exit "$second"

@@ -39,7 +39,8 @@ class MiniValidator:
     }
     KNOWN = {"$schema", "$id", "title", "description", "$defs", "$ref", "type", "const", "enum", "pattern",
              "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "items", "prefixItems",
-             "properties", "required", "additionalProperties", "oneOf", "anyOf"}
+             "properties", "required", "additionalProperties", "oneOf", "anyOf", "maxProperties",
+             "propertyNames"}
 
     def __init__(self, schema):
         self.root = schema
@@ -94,11 +95,18 @@ class MiniValidator:
                 if r not in v:
                     yield f"{path}: missing {r}"
             props = s.get("properties", {})
+            extra = s.get("additionalProperties", True)
+            if len(v) > s.get("maxProperties", 1 << 62):
+                yield f"{path}: too many keys"
             for k, item in v.items():
+                if "propertyNames" in s:
+                    yield from self.errors(k, s["propertyNames"], f"{path}.{k} (name)")
                 if k in props:
                     yield from self.errors(item, props[k], f"{path}.{k}")
-                elif s.get("additionalProperties", True) is False:
+                elif extra is False:
                     yield f"{path}: unknown key {k}"
+                elif isinstance(extra, dict):
+                    yield from self.errors(item, extra, f"{path}.{k}")
         if "oneOf" in s:
             ok = sum(1 for sub in s["oneOf"] if not any(True for _ in self.errors(v, sub, path)))
             if ok != 1:
