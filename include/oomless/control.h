@@ -38,6 +38,9 @@
 #define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
 #define OOMLESS_CONTROL_FD_ENV  "OOMLESS_CONTROL_FD"
 #define OOMLESS_WAKE_ENV        "OOMLESS_WAKE"
+/* The smallest heap_cap the allocator accepts from the page (or OOMLESS_HEAP_CAP); the supervisor never
+ * publishes a smaller one. */
+#define OOMLESS_CONTROL_HEAP_CAP_MIN (UINT64_C(4) << 20)
 
 /* Written by the supervisor, read by the allocator. */
 struct oomless_control_sup {
