@@ -8,13 +8,12 @@
  *  - OOMLESS_CONTROL_FD=<n>: an inherited fd of a memfd sealed at least against shrinking
  *    (F_SEAL_SHRINK; oomless also seals F_SEAL_GROW | F_SEAL_SEAL). It cannot be truncated, so the
  *    mapping can never fault. When set, it wins over OOMLESS_CONTROL.
- *  - OOMLESS_CONTROL=<path>: a regular file (normally /run/oomless/<supervisor-pid>/control, or a file
- *    in a shared directory for a sidecar). Anyone who can write the file can truncate it; the
- *    allocator then survives through a SIGBUS guard and detaches from the page.
- * The allocator maps it MAP_SHARED on first use. Optionally the
- * supervisor also creates a FIFO named by OOMLESS_WAKE=<path>; the allocator writes one byte to it
- * (O_NONBLOCK, never waiting) when its heap crosses the watermark, so the supervisor reacts without
- * waiting for its next tick.
+ *  - OOMLESS_CONTROL=<path>: a regular file, for a sidecar in a shared directory, or where oomless
+ *    cannot create a memfd (<runtime-dir>/<supervisor-pid>/control). Anyone who can write the file
+ *    can truncate it; the allocator then survives through a SIGBUS guard and detaches from the page.
+ * The allocator maps it MAP_SHARED on first use. Optionally the supervisor also creates a FIFO named
+ * by OOMLESS_WAKE=<path>; the allocator writes one byte to it (O_NONBLOCK, never waiting) when its
+ * heap crosses the watermark, so the supervisor reacts without waiting for its next tick.
  *
  * Each side writes only its own half. Each half is guarded by a seqlock: the writer increments seq to
  * an odd value, stores the fields, then increments seq to an even value (with release ordering).
@@ -41,6 +40,9 @@
 #define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
 #define OOMLESS_CONTROL_FD_ENV  "OOMLESS_CONTROL_FD"
 #define OOMLESS_WAKE_ENV        "OOMLESS_WAKE"
+/* The smallest heap_cap the allocator accepts from the page (or OOMLESS_HEAP_CAP); the supervisor never
+ * publishes a smaller one. */
+#define OOMLESS_CONTROL_HEAP_CAP_MIN (UINT64_C(4) << 20)
 
 /* Written by the supervisor, read by the allocator. */
 struct oomless_control_sup {

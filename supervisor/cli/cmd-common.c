@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "oomless/control.h"
 #include "reaper.h"
 #include "units.h"
 
@@ -221,6 +222,15 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                 return bad(cmd, "--heap-cap", optarg,
                                            "a size like 512M, a percent like 95%, or none "
                                            "(the allocator's own OOMLESS_HEAP_CAP)");
+                        /* The allocator refuses a cap under its floor (every allocation would fail);
+                         * a percent is checked against the limit once it is known. */
+                        if (!cfg->heap_cap.percent && cfg->heap_cap.bytes < OOMLESS_CONTROL_HEAP_CAP_MIN) {
+                                fprintf(stderr,
+                                        "oomless %s: --heap-cap: '%s' is under the allocator's floor of "
+                                        "4M, below which every allocation would fail\n",
+                                        cmd, optarg);
+                                return -1;
+                        }
                         break;
                 case OPT_KEEP_ON_SUPERVISOR_DEATH:
                         cfg->keep_on_supervisor_death = true;

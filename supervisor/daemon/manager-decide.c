@@ -14,6 +14,11 @@
 #include "time-util.h"
 #include "units.h"
 
+/* At most one wake-triggered sample and tick per this interval. A lone crossing is still handled at
+ * once; a workload writing to the wake FIFO in a loop gets 200 ticks a second at most instead of one
+ * per byte (issue 14, finding 5), and its last crossing is handled when the interval ends. */
+#define MANAGER_WAKE_MIN_INTERVAL_USEC (5 * USEC_PER_MSEC)
+
 static double usec_to_sec(uint64_t usec)
 {
         return (double)usec / (double)USEC_PER_SEC;
@@ -43,11 +48,25 @@ int manager_sample(Manager *m)
 void manager_publish_heap_cap(Manager *m)
 {
         uint64_t cap, watermark = 0;
+        char buf[32];
 
         if (!m->control)
                 return;
         cap = supervise_heap_cap(m->supervise, m->last.limit, &watermark);
-        if (cap > 0 && actions_set_heap_cap(m->runner, cap, watermark) >= 0)
+        if (cap == 0)
+                return;
+        /* A percent of a small limit can come to less than the allocator's floor, which it would
+         * refuse (a cap that small fails every allocation): publish none, and let it decide. Noted
+         * as published so that this is decided, and logged, once per limit. */
+        if (cap < CONTROL_HEAP_CAP_MIN) {
+                log_warning("The heap cap (--heap-cap) comes to %s, under the allocator's floor of 4M; "
+                            "publishing none, the allocator's own cap applies.",
+                            units_format_size(buf, sizeof(buf), cap));
+                if (actions_set_heap_cap(m->runner, 0, watermark) >= 0)
+                        supervise_heap_cap_published(m->supervise, cap);
+                return;
+        }
+        if (actions_set_heap_cap(m->runner, cap, watermark) >= 0)
                 supervise_heap_cap_published(m->supervise, cap);
 }
 
@@ -143,19 +162,23 @@ char *manager_render_status(void *userdata)
         }
         supervise_status(m->supervise, now, &info);
         info.recent_actions = m->runner ? actions_status_json(m->runner) : NULL;
+        /* The heap as the sampler bounded it (held clamped to the charge, our own cap), not as the
+         * workload wrote it. */
         ControlAllocFigures f;
-        if (m->control && control_read_alloc(m->control, &f) >= 0) {
+        if (info.sample_valid && info.sample.heap_valid && m->control &&
+            control_last_alloc(m->control, &f)) {
                 info.heap_valid = true;
-                info.heap_held = f.heap_held;
-                info.heap_in_use = f.heap_in_use;
-                info.heap_cap = f.heap_cap;
-                info.heap_cap_hits = f.cap_hits;
+                info.heap_held = info.sample.heap_held;
+                info.heap_in_use = info.sample.heap_in_use;
+                info.heap_cap = info.sample.heap_cap;
+                info.heap_cap_hits = info.sample.heap_cap_hits;
                 info.heap_scavenges = f.scavenges;
         }
         return status_render_json(&info);
 }
 
-/* The allocator crossed its watermark: decide now rather than at the next tick. */
+/* The allocator crossed its watermark: decide now rather than at the next tick. Control calls this
+ * at most once per MANAGER_WAKE_MIN_INTERVAL_USEC, however fast the workload writes. */
 static void on_wake(Control *c, void *userdata)
 {
         Manager *m = userdata;
@@ -220,13 +243,20 @@ int manager_setup_acting(Manager *m)
         int r;
 
         if (m->cfg.mode == MANAGER_RUN) {
-                r = control_create(m->instance_dir, &m->control);
+                /* We start the workload, so it gets a sealed memfd it cannot truncate; a file only on
+                 * a kernel without memfd_create (before 3.17) or where it is forbidden. */
+                r = control_create_sealed(m->instance_dir, &m->control);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot create a sealed control page, using a file: %m");
+                        r = control_create(m->instance_dir, &m->control);
+                }
                 if (r < 0)
                         log_warning_errno(r, "Cannot create the control page in %s, continuing without: %m",
                                           m->instance_dir);
                 else {
                         sampler_set_control(m->sampler, m->control);
-                        if (control_add_wake_source(m->control, m->event, on_wake, m) < 0)
+                        if (control_add_wake_source(m->control, m->event, MANAGER_WAKE_MIN_INTERVAL_USEC,
+                                                    on_wake, m) < 0)
                                 log_warning("Cannot watch the allocator's wake FIFO; relying on the tick.");
                 }
         }

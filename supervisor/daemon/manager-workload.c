@@ -105,6 +105,10 @@ int manager_start_child(Manager *m)
                 .pressure_path = cg_has(m->cg, CG_CAP_PSI_TRIGGER) ? cg_pressure_path(m->cg) : NULL,
                 .limit = m->have_sample ? m->last.limit : UINT64_MAX,
         };
+        /* The control page's fd, named in control_vars, when it is a sealed memfd. */
+        int keep_fds[2] = { -1, -1 };
+        if (m->control && m->cfg.preload && !control_path(m->control))
+                keep_fds[0] = control_fd(m->control);
         r = m->control && m->cfg.preload ? control_env(m->control, &control_vars) : 0;
         es.extra = control_vars;
         if (r >= 0)
@@ -122,6 +126,7 @@ int manager_start_child(Manager *m)
                                              .envp = env,
                                              .cgroup_dirfd = dirfd,
                                              .join_fds = join_fds,
+                                             .keep_fds = keep_fds,
                                              .new_pgrp = true,
                                              .parent_death_signal = death_signal },
                            &m->child);

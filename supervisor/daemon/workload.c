@@ -74,6 +74,13 @@ _noreturn_ static void child_exec(const WorkloadSpawn *spec, int report_fd, bool
                         _exit(WORKLOAD_EXIT_FAILURE);
                 }
 
+        /* The fds we hand over on purpose (the sealed control page): every fd of ours is O_CLOEXEC,
+         * and clearing the flag here, in the child only, keeps the supervisor's own copy from leaking
+         * into anything else it starts. The number stays ours, so it cannot collide with an fd the
+         * workload inherits from our caller (socket activation's 3, 4, ...). */
+        for (const int *fd = spec->keep_fds; fd && *fd >= 0; fd++)
+                (void)fcntl(*fd, F_SETFD, 0);
+
         /* The supervisor blocks the signals it handles and ignores a few; a workload must start from
          * the defaults it would get from a shell. */
         for (int sig = 1; sig < NSIG; sig++)

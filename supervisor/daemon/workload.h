@@ -21,6 +21,7 @@ typedef struct WorkloadSpawn {
         char **envp;                  /* when set: the child's whole environment (env_set/unset ignored) */
         int cgroup_dirfd;             /* O_PATH dir of the leaf for clone3(CLONE_INTO_CGROUP), or -1 */
         const int *join_fds;     /* cgroup.procs fds the child writes "0" into before exec, -1-terminated */
+        const int *keep_fds;     /* our O_CLOEXEC fds the child inherits at the same number, -1-terminated */
         bool new_pgrp;           /* put the child in its own process group (and foreground it on a tty) */
         int parent_death_signal; /* sent to the child when the supervisor dies (PR_SET_PDEATHSIG), 0: none */
 } WorkloadSpawn;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,12 +27,16 @@
 
 struct Control {
         char *dir;
-        char *path;
+        char *path; /* NULL for a sealed memfd */
         char *wake_path;
         int dir_fd;
         int fd;
         int wake_fd;
-        sd_event_source *wake_source;
+        bool sealed;
+        sd_event_source *wake_source; /* io on wake_fd; off while the wake-ups rest */
+        sd_event_source *wake_timer;  /* one-shot: turns wake_source back on */
+        uint64_t wake_interval_usec;
+        uint64_t wake_calls;
         control_wake_handler_t wake_handler;
         void *wake_userdata;
 
@@ -42,7 +47,8 @@ struct Control {
         uint64_t bytes_bound; /* 2x physical memory: no heap figure can honestly exceed it */
         uint32_t pid_max;
 
-        /* The last accepted snapshot, for the monotonic checks (reset when the pid changes). */
+        /* The last accepted snapshot, for the monotonic checks (reset when the publisher changes:
+         * see same_publisher()). */
         bool have_last;
         ControlAllocFigures last;
         bool seen_allocator;
@@ -90,7 +96,7 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
         return 0;
 }
 
-static int create_file(Control *c)
+static int write_header(Control *c)
 {
         struct oomless_control hdr = {
                 .magic = OOMLESS_CONTROL_MAGIC,
@@ -99,6 +105,41 @@ static int create_file(Control *c)
                 .supervisor_pid = (uint32_t)getpid(),
         };
         int r;
+
+        if (ftruncate(c->fd, OOMLESS_CONTROL_SIZE) < 0)
+                return log_error_errno(errno, "Failed to size control page %s: %m", c->path);
+        r = pwrite_full(c->fd, &hdr, sizeof(hdr), 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write control page %s: %m", c->path);
+        return 0;
+}
+
+/* A memfd, sized and with its header, then sealed: F_SEAL_SHRINK so that no one can truncate it under
+ * a mapping, F_SEAL_GROW so its size is what both sides expect, and F_SEAL_SEAL so that the workload
+ * cannot add F_SEAL_WRITE and block our publishes. */
+static int create_memfd(Control *c)
+{
+        int r;
+
+        /* MFD_NOEXEC_SEAL where the kernel knows it (6.3): the page is data, and vm.memfd_noexec=2
+         * refuses executable memfds. Older kernels say EINVAL. */
+#ifdef MFD_NOEXEC_SEAL
+        c->fd = memfd_create("oomless-control", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+        if (c->fd < 0 && errno == EINVAL)
+#endif
+                c->fd = memfd_create("oomless-control", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (c->fd < 0)
+                return negative_errno();
+        r = write_header(c);
+        if (r < 0)
+                return r;
+        if (fcntl(c->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                return log_error_errno(errno, "Failed to seal control page %s: %m", c->path);
+        return 0;
+}
+
+static int create_file(Control *c)
+{
 
         for (int attempt = 0;; attempt++) {
                 c->fd =
@@ -111,12 +152,7 @@ static int create_file(Control *c)
                 if (unlinkat(c->dir_fd, "control", 0) < 0)
                         return log_error_errno(errno, "Failed to remove stale control page %s: %m", c->path);
         }
-        if (ftruncate(c->fd, OOMLESS_CONTROL_SIZE) < 0)
-                return log_error_errno(errno, "Failed to size control page %s: %m", c->path);
-        r = pwrite_full(c->fd, &hdr, sizeof(hdr), 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write control page %s: %m", c->path);
-        return 0;
+        return write_header(c);
 }
 
 static int create_fifo(Control *c)
@@ -138,7 +174,7 @@ static int create_fifo(Control *c)
         return 0;
 }
 
-int control_create(const char *dir, Control **ret)
+static int control_new(const char *dir, bool sealed, Control **ret)
 {
         _cleanup_(control_freep) Control *c = NULL;
         int r;
@@ -150,8 +186,12 @@ int control_create(const char *dir, Control **ret)
         if (!c)
                 return -ENOMEM;
         c->dir_fd = c->fd = c->wake_fd = -EBADF;
+        c->sealed = sealed;
         c->dir = strdup(dir);
-        if (!c->dir || asprintf(&c->path, "%s/control", dir) < 0 ||
+        /* A sealed page has no path; messages name it as the kernel does in /proc/PID/fd. */
+        if (!c->dir ||
+            (sealed ? !(c->path = strdup("memfd:oomless-control"))
+                    : asprintf(&c->path, "%s/control", dir) < 0) ||
             asprintf(&c->wake_path, "%s/wake", dir) < 0)
                 return -ENOMEM;
         c->bytes_bound = 2 * physical_memory();
@@ -163,7 +203,7 @@ int control_create(const char *dir, Control **ret)
         if (c->dir_fd < 0)
                 return log_error_errno(errno, "Failed to open runtime directory %s: %m", dir);
 
-        r = create_file(c);
+        r = sealed ? create_memfd(c) : create_file(c);
         if (r < 0)
                 return r;
         r = create_fifo(c);
@@ -175,6 +215,26 @@ int control_create(const char *dir, Control **ret)
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int control_create(const char *dir, Control **ret)
+{
+        return control_new(dir, false, ret);
+}
+
+int control_create_sealed(const char *dir, Control **ret)
+{
+        return control_new(dir, true, ret);
+}
+
+int control_fd(const Control *c)
+{
+        return c->fd;
+}
+
+uint64_t control_published_heap_cap(const Control *c)
+{
+        return c->sup.heap_cap;
 }
 
 int control_chown(Control *c, uid_t uid, gid_t gid)
@@ -259,13 +319,26 @@ static _printf_(2, 3) void warn_bad(Control *c, const char *fmt, ...)
         c->last_warn_usec = now;
 }
 
+/* Whether a snapshot comes from the publisher of the last accepted one, whose counters it must
+ * continue. The instance id names the publishing image (docs/control-page.md): a new one (an exec
+ * under the same pid, a fork child taking over) starts its counters from zero, so the baselines are
+ * reset. While the id stays, a change of pid alone does not reset them: a legitimate new publisher
+ * always brings a new id, so a workload flipping the pid on every publish is still held to the
+ * monotonic checks. Only an allocator that predates the id (0) is keyed on its pid. */
+static bool same_publisher(const Control *c, const struct oomless_control_alloc *a)
+{
+        if (!c->have_last || c->last.instance_id != a->instance_id)
+                return false;
+        return a->instance_id != 0 || c->last.pid == (pid_t)a->pid;
+}
+
 /* Checks one snapshot against bounds and against the last accepted one. Returns the name of the
  * first bad field with a reason in *why, or NULL. */
 static const char *validate(const Control *c, const struct oomless_control_alloc *a, char *why,
                             size_t whylen)
 {
         const uint64_t bound = c->bytes_bound;
-        bool same = c->have_last && c->last.pid == (pid_t)a->pid;
+        bool same = same_publisher(c, a);
 
 #define BAD(field, ...)                                                                                     \
         do {                                                                                                \
@@ -371,6 +444,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
                 .scavenge_ack = a.scavenge_ack,
                 .stage_seen = a.stage_seen,
                 .updated_ns = a.updated_ns,
+                .instance_id = a.instance_id,
         };
         c->last = f;
         c->have_last = true;
@@ -378,6 +452,14 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
         if (ret)
                 *ret = f;
         return 0;
+}
+
+bool control_last_alloc(const Control *c, ControlAllocFigures *ret)
+{
+        if (!c->have_last)
+                return false;
+        *ret = c->last;
+        return true;
 }
 
 bool control_has_allocator(const Control *c)
@@ -392,15 +474,19 @@ int control_wake_fd(const Control *c)
 
 int control_wake_drain(Control *c)
 {
-        char buf[256];
+        char buf[4096];
         int total = 0;
 
-        /* Bounded: a workload that writes without pause cannot keep us here. */
-        for (int i = 0; i < 64; i++) {
+        /* Until the FIFO is empty, which takes one or two reads of a default 64 KiB pipe. Bounded at
+         * 1 MiB (the unprivileged F_SETPIPE_SZ maximum, which the writer may have set), so a writer
+         * that never pauses cannot keep us here; what is left only wakes us again. */
+        for (int i = 0; i < 256; i++) {
                 ssize_t n = read(c->wake_fd, buf, sizeof(buf));
                 if (n <= 0)
                         break;
                 total += (int)n;
+                if ((size_t)n < sizeof(buf))
+                        break;
         }
         return total;
 }
@@ -408,14 +494,40 @@ int control_wake_drain(Control *c)
 static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Control *c = userdata;
+        int r;
 
+        (void)s;
+        (void)fd;
+        (void)revents;
         (void)control_wake_drain(c);
+        /* Rest until the interval is over: epoll would report a FIFO that a workload keeps filling
+         * on every iteration, and each report would cost a sample and a tick. */
+        if (c->wake_timer) {
+                r = sd_event_source_set_time_relative(c->wake_timer, c->wake_interval_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->wake_timer, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        (void)sd_event_source_set_enabled(c->wake_source, SD_EVENT_OFF);
+        }
+        c->wake_calls++;
         if (c->wake_handler)
                 c->wake_handler(c, c->wake_userdata);
         return 0;
 }
 
-int control_add_wake_source(Control *c, sd_event *e, control_wake_handler_t handler, void *userdata)
+static int on_wake_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Control *c = userdata;
+
+        (void)s;
+        (void)usec;
+        /* Level-triggered: bytes written while we rested report at once. */
+        (void)sd_event_source_set_enabled(c->wake_source, SD_EVENT_ON);
+        return 0;
+}
+
+int control_add_wake_source(Control *c, sd_event *e, uint64_t min_interval_usec,
+                            control_wake_handler_t handler, void *userdata)
 {
         int r;
 
@@ -425,14 +537,32 @@ int control_add_wake_source(Control *c, sd_event *e, control_wake_handler_t hand
         if (r < 0)
                 return log_error_errno(r, "Failed to watch wake FIFO %s: %m", c->wake_path);
         (void)sd_event_source_set_description(c->wake_source, "control-wake");
+        if (min_interval_usec > 0) {
+                /* Accuracy 1us: sd-event's default slack (250ms) would stretch the rest well past
+                 * the interval and delay a crossing that arrives during it. */
+                r = sd_event_add_time_relative(e, &c->wake_timer, CLOCK_MONOTONIC, min_interval_usec, 1,
+                                               on_wake_timer, c);
+                if (r < 0) {
+                        c->wake_source = sd_event_source_disable_unref(c->wake_source);
+                        return log_error_errno(r, "Failed to add the wake FIFO's timer: %m");
+                }
+                (void)sd_event_source_set_enabled(c->wake_timer, SD_EVENT_OFF);
+                (void)sd_event_source_set_description(c->wake_timer, "control-wake-rest");
+        }
+        c->wake_interval_usec = min_interval_usec;
         c->wake_handler = handler;
         c->wake_userdata = userdata;
         return 0;
 }
 
+uint64_t control_wake_calls(const Control *c)
+{
+        return c->wake_calls;
+}
+
 const char *control_path(const Control *c)
 {
-        return c->path;
+        return c->sealed ? NULL : c->path;
 }
 
 const char *control_wake_path(const Control *c)
@@ -443,10 +573,16 @@ const char *control_wake_path(const Control *c)
 int control_env(const Control *c, char ***ret)
 {
         _cleanup_strv_free_ char **l = calloc(3, sizeof(char *));
+        int n;
 
         if (!l)
                 return -ENOMEM;
-        if (asprintf(&l[0], "%s=%s", OOMLESS_CONTROL_ENV, c->path) < 0) {
+        /* A sealed page has no path: the inherited fd is the only way to it. */
+        if (c->sealed)
+                n = asprintf(&l[0], "%s=%d", OOMLESS_CONTROL_FD_ENV, c->fd);
+        else
+                n = asprintf(&l[0], "%s=%s", OOMLESS_CONTROL_ENV, c->path);
+        if (n < 0) {
                 l[0] = NULL;
                 return -ENOMEM;
         }
@@ -463,8 +599,9 @@ Control *control_free(Control *c)
         if (!c)
                 return NULL;
         c->wake_source = sd_event_source_disable_unref(c->wake_source);
+        c->wake_timer = sd_event_source_disable_unref(c->wake_timer);
         if (c->dir_fd >= 0) {
-                if (c->fd >= 0)
+                if (c->fd >= 0 && !c->sealed)
                         (void)unlinkat(c->dir_fd, "control", 0);
                 if (c->wake_fd >= 0)
                         (void)unlinkat(c->dir_fd, "wake", 0);

@@ -42,10 +42,20 @@ static void put_figures(OomlessSample *s, const CgFigures *f, uint64_t now)
         s->nr_processes = f->nr_processes;
 }
 
-/* The heap fields from a fresh valid snapshot of the allocator half, or heap_valid false. */
+/* The heap fields from a fresh valid snapshot of the allocator half, or heap_valid false. The
+ * workload writes that half, so only what it alone can know comes from there, and even that is
+ * bounded by our own numbers (docs/control-page.md, "What each side trusts"):
+ *  - heap_cap, the denominator of `heap %` conditions, is the cap we published; without one, the
+ *    cgroup's effective limit (the allocator's own cap is at most that), and with neither, none (a
+ *    percent condition is then false). A workload publishing a cap of 1 cannot make `heap > 90%` true.
+ *  - heap_held is clamped to what the cgroup is charged (s->current, when known): the heap cannot hold
+ *    more than the kernel charges for it. Clamped rather than discarded, because an honest allocator
+ *    read a moment after the cgroup can be slightly ahead of it, and the clamped figure is still a
+ *    true upper bound. heap_in_use stays within heap_held. */
 static int put_heap(OomlessSample *s, Control *c)
 {
         ControlAllocFigures a;
+        uint64_t cap = control_published_heap_cap(c);
         int r = control_read_alloc(c, &a);
 
         if (r < 0) {
@@ -54,8 +64,12 @@ static int put_heap(OomlessSample *s, Control *c)
         }
         s->heap_valid = true;
         s->heap_held = a.heap_held;
-        s->heap_in_use = a.heap_in_use;
-        s->heap_cap = a.heap_cap;
+        if (s->current > 0 && s->heap_held > s->current)
+                s->heap_held = s->current;
+        s->heap_in_use = MIN(a.heap_in_use, s->heap_held);
+        if (cap == 0 && s->limit != OOMLESS_NO_LIMIT)
+                cap = s->limit;
+        s->heap_cap = cap;
         s->heap_cap_hits = a.cap_hits;
         return 0;
 }

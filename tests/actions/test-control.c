@@ -2,8 +2,9 @@
 /*
  * The control page, supervisor side, against the real file and FIFO: what the allocator sees after a
  * publish (read here through a MAP_SHARED mapping, as liboomless does), valid figures accepted,
- * garbage and torn values from a forked writer rejected without a crash, truncation survived, and a
- * byte in the wake FIFO waking the sd-event loop.
+ * garbage and torn values from a forked writer rejected without a crash, truncation survived, a byte
+ * in the wake FIFO waking the sd-event loop; the sealed memfd refusing truncation, baselines keyed on
+ * the instance id, and a flood of wake-ups coalesced (issue 14).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -59,6 +60,7 @@ static void alloc_publish(struct oomless_control *c, const struct oomless_contro
         c->alloc.scavenge_ack = v->scavenge_ack;
         c->alloc.stage_seen = v->stage_seen;
         c->alloc.updated_ns = v->updated_ns;
+        c->alloc.instance_id = v->instance_id;
         __atomic_store_n(&c->alloc.seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -359,7 +361,7 @@ TEST(wake_fifo_wakes_the_loop)
         make_dir();
         ASSERT_OK(control_create(dir, &c));
         ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(control_add_wake_source(c, e, on_wake, &woke));
+        ASSERT_OK(control_add_wake_source(c, e, 0, on_wake, &woke));
         ASSERT_OK(sd_event_run(e, 100000));
         ASSERT_TRUE(!woke);
 
@@ -381,6 +383,207 @@ TEST(wake_fifo_wakes_the_loop)
         ASSERT_OK(sd_event_run(e, 100000));
         ASSERT_TRUE(!woke);
         ASSERT_EQ(control_wake_drain(c), 0);
+        c = control_free(c);
+        sd_event_unref(e);
+        remove_dir();
+}
+
+/* Where oomless starts the workload, the page is a memfd sealed against shrinking, growing and further
+ * seals (issue 14, finding 2): the workload cannot truncate it (SIGBUS in every process mapping it),
+ * and cannot add F_SEAL_WRITE to block our publishes. It has no path; the child finds the fd number
+ * in OOMLESS_CONTROL_FD. */
+TEST(sealed_page_cannot_be_truncated)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        char **env = NULL, expect[160], proc[64];
+        struct stat st;
+
+        make_dir();
+        ASSERT_OK(control_create_sealed(dir, &c));
+        ASSERT_TRUE(control_path(c) == NULL);
+        int fd = control_fd(c);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC); /* only the spawned child gets it */
+        int seals = fcntl(fd, F_GET_SEALS);
+        ASSERT_TRUE(seals >= 0);
+        ASSERT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+                  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        ASSERT_OK(fstat(fd, &st));
+        ASSERT_EQ(st.st_size, OOMLESS_CONTROL_SIZE);
+
+        ASSERT_OK(control_env(c, &env));
+        snprintf(expect, sizeof(expect), "OOMLESS_CONTROL_FD=%d", fd);
+        ASSERT_STREQ(env[0], expect);
+        snprintf(expect, sizeof(expect), "OOMLESS_WAKE=%s/wake", dir);
+        ASSERT_STREQ(env[1], expect);
+        strv_free(env);
+
+        /* What `truncate -s 0 /proc/self/fd/N` does in the workload: a new open file description of
+         * the same memfd, then ftruncate. */
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        int fd2 = open(proc, O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd2 >= 0);
+        ASSERT_TRUE(ftruncate(fd2, 0) < 0 && errno == EPERM);
+        ASSERT_TRUE(ftruncate(fd2, 2 * OOMLESS_CONTROL_SIZE) < 0 && errno == EPERM);
+        ASSERT_TRUE(fcntl(fd2, F_ADD_SEALS, F_SEAL_WRITE) < 0 && errno == EPERM);
+        ASSERT_TRUE(truncate(proc, 0) < 0 && errno == EPERM);
+        struct oomless_control *m = map_page(proc);
+        close(fd2);
+        ASSERT_U64_EQ(m->magic, OOMLESS_CONTROL_MAGIC);
+
+        ASSERT_OK(control_publish(c, 1, 2, 64 << 20, 0, false));
+        struct oomless_control_sup sup = sup_read(m);
+        ASSERT_EQ(sup.stage, 1);
+        ASSERT_U64_EQ(sup.heap_cap, 64 << 20);
+        ASSERT_U64_EQ(control_published_heap_cap(c), 64 << 20);
+        struct oomless_control_alloc v = good();
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL));
+        munmap(m, OOMLESS_CONTROL_SIZE);
+
+        /* Only the FIFO lives in the directory. */
+        snprintf(expect, sizeof(expect), "%s/control", dir);
+        ASSERT_TRUE(access(expect, F_OK) < 0 && errno == ENOENT);
+        c = control_free(c);
+        remove_dir();
+}
+
+/* Baselines follow the publishing image (issue 14, findings 4 and 7). An exec under the same pid
+ * brings a new instance id and counters from zero: accepted, baselines reset, and the next snapshots
+ * are checked against the new ones. A pid that changes under the same id is still the same image:
+ * its counters may not go back. An id of 0 (an older allocator) is keyed on the pid. */
+TEST(baselines_follow_the_instance_id)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        ControlAllocFigures f;
+
+        make_dir();
+        ASSERT_OK(control_create_sealed(dir, &c));
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", control_fd(c));
+        struct oomless_control *m = map_page(proc);
+
+        struct oomless_control_alloc v = good();
+        v.instance_id = 0x1111;
+        v.cap_hits = 100;
+        v.scavenges = 50;
+        v.heap_returned = 64 << 20;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.instance_id, 0x1111);
+        ASSERT_TRUE(control_last_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 100);
+
+        /* exec: same pid, new image, counters from zero */
+        v = good();
+        v.instance_id = 0x2222;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 2);
+        /* and the new baselines hold */
+        v.cap_hits = 1;
+        alloc_publish(m, &v);
+        log_set_max_level(LOG_LEVEL_ERROR);
+        ASSERT_ERROR(control_read_alloc(c, &f), EBADMSG);
+
+        /* a hostile publisher flipping its pid on every publish keeps its id: still checked */
+        v = good();
+        v.instance_id = 0x2222;
+        v.cap_hits = 10;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL));
+        for (uint32_t i = 0; i < 20; i++) {
+                v.pid = 1000 + i;
+                v.cap_hits = 9 - (i % 5);
+                alloc_publish(m, &v);
+                ASSERT_ERROR(control_read_alloc(c, &f), EBADMSG);
+        }
+        ASSERT_TRUE(control_last_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 10);
+
+        /* an allocator without an id: keyed on the pid as before */
+        v = good();
+        v.instance_id = 0;
+        v.cap_hits = 7;
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL)); /* a new publisher (the id changed) */
+        v.cap_hits = 6;
+        alloc_publish(m, &v);
+        ASSERT_ERROR(control_read_alloc(c, NULL), EBADMSG);
+        v.pid = (uint32_t)getppid();
+        alloc_publish(m, &v);
+        ASSERT_OK(control_read_alloc(c, NULL)); /* another process: counters start over */
+        log_set_max_level(LOG_LEVEL_INFO);
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        c = control_free(c);
+        remove_dir();
+}
+
+static void count_wake(Control *c, void *userdata)
+{
+        (void)c;
+        (*(unsigned *)userdata)++;
+}
+
+/* Wake-ups coalesce (issue 14, finding 5): a writer that fills the FIFO without pause gets at most
+ * one handler call per interval, not one per byte; the bytes of its last burst are still handled
+ * after the interval; and a lone byte after a quiet spell is handled at once. */
+TEST(wake_fifo_spam_is_coalesced)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        const uint64_t interval = 5000, spam = 1000000;
+        sd_event *e = NULL;
+        unsigned calls = 0;
+        pid_t pid;
+
+        make_dir();
+        ASSERT_OK(control_create_sealed(dir, &c));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(control_add_wake_source(c, e, interval, count_wake, &calls));
+
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int fd = open(control_wake_path(c), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                if (fd < 0)
+                        _exit(1);
+                uint64_t end = t_now_usec() + spam;
+                while (t_now_usec() < end)
+                        (void)!write(fd, "!", 1);
+                _exit(0);
+        }
+        uint64_t t0 = t_now_usec();
+        for (;;) {
+                ASSERT_TRUE(sd_event_run(e, 100000) >= 0);
+                int st;
+                if (waitpid(pid, &st, WNOHANG) == pid) {
+                        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+                        break;
+                }
+        }
+        uint64_t took = t_now_usec() - t0;
+        /* the last burst: still in the FIFO or just handled, it is handled within the interval */
+        for (int i = 0; i < 5; i++)
+                ASSERT_TRUE(sd_event_run(e, 2 * interval) >= 0);
+        ASSERT_EQ(control_wake_drain(c), 0);
+        printf("%u handler calls in %llu us of spam (%llu wake-ups per interval at most)\n", calls,
+               (unsigned long long)took, (unsigned long long)(took / interval + 1));
+        ASSERT_TRUE(calls >= 2);
+        ASSERT_TRUE(calls <= took / interval + 3);
+        ASSERT_U64_EQ(control_wake_calls(c), calls);
+
+        /* a lone crossing after a quiet spell: at once */
+        unsigned before = calls;
+        int fd = open(control_wake_path(c), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, "!", 1), 1);
+        close(fd);
+        uint64_t t1 = t_now_usec();
+        while (calls == before && t_now_usec() - t1 < t_slow(1000000))
+                ASSERT_TRUE(sd_event_run(e, 100000) >= 0);
+        ASSERT_EQ(calls, before + 1);
+        printf("a lone wake-up handled after %llu us\n", (unsigned long long)(t_now_usec() - t1));
+        ASSERT_TRUE(t_now_usec() - t1 < t_slow(200000));
         c = control_free(c);
         sd_event_unref(e);
         remove_dir();

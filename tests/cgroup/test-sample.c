@@ -154,9 +154,23 @@ TEST(heap_figures_from_the_control_page)
         ASSERT_TRUE(smp.heap_valid);
         ASSERT_U64_EQ(smp.heap_held, 8u << 20);
         ASSERT_U64_EQ(smp.heap_in_use, 6u << 20);
-        ASSERT_U64_EQ(smp.heap_cap, 64u << 20);
+        /* The denominator is never the workload's figure (64M here): without a cap of ours, the
+         * cgroup's effective limit; with one, ours. */
+        ASSERT_U64_EQ(smp.heap_cap, 268435456);
         ASSERT_U64_EQ(smp.heap_cap_hits, 3);
         ASSERT_U64_EQ(smp.current, 52428800); /* the cgroup part is there too */
+        ASSERT_OK(control_publish(c, 0, 0, 32u << 20, 0, false));
+        publish_alloc(c, 8u << 20, 6u << 20, 1, 3); /* a cap of 1 claimed by the workload */
+        ASSERT_OK(sampler_acquire(s, &smp));
+        ASSERT_TRUE(smp.heap_valid);
+        ASSERT_U64_EQ(smp.heap_cap, 32u << 20);
+
+        /* More heap than the cgroup is charged (50M): clamped to the charge. */
+        publish_alloc(c, 1u << 30, 900u << 20, 0, 3);
+        ASSERT_OK(sampler_acquire(s, &smp));
+        ASSERT_TRUE(smp.heap_valid);
+        ASSERT_U64_EQ(smp.heap_held, 52428800);
+        ASSERT_U64_EQ(smp.heap_in_use, 52428800);
 
         /* A snapshot that fails validation clears heap_valid, the rest of the sample stands. */
         publish_alloc(c, 8u << 20, 9u << 20, 64u << 20, 3);

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The workload's environment: liboomless.so prepended to LD_PRELOAD (and left out with --no-preload),
-# the control page named, runtime heap caps derived from the limit, the service manager's variables
+# the control page handed over, runtime heap caps derived from the limit, the service manager's variables
 # removed.
 source "$(dirname "$0")/lib.sh"
 
-show='echo "P=$LD_PRELOAD"; echo "C=$OOMLESS_CONTROL"; echo "W=$OOMLESS_WAKE"; echo "G=$GOMEMLIMIT"; echo "N=${NOTIFY_SOCKET-unset}"'
+show='echo "P=$LD_PRELOAD"; echo "C=${OOMLESS_CONTROL-unset}"; echo "F=$OOMLESS_CONTROL_FD"; readlink /proc/self/fd/${OOMLESS_CONTROL_FD:-none} | sed "s/^/L=/"; echo "W=$OOMLESS_WAKE"; echo "G=$GOMEMLIMIT"; echo "N=${NOTIFY_SOCKET-unset}"'
 NOTIFY_SOCKET=$E2E_TMP/nowhere LD_PRELOAD=libm.so.6 "$OOMLESS" run --memory-max 256M -- sh -c "$show" \
         >"$E2E_TMP/out" 2>"$E2E_TMP/log" || fail "run failed: $(cat "$E2E_TMP/log")"
 assert_file_contains "$E2E_TMP/out" '^P=/.*/liboomless\.so:libm\.so\.6$' "liboomless.so prepended to LD_PRELOAD"
-assert_file_contains "$E2E_TMP/out" "^C=$OOMLESS_RUNTIME_DIR/[0-9]+/control$" "OOMLESS_CONTROL"
+# The control page is a sealed memfd handed over by fd (docs/control-page.md); no path is named.
+assert_file_contains "$E2E_TMP/out" '^C=unset$' "no OOMLESS_CONTROL path"
+assert_file_contains "$E2E_TMP/out" '^F=[0-9]+$' "OOMLESS_CONTROL_FD"
+assert_file_contains "$E2E_TMP/out" '^L=/memfd:oomless-control' "OOMLESS_CONTROL_FD is the control memfd, inherited"
 assert_file_contains "$E2E_TMP/out" "^W=$OOMLESS_RUNTIME_DIR/[0-9]+/wake$" "OOMLESS_WAKE"
 assert_file_contains "$E2E_TMP/out" '^G=[0-9]' "GOMEMLIMIT from the 256M limit"
 assert_file_contains "$E2E_TMP/out" '^N=unset$' "NOTIFY_SOCKET removed"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A hostile workload writing the allocator half of its control page itself (issue 14):
+#  - finding 7: a snapshot claiming 1.5x the machine's memory held and a cap of 1 byte cannot make a
+#    heap condition true: the heap % denominator is the cap oomless published, and held is clamped
+#    to what the cgroup is charged (status shows the clamped figure).
+#  - finding 7: a publisher that changes its pid on every publish under one instance id is still
+#    held to the monotonic checks (its counters going down are rejected and logged).
+#  - findings 5 and 2, the adversarial suite: garbage, seq left odd, lies, truncation attempts and a
+#    thread writing to the wake FIFO without pause, for 10 s. The supervisor's own CPU time
+#    (utime+stime from /proc/PID/stat, so the load of a shared host does not count) stays under 10%
+#    of one core, sampling goes on (a memory stage is entered during the attack), and the workload
+#    exits 0.
+source "$(dirname "$0")/lib.sh"
+[[ -x $BALLOON ]] || fail "BALLOON is not set to the balloon binary"
+[[ -x ${HOSTILE:-} ]] || fail "HOSTILE is not set to the control-hostile binary"
+export HOSTILE BALLOON
+
+# --- absurd figures ---
+cat >"$E2E_TMP/heap.json" <<'EOF'
+{ "version": 1, "name": "heap", "sampling_interval": "100ms", "restart": { "mode": "never" },
+  "stages": [ { "name": "heap-half", "enter": { "any": [ { "heap": ">= 50%" }, { "heap": ">= 1G" } ] },
+                "exit": { "all": [ { "heap": "< 1M" } ] } } ] }
+EOF
+start_oomless "$E2E_TMP/absurd.log" run --policy "$E2E_TMP/heap.json" --memory-max 256M -- \
+        env -u LD_PRELOAD "$HOSTILE" absurd 120
+pid=$OOMLESS_PID
+wait_status "$pid"
+heap_seen() { [[ $(jget "$(status_json "$pid")" .heap.held) =~ ^[0-9]+$ ]]; }
+wait_for 20 heap_seen || fail "the snapshots were never accepted: $(status_json "$pid")"
+checked=0
+for _ in 1 2 3 4 5; do
+        json=$(status_json "$pid")
+        held=$(jget "$json" .heap.held)
+        cur=$(jget "$json" .memory.current)
+        cap=$(jget "$json" .heap.cap)
+        [[ $held == null ]] && continue
+        # Each figure of the status comes from one sample, so the clamp holds exactly.
+        ((held <= cur)) || fail "heap.held $held exceeds memory.current $cur"
+        ((cap >= 4 * 1024 * 1024)) || fail "heap.cap $cap: the workload's cap of 1 byte was taken"
+        assert_eq "$(jget "$json" .policy.stage)" 0 "no heap stage from absurd figures"
+        checked=$((checked + 1))
+        sleep 0.3
+done
+((checked >= 3)) || fail "only $checked status reads showed heap figures"
+kill -TERM "$pid"
+wait_exit "$pid" 30
+assert_eq "$RC" 143 "absurd publisher, stopped with SIGTERM"
+
+# --- a new pid on every publish ---
+start_oomless "$E2E_TMP/flip.log" run --memory-max 256M -- env -u LD_PRELOAD "$HOSTILE" pidflip 2
+pid=$OOMLESS_PID
+wait_exit "$pid" 20
+assert_eq "$RC" 0 "pid-flipping publisher"
+assert_file_contains "$E2E_TMP/flip.log" 'went backwards' "the counters of a pid-flipping publisher are still checked"
+
+# --- the adversary, 10 s ---
+cat >"$E2E_TMP/mem.json" <<'EOF'
+{ "version": 1, "name": "mem", "sampling_interval": "100ms", "restart": { "mode": "never" },
+  "stages": [ { "name": "big", "enter": { "all": [ { "memory": ">= 32M" } ] },
+                "exit": { "all": [ { "memory": "< 16M" } ] } } ] }
+EOF
+cat >"$E2E_TMP/adv.sh" <<'SH'
+env -u LD_PRELOAD "$HOSTILE" adversary 10 &
+a=$!
+sleep 4
+"$BALLOON" --max 48M --hold 3s --quiet
+echo "balloon=$?"
+wait $a
+echo "adversary=$?"
+SH
+tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start_oomless "$E2E_TMP/adv.log" run --policy "$E2E_TMP/mem.json" \
+        --memory-max 256M -- sh "$E2E_TMP/adv.sh"
+pid=$OOMLESS_PID
+wait_status "$pid"
+t0=$(date +%s%N)
+c0=$(cpu_ticks "$pid")
+entered=0
+while ! exited "$pid"; do
+        # A status request costs the supervisor a sample too: a few a second at most.
+        st=$(jget "$(status_json "$pid" 2>/dev/null || echo '{}')" .policy.stage)
+        [[ $st == 1 ]] && entered=1
+        c1=$(cpu_ticks "$pid" 2>/dev/null) || break
+        t1=$(date +%s%N)
+        sleep 0.5
+done
+wait_exit "$pid" 30
+cat "$E2E_TMP/adv.log.out" >&2
+assert_eq "$RC" 0 "the workload under attack exits 0"
+assert_file_contains "$E2E_TMP/adv.log.out" '^balloon=0$' "a liboomless process under the attack runs to its end"
+assert_file_contains "$E2E_TMP/adv.log.out" '^adversary=0$' "the page stays intact"
+assert_file_contains "$E2E_TMP/adv.log.out" ' 0 truncations succeeded' "no truncation succeeded"
+# The FIFO was really spammed (thousands of bytes), so the test measured what it claims to.
+fifo=$(sed -n 's/.* \([0-9]*\) FIFO bytes.*/\1/p' "$E2E_TMP/adv.log.out")
+((fifo > 10000)) || fail "the adversary wrote only $fifo bytes to the FIFO"
+((entered == 1)) || fail "the memory stage was never entered during the attack: sampling stopped?"
+wall_ms=$(((t1 - t0) / 1000000))
+cpu_ms=$(((c1 - c0) * 1000 / tck))
+say "supervisor CPU: ${cpu_ms} ms in ${wall_ms} ms of attack ($((cpu_ms * 100 / wall_ms))% of a core), $fifo FIFO bytes"
+((wall_ms >= 8000)) || fail "the attack was measured for only ${wall_ms} ms"
+((cpu_ms * 10 < wall_ms)) || fail "the supervisor used ${cpu_ms} ms of CPU in ${wall_ms} ms (>= 10% of a core)"
+! grep -Eq 'SIGBUS|Bus error|status 135' "$E2E_TMP/adv.log" || fail "a SIGBUS somewhere"
+say "ok"
