@@ -41,8 +41,9 @@ const char *policy_signal_to_string(PolicySignal s)
 }
 
 /* In PolicyActionKind order: the grammar reads a kind as its index here. */
-const char *const policy_action_kinds[] = { "notify",   "signal",  "exec", "webhook", "scavenge", "reclaim",
-                                            "throttle", "restart", "kill", "dump",    NULL };
+const char *const policy_action_kinds[] = { "notify",  "signal",   "exec",    "webhook", "scavenge",
+                                            "reclaim", "throttle", "restart", "kill",    "dump",
+                                            "shed",    "weight",   NULL };
 static_assert(ELEMENTSOF(policy_action_kinds) == _POLICY_ACTION_KIND_MAX + 1, "every action kind, NULL");
 
 const char *policy_action_kind_to_string(PolicyActionKind k)

@@ -116,6 +116,11 @@ unsigned policy_state_stage(const PolicyState *s)
         return s->stage;
 }
 
+bool policy_state_exit_holds(const PolicyState *s, unsigned level)
+{
+        return level >= 1 && level <= POLICY_STAGES_MAX && s->hold[level].exit_since != NEVER;
+}
+
 uint64_t policy_state_stage_since_usec(const PolicyState *s)
 {
         return s->stage_since;
@@ -341,7 +346,7 @@ static void leave_down_to(const Policy *p, PolicyState *s, unsigned to, uint64_t
                         continue;
                 emit_list(d, l, POLICY_WHEN_EXIT, &st->on_exit);
                 for (size_t i = 0; i < st->on_enter.n; i++)
-                        if (st->on_enter.items[i].kind == POLICY_ACTION_THROTTLE)
+                        if (IN_SET(st->on_enter.items[i].kind, POLICY_ACTION_THROTTLE, POLICY_ACTION_WEIGHT))
                                 emit(d, l, POLICY_WHEN_EXIT, &st->on_enter.items[i], true);
                 s->entered &= ~(UINT32_C(1) << l);
         }

@@ -21,7 +21,8 @@ static const char *const all_action_keys[] = {
         "action",      "timeout",           "signal",  "target",     "argv",
         "url",         "retries",           "backoff", "tls_verify", "amount",
         "memory_high", "stop_signal",       "grace",   "scope",      "headroom",
-        "headers",     "bearer_token_file", NULL
+        "headers",     "bearer_token_file", "to",      "step",       "recover_every",
+        NULL
 };
 
 /* Reports a key the kind cannot do without. */
@@ -332,6 +333,77 @@ static bool parse_kill_action(Parser *ps, const cJSON *j, const char *path, Poli
         return parse_optional_signal(ps, j, path, "signal", &a->kill_signal) && ok;
 }
 
+/* A share of the app's normal size written as a percent ("40%", "12.5%"), in permille, 1..1000. */
+static bool parse_permille(Parser *ps, const cJSON *x, const char *path, const char *what, uint32_t *ret)
+{
+        const char *str;
+        SizeSpec sp;
+
+        if (!json_get_string(ps, x, path, &str))
+                return false;
+        if (!json_parse_size(ps, str, path, what, true, false, &sp))
+                return false;
+        if (!sp.percent || sp.permyriad < 10) {
+                json_error(ps, path, "write a percent of the app's normal size, e.g. \"40%\"",
+                           "%s must be a percent from 1%% to 100%%", what);
+                return false;
+        }
+        *ret = sp.permyriad / 10;
+        return true;
+}
+
+static bool parse_shed_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
+{
+        char p[PATH_LEN];
+        const cJSON *x;
+        bool ok = true;
+
+        if (!(x = json_get(j, "to")))
+                ok = missing_key(ps, path, "add e.g. \"to\": \"40%\"", a, "to");
+        else if (!parse_permille(ps, x, json_subpath(p, path, "to"), "to", &a->shed_permille))
+                ok = false;
+        if ((x = json_get(j, "step")) &&
+            !parse_permille(ps, x, json_subpath(p, path, "step"), "step", &a->step_permille))
+                ok = false;
+        if ((x = json_get(j, "recover_every"))) {
+                if (!json_get_duration(ps, x, json_subpath(p, path, "recover_every"), 100 * USEC_PER_MSEC,
+                                       &a->recover_every_usec))
+                        ok = false;
+                else if (!json_check_duration_max(ps, p, a->recover_every_usec, 3600 * USEC_PER_SEC,
+                                                  "recover_every too long"))
+                        ok = false;
+        }
+        return ok;
+}
+
+static bool parse_weight_action(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)
+{
+        char p[PATH_LEN];
+        const cJSON *x = json_get(j, "to");
+        uint64_t u;
+
+        if (!x)
+                return missing_key(ps, path, "add e.g. \"to\": \"low\"", a, "to");
+        json_subpath(p, path, "to");
+        if (cJSON_IsString(x) && streq(x->valuestring, "low")) {
+                a->weight = POLICY_WEIGHT_LOW;
+                return true;
+        }
+        if (cJSON_IsString(x) && streq(x->valuestring, "normal")) {
+                a->weight = POLICY_WEIGHT_NORMAL;
+                return true;
+        }
+        if (!cJSON_IsNumber(x)) {
+                json_error(ps, p, "write \"low\" (10), \"normal\" (100) or a number 0..100",
+                           "invalid weight");
+                return false;
+        }
+        if (!json_get_uint(ps, x, p, 0, POLICY_WEIGHT_NORMAL, &u))
+                return false;
+        a->weight = (uint32_t)u;
+        return true;
+}
+
 /* The keys of a kind: "action", "timeout" and its own, NULL-terminated. */
 #define KEYS(...) ((const char *const[]){ "action", "timeout", __VA_ARGS__ })
 
@@ -375,6 +447,14 @@ static const struct {
         [POLICY_ACTION_DUMP] = { KEYS("argv", "headroom", NULL),
                                  { .timeout_usec = 30 * USEC_PER_SEC, .headroom = 64 << 20 },
                                  parse_dump_action },
+        [POLICY_ACTION_SHED] = { KEYS("to", "step", "recover_every", NULL),
+                                 { .timeout_usec = USEC_PER_SEC,
+                                   .step_permille = 150,
+                                   .recover_every_usec = 5 * USEC_PER_SEC },
+                                 parse_shed_action },
+        [POLICY_ACTION_WEIGHT] = { KEYS("to", NULL),
+                                   { .timeout_usec = USEC_PER_SEC, .weight = POLICY_WEIGHT_NORMAL },
+                                   parse_weight_action },
 };
 
 static bool parse_timeout(Parser *ps, const cJSON *j, const char *path, PolicyAction *a)

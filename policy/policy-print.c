@@ -155,6 +155,16 @@ static void print_condition(Printer *pr, const Policy *p, cJSON *parent, const c
         add_dur(pr, o, "for", c->for_usec);
 }
 
+/* Permille as the percent the parser reads back: 400 -> "40%", 425 -> "42.5%". */
+static char *format_permille(char *buf, size_t len, uint32_t permille)
+{
+        if (permille % 10 == 0)
+                snprintf(buf, len, "%u%%", permille / 10);
+        else
+                snprintf(buf, len, "%u.%u%%", permille / 10, permille % 10);
+        return buf;
+}
+
 static void print_action(Printer *pr, cJSON *arr, const PolicyAction *a)
 {
         cJSON *o = add_obj(pr, arr, NULL), *v;
@@ -217,6 +227,14 @@ static void print_action(Printer *pr, cJSON *arr, const PolicyAction *a)
         case POLICY_ACTION_KILL:
                 add_str(pr, o, "scope", policy_kill_scope_to_string(a->kill_scope));
                 add_sig(pr, o, "signal", a->kill_signal);
+                break;
+        case POLICY_ACTION_SHED:
+                add_str(pr, o, "to", format_permille(b, sizeof(b), a->shed_permille));
+                add_str(pr, o, "step", format_permille(b, sizeof(b), a->step_permille));
+                add_dur(pr, o, "recover_every", a->recover_every_usec);
+                break;
+        case POLICY_ACTION_WEIGHT:
+                add_num(pr, o, "to", a->weight);
                 break;
         default:
                 break;

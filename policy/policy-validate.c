@@ -32,10 +32,12 @@ bool validate_action(Parser *ps, const char *path, PolicyWhen when, const Policy
                            "action \"%s\" is not repeatable", kind);
                 ok = false;
         }
-        /* A throttle is undone when its stage is left, which only pairs up with entering it. */
-        if (a->kind == POLICY_ACTION_THROTTLE && when != POLICY_WHEN_ENTER) {
+        /* A throttle or a weight is undone when its stage is left, which only pairs up with entering
+         * it; a shed starts the climb back when its stage is left. */
+        if (IN_SET(a->kind, POLICY_ACTION_THROTTLE, POLICY_ACTION_SHED, POLICY_ACTION_WEIGHT) &&
+            when != POLICY_WHEN_ENTER) {
                 json_error(ps, path, "put it in \"on_enter\"; it is undone when the stage is left",
-                           "action \"throttle\" belongs in on_enter");
+                           "action \"%s\" belongs in on_enter", kind);
                 ok = false;
         }
         return ok;

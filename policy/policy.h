@@ -143,6 +143,9 @@ typedef enum PolicyActionKind {
         POLICY_ACTION_RESTART,  /* .stop_signal, wait .grace, kill the leaf, restart per restart policy */
         POLICY_ACTION_KILL,     /* send .kill_signal to .kill_scope */
         POLICY_ACTION_DUMP,     /* run .argv with memory.max raised by .headroom while it runs */
+        POLICY_ACTION_SHED,   /* publish the budget .shed_permille; it climbs back in steps (policy_budget_*)
+                               */
+        POLICY_ACTION_WEIGHT, /* publish the weight .weight; back to normal when the stage is left */
         _POLICY_ACTION_KIND_MAX,
         _POLICY_ACTION_KIND_INVALID = -22,
 } PolicyActionKind;
@@ -201,7 +204,19 @@ typedef struct PolicyAction {
 
         /* DUMP: memory.max is raised by this many bytes while the hook runs, then restored */
         uint64_t headroom;
+
+        /* SHED: the budget to shed to, permille of the app's normal size (1..1000); the climb back
+         * adds step_permille every recover_every_usec (see policy_budget_*) */
+        uint32_t shed_permille;
+        uint32_t step_permille;
+        uint64_t recover_every_usec;
+
+        /* WEIGHT: the routing weight to publish, 0..100 (100 normal, "low" = POLICY_WEIGHT_LOW) */
+        uint32_t weight;
 } PolicyAction;
+
+#define POLICY_WEIGHT_LOW    10u  /* "weight": "low" */
+#define POLICY_WEIGHT_NORMAL 100u /* "weight": "normal" */
 
 const char *policy_action_kind_to_string(PolicyActionKind k);
 const char *policy_signal_target_to_string(PolicySignalTarget t);
@@ -283,7 +298,11 @@ typedef struct PolicyDecision {
         unsigned stage; /* level the action belongs to, 1..N */
         PolicyWhen when;
         const PolicyAction *action;
-        bool undo; /* THROTTLE only: restore memory.high to what it was before this stage set it */
+        bool undo; /* THROTTLE: restore memory.high to what it was before this stage set it; WEIGHT:
+                    * back to POLICY_WEIGHT_NORMAL */
+        /* SHED: the budget to publish, permille, as the budget controller decided it (the caller
+         * fills it in; policy_budget_shed()). 0 means the action's own shed_permille. */
+        uint32_t budget_permille;
 
         bool resolved; /* the fields below are filled in */
         /* THROTTLE: the memory.high to set (UINT64_MAX for "max"); RECLAIM: the bytes to reclaim (a
@@ -329,6 +348,9 @@ PolicyState *policy_state_carry_over(const Policy *new_policy, const PolicyState
 
 unsigned policy_state_stage(const PolicyState *s);
 uint64_t policy_state_stage_since_usec(const PolicyState *s);
+/* Whether the exit condition of stage level held on the last evaluated sample (its "for" not counted).
+ * Evaluated for every stage on every sample, so it answers for a stage already left too. */
+bool policy_state_exit_holds(const PolicyState *s, unsigned level);
 
 /* Evaluates one sample at time now_usec (monotonic, never going back; the sample's own timestamp is
  * not used for timing). Updates *s, appends the actions to run to *ret_decisions (which it resets
@@ -351,6 +373,45 @@ void policy_decisions_resolve(PolicyDecisions *ds, const OomlessSample *sample);
  * policy_decisions_resolve() against the last one before executing them. */
 void policy_state_reset(const Policy *p, PolicyState *s, uint64_t now_usec, PolicyDecisions *ret_decisions,
                         PolicyTransition *ret_transition);
+
+/* ---- The budget controller (policy-budget.c) ------------------------------------------------------ */
+
+#define POLICY_BUDGET_FULL      1000u /* permille: the app's normal size */
+#define POLICY_BUDGET_STEP_MIN  25u   /* the smallest climb step, permille */
+#define POLICY_BUDGET_FLOOR_MIN 50u   /* a re-entry lowers the floor no further than this */
+
+typedef enum PolicyBudgetPhase {
+        POLICY_BUDGET_NORMAL,  /* full budget, no shed in force */
+        POLICY_BUDGET_SHED,    /* at the floor while the shedding stage is current */
+        POLICY_BUDGET_CLIMB,   /* the stage was left: one step per recover_every while its exit holds */
+        POLICY_BUDGET_SETTLED, /* reached the ceiling below the level that failed; stays there */
+        _POLICY_BUDGET_PHASE_MAX,
+        _POLICY_BUDGET_PHASE_INVALID = -22,
+} PolicyBudgetPhase;
+
+/* The controller's state; plain data, initialize with policy_budget_init(). Permille throughout. */
+typedef struct PolicyBudget {
+        PolicyBudgetPhase phase;
+        unsigned stage;          /* the level whose shed started the episode; 0 when normal */
+        uint32_t budget;         /* in force */
+        uint32_t floor;          /* where a climb starts: the shed's "to", lowered by each re-entry */
+        uint32_t step;           /* one climb step: the shed's "step", halved by each re-entry */
+        uint32_t ceiling;        /* where a climb stops: full, or the last level that held */
+        uint32_t failed;         /* the level at which pressure last came back; 0: none yet */
+        uint64_t every_usec;     /* recover_every */
+        uint64_t next_step_usec; /* when the next step is due if the exit condition keeps holding */
+        unsigned sheds;          /* shed actions applied */
+        unsigned reentries;      /* sheds that came during a climb (or after settling) */
+        unsigned steps;          /* climb steps taken */
+} PolicyBudget;
+
+const char *policy_budget_phase_to_string(PolicyBudgetPhase p);
+void policy_budget_init(PolicyBudget *b);
+/* The shed action a of stage `stage` runs at now_usec. Returns the budget to publish. */
+uint32_t policy_budget_shed(PolicyBudget *b, const PolicyAction *a, unsigned stage, uint64_t now_usec);
+/* One sample: level is the current level, exit_holds whether the shedding stage's exit condition holds
+ * (policy_state_exit_holds()). Returns true when the budget changed (one climb step). */
+bool policy_budget_tick(PolicyBudget *b, unsigned level, bool exit_holds, uint64_t now_usec);
 
 /* ---- Restart policy ------------------------------------------------------------------------------- */
 
