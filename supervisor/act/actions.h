@@ -112,6 +112,13 @@ void actions_set_dry_run(ActionRunner *r, bool dry_run);
 /* The heap cap and wake watermark the control page carries along with the stage. Republishes. */
 int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark);
 
+/* A step of the budget's climb back (the budget controller in supervise.c decided it): publishes
+ * budget_permille. In dry-run nothing is published; returns 0 then, or without a control page. */
+int actions_set_budget(ActionRunner *r, uint32_t budget_permille);
+/* What the page carries (or would, in dry-run: then the page keeps the normal values). */
+uint32_t actions_budget(const ActionRunner *r);
+uint32_t actions_weight(const ActionRunner *r);
+
 /* Tells the runner about a stage change before the decisions of that evaluation run, so hooks,
  * webhooks and notify see the current and previous stage. */
 void actions_note_transition(ActionRunner *r, const PolicyTransition *t);

@@ -61,6 +61,7 @@ struct ActionRunner {
         /* The control page's supervisor half as we last published it. */
         unsigned published_stage;
         uint64_t heap_cap, wake_watermark;
+        uint32_t budget_permille, weight; /* shed and weight actions, the budget's climb */
         bool said_no_allocator;
 
         /* throttle: memory.high before the stage set it, per level */
@@ -122,6 +123,10 @@ void executor_dump_restore_max(ActionRunner *r, Pending *p, char *buf, size_t le
 
 /* ---- executor-webhook.c ---- */
 void executor_webhook(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+
+/* ---- executor-budget.c: shed, weight ---- */
+void executor_shed(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
+void executor_weight(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s);
 
 /* ---- executor-memory.c: notify, scavenge, reclaim, throttle ---- */
 /* Writes the control page's supervisor half as it stands; 0 without a control page. */

@@ -57,7 +57,14 @@ const char *runner_leaf(const ActionRunner *r)
 
 /* ---- the outcome ring --------------------------------------------------------------------------- */
 
-/* Writes the runner's half of what the control page carries: the stage, the cap, the watermark. */
+/* The current stage declares "ready": false. Never in dry-run: that publishes nothing new. */
+static bool runner_not_ready(const ActionRunner *r)
+{
+        return !r->dry_run && r->policy && !policy_stage_ready(r->policy, r->stage);
+}
+
+/* Writes the runner's half of what the control page carries: the stage, the cap, the watermark, the
+ * budget, the weight and the readiness. */
 int runner_publish(ActionRunner *r)
 {
         unsigned count = r->policy ? policy_stage_count(r->policy) : 0;
@@ -65,7 +72,8 @@ int runner_publish(ActionRunner *r)
         if (!r->control)
                 return 0;
         return control_publish(r->control, r->published_stage, MAX(count, r->published_stage), r->heap_cap,
-                               r->wake_watermark, r->dry_run);
+                               r->wake_watermark, r->dry_run, r->budget_permille, r->weight,
+                               runner_not_ready(r));
 }
 
 static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when,
@@ -254,6 +262,7 @@ static const Executor executors[_POLICY_ACTION_KIND_MAX] = {
         [POLICY_ACTION_SCAVENGE] = executor_scavenge, [POLICY_ACTION_RECLAIM] = executor_reclaim,
         [POLICY_ACTION_THROTTLE] = executor_throttle, [POLICY_ACTION_RESTART] = executor_restart,
         [POLICY_ACTION_KILL] = executor_kill,         [POLICY_ACTION_DUMP] = executor_dump,
+        [POLICY_ACTION_SHED] = executor_shed,         [POLICY_ACTION_WEIGHT] = executor_weight,
 };
 
 /* Runs one decision now; a dump sets the barrier for the ones after it. */
@@ -368,6 +377,8 @@ int actions_new(const ActionRunnerConfig *cfg, ActionRunner **ret)
         r->policy = cfg->policy;
         r->dry_run = cfg->dry_run;
         r->webhook_queue_max = cfg->webhook_queue_max;
+        r->budget_permille = OOMLESS_BUDGET_NORMAL;
+        r->weight = OOMLESS_WEIGHT_NORMAL;
         r->cb = cfg->callbacks;
         snprintf(r->instance_id, sizeof(r->instance_id), "%s", cfg->instance_id ?: "");
         if (cfg->command && !(r->command = strv_copy(cfg->command))) {
@@ -407,7 +418,9 @@ void actions_note_transition(ActionRunner *r, const PolicyTransition *t)
         if (t->to < r->published_stage) {
                 r->published_stage = t->to;
                 (void)runner_publish(r);
-        }
+        } else if (r->policy && !r->dry_run &&
+                   policy_stage_ready(r->policy, t->from) != policy_stage_ready(r->policy, t->to))
+                (void)runner_publish(r); /* the readiness flag follows the stage */
 }
 
 bool actions_busy(const ActionRunner *r)

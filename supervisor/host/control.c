@@ -209,7 +209,7 @@ static int control_new(const char *dir, bool sealed, Control **ret)
         r = create_fifo(c);
         if (r < 0)
                 return r;
-        r = control_publish(c, 0, 0, 0, 0, false);
+        r = control_publish(c, 0, 0, 0, 0, false, OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL, false);
         if (r < 0)
                 return r;
 
@@ -270,13 +270,17 @@ static int publish_sup(Control *c)
 }
 
 int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t heap_cap,
-                    uint64_t wake_watermark, bool dry_run)
+                    uint64_t wake_watermark, bool dry_run, uint32_t budget_permille, uint32_t weight,
+                    bool not_ready)
 {
         c->sup.stage = stage;
         c->sup.stage_count = stage_count;
         c->sup.heap_cap = heap_cap;
         c->sup.wake_watermark = wake_watermark;
-        c->sup.flags = dry_run ? OOMLESS_SUP_F_DRY_RUN : 0;
+        c->sup.flags = (dry_run ? OOMLESS_SUP_F_DRY_RUN : 0) | OOMLESS_SUP_F_BUDGET |
+                       (not_ready ? OOMLESS_SUP_F_NOT_READY : 0);
+        c->sup.budget_permille = MIN(budget_permille, OOMLESS_BUDGET_NORMAL);
+        c->sup.weight = MIN(weight, OOMLESS_WEIGHT_NORMAL);
         c->max_stage_count = MAX(c->max_stage_count, MAX(stage_count, stage));
         return publish_sup(c);
 }

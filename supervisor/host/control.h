@@ -55,9 +55,12 @@ int control_create_sealed(const char *dir, Control **ret);
  * read-write and opens the FIFO for writing). */
 int control_chown(Control *c, uid_t uid, gid_t gid);
 
-/* Rewrites the whole supervisor half under the seqlock. */
+/* Rewrites the whole supervisor half under the seqlock. budget_permille (clamped to 1000) and weight
+ * (clamped to 100) are always published with OOMLESS_SUP_F_BUDGET; not_ready sets
+ * OOMLESS_SUP_F_NOT_READY (the current stage declares "ready": false). */
 int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t heap_cap,
-                    uint64_t wake_watermark, bool dry_run);
+                    uint64_t wake_watermark, bool dry_run, uint32_t budget_permille, uint32_t weight,
+                    bool not_ready);
 /* Bumps scavenge_seq (and republishes). Returns the new sequence number (> 0) or negative errno. */
 int64_t control_request_scavenge(Control *c);
 

@@ -121,14 +121,17 @@ TEST(create_publish_scavenge)
         ASSERT_EQ(m->version, OOMLESS_CONTROL_VERSION);
         ASSERT_EQ(m->supervisor_pid, getpid());
 
-        ASSERT_OK(control_publish(c, 2, 3, 100 << 20, 90 << 20, true));
+        ASSERT_OK(control_publish(c, 2, 3, 100 << 20, 90 << 20, true, OOMLESS_BUDGET_NORMAL,
+                                  OOMLESS_WEIGHT_NORMAL, false));
         struct oomless_control_sup s = sup_read(m);
         ASSERT_TRUE(s.seq != 0 && !(s.seq & 1));
         ASSERT_EQ(s.stage, 2);
         ASSERT_EQ(s.stage_count, 3);
         ASSERT_U64_EQ(s.heap_cap, 100 << 20);
         ASSERT_U64_EQ(s.wake_watermark, 90 << 20);
-        ASSERT_EQ(s.flags, OOMLESS_SUP_F_DRY_RUN);
+        ASSERT_EQ(s.flags, OOMLESS_SUP_F_DRY_RUN | OOMLESS_SUP_F_BUDGET);
+        ASSERT_EQ(s.budget_permille, OOMLESS_BUDGET_NORMAL);
+        ASSERT_EQ(s.weight, OOMLESS_WEIGHT_NORMAL);
         ASSERT_U64_EQ(s.scavenge_seq, 0);
 
         uint32_t before = s.seq;
@@ -142,10 +145,23 @@ TEST(create_publish_scavenge)
         /* what the workload scribbles into our half is overwritten, never read back */
         m->sup.stage = 99;
         m->sup.scavenge_seq = 12345;
-        ASSERT_OK(control_publish(c, 1, 3, 100 << 20, 0, false));
+        ASSERT_OK(control_publish(c, 1, 3, 100 << 20, 0, false, OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL,
+                                  false));
         s = sup_read(m);
         ASSERT_EQ(s.stage, 1);
         ASSERT_U64_EQ(s.scavenge_seq, 2);
+
+        /* budget and weight are always published with their flag; larger values are clamped */
+        ASSERT_OK(control_publish(c, 1, 3, 100 << 20, 0, false, 400, 10, true));
+        s = sup_read(m);
+        ASSERT_EQ(s.budget_permille, 400);
+        ASSERT_EQ(s.weight, 10);
+        ASSERT_EQ(s.flags, OOMLESS_SUP_F_BUDGET | OOMLESS_SUP_F_NOT_READY);
+        ASSERT_OK(control_publish(c, 1, 3, 100 << 20, 0, false, 5000, 500, false));
+        s = sup_read(m);
+        ASSERT_EQ(s.budget_permille, OOMLESS_BUDGET_NORMAL);
+        ASSERT_EQ(s.weight, OOMLESS_WEIGHT_NORMAL);
+        ASSERT_EQ(s.flags, OOMLESS_SUP_F_BUDGET);
 
         munmap(m, OOMLESS_CONTROL_SIZE);
         char path[128];
@@ -339,7 +355,8 @@ TEST(truncated_page_is_an_error_not_a_crash)
         ASSERT_ERROR(control_read_alloc(c, &f), EIO);
         log_set_max_level(LOG_LEVEL_INFO);
         /* publishing writes our half back (and regrows the file) */
-        ASSERT_OK(control_publish(c, 1, 2, 0, 0, false));
+        ASSERT_OK(
+            control_publish(c, 1, 2, 0, 0, false, OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL, false));
         ASSERT_OK(stat(control_path(c), &st));
         ASSERT_TRUE(st.st_size > 0);
         c = control_free(c);
@@ -431,7 +448,8 @@ TEST(sealed_page_cannot_be_truncated)
         close(fd2);
         ASSERT_U64_EQ(m->magic, OOMLESS_CONTROL_MAGIC);
 
-        ASSERT_OK(control_publish(c, 1, 2, 64 << 20, 0, false));
+        ASSERT_OK(control_publish(c, 1, 2, 64 << 20, 0, false, OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL,
+                                  false));
         struct oomless_control_sup sup = sup_read(m);
         ASSERT_EQ(sup.stage, 1);
         ASSERT_U64_EQ(sup.heap_cap, 64 << 20);

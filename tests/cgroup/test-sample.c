@@ -159,7 +159,8 @@ TEST(heap_figures_from_the_control_page)
         ASSERT_U64_EQ(smp.heap_cap, 268435456);
         ASSERT_U64_EQ(smp.heap_cap_hits, 3);
         ASSERT_U64_EQ(smp.current, 52428800); /* the cgroup part is there too */
-        ASSERT_OK(control_publish(c, 0, 0, 32u << 20, 0, false));
+        ASSERT_OK(control_publish(c, 0, 0, 32u << 20, 0, false, OOMLESS_BUDGET_NORMAL, OOMLESS_WEIGHT_NORMAL,
+                                  false));
         publish_alloc(c, 8u << 20, 6u << 20, 1, 3); /* a cap of 1 claimed by the workload */
         ASSERT_OK(sampler_acquire(s, &smp));
         ASSERT_TRUE(smp.heap_valid);
