@@ -215,6 +215,16 @@ static const char *fmt_double(char *buf, size_t len, const cJSON *o, const char 
         return buf;
 }
 
+/* A ratio in [0, 1] as a percentage: "40.0%", or "-". */
+static const char *fmt_ratio(char *buf, size_t len, const cJSON *o, const char *key)
+{
+        double v;
+        if (!get_double(o, key, 0, 1, &v))
+                return "-";
+        snprintf(buf, len, "%.1f%%", v * 100);
+        return buf;
+}
+
 /* A percentage with its sign: "1.50%", or "-". */
 static const char *fmt_percent(char *buf, size_t len, const cJSON *o, const char *key)
 {
@@ -294,6 +304,17 @@ void status_print_human(FILE *f, const cJSON *root)
                 cJSON_IsTrue(field(pol, "dry_run")) ? " (dry run)" : "",
                 fmt_count(a, sizeof(a), pol, "stage"), get_str(s2, sizeof(s2), pol, "stage_name"),
                 fmt_double(b, sizeof(b), pol, "stage_since_sec", 0, SANE_SECONDS, 1));
+        const cJSON *bud = field(pol, "budget");
+        if (cJSON_IsObject(bud)) {
+                char bs[64], bp[64];
+                fprintf(f,
+                        "  budget:  %s (%s, step %s, ceiling %s, last failed %s, %s steps), weight %s, %s\n",
+                        fmt_ratio(a, sizeof(a), bud, "ratio"), get_str(bp, sizeof(bp), bud, "phase"),
+                        fmt_ratio(b, sizeof(b), bud, "step"), fmt_ratio(c, sizeof(c), bud, "ceiling"),
+                        fmt_ratio(d, sizeof(d), bud, "last_failed"), fmt_count(bs, sizeof(bs), bud, "steps"),
+                        fmt_count(g, sizeof(g), pol, "weight"),
+                        cJSON_IsFalse(field(pol, "ready")) ? "not ready" : "ready");
+        }
         if (cJSON_IsObject(heap))
                 fprintf(f, "  heap:    held %s, in use %s, cap %s, cap hits %s, scavenges %s\n",
                         fmt_bytes(a, sizeof(a), heap, "held"), fmt_bytes(b, sizeof(b), heap, "in_use"),

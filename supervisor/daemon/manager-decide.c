@@ -78,6 +78,8 @@ void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
         }
         if (d->ds.n > 0)
                 (void)actions_execute_all(m->runner, &d->ds, &m->last);
+        if (d->budget_step)
+                (void)actions_set_budget(m->runner, d->budget_permille);
 }
 
 void manager_decide(Manager *m)

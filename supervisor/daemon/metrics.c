@@ -216,6 +216,33 @@ static void render_stages(Out *o, const MetricsFigures *f)
                             f->stage_usec[i]);
 }
 
+/* Permille as a ratio, exactly (three decimals). */
+static void gauge_permille(Out *o, const char *name, const char *help, uint32_t permille)
+{
+        char b[32];
+        family(o, name, GAUGE, "ratio", help);
+        snprintf(b, sizeof(b), "%u.%03u", permille / 1000, permille % 1000);
+        sample_labels(o, name, NULL, b);
+}
+
+static void render_budget(Out *o, const MetricsFigures *f)
+{
+        gauge_permille(
+            o, "oomless_budget_ratio",
+            "The capacity budget on the control page: the share of its normal size each app cache "
+            "may hold (1 = normal).",
+            f->budget_permille);
+        gauge_permille(o, "oomless_budget_step_ratio", "The budget's climb step in force.",
+                       f->budget_step_permille);
+        gauge_permille(o, "oomless_budget_last_failed_ratio",
+                       "The budget at which pressure last came back during a climb; 0 when it never did.",
+                       f->budget_failed_permille);
+        counter_u64(o, "oomless_budget_sheds_total", "Shed actions applied to the budget.", f->budget_sheds);
+        counter_u64(o, "oomless_budget_steps_total", "Steps of the budget's climb back.", f->budget_steps);
+        gauge_u64(o, "oomless_weight", NULL, "The routing weight on the control page, 0..100 (100 normal).",
+                  f->weight);
+}
+
 static void render_actions(Out *o, const MetricsFigures *f)
 {
         family(o, "oomless_actions_total", COUNTER, NULL,
@@ -259,6 +286,7 @@ char *metrics_render(const MetricsFigures *f, MetricsFormat fmt, size_t *ret_len
         if (f->sample_valid)
                 render_memory(&o, f);
         render_stages(&o, f);
+        render_budget(&o, f);
         render_actions(&o, f);
         if (f->self_rss_bytes > 0)
                 gauge_u64(&o, "oomless_supervisor_resident_memory_bytes", "bytes",

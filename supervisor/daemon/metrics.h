@@ -36,6 +36,10 @@ typedef struct MetricsFigures {
         uint64_t stage_usec[POLICY_STAGES_MAX + 1];
         uint64_t transitions;
 
+        /* The budget controller (permille) and the weight (0..100). */
+        uint32_t budget_permille, budget_step_permille, budget_failed_permille, weight;
+        uint64_t budget_steps, budget_sheds;
+
         uint64_t actions[_POLICY_ACTION_KIND_MAX][_ACTION_OUTCOME_MAX];
         uint64_t restarts;
         uint64_t oom_kills;

@@ -146,6 +146,22 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddItemToObject(o, "recent_actions",
                               info->recent_actions ? info->recent_actions : cJSON_CreateArray());
         info->recent_actions = NULL;
+        if (info->budget_valid) {
+                /* Ratios of the app's normal size; failed is null until pressure came back in a climb. */
+                cJSON_AddBoolToObject(o, "ready", info->ready);
+                cJSON *b = cJSON_AddObjectToObject(o, "budget");
+                cJSON_AddNumberToObject(b, "ratio", info->budget_permille / 1000.0);
+                cJSON_AddStringToObject(b, "phase", info->budget_phase ? info->budget_phase : "normal");
+                cJSON_AddNumberToObject(b, "step", info->budget_step_permille / 1000.0);
+                cJSON_AddNumberToObject(b, "ceiling", info->budget_ceiling_permille / 1000.0);
+                if (info->budget_failed_permille)
+                        cJSON_AddNumberToObject(b, "last_failed", info->budget_failed_permille / 1000.0);
+                else
+                        cJSON_AddNullToObject(b, "last_failed");
+                cJSON_AddNumberToObject(b, "steps", info->budget_steps);
+                cJSON_AddNumberToObject(b, "sheds", info->budget_sheds);
+                cJSON_AddNumberToObject(o, "weight", info->weight);
+        }
 
         if (info->heap_valid) {
                 const NamedU64 heap[] = {

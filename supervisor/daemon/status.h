@@ -46,6 +46,14 @@ typedef struct StatusInfo {
         double stage_since_sec;
         cJSON *recent_actions; /* array, taken over by status_render_json; NULL = [] */
 
+        /* The budget controller and the weight ("budget" object); only with budget_valid. */
+        bool ready;
+        bool budget_valid;
+        uint32_t budget_permille, budget_step_permille, budget_ceiling_permille, budget_failed_permille;
+        const char *budget_phase;
+        unsigned budget_steps, budget_sheds;
+        uint32_t weight;
+
         bool heap_valid;
         uint64_t heap_held, heap_in_use, heap_cap, heap_cap_hits, heap_scavenges;
 } StatusInfo;

@@ -31,6 +31,10 @@ struct Supervise {
         uint64_t level_usec[POLICY_STAGES_MAX + 1];
         uint64_t transitions;
         uint64_t oom_kills;
+
+        /* The budget the shed actions set and its climb back (policy-budget.c); the weight. */
+        PolicyBudget budget;
+        uint32_t weight;
 };
 
 /* Books the time at the old level and moves to the new one. */
@@ -91,6 +95,8 @@ int supervise_new(const SuperviseConfig *cfg, uint64_t now_usec, Supervise **ret
         if (!s->state)
                 return log_error_errno(-ENOMEM, "Out of memory");
         s->level_since_usec = now_usec;
+        policy_budget_init(&s->budget);
+        s->weight = POLICY_WEIGHT_NORMAL;
         log_info("Policy \"%s\" from %s: %u stages, sampling every %" PRIu64 "ms%s.", policy_name(s->policy),
                  policy_source(s->policy), policy_stage_count(s->policy),
                  policy_sampling_interval_usec(s->policy) / USEC_PER_MSEC, s->dry_run ? ", dry run" : "");
@@ -183,6 +189,52 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
             s->dry_run ? " (dry run)" : "");
 }
 
+static void log_budget(const Supervise *s, const char *what)
+{
+        const PolicyBudget *b = &s->budget;
+
+        log_struct(LOG_LEVEL_NOTICE,
+                   LOG_FIELDS(LOG_STR("event", "budget"), LOG_STR("budget_event", what),
+                              LOG_U64("budget_permille", b->budget),
+                              LOG_STR("phase", policy_budget_phase_to_string(b->phase)),
+                              LOG_U64("step_permille", b->step), LOG_U64("ceiling_permille", b->ceiling),
+                              LOG_U64("failed_permille", b->failed), LOG_U64("steps", b->steps),
+                              LOG_BOOL("dry_run", s->dry_run)),
+                   "budget %s: %u.%u%% (%s; step %u.%u%%, ceiling %u.%u%%, last failed %u.%u%%)%s", what,
+                   b->budget / 10, b->budget % 10, policy_budget_phase_to_string(b->phase), b->step / 10,
+                   b->step % 10, b->ceiling / 10, b->ceiling % 10, b->failed / 10, b->failed % 10,
+                   s->dry_run ? " (dry run: not published)" : "");
+}
+
+/* Feeds the budget controller: the shed and weight decisions of this evaluation, or else one tick of
+ * the climb back. A shed decision carries the budget the controller decided; a climb step is returned
+ * in ret for the runner to publish. */
+static void budget_feed(Supervise *s, SuperviseDecisions *ret, uint64_t now_usec)
+{
+        bool shed = false;
+
+        for (size_t i = 0; i < ret->ds.n; i++) {
+                PolicyDecision *d = &ret->ds.items[i];
+
+                if (d->action->kind == POLICY_ACTION_WEIGHT)
+                        s->weight = d->undo ? POLICY_WEIGHT_NORMAL : d->action->weight;
+                if (d->action->kind != POLICY_ACTION_SHED || d->when != POLICY_WHEN_ENTER)
+                        continue;
+                bool again = s->budget.phase != POLICY_BUDGET_NORMAL;
+                d->budget_permille = policy_budget_shed(&s->budget, d->action, d->stage, now_usec);
+                log_budget(s, again ? "shed again" : "shed");
+                shed = true;
+        }
+        if (shed || s->budget.phase == POLICY_BUDGET_NORMAL)
+                return;
+        if (policy_budget_tick(&s->budget, policy_state_stage(s->state),
+                               policy_state_exit_holds(s->state, s->budget.stage), now_usec)) {
+                ret->budget_step = true;
+                ret->budget_permille = s->budget.budget;
+                log_budget(s, "step");
+        }
+}
+
 bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_running, uint64_t now_usec,
                     SuperviseDecisions *ret)
 {
@@ -205,6 +257,7 @@ bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_runnin
                 log_transition(s, &ret->t, sample);
                 note_transition(s, &ret->t, now_usec);
         }
+        budget_feed(s, ret, now_usec);
         return true;
 }
 
@@ -238,6 +291,14 @@ SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_kille
                 if (ret->t.changed) {
                         log_transition(s, &ret->t, sample);
                         note_transition(s, &ret->t, now_usec);
+                }
+                /* The new run starts with its full budget and the normal weight. */
+                s->weight = POLICY_WEIGHT_NORMAL;
+                if (s->budget.phase != POLICY_BUDGET_NORMAL || s->budget.budget != POLICY_BUDGET_FULL) {
+                        policy_budget_init(&s->budget);
+                        ret->budget_step = true;
+                        ret->budget_permille = s->budget.budget;
+                        log_budget(s, "reset");
                 }
                 *ret_delay_usec = delay;
                 return SUPERVISE_RESTART;
@@ -297,10 +358,22 @@ void supervise_stats(Supervise *s, uint64_t now_usec, SuperviseStats *ret)
                 .ready = policy_stage_ready(s->policy, s->level),
                 .transitions = s->transitions,
                 .oom_kills = s->oom_kills,
+                .budget = s->budget,
+                .weight = s->weight,
         };
         memcpy(ret->stage_usec, s->level_usec, sizeof(ret->stage_usec));
         if (s->level <= POLICY_STAGES_MAX)
                 ret->stage_usec[s->level] += now_usec - MIN(now_usec, s->level_since_usec);
+}
+
+const PolicyBudget *supervise_budget(const Supervise *s)
+{
+        return &s->budget;
+}
+
+uint32_t supervise_weight(const Supervise *s)
+{
+        return s->weight;
 }
 
 void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info)
@@ -312,4 +385,14 @@ void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info)
         info->stage = policy_state_stage(s->state);
         info->stage_name = policy_stage_name(s->policy, info->stage);
         info->stage_since_sec = (double)(now_usec - MIN(now_usec, since)) / 1e6;
+        info->ready = policy_stage_ready(s->policy, info->stage);
+        info->budget_valid = true;
+        info->budget_permille = s->budget.budget;
+        info->budget_phase = policy_budget_phase_to_string(s->budget.phase);
+        info->budget_step_permille = s->budget.step;
+        info->budget_ceiling_permille = s->budget.ceiling;
+        info->budget_failed_permille = s->budget.failed;
+        info->budget_steps = s->budget.steps;
+        info->budget_sheds = s->budget.sheds;
+        info->weight = s->weight;
 }

@@ -40,6 +40,10 @@ typedef struct SuperviseConfig {
 typedef struct SuperviseDecisions {
         PolicyDecisions ds;
         PolicyTransition t;
+        /* The budget controller took a step (of the climb back, or back to normal after a reset):
+         * publish budget_permille through the runner (a shed decision carries its own). */
+        bool budget_step;
+        uint32_t budget_permille;
 } SuperviseDecisions;
 
 typedef enum SuperviseVerdict {
@@ -95,8 +99,15 @@ typedef struct SuperviseStats {
         uint64_t transitions;                       /* stage changes since start */
         uint64_t oom_kills;                         /* kernel OOM kills seen in the leaf since start */
         uint64_t stage_usec[POLICY_STAGES_MAX + 1]; /* time at each level, the current stay included */
+        PolicyBudget budget;                        /* the budget controller's state */
+        uint32_t weight;                            /* the weight the actions set, 0..100 */
 } SuperviseStats;
 void supervise_stats(Supervise *s, uint64_t now_usec, SuperviseStats *ret);
 
-/* The policy's part of `oomless status` at now_usec: name, dry run, stage, its name and age. */
+/* The budget controller's state and the weight (what the page carries, or would in dry-run). */
+const PolicyBudget *supervise_budget(const Supervise *s);
+uint32_t supervise_weight(const Supervise *s);
+
+/* The policy's part of `oomless status` at now_usec: name, dry run, stage, its name and age, the
+ * budget controller and the weight. */
 void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info);
