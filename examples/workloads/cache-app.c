@@ -2,13 +2,16 @@
 /*
  * cache-app: an example workload that keeps an in-memory cache and cooperates with oomless through
  * the liboomless app API: when the supervisor's stage rises it sheds part (stage 1) or all (stage 2+)
- * of its cache and shrinks its target size; when an allocation hits the heap cap it drops the cache
- * from the pressure callback so the allocation can be retried. It runs unchanged without liboomless
+ * of its cache and shrinks its target size; it sizes the cache as budget x normal size when the
+ * supervisor publishes a capacity budget (a policy's "shed" action and its climb back), taking the
+ * smaller of the two; when an allocation hits the heap cap it drops the cache from the pressure
+ * callback so the allocation can be retried. It runs unchanged without liboomless
  * (the API is weak; see include/oomless/oomless.h) and then simply never sheds.
  *
  * Usage: cache-app [--cache-mib N] [--value-kib K] [--grow MIB_PER_SEC] [--seconds S] [--quiet]
  * --grow limits how fast the cache fills (default: as fast as lookups miss), for demonstrations.
- * Prints one status line per second: stage, cache entries and MiB, heap figures when available.
+ * Prints one status line per second: stage, budget, cache entries and MiB, heap figures when available,
+ * and one line per change of stage or budget.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -24,6 +27,7 @@ static void **slots;
 static size_t nslots, used, value_size;
 static size_t target; /* entries we aim to keep, lowered when told to */
 static atomic_int pending_stage = -1;
+static atomic_int pending_budget = -1;
 static unsigned long long shed_total;
 
 static void shed(size_t keep)
@@ -41,6 +45,25 @@ static void shed(size_t keep)
 static void on_stage(int stage, int previous, void *userdata)
 {
         atomic_store(&pending_stage, stage);
+}
+
+/* Runs on liboomless's thread too: record, the main loop resizes. */
+static void on_budget(int budget, int weight, void *userdata)
+{
+        atomic_store(&pending_budget, budget);
+}
+
+/* What a stage leaves of the cache: all at 0, half at 1, an eighth from 2 on. */
+static size_t stage_target(int stage)
+{
+        return stage >= 2 ? nslots / 8 + 1 : stage == 1 ? nslots / 2 : nslots;
+}
+
+/* The budget's share of the normal size (permille, clamped). */
+static size_t budget_target(int budget)
+{
+        budget = budget < 0 ? 0 : budget > 1000 ? 1000 : budget;
+        return (size_t)((unsigned long long)nslots * (unsigned)budget / 1000);
 }
 
 /* Runs inside the malloc that hit the cap, in our own thread. The cache is consistent at every
@@ -62,7 +85,7 @@ int main(int argc, char **argv)
 {
         size_t cache_mib = 256, value_kib = 64;
         double seconds = 10, grow = 0;
-        int quiet = 0, stage = 0;
+        int quiet = 0, stage = 0, budget = 1000;
         static const struct option opts[] = {
                 { "cache-mib", required_argument, NULL, 'c' }, { "value-kib", required_argument, NULL, 'v' },
                 { "seconds", required_argument, NULL, 's' },   { "grow", required_argument, NULL, 'g' },
@@ -109,7 +132,11 @@ int main(int argc, char **argv)
                 if (oomless_try_on_stage(on_stage, NULL) < 0 ||
                     oomless_try_on_pressure(on_pressure, NULL) < 0)
                         fprintf(stderr, "cache-app: cannot register liboomless callbacks\n");
-                printf("cache-app: liboomless present, stage %d\n", oomless_try_stage());
+                if (oomless_try_on_budget(on_budget, NULL) < 0)
+                        fprintf(stderr, "cache-app: this liboomless has no budget callback\n");
+                budget = oomless_try_budget();
+                target = budget_target(budget) < target ? budget_target(budget) : target;
+                printf("cache-app: liboomless present, stage %d, budget %d\n", oomless_try_stage(), budget);
         } else
                 printf("cache-app: liboomless absent, running without memory cooperation\n");
         fflush(stdout);
@@ -121,19 +148,20 @@ int main(int argc, char **argv)
                 if (t - start >= seconds)
                         break;
                 int s = atomic_exchange(&pending_stage, -1);
-                if (s >= 0 && s != stage) {
-                        if (s >= 2) {
-                                shed(0);
-                                target = nslots / 8 + 1;
-                        } else if (s == 1) {
-                                shed(nslots / 2);
-                                target = nslots / 2;
-                        } else
-                                target = nslots;
-                        printf("cache-app: stage %d -> %d, cache now %zu entries (target %zu)\n", stage, s,
-                               used, target);
+                int b = atomic_exchange(&pending_budget, -1);
+                if ((s >= 0 && s != stage) || (b >= 0 && b != budget)) {
+                        int os = stage, ob = budget;
+                        stage = s >= 0 ? s : stage;
+                        budget = b >= 0 ? b : budget;
+                        /* The stricter of the stage's share and the budget's. */
+                        target = stage_target(stage);
+                        if (budget_target(budget) < target)
+                                target = budget_target(budget);
+                        shed(target);
+                        printf("cache-app: stage %d -> %d, budget %d -> %d, cache now %zu entries (target "
+                               "%zu)\n",
+                               os, stage, ob, budget, used, target);
                         fflush(stdout);
-                        stage = s;
                 }
                 for (int i = 0; i < 1000; i++) {
                         rng ^= rng << 13;
@@ -164,12 +192,12 @@ int main(int argc, char **argv)
                 if (!quiet && t >= next_report) {
                         struct oomless_stats st = { .size = sizeof(st) };
                         if (oomless_try_stats(&st) == 0)
-                                printf("cache-app: stage %d, %zu entries (%zu MiB), heap held %llu MiB, cap "
-                                       "%llu "
-                                       "MiB, cap hits %llu\n",
-                                       stage, used, used * value_size >> 20,
-                                       (unsigned long long)st.held >> 20, (unsigned long long)st.cap >> 20,
-                                       (unsigned long long)st.cap_hits);
+                                printf(
+                                    "cache-app: stage %d, budget %d, %zu entries (%zu MiB), heap held %llu "
+                                    "MiB, cap %llu MiB, cap hits %llu\n",
+                                    stage, budget, used, used * value_size >> 20,
+                                    (unsigned long long)st.held >> 20, (unsigned long long)st.cap >> 20,
+                                    (unsigned long long)st.cap_hits);
                         else
                                 printf("cache-app: %zu entries (%zu MiB)\n", used, used * value_size >> 20);
                         fflush(stdout);

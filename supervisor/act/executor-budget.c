@@ -26,7 +26,8 @@ static void record_published(ActionRunner *r, const PolicyDecision *d, int q, co
         if (q < 0)
                 RECORD(r, d, "failed: %s not published to the control page: %s", what, strerror(-q));
         else
-                RECORD(r, d, "ok: %s published%s", what, r->control ? " to the control page" : " (no control page)");
+                RECORD(r, d, "ok: %s published%s", what,
+                       r->control ? " to the control page" : " (no control page)");
 }
 
 void executor_shed(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s)
