@@ -192,6 +192,10 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
 static void log_budget(const Supervise *s, const char *what)
 {
         const PolicyBudget *b = &s->budget;
+        char failed[16] = "none";
+
+        if (b->failed)
+                snprintf(failed, sizeof(failed), "%u.%u%%", b->failed / 10, b->failed % 10);
 
         log_struct(LOG_LEVEL_NOTICE,
                    LOG_FIELDS(LOG_STR("event", "budget"), LOG_STR("budget_event", what),
@@ -200,9 +204,9 @@ static void log_budget(const Supervise *s, const char *what)
                               LOG_U64("step_permille", b->step), LOG_U64("ceiling_permille", b->ceiling),
                               LOG_U64("failed_permille", b->failed), LOG_U64("steps", b->steps),
                               LOG_BOOL("dry_run", s->dry_run)),
-                   "budget %s: %u.%u%% (%s; step %u.%u%%, ceiling %u.%u%%, last failed %u.%u%%)%s", what,
+                   "budget %s: %u.%u%% (%s; step %u.%u%%, ceiling %u.%u%%, last failed %s)%s", what,
                    b->budget / 10, b->budget % 10, policy_budget_phase_to_string(b->phase), b->step / 10,
-                   b->step % 10, b->ceiling / 10, b->ceiling % 10, b->failed / 10, b->failed % 10,
+                   b->step % 10, b->ceiling / 10, b->ceiling % 10, failed,
                    s->dry_run ? " (dry run: not published)" : "");
 }
 

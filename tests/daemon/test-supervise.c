@@ -331,6 +331,60 @@ TEST(heap_cap)
         s = supervise_free(s);
 }
 
+/* The budget controller fed by supervise_tick(): a shed decision carries the budget, the climb's steps
+ * come back as budget_step once the stage is left (one per recover_every), pressure during the climb
+ * sheds lower, the weight follows its action and its undo, a restart puts everything back. */
+TEST(budget_shed_climb_reentry_reset)
+{
+        _cleanup_(supervise_freep) Supervise *s = new_supervise(
+            "{\"version\": 1, \"sampling_interval\": \"100ms\", \"restart\": {\"mode\": \"always\"},"
+            " \"stages\": [{\"name\": \"shed\", \"ready\": false,"
+            " \"enter\": {\"all\": [{\"memory\": \">= 32M\"}]}, \"exit\": {\"all\": [{\"memory\": \"< "
+            "16M\"}]},"
+            " \"on_enter\": [{\"action\": \"shed\", \"to\": \"40%\", \"recover_every\": \"1s\"},"
+            " {\"action\": \"weight\", \"to\": \"low\"}]}]}",
+            false, true);
+        OomlessSample hi = mem(40 * MIB), lo = mem(8 * MIB);
+        uint64_t now = T0;
+        unsigned steps = 0;
+        SuperviseDecisions d;
+        StatusInfo info = { 0 };
+
+        d = tick_until_stage(s, hi, &now, 1);
+        ASSERT_EQ(d.ds.n, 2);
+        ASSERT_EQ(d.ds.items[0].budget_permille, 400);
+        ASSERT_EQ(supervise_weight(s), POLICY_WEIGHT_LOW);
+        supervise_status(s, now, &info);
+        ASSERT_TRUE(!info.ready && info.budget_valid && info.budget_permille == 400);
+        ASSERT_STREQ(info.budget_phase, "shed");
+
+        d = tick_until_stage(s, lo, &now, 0);
+        ASSERT_EQ(supervise_weight(s), POLICY_WEIGHT_NORMAL);
+        /* 2.5s below the exit threshold: two steps (55%, 70%) */
+        for (uint64_t end = now + 2500 * USEC_PER_MSEC; now < end; now += 100 * USEC_PER_MSEC) {
+                ASSERT_TRUE(supervise_tick(s, &lo, true, now, &d));
+                if (d.budget_step)
+                        steps++;
+        }
+        ASSERT_EQ(steps, 2);
+        ASSERT_TRUE(!d.budget_step); /* the last tick took no step */
+        ASSERT_EQ(supervise_budget(s)->budget, 700);
+
+        /* pressure again at 70%: shed lower, remember what failed */
+        d = tick_until_stage(s, hi, &now, 1);
+        ASSERT_EQ(d.ds.items[0].budget_permille, 300);
+        ASSERT_EQ(supervise_budget(s)->failed, 700);
+        ASSERT_EQ(supervise_budget(s)->ceiling, 550);
+
+        /* a restart: full budget, published as a step */
+        OomlessSample last = lo;
+        uint64_t delay = 0;
+        ASSERT_EQ(supervise_child_exited(s, 1, false, T0, &last, now, &delay, &d), SUPERVISE_RESTART);
+        ASSERT_TRUE(d.budget_step && d.budget_permille == 1000);
+        ASSERT_EQ(supervise_budget(s)->phase, POLICY_BUDGET_NORMAL);
+        ASSERT_EQ(supervise_weight(s), POLICY_WEIGHT_NORMAL);
+}
+
 int main(int argc, char **argv)
 {
         int fd = mkstemp(policy_path), r;
