@@ -368,9 +368,41 @@ TEST(outcomes_of_the_synchronous_kinds)
                 { .a = { .kind = POLICY_ACTION_SCAVENGE },
                   .o = ACTION_OUTCOME_SKIPPED,
                   .part = "no allocator" },
+                { .a = { .kind = POLICY_ACTION_SHED, .shed_permille = 425 },
+                  .o = ACTION_OUTCOME_OK,
+                  .part = "budget 42.5% published (no control page)" },
+                { .a = { .kind = POLICY_ACTION_SHED, .shed_permille = 400 },
+                  .dry_run = true,
+                  .o = ACTION_OUTCOME_WOULD,
+                  .part = "would shed to budget 40%" },
+                { .a = { .kind = POLICY_ACTION_WEIGHT, .weight = 10 },
+                  .o = ACTION_OUTCOME_OK,
+                  .part = "weight 10 published" },
+                { .a = { .kind = POLICY_ACTION_WEIGHT, .weight = 10 },
+                  .dry_run = true,
+                  .o = ACTION_OUTCOME_WOULD,
+                  .part = "would publish weight 10" },
         };
         ASSERT_OK(sd_event_new(&e));
         run_cases(cases, ELEMENTSOF(cases));
+
+        /* the budget and the weight stay normal in dry-run; the climb publishes only for real */
+        Fake fb = fake_new();
+        ActionRunner *rb = runner(&fb, true, true);
+        run_expect(rb, &(PolicyAction){ .kind = POLICY_ACTION_SHED, .shed_permille = 400 },
+                   ACTION_OUTCOME_WOULD, "would");
+        ASSERT_OK(actions_set_budget(rb, 550));
+        ASSERT_EQ(actions_budget(rb), OOMLESS_BUDGET_NORMAL);
+        ASSERT_EQ(actions_weight(rb), OOMLESS_WEIGHT_NORMAL);
+        finish(rb);
+        fb = fake_new();
+        rb = runner(&fb, false, true);
+        run_expect(rb, &(PolicyAction){ .kind = POLICY_ACTION_SHED, .shed_permille = 400 },
+                   ACTION_OUTCOME_OK, "budget 40%");
+        ASSERT_EQ(actions_budget(rb), 400);
+        ASSERT_OK(actions_set_budget(rb, 550));
+        ASSERT_EQ(actions_budget(rb), 550);
+        finish(rb);
 
         /* a refused restart is failed */
         Fake f = fake_new();
