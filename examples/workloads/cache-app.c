@@ -153,14 +153,18 @@ int main(int argc, char **argv)
                         int os = stage, ob = budget;
                         stage = s >= 0 ? s : stage;
                         budget = b >= 0 ? b : budget;
-                        /* The stricter of the stage's share and the budget's. */
+                        /* The stricter of the stage's share and the budget's; stage 2 drops everything
+                         * now and refills up to its eighth. */
                         target = stage_target(stage);
                         if (budget_target(budget) < target)
                                 target = budget_target(budget);
-                        shed(target);
-                        printf("cache-app: stage %d -> %d, budget %d -> %d, cache now %zu entries (target "
-                               "%zu)\n",
-                               os, stage, ob, budget, used, target);
+                        shed(stage >= 2 && os < 2 ? 0 : target);
+                        if (stage != os)
+                                printf("cache-app: stage %d -> %d, cache now %zu entries (target %zu)\n", os,
+                                       stage, used, target);
+                        if (budget != ob)
+                                printf("cache-app: budget %d -> %d, cache now %zu entries (target %zu)\n",
+                                       ob, budget, used, target);
                         fflush(stdout);
                 }
                 for (int i = 0; i < 1000; i++) {
