@@ -5,6 +5,7 @@
  * names, hysteresis between enter and exit, stages ordered from mildest to most severe).
  */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,6 +68,10 @@ static bool cmp_key(const PolicyCmp *c, int *ret_class, uint64_t *ret_value)
         case POLICY_SIGNAL_MEMORY:
         case POLICY_SIGNAL_HEADROOM:
         case POLICY_SIGNAL_HEAP:
+        case POLICY_SIGNAL_WORKING_SET:
+        case POLICY_SIGNAL_ANON:
+        case POLICY_SIGNAL_FILE:
+        case POLICY_SIGNAL_SHMEM:
                 *ret_class = c->size.percent;
                 *ret_value = c->size.percent ? c->size.permyriad : c->size.bytes;
                 return true;
@@ -128,18 +133,55 @@ static bool comparable(const PolicyCmp *a, const PolicyCmp *b, bool same_way, ui
                cmp_key(a, &ca, ret_a) && cmp_key(b, &cb, ret_b) && ca == cb;
 }
 
-/* Hysteresis: an exit threshold must lie strictly on the far side of the enter threshold. */
+/* One unit per signal in a stage: "memory >= 80%" and "memory < 500M" cannot be ordered against each
+ * other, so the hysteresis between them is anyone's guess. The first comparison sets the unit. */
+static void check_units(Parser *ps, const TopCmp *all, size_t n)
+{
+        char b1[96], b2[96];
+
+        for (size_t b = 1; b < n; b++)
+                for (size_t a = 0; a < b; a++) {
+                        const PolicyCmp *x = all[a].cmp, *y = all[b].cmp;
+                        int cx, cy;
+                        uint64_t vx, vy;
+
+                        if (x->signal != y->signal || !policy_signal_is_size(x->signal) ||
+                            !cmp_key(x, &cx, &vx) || !cmp_key(y, &cy, &vy) || cx == cy)
+                                continue;
+                        fmt_cmp(b1, sizeof(b1), y);
+                        fmt_cmp(b2, sizeof(b2), x);
+                        json_error(ps, all[b].path,
+                                   cx ? "give both thresholds as a percent of the limit"
+                                      : "give both thresholds in bytes (K, M, G suffixes)",
+                                   "\"%s\" mixes units with \"%s\" (%s) for the same signal in one stage",
+                                   b1, b2, all[a].path);
+                        break;
+                }
+}
+
+/* Hysteresis: an exit threshold must point away from the enter threshold on the same signal (a ">="
+ * enter wants a "<" or "<=" exit) and lie strictly on the far side of it. An exit on a signal that the
+ * enter bounds only in the same direction never undoes the enter, and is refused. */
 static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *ex, size_t n_ex)
 {
         char b1[96], b2[96];
 
-        for (size_t a = 0; a < n_en; a++)
-                for (size_t b = 0; b < n_ex; b++) {
-                        const PolicyCmp *e = en[a].cmp, *x = ex[b].cmp;
+        for (size_t b = 0; b < n_ex; b++) {
+                const PolicyCmp *x = ex[b].cmp;
+                size_t same_way = SIZE_MAX;
+                bool opposite = false;
+
+                for (size_t a = 0; a < n_en; a++) {
+                        const PolicyCmp *e = en[a].cmp;
                         bool above = policy_op_above(e->op);
                         uint64_t ve, vx;
 
-                        if (!comparable(e, x, false, &ve, &vx) || (above ? vx < ve : vx > ve))
+                        if (comparable(e, x, true, &ve, &vx) && same_way == SIZE_MAX)
+                                same_way = a;
+                        if (!comparable(e, x, false, &ve, &vx))
+                                continue;
+                        opposite = true;
+                        if (above ? vx < ve : vx > ve)
                                 continue;
                         fmt_cmp(b1, sizeof(b1), x);
                         fmt_cmp(b2, sizeof(b2), e);
@@ -152,6 +194,17 @@ static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const To
                             "exit threshold \"%s\" is at or %s the enter threshold \"%s\" (%s)", b1,
                             above ? "above" : "below", b2, en[a].path);
                 }
+                if (opposite || same_way == SIZE_MAX)
+                        continue;
+                fmt_cmp(b1, sizeof(b1), x);
+                fmt_cmp(b2, sizeof(b2), en[same_way].cmp);
+                json_error(ps, ex[b].path,
+                           policy_op_above(x->op)
+                               ? "make the exit point away from the enter: \"<\" or \"<=\" a lower value"
+                               : "make the exit point away from the enter: \">\" or \">=\" a higher value",
+                           "exit threshold \"%s\" points the same way as the enter threshold \"%s\" (%s)",
+                           b1, b2, en[same_way].path);
+        }
 }
 
 /* Ordering: a later stage's threshold on the same signal must be more severe than the previous one's. */
@@ -206,6 +259,13 @@ void validate_stages(Parser *ps, const bool *stage_ok)
                 n_en = top_cmps(&p->stages[i].enter, ep, en, ELEMENTSOF(en));
                 n_ex = top_cmps(&p->stages[i].exit, xp, ex, ELEMENTSOF(ex));
 
+                {
+                        TopCmp both[4 * POLICY_COND_ITEMS_MAX];
+
+                        memcpy(both, en, sizeof(TopCmp) * n_en);
+                        memcpy(both + n_en, ex, sizeof(TopCmp) * n_ex);
+                        check_units(ps, both, n_en + n_ex);
+                }
                 check_hysteresis(ps, en, n_en, ex, n_ex);
                 check_ordering(ps, en, n_en, prev, n_prev);
                 memcpy(prev, en, sizeof(TopCmp) * n_en);
