@@ -133,30 +133,36 @@ static bool comparable(const PolicyCmp *a, const PolicyCmp *b, bool same_way, ui
                cmp_key(a, &ca, ret_a) && cmp_key(b, &cb, ret_b) && ca == cb;
 }
 
-/* One unit per signal in a stage: "memory >= 80%" and "memory < 500M" cannot be ordered against each
- * other, so the hysteresis between them is anyone's guess. The first comparison sets the unit. */
-static void check_units(Parser *ps, const TopCmp *all, size_t n)
+/* An exit comparison must share its unit with some enter comparison on the same signal: "memory < 500M"
+ * cannot be ordered against "memory >= 80%", so the hysteresis between them is anyone's guess. Returns
+ * false when it reported one. */
+static bool check_units(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *x)
 {
         char b1[96], b2[96];
+        size_t other = SIZE_MAX;
+        int cx, ce;
+        uint64_t vx, ve;
 
-        for (size_t b = 1; b < n; b++)
-                for (size_t a = 0; a < b; a++) {
-                        const PolicyCmp *x = all[a].cmp, *y = all[b].cmp;
-                        int cx, cy;
-                        uint64_t vx, vy;
-
-                        if (x->signal != y->signal || !policy_signal_is_size(x->signal) ||
-                            !cmp_key(x, &cx, &vx) || !cmp_key(y, &cy, &vy) || cx == cy)
-                                continue;
-                        fmt_cmp(b1, sizeof(b1), y);
-                        fmt_cmp(b2, sizeof(b2), x);
-                        json_error(ps, all[b].path,
-                                   cx ? "give both thresholds as a percent of the limit"
-                                      : "give both thresholds in bytes (K, M, G suffixes)",
-                                   "\"%s\" mixes units with \"%s\" (%s) for the same signal in one stage",
-                                   b1, b2, all[a].path);
-                        break;
-                }
+        if (!policy_signal_is_size(x->cmp->signal) || !cmp_key(x->cmp, &cx, &vx))
+                return true;
+        for (size_t a = 0; a < n_en; a++) {
+                if (en[a].cmp->signal != x->cmp->signal || !cmp_key(en[a].cmp, &ce, &ve))
+                        continue;
+                if (ce == cx)
+                        return true;
+                if (other == SIZE_MAX)
+                        other = a;
+        }
+        if (other == SIZE_MAX)
+                return true;
+        fmt_cmp(b1, sizeof(b1), x->cmp);
+        fmt_cmp(b2, sizeof(b2), en[other].cmp);
+        json_error(ps, x->path,
+                   cx ? "give the exit in bytes like the enter (K, M, G suffixes)"
+                      : "give the exit as a percent of the limit like the enter",
+                   "exit threshold \"%s\" mixes units with the enter threshold \"%s\" (%s)", b1, b2,
+                   en[other].path);
+        return false;
 }
 
 /* Hysteresis: an exit threshold must point away from the enter threshold on the same signal (a ">="
@@ -171,6 +177,8 @@ static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const To
                 size_t same_way = SIZE_MAX;
                 bool opposite = false;
 
+                if (!check_units(ps, en, n_en, &ex[b]))
+                        continue;
                 for (size_t a = 0; a < n_en; a++) {
                         const PolicyCmp *e = en[a].cmp;
                         bool above = policy_op_above(e->op);
@@ -259,13 +267,6 @@ void validate_stages(Parser *ps, const bool *stage_ok)
                 n_en = top_cmps(&p->stages[i].enter, ep, en, ELEMENTSOF(en));
                 n_ex = top_cmps(&p->stages[i].exit, xp, ex, ELEMENTSOF(ex));
 
-                {
-                        TopCmp both[4 * POLICY_COND_ITEMS_MAX];
-
-                        memcpy(both, en, sizeof(TopCmp) * n_en);
-                        memcpy(both + n_en, ex, sizeof(TopCmp) * n_ex);
-                        check_units(ps, both, n_en + n_ex);
-                }
                 check_hysteresis(ps, en, n_en, ex, n_ex);
                 check_ordering(ps, en, n_en, prev, n_prev);
                 memcpy(prev, en, sizeof(TopCmp) * n_en);
