@@ -5,21 +5,44 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
 
-int instance_leaf_name(char *buf, size_t size, pid_t pid, const char *role)
+void instance_id_new(InstanceId *ret)
 {
-        int n = role ? snprintf(buf, size, INSTANCE_LEAF_PREFIX "%d-%s", (int)pid, role)
-                     : snprintf(buf, size, INSTANCE_LEAF_PREFIX "%d", (int)pid);
+        uint32_t nonce = 0;
+        struct timespec ts;
+
+        if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) != (ssize_t)sizeof(nonce)) {
+                /* Early boot without entropy: the clock still tells two starts apart. */
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                nonce = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u;
+        }
+        *ret = (InstanceId){ .pid = getpid(), .nonce = nonce };
+}
+
+int instance_leaf_name(char *buf, size_t size, const InstanceId *id, const char *role)
+{
+        int n = role ? snprintf(buf, size, INSTANCE_LEAF_PREFIX "%d-%08" PRIx32 "-%s", (int)id->pid,
+                                id->nonce, role)
+                     : snprintf(buf, size, INSTANCE_LEAF_PREFIX "%d-%08" PRIx32, (int)id->pid, id->nonce);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int instance_rundir_name(char *buf, size_t size, const InstanceId *id)
+{
+        int n = snprintf(buf, size, "%d-%08" PRIx32, (int)id->pid, id->nonce);
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -40,6 +63,17 @@ static int parse_pid(const char *s, pid_t *ret_pid, const char **ret_end)
         return 0;
 }
 
+/* Skips "-<8 lowercase hex>" at s, the nonce; s itself when there is none. */
+static const char *skip_nonce(const char *s)
+{
+        if (*s != '-')
+                return s;
+        for (int i = 1; i <= 8; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return s;
+        return s + 9;
+}
+
 int instance_leaf_name_parse(const char *name, pid_t *ret_pid)
 {
         const char *end;
@@ -49,6 +83,7 @@ int instance_leaf_name_parse(const char *name, pid_t *ret_pid)
                 return -EINVAL;
         if (parse_pid(name + STRLEN(INSTANCE_LEAF_PREFIX), &pid, &end) < 0)
                 return -EINVAL;
+        end = skip_nonce(end);
         /* The roles instance_leaf_name() is given (cgroup-v2.c); anything else is not ours. */
         if (*end && !streq(end, "-supervisor") && !streq(end, "-workload"))
                 return -EINVAL;
@@ -61,7 +96,7 @@ int instance_rundir_name_parse(const char *name, pid_t *ret_pid)
         const char *end;
         pid_t pid;
 
-        if (parse_pid(name, &pid, &end) < 0 || *end)
+        if (parse_pid(name, &pid, &end) < 0 || *skip_nonce(end))
                 return -EINVAL;
         *ret_pid = pid;
         return 0;

@@ -1,21 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /* What one oomless instance leaves on the system and how a later instance tells a live one's from a
- * dead one's: the one place that builds and parses the names (cgroup leaves "oomless-<pid>" and
- * "oomless-<pid>-<role>", runtime directories "<pid>"), and the lock a live instance holds on each
- * directory it created. */
+ * dead one's: the one place that builds and parses the names, and the lock a live instance holds on
+ * each directory it created. An instance is named by its pid and a random 32-bit nonce, because two
+ * instances may share a pid (each PID 1 of its own container) and a cgroup parent or a runtime
+ * directory: cgroup leaves "oomless-<pid>-<8 hex>" and "oomless-<pid>-<8 hex>-<role>", runtime
+ * directories "<pid>-<8 hex>". The names of older versions ("oomless-<pid>", "oomless-<pid>-<role>",
+ * "<pid>") are still parsed, so their leftovers are swept too. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define INSTANCE_LEAF_PREFIX "oomless-"
+/* How many fresh nonces a creator tries when a name exists already (never reused). */
+#define INSTANCE_NAME_TRIES 8
 
-/* "oomless-<pid>" (role NULL) or "oomless-<pid>-<role>" into buf. -ENAMETOOLONG when it does not fit. */
-int instance_leaf_name(char *buf, size_t size, pid_t pid, const char *role);
-/* The pid a leaf name carries: 0, or -EINVAL when the name is not one instance_leaf_name() makes. */
+typedef struct InstanceId {
+        pid_t pid;
+        uint32_t nonce;
+} InstanceId;
+
+/* Our pid and a fresh random nonce (getrandom, never blocking; the clock when it has no entropy yet). */
+void instance_id_new(InstanceId *ret);
+
+/* "oomless-<pid>-<nonce>" (role NULL) or "oomless-<pid>-<nonce>-<role>" into buf. -ENAMETOOLONG when it
+ * does not fit. */
+int instance_leaf_name(char *buf, size_t size, const InstanceId *id, const char *role);
+/* The pid a leaf name carries (new or old form): 0, or -EINVAL when the name is not ours. */
 int instance_leaf_name_parse(const char *name, pid_t *ret_pid);
-/* The runtime directory's "<pid>": 0, or -EINVAL. */
+/* The runtime directory's "<pid>-<nonce>" into buf; -ENAMETOOLONG. */
+int instance_rundir_name(char *buf, size_t size, const InstanceId *id);
+/* The pid a runtime directory name carries ("<pid>-<nonce>" or the old "<pid>"): 0, or -EINVAL. */
 int instance_rundir_name_parse(const char *name, pid_t *ret_pid);
 
 /* Takes the instance lock on a directory fd (flock LOCK_EX, not waiting). A live instance holds it on

@@ -18,6 +18,10 @@ const char *const policy_cmp_keys[] = {
         "memory",
         "headroom",
         "heap",
+        "working_set",
+        "anon",
+        "file",
+        "shmem",
         "psi.some.avg10",
         "psi.some.avg60",
         "psi.full.avg10",
@@ -38,6 +42,22 @@ static_assert(ELEMENTSOF(policy_cmp_keys) == _POLICY_SIGNAL_MAX + 4, "every sign
 const char *policy_signal_to_string(PolicySignal s)
 {
         return s >= 0 && s < _POLICY_SIGNAL_MAX ? policy_cmp_keys[s] : NULL;
+}
+
+bool policy_signal_is_size(PolicySignal s)
+{
+        switch (s) {
+        case POLICY_SIGNAL_MEMORY:
+        case POLICY_SIGNAL_HEADROOM:
+        case POLICY_SIGNAL_HEAP:
+        case POLICY_SIGNAL_WORKING_SET:
+        case POLICY_SIGNAL_ANON:
+        case POLICY_SIGNAL_FILE:
+        case POLICY_SIGNAL_SHMEM:
+                return true;
+        default:
+                return false;
+        }
 }
 
 /* In PolicyActionKind order: the grammar reads a kind as its index here. */
@@ -318,7 +338,7 @@ char *policy_format_size_spec(char *buf, size_t len, const SizeSpec *s)
                         return buf;
                 }
         }
-        snprintf(buf, len, "%" PRIu64, s->bytes);
+        snprintf(buf, len, "%" PRIu64 "B", s->bytes); /* a bare number is refused in conditions */
         return buf;
 }
 

@@ -244,6 +244,14 @@ static bool cmp_true(const Policy *p, const PolicyState *s, const PolicyCmp *c, 
                 if (!x->heap_valid)
                         return false;
                 return compare_size(x->heap_held, c, x->heap_cap);
+        case POLICY_SIGNAL_WORKING_SET:
+                return compare_size(x->current - MIN(x->inactive_file, x->current), c, x->limit);
+        case POLICY_SIGNAL_ANON:
+                return compare_size(x->anon, c, x->limit);
+        case POLICY_SIGNAL_FILE:
+                return compare_size(x->file, c, x->limit);
+        case POLICY_SIGNAL_SHMEM:
+                return compare_size(x->shmem, c, x->limit);
         case POLICY_SIGNAL_SOME10:
                 return compare_psi(x->psi_valid, x->psi_some.avg10, c);
         case POLICY_SIGNAL_SOME60:

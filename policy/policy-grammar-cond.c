@@ -173,6 +173,22 @@ static bool parse_event_count(Parser *ps, const char *v, const char *path, Polic
         return true;
 }
 
+/* "80", "12.5": digits with no unit, ambiguous for a size signal (bytes? percent?). */
+static bool is_bare_number(const char *s)
+{
+        size_t n = strspn(s, "0123456789");
+
+        if (n == 0)
+                return false;
+        if (s[n] == '.') {
+                size_t f = strspn(s + n + 1, "0123456789");
+                if (f == 0)
+                        return false;
+                n += 1 + f;
+        }
+        return s[n] == '\0';
+}
+
 /* "OP VALUE", the value read according to c->signal; key is the signal as written, for messages. */
 static bool parse_cmp_value(Parser *ps, const char *key, const char *s, const char *path, PolicyCmp *c)
 {
@@ -187,8 +203,27 @@ static bool parse_cmp_value(Parser *ps, const char *key, const char *s, const ch
         case POLICY_SIGNAL_MEMORY:
         case POLICY_SIGNAL_HEADROOM:
         case POLICY_SIGNAL_HEAP:
+        case POLICY_SIGNAL_WORKING_SET:
+        case POLICY_SIGNAL_ANON:
+        case POLICY_SIGNAL_FILE:
+        case POLICY_SIGNAL_SHMEM:
                 if (!*v) {
                         json_error(ps, path, op_hint, "missing value after the operator in \"%s\"", s);
+                        return false;
+                }
+                if (is_bare_number(v)) {
+                        char hint[160];
+
+                        if (strchr(v, '.'))
+                                snprintf(hint, sizeof(hint),
+                                         "did you mean \"%.20s%%\" (of the limit) or \"%.20sM\"?", v, v);
+                        else
+                                snprintf(hint, sizeof(hint),
+                                         "did you mean \"%.20s%%\" (of the limit) or \"%.20sM\"? Write "
+                                         "\"%.20sB\" "
+                                         "for bytes",
+                                         v, v, v);
+                        json_error(ps, path, hint, "%s %s has no unit", key, v);
                         return false;
                 }
                 return json_parse_size(ps, v, path, key, true, false, &c->size);

@@ -99,6 +99,10 @@ static void print_cond_node(Printer *pr, const Policy *p, cJSON *arr, const Poli
         case POLICY_SIGNAL_MEMORY:
         case POLICY_SIGNAL_HEADROOM:
         case POLICY_SIGNAL_HEAP:
+        case POLICY_SIGNAL_WORKING_SET:
+        case POLICY_SIGNAL_ANON:
+        case POLICY_SIGNAL_FILE:
+        case POLICY_SIGNAL_SHMEM:
                 snprintf(v, sizeof(v), "%s %s", policy_op_to_string(m->op),
                          policy_format_size_spec(b, sizeof(b), &m->size));
                 break;

@@ -5,6 +5,7 @@
  * names, hysteresis between enter and exit, stages ordered from mildest to most severe).
  */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,10 @@ static bool cmp_key(const PolicyCmp *c, int *ret_class, uint64_t *ret_value)
         case POLICY_SIGNAL_MEMORY:
         case POLICY_SIGNAL_HEADROOM:
         case POLICY_SIGNAL_HEAP:
+        case POLICY_SIGNAL_WORKING_SET:
+        case POLICY_SIGNAL_ANON:
+        case POLICY_SIGNAL_FILE:
+        case POLICY_SIGNAL_SHMEM:
                 *ret_class = c->size.percent;
                 *ret_value = c->size.percent ? c->size.permyriad : c->size.bytes;
                 return true;
@@ -130,18 +135,63 @@ static bool comparable(const PolicyCmp *a, const PolicyCmp *b, bool same_way, ui
                cmp_key(a, &ca, ret_a) && cmp_key(b, &cb, ret_b) && ca == cb;
 }
 
-/* Hysteresis: an exit threshold must lie strictly on the far side of the enter threshold. */
+/* An exit comparison must share its unit with some enter comparison on the same signal: "memory < 500M"
+ * cannot be ordered against "memory >= 80%", so the hysteresis between them is anyone's guess. Returns
+ * false when it reported one. */
+static bool check_units(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *x)
+{
+        char b1[96], b2[96];
+        size_t other = SIZE_MAX;
+        int cx, ce;
+        uint64_t vx, ve;
+
+        if (!policy_signal_is_size(x->cmp->signal) || !cmp_key(x->cmp, &cx, &vx))
+                return true;
+        for (size_t a = 0; a < n_en; a++) {
+                if (en[a].cmp->signal != x->cmp->signal || !cmp_key(en[a].cmp, &ce, &ve))
+                        continue;
+                if (ce == cx)
+                        return true;
+                if (other == SIZE_MAX)
+                        other = a;
+        }
+        if (other == SIZE_MAX)
+                return true;
+        fmt_cmp(b1, sizeof(b1), x->cmp);
+        fmt_cmp(b2, sizeof(b2), en[other].cmp);
+        json_error(ps, x->path,
+                   cx ? "give the exit in bytes like the enter (K, M, G suffixes)"
+                      : "give the exit as a percent of the limit like the enter",
+                   "exit threshold \"%s\" mixes units with the enter threshold \"%s\" (%s)", b1, b2,
+                   en[other].path);
+        return false;
+}
+
+/* Hysteresis: an exit threshold must point away from the enter threshold on the same signal (a ">="
+ * enter wants a "<" or "<=" exit) and lie strictly on the far side of it. An exit on a signal that the
+ * enter bounds only in the same direction never undoes the enter, and is refused. */
 static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const TopCmp *ex, size_t n_ex)
 {
         char b1[96], b2[96];
 
-        for (size_t a = 0; a < n_en; a++)
-                for (size_t b = 0; b < n_ex; b++) {
-                        const PolicyCmp *e = en[a].cmp, *x = ex[b].cmp;
+        for (size_t b = 0; b < n_ex; b++) {
+                const PolicyCmp *x = ex[b].cmp;
+                size_t same_way = SIZE_MAX;
+                bool opposite = false;
+
+                if (!check_units(ps, en, n_en, &ex[b]))
+                        continue;
+                for (size_t a = 0; a < n_en; a++) {
+                        const PolicyCmp *e = en[a].cmp;
                         bool above = policy_op_above(e->op);
                         uint64_t ve, vx;
 
-                        if (!comparable(e, x, false, &ve, &vx) || (above ? vx < ve : vx > ve))
+                        if (comparable(e, x, true, &ve, &vx) && same_way == SIZE_MAX)
+                                same_way = a;
+                        if (!comparable(e, x, false, &ve, &vx))
+                                continue;
+                        opposite = true;
+                        if (above ? vx < ve : vx > ve)
                                 continue;
                         fmt_cmp(b1, sizeof(b1), x);
                         fmt_cmp(b2, sizeof(b2), e);
@@ -154,6 +204,17 @@ static void check_hysteresis(Parser *ps, const TopCmp *en, size_t n_en, const To
                             "exit threshold \"%s\" is at or %s the enter threshold \"%s\" (%s)", b1,
                             above ? "above" : "below", b2, en[a].path);
                 }
+                if (opposite || same_way == SIZE_MAX)
+                        continue;
+                fmt_cmp(b1, sizeof(b1), x);
+                fmt_cmp(b2, sizeof(b2), en[same_way].cmp);
+                json_error(ps, ex[b].path,
+                           policy_op_above(x->op)
+                               ? "make the exit point away from the enter: \"<\" or \"<=\" a lower value"
+                               : "make the exit point away from the enter: \">\" or \">=\" a higher value",
+                           "exit threshold \"%s\" points the same way as the enter threshold \"%s\" (%s)",
+                           b1, b2, en[same_way].path);
+        }
 }
 
 /* Ordering: a later stage's threshold on the same signal must be more severe than the previous one's. */

@@ -103,6 +103,10 @@ typedef enum PolicySignal {
         POLICY_SIGNAL_MEMORY,      /* sample.current; bytes or % of sample.limit */
         POLICY_SIGNAL_HEADROOM,    /* sample.limit - sample.current; bytes or % of sample.limit */
         POLICY_SIGNAL_HEAP,        /* sample.heap_held; bytes or % of sample.heap_cap */
+        POLICY_SIGNAL_WORKING_SET, /* sample.current - sample.inactive_file (floor 0); bytes or % */
+        POLICY_SIGNAL_ANON,        /* sample.anon; bytes or % of sample.limit */
+        POLICY_SIGNAL_FILE,        /* sample.file (page cache); bytes or % of sample.limit */
+        POLICY_SIGNAL_SHMEM,       /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
         POLICY_SIGNAL_SOME10,      /* psi some avg10, percent */
         POLICY_SIGNAL_SOME60,      /* psi some avg60 */
         POLICY_SIGNAL_FULL10,      /* psi full avg10 */
@@ -119,6 +123,8 @@ typedef enum PolicySignal {
 
 /* The JSON key naming a signal ("memory", "psi.full.avg10", "events.max", "psi_trigger", ...). */
 const char *policy_signal_to_string(PolicySignal s);
+/* Whether the signal is a size: bytes ("512M", "100B") or a percent ("80%"), never a bare number. */
+bool policy_signal_is_size(PolicySignal s);
 
 /* A kernel PSI trigger the supervisor must arm on the workload's memory.pressure file. Its index in
  * policy_psi_trigger() is the index into OomlessSample.psi_trigger_fired[]. */

@@ -61,7 +61,7 @@ struct oomless_control_sup {
         uint64_t reserved[9];
 };
 
-#define OOMLESS_SUP_F_DRY_RUN   (1u << 0) /* the policy only logs; the app may still read the stage */
+#define OOMLESS_SUP_F_DRY_RUN   (1u << 0) /* dry-run: the policy only logs; the stage stays 0 */
 #define OOMLESS_SUP_F_BUDGET    (1u << 1) /* v2: budget_permille and weight are published */
 #define OOMLESS_SUP_F_NOT_READY (1u << 2) /* v2: the stage declared "ready": false */
 

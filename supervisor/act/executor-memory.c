@@ -18,15 +18,15 @@ void executor_notify(ActionRunner *r, const PolicyDecision *d, const OomlessSamp
         unsigned stage = r->stage, prev = r->prev_stage;
         int q;
 
-        r->published_stage = stage;
-        q = runner_publish(r);
         if (r->dry_run) {
-                /* The page still carries the stage with the dry-run flag, which tells the app that the
-                 * policy only observes; the manager's watchers are left alone. */
+                /* Dry-run changes nothing for the workload: the page keeps stage 0 (its flag says
+                 * dry-run), the app's callbacks and the pressure watchers hear nothing. */
                 RECORD(r, d, "would: would notify the workload of stage %u (%s)", stage,
                        runner_stage_name(r, stage));
                 return;
         }
+        r->published_stage = stage;
+        q = runner_publish(r);
         if (r->cb.stage_notified)
                 r->cb.stage_notified(r->cb.userdata, stage, prev);
         if (q < 0)

@@ -398,6 +398,11 @@ void actions_set_policy(ActionRunner *r, const Policy *p)
 void actions_set_dry_run(ActionRunner *r, bool dry_run)
 {
         r->dry_run = dry_run;
+        /* A reload into dry-run takes back what the policy had published: the stage stays 0. */
+        if (dry_run && r->published_stage > 0) {
+                r->published_stage = 0;
+                (void)runner_publish(r);
+        }
 }
 
 int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark)

@@ -59,6 +59,24 @@ static int parse_size_spec_opt(const char *cmd, const char *opt, const char *v, 
         return 0;
 }
 
+/* --memory-max and --memory-high below this leave no room for the supervisor's own sampling, a shell or
+ * the dynamic loader: the workload would be killed or throttled at once. */
+#define CLI_LIMIT_FLOOR (UINT64_C(4) << 20)
+
+static int parse_limit_opt(const char *cmd, const char *opt, const char *v, SizeSpec *ret)
+{
+        if (parse_size_spec_opt(cmd, opt, v, ret) < 0)
+                return -1;
+        if (!ret->percent && ret->bytes < CLI_LIMIT_FLOOR) {
+                fprintf(stderr,
+                        "oomless %s: %s: %s is below the 4M minimum: the workload would be killed or "
+                        "throttled at once; give at least 4M (sizes take a K, M, G suffix)\n",
+                        cmd, opt, v);
+                return -1;
+        }
+        return 0;
+}
+
 static int parse_duration_opt(const char *cmd, const char *opt, const char *v, bool allow_zero,
                               uint64_t *ret)
 {
@@ -145,11 +163,11 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 }
                 case OPT_MEMORY_MAX:
-                        if (parse_size_spec_opt(cmd, "--memory-max", optarg, &cfg->cg.memory_max) < 0)
+                        if (parse_limit_opt(cmd, "--memory-max", optarg, &cfg->cg.memory_max) < 0)
                                 return -1;
                         break;
                 case OPT_MEMORY_HIGH:
-                        if (parse_size_spec_opt(cmd, "--memory-high", optarg, &cfg->cg.memory_high) < 0)
+                        if (parse_limit_opt(cmd, "--memory-high", optarg, &cfg->cg.memory_high) < 0)
                                 return -1;
                         break;
                 case OPT_MEMORY_SWAP_MAX:

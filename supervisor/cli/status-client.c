@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "instance.h"
 #include "log.h"
 #include "status.h"
 #include "units.h"
@@ -85,34 +86,43 @@ static bool pid_alive(pid_t pid)
         return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-/* Instances are <runtime>/<pid>/status.sock whose pid still runs (a SIGKILLed oomless leaves a
- * stale directory behind that must not count). */
-static int find_instances(const char *runtime_dir, pid_t **ret, size_t *ret_n)
+/* One instance found in the runtime directory: its pid and its directory's name. */
+typedef struct Instance {
+        pid_t pid;
+        char name[64];
+} Instance;
+
+/* Instances are <runtime>/<name>/status.sock, <name> as instance.h makes it ("<pid>-<nonce>", or the
+ * old "<pid>"), whose pid still runs (a SIGKILLed oomless leaves a stale directory behind that must not
+ * count); only_pid > 0 keeps those of that pid (two may share it, each PID 1 of its container). */
+static int find_instances(const char *runtime_dir, pid_t only_pid, Instance **ret, size_t *ret_n)
 {
         _cleanup_closedir_ DIR *d = opendir(runtime_dir);
-        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ Instance *found = NULL;
         size_t n = 0;
 
         if (!d)
                 return negative_errno();
         for (struct dirent *de; (de = readdir(d));) {
-                char *end;
-                if (!isdigit((unsigned char)de->d_name[0]))
+                pid_t pid;
+                if (instance_rundir_name_parse(de->d_name, &pid) < 0 ||
+                    strlen(de->d_name) >= sizeof(found->name))
                         continue;
-                long v = strtol(de->d_name, &end, 10);
-                if (*end || v <= 0 || v > INT32_MAX)
+                if (only_pid > 0 && pid != only_pid)
                         continue;
                 char p[4096];
                 snprintf(p, sizeof(p), "%s/%s/" STATUS_SOCKET_NAME, runtime_dir, de->d_name);
-                if (access(p, F_OK) < 0 || !pid_alive((pid_t)v))
+                if (access(p, F_OK) < 0 || !pid_alive(pid))
                         continue;
-                pid_t *np = realloc(pids, (n + 1) * sizeof(*pids));
-                if (!np)
+                Instance *nf = realloc(found, (n + 1) * sizeof(*found));
+                if (!nf)
                         return -ENOMEM;
-                pids = np;
-                pids[n++] = (pid_t)v;
+                found = nf;
+                found[n].pid = pid;
+                snprintf(found[n].name, sizeof(found[n].name), "%s", de->d_name);
+                n++;
         }
-        *ret = TAKE_PTR(pids);
+        *ret = TAKE_PTR(found);
         *ret_n = n;
         return 0;
 }
@@ -280,10 +290,12 @@ void status_print_human(FILE *f, const cJSON *root)
         fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
         fprintf(f, "  tier:    %s\n", get_str(s2, sizeof(s2), root, "tier"));
         fprintf(f, "  leaf:    %s\n", get_str(s3, sizeof(s3), root, "leaf"));
-        fprintf(f, "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s\n",
-                fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
-                fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
-                fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"));
+        fprintf(
+            f, "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s, shmem %s\n",
+            fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
+            fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
+            fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"),
+            fmt_bytes(h, sizeof(h), mem, "shmem"));
         if (cJSON_IsObject(psi)) {
                 const cJSON *so = field(psi, "some"), *fu = field(psi, "full");
                 fprintf(f, "  psi:     some %s/%s, full %s/%s (avg10/avg60)\n",
@@ -337,14 +349,15 @@ static void print_brief(FILE *f, pid_t pid, const cJSON *root)
 }
 
 /* Reads and parses one instance's document; errors are logged, naming the socket. */
-static int fetch(const char *runtime_dir, pid_t pid, cJSON **ret)
+static int fetch(const char *runtime_dir, const Instance *in, cJSON **ret)
 {
+        pid_t pid = in->pid;
         _cleanup_free_ char *doc = NULL;
         char path[4096];
         cJSON *root;
         int r;
 
-        snprintf(path, sizeof(path), "%s/%d/" STATUS_SOCKET_NAME, runtime_dir, (int)pid);
+        snprintf(path, sizeof(path), "%s/%s/" STATUS_SOCKET_NAME, runtime_dir, in->name);
         r = read_status(path, &doc);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the status of oomless %d from %s: %m", (int)pid,
@@ -369,38 +382,47 @@ static void print_json(const cJSON *root)
                 printf("%s\n", text);
 }
 
+/* Prints one instance's document; 0, or 1 when it did not answer. */
+static int status_one(const char *runtime_dir, const Instance *in, bool json)
+{
+        cJSON *root = NULL;
+
+        if (fetch(runtime_dir, in, &root) < 0)
+                return 1;
+        if (json)
+                print_json(root);
+        else
+                status_print_human(stdout, root);
+        cJSON_Delete(root);
+        return 0;
+}
+
 int status_client(const char *runtime_dir, pid_t pid, bool json)
 {
-        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ Instance *found = NULL;
         size_t n = 0, answered = 0;
         cJSON *arr = NULL;
         int r;
 
-        if (pid > 0) {
-                cJSON *root = NULL;
-                if (fetch(runtime_dir, pid, &root) < 0)
-                        return 1;
-                if (json)
-                        print_json(root);
-                else
-                        status_print_human(stdout, root);
-                cJSON_Delete(root);
-                return 0;
-        }
-
-        r = find_instances(runtime_dir, &pids, &n);
+        r = find_instances(runtime_dir, pid, &found, &n);
         if (r < 0 && r != -ENOENT) {
                 log_error_errno(r, "Cannot read the runtime directory %s: %m", runtime_dir);
                 return 1;
         }
         if (n == 0) {
-                log_error("No running oomless found in %s (set --runtime-dir or $OOMLESS_RUNTIME_DIR "
-                          "to the one it uses).",
-                          runtime_dir);
+                if (pid > 0)
+                        log_error("No running oomless with pid %d found in %s (set --runtime-dir or "
+                                  "$OOMLESS_RUNTIME_DIR to the one it uses).",
+                                  (int)pid, runtime_dir);
+                else
+                        log_error(
+                            "No running oomless found in %s (set --runtime-dir or $OOMLESS_RUNTIME_DIR "
+                            "to the one it uses).",
+                            runtime_dir);
                 return 1;
         }
         if (n == 1)
-                return status_client(runtime_dir, pids[0], json);
+                return status_one(runtime_dir, &found[0], json);
 
         /* Several: a list (text) or an array of the documents (JSON); one that does not answer is
          * reported on stderr and left out. */
@@ -412,13 +434,13 @@ int status_client(const char *runtime_dir, pid_t pid, bool json)
                 printf("%zu instances in %s:\n", n, runtime_dir);
         for (size_t i = 0; i < n; i++) {
                 cJSON *root = NULL;
-                if (fetch(runtime_dir, pids[i], &root) < 0)
+                if (fetch(runtime_dir, &found[i], &root) < 0)
                         continue;
                 answered++;
                 if (json)
                         cJSON_AddItemToArray(arr, root);
                 else {
-                        print_brief(stdout, pids[i], root);
+                        print_brief(stdout, found[i].pid, root);
                         cJSON_Delete(root);
                 }
         }

@@ -318,6 +318,27 @@ static int start_attach(Manager *m)
 
 static int manager_run_loop(Manager *m);
 
+/* Options that the tier in force cannot carry out are errors, not silently ignored: --memory-max needs
+ * a writable leaf (v2, v1), --memory-limit stands in for a cgroup limit on the others (observe, none). */
+static int check_tier_options(const ManagerConfig *cfg, CgTier tier)
+{
+        bool writable = tier == CG_TIER_V2 || tier == CG_TIER_V1;
+
+        if (cfg->cg.memory_max.set && !writable)
+                return log_error_errno(
+                    -EINVAL,
+                    "--memory-max does not apply to tier %s (no writable cgroup leaf); give the "
+                    "limit with --memory-limit, or run where cgroupfs is writable",
+                    cg_tier_to_string(tier));
+        if (cfg->cg.tree_limit && cfg->cg.tree_limit != UINT64_MAX && writable)
+                return log_error_errno(
+                    -EINVAL,
+                    "--memory-limit does not apply to tier %s, which reads the cgroup's own "
+                    "limit; use --memory-max to set one",
+                    cg_tier_to_string(tier));
+        return 0;
+}
+
 int manager_new(const ManagerConfig *cfg, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -355,6 +376,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return log_error_errno(r, "Cannot set up the cgroup: %m");
         }
         log_info("%s", cg_describe(m->cg));
+        r = check_tier_options(cfg, cg_tier(m->cg));
+        if (r < 0)
+                return r;
         r = sampler_new(m->cg, NULL, &m->sampler);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the sampler: %m");
@@ -379,6 +403,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return r;
 
         m->interval_usec = cfg->interval_usec ?: supervise_interval(m->supervise) ?: MANAGER_DEFAULT_INTERVAL_USEC;
+        if (cfg->interval_usec && cfg->interval_usec != supervise_interval(m->supervise))
+                log_info("Sampling every %" PRIu64 "ms (--interval), not the policy's %" PRIu64 "ms.",
+                         m->interval_usec / USEC_PER_MSEC, supervise_interval(m->supervise) / USEC_PER_MSEC);
 
         r = manager_setup_acting(m);
         if (r < 0)

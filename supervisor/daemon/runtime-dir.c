@@ -159,50 +159,6 @@ static void sweep_leftovers(RuntimeDir *rd, const char *base)
         }
 }
 
-/* Whatever is under our own name: a leftover of an instance with our pid (from another boot, or
- * another pid namespace), or something planted there. */
-static int clear_own_name(RuntimeDir *rd, const char *base)
-{
-        _cleanup_close_ int dfd = -EBADF;
-        struct stat st;
-        int r;
-
-        if (fstatat(rd->base_fd, rd->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT
-                           ? 0
-                           : log_error_errno(negative_errno(), "Cannot stat %s/%s: %m", base, rd->name);
-        if (st.st_uid != geteuid())
-                /* Only possible in a sticky shared directory, where we could not remove it anyway. */
-                return log_error_errno(-EEXIST,
-                                       "Refusing to start: %s/%s exists and belongs to uid %u; oomless "
-                                       "removes only what is its own. Remove it, or use another "
-                                       "--runtime-dir.",
-                                       base, rd->name, (unsigned)st.st_uid);
-        if (!S_ISDIR(st.st_mode)) {
-                /* unlinkat() without AT_REMOVEDIR removes a symlink itself, never what it points to. */
-                if (unlinkat(rd->base_fd, rd->name, 0) < 0 && errno != ENOENT)
-                        return log_error_errno(negative_errno(), "Cannot remove %s/%s: %m", base, rd->name);
-                log_warning("%s/%s was not a directory (%s); removed it, and nothing it pointed to.", base,
-                            rd->name, S_ISLNK(st.st_mode) ? "a symlink" : "a file");
-                return 0;
-        }
-        dfd = openat(rd->base_fd, rd->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-                return log_error_errno(negative_errno(), "Cannot open %s/%s: %m", base, rd->name);
-        if (instance_lock(dfd) == -EWOULDBLOCK)
-                return log_error_errno(-EBUSY,
-                                       "Refusing to start: %s/%s belongs to a running oomless with the same "
-                                       "pid in another pid namespace. Give each namespace its own "
-                                       "--runtime-dir.",
-                                       base, rd->name);
-        r = remove_instance_dir(rd->base_fd, rd->name, dfd);
-        if (r < 0)
-                return log_error_errno(r, "Cannot remove %s/%s, left by a previous oomless with pid %s: %m",
-                                       base, rd->name, rd->name);
-        log_info("Removed %s/%s, left behind by a previous oomless with pid %s.", base, rd->name, rd->name);
-        return 0;
-}
-
 int runtime_dir_create(const char *runtime_dir, RuntimeDir **ret)
 {
         _cleanup_(runtime_dir_freep) RuntimeDir *rd = NULL;
@@ -228,19 +184,28 @@ int runtime_dir_create(const char *runtime_dir, RuntimeDir **ret)
         r = check_base(rd->base_fd, runtime_dir);
         if (r < 0)
                 return r;
-        snprintf(rd->name, sizeof(rd->name), "%d", (int)getpid());
-        if (asprintf(&rd->path, "%s/%s", runtime_dir, rd->name) < 0) {
-                rd->path = NULL;
-                return log_error_errno(-ENOMEM, "Out of memory");
-        }
-
-        r = clear_own_name(rd, runtime_dir);
-        if (r < 0)
-                return r;
+        /* Before ours exists: what killed instances left (ours has a fresh name, never among them). */
         sweep_leftovers(rd, runtime_dir);
+        /* A directory of our own, never one that exists (another instance with our pid in another pid
+         * namespace, or something planted): mkdirat fails on EEXIST and a fresh nonce is tried. */
+        for (int tries = 0;; tries++) {
+                InstanceId id;
 
-        if (mkdirat(rd->base_fd, rd->name, 0755) < 0)
-                return log_error_errno(negative_errno(), "Cannot create %s: %m", rd->path);
+                instance_id_new(&id);
+                r = instance_rundir_name(rd->name, sizeof(rd->name), &id);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot name the instance directory: %m");
+                free(rd->path);
+                if (asprintf(&rd->path, "%s/%s", runtime_dir, rd->name) < 0) {
+                        rd->path = NULL;
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                }
+                if (mkdirat(rd->base_fd, rd->name, 0755) >= 0)
+                        break;
+                if (errno != EEXIST || tries + 1 >= INSTANCE_NAME_TRIES)
+                        return log_error_errno(negative_errno(), "Cannot create %s: %m", rd->path);
+                log_debug("%s exists already: trying another name", rd->path);
+        }
         rd->fd = openat(rd->base_fd, rd->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rd->fd < 0 || fstat(rd->fd, &st) < 0)
                 return log_error_errno(negative_errno(), "Cannot open %s: %m", rd->path);

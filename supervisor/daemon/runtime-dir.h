@@ -13,7 +13,7 @@ typedef struct RuntimeDir {
         int fd;      /* our instance directory, holding the instance lock (instance.h) */
         dev_t dev;   /* ... and its identity, to tell it from whatever may later take its name */
         ino_t ino;
-        char name[16]; /* "<pid>" */
+        char name[32]; /* "<pid>-<nonce>" (instance.h) */
         char *path;    /* <runtime>/<pid>, for the files others create in it before the workload starts */
 } RuntimeDir;
 

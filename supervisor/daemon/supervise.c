@@ -163,7 +163,8 @@ void supervise_heap_cap_published(Supervise *s, uint64_t cap)
 
 static void log_transition(const Supervise *s, const PolicyTransition *t, const OomlessSample *sample)
 {
-        char cur[32], lim[32];
+        char cur[32], lim[32], ws[32], shm[32];
+        uint64_t working_set = sample->current - MIN(sample->inactive_file, sample->current);
         double pct = sample->limit && sample->limit != OOMLESS_NO_LIMIT
                          ? 100.0 * (double)sample->current / (double)sample->limit
                          : 0;
@@ -178,14 +179,17 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
                        LOG_U64("memory_current", sample->current),
                        sample->limit != OOMLESS_NO_LIMIT ? LOG_U64("memory_limit", sample->limit)
                                                          : LOG_STR("memory_limit", NULL),
-                       LOG_U64("working_set", sample->current - MIN(sample->inactive_file, sample->current)),
+                       LOG_U64("working_set", working_set), LOG_U64("shmem", sample->shmem),
                        sample->psi_valid ? LOG_DBL("psi_full_avg10", sample->psi_full.avg10)
                                          : LOG_STR("psi_full_avg10", NULL),
                        LOG_BOOL("dry_run", s->dry_run)),
-            "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), psi full avg10 %.2f%%%s", t->from, t->to,
-            policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
+            "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), working set %s, shmem %s, psi full avg10 "
+            "%.2f%%%s",
+            t->from, t->to, policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
             units_format_size(cur, sizeof(cur), sample->current),
-            units_format_size(lim, sizeof(lim), sample->limit), pct, sample->psi_full.avg10,
+            units_format_size(lim, sizeof(lim), sample->limit), pct,
+            units_format_size(ws, sizeof(ws), working_set),
+            units_format_size(shm, sizeof(shm), sample->shmem), sample->psi_full.avg10,
             s->dry_run ? " (dry run)" : "");
 }
 

@@ -47,7 +47,9 @@ void cg_sweep_leftovers(const char *parent)
                 _cleanup_close_ int lfd = -EBADF;
                 pid_t pid;
 
-                if (instance_leaf_name_parse(de->d_name, &pid) < 0 || pid == getpid())
+                /* Ours do not exist yet; a leaf named by our pid (another pid namespace's PID 1, or an
+                 * earlier boot) is told by its lock and its age like any other. */
+                if (instance_leaf_name_parse(de->d_name, &pid) < 0)
                         continue;
                 lfd = openat(pfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 /* Never adopted, never entered: only removed when empty, under its lock. */

@@ -52,15 +52,37 @@ static int v1_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
         uint64_t above, max = UINT64_MAX, high = UINT64_MAX, swap = UINT64_MAX;
         int r;
 
-        r = instance_leaf_name(name, sizeof(name), getpid(), NULL);
-        if (r < 0)
-                return r;
         /* Before ours exist: what killed instances left in both parents. */
         cg_sweep_leftovers(h->v1_dir);
         cg_sweep_leftovers(h->v2_dir);
-        cg->leaf = cg_path_join(h->v1_dir, name);
+        /* A leaf of our own, never one that exists: mkdir fails on EEXIST and a fresh nonce is tried.
+         * libcgroup then applies the limits to the directory we made. */
+        for (int tries = 0;; tries++) {
+                InstanceId id;
+
+                instance_id_new(&id);
+                r = instance_leaf_name(name, sizeof(name), &id, NULL);
+                if (r < 0)
+                        return r;
+                free(cg->leaf);
+                cg->leaf = cg_path_join(h->v1_dir, name);
+                if (!cg->leaf)
+                        return -ENOMEM;
+                if (mkdir(cg->leaf, 0755) >= 0) {
+                        cg->leaf_created = true;
+                        break;
+                }
+                if (errno != EEXIST)
+                        break; /* libcgroup below reports it with the reason */
+                if (tries + 1 >= INSTANCE_NAME_TRIES) {
+                        cg_set_msg(reterr_msg, "cannot find a free cgroup name under %s (%d tries)",
+                                   h->v1_dir, INSTANCE_NAME_TRIES);
+                        return -EEXIST;
+                }
+                log_debug("%s exists already: trying another name", cg->leaf);
+        }
         cg->leaf_rel = cg_path_join(h->v1_path, name);
-        if (!cg->leaf || !cg->leaf_rel)
+        if (!cg->leaf_rel)
                 return -ENOMEM;
 
         r = cg_limit_above(CG_FILES_V1, h->v1_dir, h->v1_mount, h->memtotal, &above);

@@ -121,18 +121,36 @@ static int v2_setup_run(Cg *cg, const CgOptions *opts, const CgHost *h, char **r
         size_t ns = 0;
         int r;
 
-        r = instance_leaf_name(sup_name, sizeof(sup_name), getpid(), "supervisor");
-        if (r >= 0)
-                r = instance_leaf_name(wl_name, sizeof(wl_name), getpid(), "workload");
-        if (r < 0)
-                return r;
         /* Before ours exist: what killed instances left next to where ours go. */
         cg_sweep_leftovers(own);
-        cg->sup_leaf = cg_path_join(own, sup_name);
-        cg->leaf = cg_path_join(own, wl_name);
-        cg->leaf_rel = cg_path_join(h->v2_path, wl_name);
         cg->orig_dir = strdup(own);
-        if (!cg->sup_leaf || !cg->leaf || !cg->leaf_rel || !cg->orig_dir)
+        if (!cg->orig_dir)
+                return -ENOMEM;
+        /* Leaves of our own, never ones that exist: the supervisor leaf's mkdir fails on EEXIST and a
+         * fresh nonce is tried; the workload leaf's name shares it. */
+        for (int tries = 0;; tries++) {
+                InstanceId id;
+
+                instance_id_new(&id);
+                r = instance_leaf_name(sup_name, sizeof(sup_name), &id, "supervisor");
+                if (r >= 0)
+                        r = instance_leaf_name(wl_name, sizeof(wl_name), &id, "workload");
+                if (r < 0)
+                        return r;
+                free(cg->sup_leaf);
+                free(cg->leaf);
+                cg->sup_leaf = cg_path_join(own, sup_name);
+                cg->leaf = cg_path_join(own, wl_name);
+                if (!cg->sup_leaf || !cg->leaf)
+                        return -ENOMEM;
+                if (tries + 1 >= INSTANCE_NAME_TRIES ||
+                    (faccessat(AT_FDCWD, cg->sup_leaf, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+                     faccessat(AT_FDCWD, cg->leaf, F_OK, AT_SYMLINK_NOFOLLOW) < 0))
+                        break; /* a name that still exists fails at mkdir below */
+                log_debug("%s exists already: trying another name", cg->sup_leaf);
+        }
+        cg->leaf_rel = cg_path_join(h->v2_path, wl_name);
+        if (!cg->leaf_rel)
                 return -ENOMEM;
 
         r = cg_limit_above(CG_FILES_V2, own, h->v2_mount, h->memtotal, &above);

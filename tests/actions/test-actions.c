@@ -706,6 +706,63 @@ TEST(notify_and_scavenge_through_the_control_page)
         teardown();
 }
 
+/* Dry-run changes nothing for the workload: the page keeps stage 0 with the dry-run flag, the
+ * watchers hear nothing, no scavenge request is published; the outcomes say "would". A reload into
+ * dry-run takes a published stage back to 0. */
+TEST(dry_run_publishes_no_stage)
+{
+        setup();
+        char dir[] = "/tmp/oomless-actions-dry-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir));
+        Control *ctl = NULL;
+        ASSERT_OK(control_create(dir, &ctl));
+        ActionRunner *r = runner(true, ctl);
+        OomlessSample s = sample();
+
+        int fd = open(control_path(ctl), O_RDWR | O_CLOEXEC);
+        struct oomless_control *m =
+            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ASSERT_TRUE(m != MAP_FAILED);
+        close(fd);
+        ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
+        ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
+
+        notified_stage = notified_prev = 999;
+        actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 0, .to = 2 });
+        PolicyAction n = { .kind = POLICY_ACTION_NOTIFY };
+        PolicyDecision d = decide(&n, 2, POLICY_WHEN_ENTER);
+        ASSERT_OK(actions_execute(r, &d, &s));
+        expect(r, ACTION_OUTCOME_WOULD, "would notify");
+        ASSERT_EQ(m->sup.stage, 0);
+        ASSERT_EQ(notified_stage, 999);
+
+        m->alloc.pid = (uint32_t)getpid();
+        m->alloc.heap_held = 10 * MIB;
+        __atomic_store_n(&m->alloc.seq, 2, __ATOMIC_RELEASE);
+        ASSERT_OK(control_read_alloc(ctl, NULL));
+        uint64_t seq_before = m->sup.scavenge_seq;
+        PolicyAction sc = { .kind = POLICY_ACTION_SCAVENGE };
+        d = decide(&sc, 2, POLICY_WHEN_ENTER);
+        ASSERT_OK(actions_execute(r, &d, &s));
+        expect(r, ACTION_OUTCOME_WOULD, "would ask the allocator to scavenge");
+        ASSERT_U64_EQ(m->sup.scavenge_seq, seq_before);
+
+        /* a live policy published stage 2, then a reload turned dry-run on */
+        actions_set_dry_run(r, false);
+        d = decide(&n, 2, POLICY_WHEN_ENTER);
+        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_EQ(m->sup.stage, 2);
+        actions_set_dry_run(r, true);
+        ASSERT_EQ(m->sup.stage, 0);
+        ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
+
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        actions_free(r);
+        control_free(ctl);
+        ASSERT_OK(rmdir(dir));
+        teardown();
+}
+
 TEST(status_json_ring)
 {
         setup();

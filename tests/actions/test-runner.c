@@ -188,21 +188,29 @@ static void cb_idle(void *userdata)
         idles++;
 }
 
+static unsigned notifies;
+
+static void cb_notified(void *userdata, unsigned stage, unsigned prev_stage)
+{
+        notifies++;
+}
+
 static ActionRunner *runner(Fake *f, bool dry_run, bool restart_cb)
 {
         ActionRunner *r = NULL;
 
         if (!e)
                 ASSERT_OK(sd_event_new(&e));
-        restarts = idles = 0;
+        restarts = idles = notifies = 0;
         restart_r = 0;
         restart_fake = f;
         ASSERT_OK(actions_new(
-            &(ActionRunnerConfig){
-                .event = e,
-                .actuator = f ? &f->base : NULL,
-                .dry_run = dry_run,
-                .callbacks = { .request_restart = restart_cb ? cb_restart : NULL, .idle = cb_idle } },
+            &(ActionRunnerConfig){ .event = e,
+                                   .actuator = f ? &f->base : NULL,
+                                   .dry_run = dry_run,
+                                   .callbacks = { .request_restart = restart_cb ? cb_restart : NULL,
+                                                  .idle = cb_idle,
+                                                  .stage_notified = cb_notified } },
             &r));
         return r;
 }
@@ -286,9 +294,11 @@ static void run_cases(const Case *cases, size_t n)
                 ActionRunner *r = runner(c->no_actuator ? NULL : &f, c->dry_run, c->restart_cb);
                 printf("case %zu: %s\n", i, policy_action_kind_to_string(c->a.kind));
                 run_expect(r, &c->a, c->o, c->part);
-                if (c->dry_run) /* changes nothing */
+                if (c->dry_run) { /* changes nothing: no stage reaches the watchers either */
                         ASSERT_TRUE(!strstr(f.calls, "set_") && !strstr(f.calls, "kill_all") &&
                                     !strstr(f.calls, "signal "));
+                        ASSERT_EQ(notifies, 0u);
+                }
                 actions_free(r);
         }
 }

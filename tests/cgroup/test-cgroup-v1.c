@@ -61,7 +61,10 @@ TEST(setup_sample_oom_free)
         char want[8192], leaf[4096], uni[4096];
         snprintf(want, sizeof(want), "/sys/fs/cgroup/memory%s/oomless-%d", strcmp(own, "/") ? own : "",
                  (int)getpid());
-        ASSERT_STREQ(cg_leaf_path(cg), want);
+        /* "oomless-<pid>-<8 hex nonce>" (common/instance.c) */
+        ASSERT_TRUE(strneq(cg_leaf_path(cg), want, strlen(want)));
+        ASSERT_EQ(strlen(cg_leaf_path(cg)), strlen(want) + 9);
+        ASSERT_TRUE(cg_leaf_path(cg)[strlen(want)] == '-');
         snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
         ASSERT_TRUE(dir_exists(leaf));
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.limit_in_bytes"), 64ull << 20);

@@ -13,6 +13,8 @@
  * /sys/fs/cgroup read-only and finds the observe tier. */
 #include "cgtest.h"
 
+#include <glob.h>
+
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -76,8 +78,14 @@ TEST(leaves_limits_clone_into_cgroup_oom)
         ASSERT_TRUE(strstr(cg_describe(cg), "cgroup tier v2"));
 
         /* Evacuation: we sit in our own supervisor leaf now. */
+        /* Names "oomless-<pid>-<8 hex nonce>-{supervisor,workload}" (common/instance.c). */
         char sup[64], leaf[4096], supdir[4200];
-        snprintf(sup, sizeof(sup), "/oomless-%d-supervisor", (int)getpid());
+        snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
+        char want[4200];
+        snprintf(want, sizeof(want), "%s/oomless-%d-", own_dir, (int)getpid());
+        ASSERT_TRUE(strneq(leaf, want, strlen(want)) && ends_with(leaf, "-workload"));
+        ASSERT_EQ(strlen(leaf), strlen(want) + 8 + strlen("-workload"));
+        snprintf(sup, sizeof(sup), "/oomless-%d-%.8s-supervisor", (int)getpid(), leaf + strlen(want));
         ASSERT_TRUE(ends_with(proc_cgroup_path(getpid(), true), sup));
         snprintf(supdir, sizeof(supdir), "%s%s", own_dir, sup);
         ASSERT_TRUE(dir_exists(supdir));
@@ -86,10 +94,6 @@ TEST(leaves_limits_clone_into_cgroup_oom)
         const char *sc = read_text(p);
         ASSERT_TRUE(sc && strstr(sc, "memory") && strstr(sc, "pids"));
 
-        snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
-        char want[4200];
-        snprintf(want, sizeof(want), "%s/oomless-%d-workload", own_dir, (int)getpid());
-        ASSERT_STREQ(leaf, want);
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.max"), 64ull << 20);
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.high"), 48ull << 20);
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.oom.group"), 1);
@@ -433,8 +437,10 @@ TEST(delegated_non_root_cgroup)
                 ASSERT_TRUE(msg && strstr(msg, "holds processes oomless did not start") &&
                             strstr(msg, "Delegate=yes"));
                 char sup[4300];
-                snprintf(sup, sizeof(sup), "%s/oomless-%d-supervisor", P, (int)getpid());
-                ASSERT_TRUE(!dir_exists(sup));
+                snprintf(sup, sizeof(sup), "%s/oomless-%d-*-supervisor", P, (int)getpid());
+                glob_t g = { 0 };
+                ASSERT_TRUE(glob(sup, 0, NULL, &g) == GLOB_NOMATCH);
+                globfree(&g);
                 ASSERT_STREQ(proc_cgroup_path(getpid(), true), P + strlen("/sys/fs/cgroup"));
                 _exit(0);
         }

@@ -207,7 +207,12 @@ class Oomless:
         return st
 
     def _status_socket(self, timeout):
-        path = os.path.join(self.runtime, str(self.pid), "status.sock")
+        # <runtime>/<pid>-<nonce>/ (common/instance.c)
+        names = [n for n in (os.listdir(self.runtime) if os.path.isdir(self.runtime) else [])
+                 if n.split("-")[0] == str(self.pid)]
+        if not names:
+            return None
+        path = os.path.join(self.runtime, names[0], "status.sock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sk:
             sk.settimeout(timeout)
             try:

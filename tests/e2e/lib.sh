@@ -142,7 +142,8 @@ assert_cleaned() {
                 left=$(find "$d" -maxdepth 2 -type d -name "oomless-$pid*" 2>/dev/null || true)
                 [[ -z $left ]] || fail "cgroups of oomless $pid left behind: $left"
         done
-        [[ ! -e $OOMLESS_RUNTIME_DIR/$pid ]] || fail "runtime directory $OOMLESS_RUNTIME_DIR/$pid left behind"
+        left=$(compgen -G "$OOMLESS_RUNTIME_DIR/$pid-*" || true)
+        [[ ! -e $OOMLESS_RUNTIME_DIR/$pid && -z $left ]] || fail "runtime directory of oomless $pid left behind: $left"
 }
 
 # leaf_from_log LOGFILE: the leaf named in the tier line.

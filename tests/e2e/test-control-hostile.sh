@@ -99,6 +99,14 @@ wall_ms=$(((t1 - t0) / 1000000))
 cpu_ms=$(((c1 - c0) * 1000 / tck))
 say "supervisor CPU: ${cpu_ms} ms in ${wall_ms} ms of attack ($((cpu_ms * 100 / wall_ms))% of a core), $fifo FIFO bytes"
 ((wall_ms >= 8000)) || fail "the attack was measured for only ${wall_ms} ms"
-((cpu_ms * 10 < wall_ms)) || fail "the supervisor used ${cpu_ms} ms of CPU in ${wall_ms} ms (>= 10% of a core)"
+# The target is 10% of a core on real hardware. Inside the emulated v2 VM (tests/vm sets
+# OOMLESS_TEST_TIME_FACTOR) every syscall costs many times more and a busy host inflates the guest's
+# accounting, so the bound scales with the factor, up to half a core: uncoalesced wakes still peg a
+# whole one there.
+factor=${OOMLESS_TEST_TIME_FACTOR:-1}
+((factor > 5)) && factor=5
+((factor < 1)) && factor=1
+((cpu_ms * 10 < wall_ms * factor)) ||
+        fail "the supervisor used ${cpu_ms} ms of CPU in ${wall_ms} ms (>= $((10 * factor))% of a core)"
 ! grep -Eq 'SIGBUS|Bus error|status 135' "$E2E_TMP/adv.log" || fail "a SIGBUS somewhere"
 say "ok"

@@ -12,7 +12,7 @@ assert_file_contains "$E2E_TMP/out" '^P=/.*/liboomless\.so:libm\.so\.6$' "liboom
 assert_file_contains "$E2E_TMP/out" '^C=unset$' "no OOMLESS_CONTROL path"
 assert_file_contains "$E2E_TMP/out" '^F=[0-9]+$' "OOMLESS_CONTROL_FD"
 assert_file_contains "$E2E_TMP/out" '^L=/memfd:oomless-control' "OOMLESS_CONTROL_FD is the control memfd, inherited"
-assert_file_contains "$E2E_TMP/out" "^W=$OOMLESS_RUNTIME_DIR/[0-9]+/wake$" "OOMLESS_WAKE"
+assert_file_contains "$E2E_TMP/out" "^W=$OOMLESS_RUNTIME_DIR/[0-9]+-[0-9a-f]{8}/wake$" "OOMLESS_WAKE"
 assert_file_contains "$E2E_TMP/out" '^G=[0-9]' "GOMEMLIMIT from the 256M limit"
 assert_file_contains "$E2E_TMP/out" '^N=unset$' "NOTIFY_SOCKET removed"
 ! grep -q 'liboomless.so not found' "$E2E_TMP/log" || fail "liboomless.so was not found next to the build"

@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # Limits: --memory-max 64M lands in the leaf's limit file (memory.limit_in_bytes on v1, memory.max
-# on v2) and in the status; a percent resolves against the effective limit above the leaf.
+# on v2) and in the status; a percent resolves against the effective limit above the leaf. Sizes
+# below 4M are refused.
 source "$(dirname "$0")/lib.sh"
+
+# Limits below 4M are refused before anything starts, with the reason, exit 125 (any tier).
+for opt in --memory-max --memory-high; do
+        rc=0
+        "$OOMLESS" run --no-preload "$opt" 1M -- true 2>"$E2E_TMP/small" || rc=$?
+        assert_eq "$rc" 125 "$opt 1M exit status"
+        assert_file_contains "$E2E_TMP/small" "^oomless run: $opt: 1M is below the 4M minimum" "$opt 1M refusal"
+done
+# --memory-max has no leaf to go to on tier none: an error, not ignored.
+rc=0
+"$OOMLESS" run --no-preload --cgroup-mode none --memory-max 64M -- true 2>"$E2E_TMP/none" || rc=$?
+assert_eq "$rc" 125 "--memory-max on tier none exit status"
+assert_file_contains "$E2E_TMP/none" "--memory-max does not apply to tier none" "--memory-max on tier none"
 
 start_oomless "$E2E_TMP/log" run --no-preload --memory-max 64M -- sleep 1000
 wait_status "$OOMLESS_PID"

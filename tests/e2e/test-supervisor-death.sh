@@ -47,22 +47,23 @@ fi
 kill -KILL "$dead"
 wait_exit "$dead" 20
 wait_for 30 gone "$CHILD" || fail "the workload $CHILD outlived its SIGKILLed supervisor $dead"
-[[ -d $OOMLESS_RUNTIME_DIR/$dead ]] || fail "no runtime directory left by the killed oomless (nothing to test)"
+dead_dir=$(echo "$OOMLESS_RUNTIME_DIR/$dead"-*)
+[[ -d $dead_dir ]] || fail "no runtime directory left by the killed oomless (nothing to test)"
 
 # 2. The next run removes the dead one's leftovers, and only those.
 rc=0
 "$OOMLESS" run --no-preload -- true >"$E2E_TMP/sweep.out" 2>"$E2E_TMP/sweep.log" || rc=$?
 assert_eq "$rc" 0 "exit status of the sweeping run"
-assert_file_contains "$E2E_TMP/sweep.log" "Removed $OOMLESS_RUNTIME_DIR/$dead, left behind by oomless $dead, which is gone" \
+assert_file_contains "$E2E_TMP/sweep.log" "Removed $dead_dir, left behind by oomless $dead, which is gone" \
         "the dead instance's runtime directory is removed and logged"
-[[ ! -e $OOMLESS_RUNTIME_DIR/$dead ]] || fail "$OOMLESS_RUNTIME_DIR/$dead is left"
+[[ ! -e $dead_dir ]] || fail "$dead_dir is left"
 for l in $dead_leaves; do
         [[ ! -d $l ]] || fail "the leaf $l of the dead oomless $dead is left"
         assert_file_contains "$E2E_TMP/sweep.log" "Removed the cgroup $l, left behind by oomless $dead, which is gone" \
                 "removing $l is logged"
 done
 assert_cleaned "$dead"
-[[ -d $OOMLESS_RUNTIME_DIR/$live ]] || fail "the live instance's runtime directory was removed"
+compgen -G "$OOMLESS_RUNTIME_DIR/$live-*" >/dev/null || fail "the live instance's runtime directory was removed"
 for l in $live_leaves; do
         [[ -d $l ]] || fail "the live instance's leaf $l was removed"
 done

@@ -26,7 +26,7 @@ wait_for 30 status_text || fail "no STATUS= from oomless: '$(systemctl show -P S
 json=$(status_json "$pid")
 assert_eq "$(jget "$json" .tier)" v2 "tier under Delegate=yes"
 cg=$(systemctl show -P ControlGroup "$unit")
-assert_match "$(jget "$json" .leaf)" "^/sys/fs/cgroup$cg/oomless-$pid-workload$" "the workload leaf inside the unit's cgroup"
+assert_match "$(jget "$json" .leaf)" "^/sys/fs/cgroup$cg/oomless-$pid-[0-9a-f]{8}-workload$" "the workload leaf inside the unit's cgroup"
 sleep 7 # more than two watchdog periods: the keep-alives must keep it alive
 active || fail "the unit died within two watchdog periods: $(systemctl status "$unit" 2>&1 | tail -5)"
 systemctl stop "$unit"

@@ -362,6 +362,47 @@ TEST(unknown_limit)
         run_done(&r);
 }
 
+/* The page-cache job: memory.current sits at the limit, but nearly all of it is inactive file cache,
+ * so working_set stays low and no stage is entered; when anon grows instead, working_set (in percent)
+ * and anon (in bytes) enter; shmem in bytes enters its own stage; working_set never goes below 0 when
+ * inactive_file is reported above current (the two files are read at different instants). */
+TEST(working_set_anon_file_shmem)
+{
+        Run r;
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'name':'ws','enter':{'all':[{'working_set':'>= 80%'},{'file':'< 50%'}]},"
+                          " 'exit':{'all':[{'working_set':'< 70%'}]},'on_enter':[{'action':'notify'}]},"
+                          "{'name':'anon','enter':{'all':[{'anon':'>= 850B'}]},"
+                          " 'exit':{'all':[{'anon':'< 800B'}]}},"
+                          "{'name':'shmem','enter':{'all':[{'shmem':'>= 900B'}]},"
+                          " 'exit':{'all':[{'shmem':'< 100B'}]}}]}"));
+        for (uint64_t t = 0; t <= 500; t += 100) { /* cache at the limit: nothing */
+                OomlessSample x = mem(990);
+                x.file = 950, x.inactive_file = 900, x.anon = 40;
+                step(&r, t, &x);
+        }
+        for (uint64_t t = 600; t <= 900; t += 100) { /* inactive_file above current: working set 0 */
+                OomlessSample x = mem(500);
+                x.file = 600, x.inactive_file = 600;
+                step(&r, t, &x);
+        }
+        for (uint64_t t = 1000; t <= 1500; t += 100) { /* anon grows, cache shrinks */
+                OomlessSample x = mem(990);
+                x.anon = 700 + (t - 1000) / 2, x.file = 290, x.inactive_file = 190;
+                step(&r, t, &x);
+        }
+        for (uint64_t t = 1600; t <= 1800; t += 100) { /* tmpfs fills */
+                OomlessSample x = mem(995);
+                x.anon = 90, x.file = 905, x.shmem = 900, x.inactive_file = 5;
+                step(&r, t, &x);
+        }
+        expect_log(&r, "1000: 0->1 enter\n"
+                       "1000: enter[1] notify\n"
+                       "1300: 1->2 enter\n"
+                       "1600: 2->3 enter\n");
+        run_done(&r);
+}
+
 TEST(reset_and_carry_over)
 {
         Policy *p = load(THREE_STAGES), *small;

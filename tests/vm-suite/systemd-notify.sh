@@ -17,8 +17,8 @@ trap 'stop_unit; cleanup_v2' EXIT
 ok "Type=notify: systemd-run returned with $unit active (READY=1 sent)"
 main=$(systemctl show -p MainPID --value "$unit")
 svc=$(systemctl show -p ControlGroup --value "$unit")
-[[ $(cgroup_of "$main") == "$svc/oomless-$main-supervisor" ]] ||
-        fail "oomless (pid $main) is in $(cgroup_of "$main"), not $svc/oomless-$main-supervisor"
+[[ $(cgroup_of "$main") =~ ^$svc/oomless-$main-[0-9a-f]{8}-supervisor$ ]] ||
+        fail "oomless (pid $main) is in $(cgroup_of "$main"), not $svc/oomless-$main-<random>-supervisor"
 ok "oomless evacuated itself inside its delegated service: $(cgroup_of "$main")"
 has_status() { systemctl show -p StatusText --value "$unit" | grep -Eq 'tier v2, memory [0-9.]+[KMGT]? of '; }
 wait_for 60 has_status || fail "StatusText is '$(systemctl show -p StatusText --value "$unit")'"

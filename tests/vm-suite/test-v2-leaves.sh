@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# v2 tier, writable and delegated: oomless moves itself into <own>/oomless-PID-supervisor, hands
-# +memory +pids down from <own>, starts the child directly (CLONE_INTO_CGROUP) in
-# <own>/oomless-PID-workload with the limits asked for, reports that leaf in status, and on exit
+# v2 tier, writable and delegated: oomless moves itself into <own>/oomless-PID-RANDOM-supervisor,
+# hands +memory +pids down from <own>, starts the child directly (CLONE_INTO_CGROUP) in
+# <own>/oomless-PID-RANDOM-workload with the limits asked for, reports that leaf in status, and on exit
 # removes both leaves and gives <own> back as it found it.
 . "$(dirname "$0")/lib-v2.sh"
 
@@ -13,13 +13,16 @@ wait_for 60 status_json "$oomless" >/dev/null || fail "oomless never answered on
 json=$(status_json "$oomless")
 
 [[ $(jget "$json" .tier) == v2 ]] || fail "tier is $(jget "$json" .tier), not v2"
-[[ $(cgroup_of "$oomless") == "$own/oomless-$oomless-supervisor" ]] ||
-        fail "oomless is in $(cgroup_of "$oomless"), not $own/oomless-$oomless-supervisor"
-ok "oomless evacuated itself into $own/oomless-$oomless-supervisor"
+# The instance's name is its pid plus a random suffix (two PID-1 instances never share one).
+sup=$(cgroup_of "$oomless")
+[[ $sup =~ ^$own/oomless-$oomless-[0-9a-f]{8}-supervisor$ ]] ||
+        fail "oomless is in $sup, not $own/oomless-$oomless-<random>-supervisor"
+ok "oomless evacuated itself into $sup"
+base=${sup%-supervisor}
 child=$(jget "$json" .child.pid)
-leaf=$CG$own/oomless-$oomless-workload
-[[ $(cgroup_of "$child") == "$own/oomless-$oomless-workload" ]] ||
-        fail "the child $child is in $(cgroup_of "$child"), not $own/oomless-$oomless-workload"
+leaf=$CG$base-workload
+[[ $(cgroup_of "$child") == "$base-workload" ]] ||
+        fail "the child $child is in $(cgroup_of "$child"), not $base-workload"
 [[ $(jget "$json" .leaf) == "$leaf" ]] || fail "status leaf $(jget "$json" .leaf) is not $leaf"
 ok "the child is in the workload leaf, and status names it"
 grep -q 'started as pid [0-9]* (CLONE_INTO_CGROUP)' "$TMP/run.log" || fail "the log does not say the child was cloned into its leaf"
@@ -35,8 +38,8 @@ ok "$own/cgroup.subtree_control: $(cat "$SCRATCH/cgroup.subtree_control")"
 ok "memory.max and memory.high applied to the leaf and shown in status"
 # Nothing but the two leaves, and only oomless in its own leaf.
 [[ -z $(cat "$SCRATCH/cgroup.procs") ]] || fail "$SCRATCH still holds processes: $(cat "$SCRATCH/cgroup.procs")"
-[[ $(cat "$SCRATCH/oomless-$oomless-supervisor/cgroup.procs") == "$oomless" ]] ||
-        fail "the supervisor leaf holds $(cat "$SCRATCH/oomless-$oomless-supervisor/cgroup.procs")"
+[[ $(cat "$CG$sup/cgroup.procs") == "$oomless" ]] ||
+        fail "the supervisor leaf holds $(cat "$CG$sup/cgroup.procs")"
 
 kill -TERM "$oomless"
 wait_exit "$oomless" 60
@@ -45,5 +48,5 @@ left=$(find "$SCRATCH" -mindepth 1 -type d)
 [[ -z $left ]] || fail "leaves left behind: $left"
 [[ -z $(cat "$SCRATCH/cgroup.subtree_control") ]] ||
         fail "$own/cgroup.subtree_control still has $(cat "$SCRATCH/cgroup.subtree_control")"
-[[ ! -e $OOMLESS_RUNTIME_DIR/$oomless ]] || fail "runtime directory left behind"
+[[ -z $(compgen -G "$OOMLESS_RUNTIME_DIR/$oomless-*") && ! -e $OOMLESS_RUNTIME_DIR/$oomless ]] || fail "runtime directory left behind"
 ok "exit 143; both leaves removed, subtree_control given back, runtime directory gone"
