@@ -2,6 +2,7 @@
 /* The supervisor's log: text or JSON lines on stderr, or structured journal entries (see log.h). */
 #define _GNU_SOURCE 1
 #include "log.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -101,29 +102,11 @@ bool log_to_journal(void)
 
 /* ---- a growing line buffer; on OOM the record is cut, never lost entirely ---- */
 
-typedef struct LineBuf {
-        char *s;
-        size_t len, cap;
-        bool oom;
-} LineBuf;
+typedef StrBuf LineBuf;
 
 static void lb_put(LineBuf *b, const char *p, size_t n)
 {
-        if (b->oom)
-                return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = MAX(b->cap * 2, b->len + n + 256);
-                char *ns = realloc(b->s, cap);
-                if (!ns) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = ns;
-                b->cap = cap;
-        }
-        memcpy(b->s + b->len, p, n);
-        b->len += n;
-        b->s[b->len] = 0;
+        strbuf_put(b, p, n);
 }
 
 static void lb_puts(LineBuf *b, const char *s)

@@ -47,13 +47,7 @@ const char *policy_signal_to_string(PolicySignal s)
 bool policy_signal_is_size(PolicySignal s)
 {
         switch (s) {
-        case POLICY_SIGNAL_MEMORY:
-        case POLICY_SIGNAL_HEADROOM:
-        case POLICY_SIGNAL_HEAP:
-        case POLICY_SIGNAL_WORKING_SET:
-        case POLICY_SIGNAL_ANON:
-        case POLICY_SIGNAL_FILE:
-        case POLICY_SIGNAL_SHMEM:
+        POLICY_SIZE_SIGNAL_CASES:
                 return true;
         default:
                 return false;

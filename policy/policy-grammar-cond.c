@@ -200,13 +200,7 @@ static bool parse_cmp_value(Parser *ps, const char *key, const char *s, const ch
                 return false;
         }
         switch (c->signal) {
-        case POLICY_SIGNAL_MEMORY:
-        case POLICY_SIGNAL_HEADROOM:
-        case POLICY_SIGNAL_HEAP:
-        case POLICY_SIGNAL_WORKING_SET:
-        case POLICY_SIGNAL_ANON:
-        case POLICY_SIGNAL_FILE:
-        case POLICY_SIGNAL_SHMEM:
+        POLICY_SIZE_SIGNAL_CASES:
                 if (!*v) {
                         json_error(ps, path, op_hint, "missing value after the operator in \"%s\"", s);
                         return false;

@@ -4,6 +4,17 @@
 
 #include "policy.h"
 
+/* The signals measured in bytes or in percent of the effective limit, as case labels, so that every
+ * switch over signals lists them alike; policy_signal_is_size() answers the same question. */
+#define POLICY_SIZE_SIGNAL_CASES                                                                            \
+        case POLICY_SIGNAL_MEMORY:                                                                          \
+        case POLICY_SIGNAL_HEADROOM:                                                                        \
+        case POLICY_SIGNAL_HEAP:                                                                            \
+        case POLICY_SIGNAL_WORKING_SET:                                                                     \
+        case POLICY_SIGNAL_ANON:                                                                            \
+        case POLICY_SIGNAL_FILE:                                                                            \
+        case POLICY_SIGNAL_SHMEM
+
 typedef enum PolicyOp {
         POLICY_OP_GE,
         POLICY_OP_GT,

@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "policy-internal.h"
+#include "strbuf.h"
 
 static void cjson_deletep(cJSON **j)
 {
@@ -96,13 +97,7 @@ static void print_cond_node(Printer *pr, const Policy *p, cJSON *arr, const Poli
                 return;
         }
         switch (m->signal) {
-        case POLICY_SIGNAL_MEMORY:
-        case POLICY_SIGNAL_HEADROOM:
-        case POLICY_SIGNAL_HEAP:
-        case POLICY_SIGNAL_WORKING_SET:
-        case POLICY_SIGNAL_ANON:
-        case POLICY_SIGNAL_FILE:
-        case POLICY_SIGNAL_SHMEM:
+        POLICY_SIZE_SIGNAL_CASES:
                 snprintf(v, sizeof(v), "%s %s", policy_op_to_string(m->op),
                          policy_format_size_spec(b, sizeof(b), &m->size));
                 break;
@@ -258,29 +253,11 @@ static void print_actions(Printer *pr, cJSON *parent, const char *key, const Pol
 /* ---- pretty printing: cJSON_Print() puts tabs after colons and glues "[{" together, which reads
  * poorly; this prints two-space indentation and keeps small scalar-only objects on one line. ---- */
 
-typedef struct Buf {
-        char *s;
-        size_t len, cap;
-        bool oom;
-} Buf;
+typedef StrBuf Buf;
 
 static void buf_add(Buf *b, const char *s, size_t n)
 {
-        if (b->oom)
-                return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = MAX(b->cap * 2, b->len + n + 256);
-                char *ns = realloc(b->s, cap);
-                if (!ns) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = ns;
-                b->cap = cap;
-        }
-        memcpy(b->s + b->len, s, n);
-        b->len += n;
-        b->s[b->len] = '\0';
+        strbuf_put(b, s, n);
 }
 
 static void buf_str(Buf *b, const char *s)

@@ -67,13 +67,7 @@ void validate_restart(Parser *ps, const char *path)
 static bool cmp_key(const PolicyCmp *c, int *ret_class, uint64_t *ret_value)
 {
         switch (c->signal) {
-        case POLICY_SIGNAL_MEMORY:
-        case POLICY_SIGNAL_HEADROOM:
-        case POLICY_SIGNAL_HEAP:
-        case POLICY_SIGNAL_WORKING_SET:
-        case POLICY_SIGNAL_ANON:
-        case POLICY_SIGNAL_FILE:
-        case POLICY_SIGNAL_SHMEM:
+        POLICY_SIZE_SIGNAL_CASES:
                 *ret_class = c->size.percent;
                 *ret_value = c->size.percent ? c->size.permyriad : c->size.bytes;
                 return true;
