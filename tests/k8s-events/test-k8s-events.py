@@ -138,6 +138,8 @@ def body(ctx):
     while True:
         check(s.poll() is None, f"oomless exited with {s.rc}")
         recs = records(log)
+        bad = [r for r in recs if r["violations"]]
+        check(not bad, f"the stand-in refused requests: {json.dumps(bad)[:3000]}")
         if rotated_at is None and creates(recs, "Restarting"):
             write_atomic(token_file, TOKEN_B + "\n")
             rotated_at = len(recs)
