@@ -11,7 +11,8 @@ these machines); what it checks is listed in its docstring and in README.md.
      over: the stand-in must receive MemoryStageEntered, Restarting and MemoryStageLeft Events, a
      series PATCH for the repeats (count >= 2, growing), and the condition oomless.dev/MemoryHealthy
      going True -> False -> True through strategic-merge patches.
-  3. The token file is rotated mid-run: later requests carry the new token.
+  3. The token file is rotated mid-run: later requests carry the new token. A kernel OOM kill of
+     another run is an OOMKilled Event, sent before that oomless exits.
   4. The stand-in is killed: the workload goes on being supervised and restarted as before, with one
      warning line about the API; oomless stops on SIGTERM within its usual time.
   5. --k8s-events without the pod's configuration: one error line that names what is missing and the
@@ -198,6 +199,21 @@ def body(ctx):
             per.setdefault(r["path"], []).append(r)
     check(all(len(v) <= 1 + int((time.monotonic() - s.t_start) / 10) for v in per.values()),
           f"a series was patched more often than once per 10 s: { {k: len(v) for k, v in per.items()} }")
+
+    # A kernel OOM kill (balloon --mmap escapes the heap cap; --dry-run leaves the kill to the kernel)
+    # is an OOMKilled Event, and oomless waits for it before exiting 137.
+    n_before = len(records(log))
+    oom = E.Oomless(ctx, "oom", ["--dry-run", "--memory-max", "64M", "--k8s-events"],
+                    E.balloon_cmd(ctx, "--mmap", "--max", "200M", "--hold", "5s"), env=env)
+    oom.env = env | {"OOMLESS_RUNTIME_DIR": oom.runtime}
+    oom.start()
+    check(oom.wait(60) == 137, f"the OOM-killed workload's oomless exited {oom.rc}, not 137")
+    kills = creates(records(log)[n_before:], "OOMKilled")
+    check(len(kills) == 1, f"expected one OOMKilled Event before oomless exited, got {len(kills)}")
+    check(kills[0]["body"]["type"] == "Warning" and "oom_kill" in kills[0]["body"]["note"],
+          f"OOMKilled Event: {kills[0]['body']}")
+    bad = [r for r in records(log) if r["violations"]]
+    check(not bad, f"the stand-in refused requests: {json.dumps(bad)[:3000]}")
 
     # 4. The API server goes away; supervision does not notice beyond one warning.
     srv.send_signal(signal.SIGKILL)
