@@ -203,8 +203,13 @@ static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_us
 {
         Manager *m = userdata;
 
-        if (m->cfg.mode != MANAGER_RUN)
-                return -EOPNOTSUPP; /* attach: we did not start it, we cannot start it again */
+        if (m->cfg.mode != MANAGER_RUN) {
+                /* attach: stopped here, started again by the container runtime, found by --follow. */
+                int r = target_restart(m, stop_signal, grace_usec);
+                if (r >= 0)
+                        supervise_restart_requested(m->supervise);
+                return r;
+        }
         if (!m->child_running)
                 return -ESRCH;
         log_notice("Restarting the workload: %s.", reason ?: "requested by the policy");

@@ -24,6 +24,7 @@
 #include "status.h"
 #include "stop.h"
 #include "supervise.h"
+#include "target.h"
 #include "workload.h"
 
 #define MANAGER_DEFAULT_INTERVAL_USEC     (1 * USEC_PER_SEC)
@@ -57,6 +58,12 @@ typedef struct ManagerConfig {
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
         ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
         bool listen_set;
+        /* attach (target.h) */
+        TargetSpec wait; /* --wait=SPEC, when wait_set */
+        bool wait_set;
+        uint64_t wait_timeout_usec; /* 0: forever */
+        bool follow;
+        const char *control_page; /* --control-page=PATH */
 } ManagerConfig;
 
 typedef struct Manager {
@@ -94,6 +101,7 @@ typedef struct Manager {
         /* attach: the target */
         int target_pidfd;
         sd_event_source *target_source;
+        Target target; /* --wait, --follow, restart (target.c) */
 
         bool stopping;   /* the workload is being stopped for good */
         bool restarting; /* the workload is being stopped to be started again */
