@@ -160,6 +160,9 @@ wait_for 5 log_has "attach can here: .*restart: no, without --follow" || fail "t
 assert_file_contains "$E2E_TMP/log" "skipped actions: restart \(stage \"restart\"\): skipped" "the skipped action"
 wait_for 5 log_has "Skipping the restart" || fail "the restart was not skipped with a line"
 kill -0 "$t" || fail "the target was stopped although restart is skipped"
+wait_status "$OOMLESS_PID"
+outcome=$(jget "$(status_json "$OOMLESS_PID")" '[.policy.recent_actions[]? | select(.action == "restart") | .outcome][0]')
+assert_eq "$outcome" skipped "the restart action's outcome"
 kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID" 10
 kill -KILL "$t"
