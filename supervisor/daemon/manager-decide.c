@@ -153,7 +153,7 @@ char *manager_render_status(void *userdata)
                 info.child_started_sec_ago = usec_to_sec(now - m->child.started_usec);
         } else if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_pid > 0 && m->target_pidfd >= 0) {
                 info.child_pid = m->cfg.attach_pid;
-                info.child_started_sec_ago = info.uptime_sec;
+                info.child_started_sec_ago = usec_to_sec(now - m->target.since_usec);
         }
         if (m->last_exit_valid) {
                 info.last_exit_valid = true;

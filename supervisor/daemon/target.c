@@ -405,6 +405,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
         m->command = strv_free(m->command);
         (void)workload_read_cmdline(pid, &m->command);
         t->follows++;
+        t->since_usec = now_usec(CLOCK_MONOTONIC);
         if (t->restarting)
                 m->restarts++;
         t->restarting = false;
@@ -453,6 +454,7 @@ int target_start(Manager *m)
 {
         int r;
 
+        m->target.since_usec = now_usec(CLOCK_MONOTONIC);
         if (m->control)
                 sampler_set_control(m->sampler, m->control);
         if (m->cfg.attach_pid > 0) {

@@ -46,6 +46,7 @@ typedef struct Target {
         sd_event_source *kill_timer;   /* restart: SIGKILL after the grace */
         pid_t gone;                    /* the pid that exited last */
         unsigned follows;              /* processes followed after the first */
+        uint64_t since_usec;           /* CLOCK_MONOTONIC when the current target was taken */
         bool restarting;               /* the restart action stopped it; the runtime restarts it */
         bool restart_ok;               /* decided at start: --follow and permission to signal */
         const char *restart_skip;      /* else why restart actions are skipped */
