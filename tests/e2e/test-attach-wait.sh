@@ -27,7 +27,10 @@ kill_cg() {
 trap 'kill_cg; e2e_cleanup' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+metric() {
+        python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+                "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
 log_has() { grep -Eq -- "$1" "$E2E_TMP/log"; }
 
 # runtime NAME CMD...: a container runtime in miniature: runs CMD in the cgroup, again each time it
