@@ -22,10 +22,12 @@ kill_cg() {
         touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak 2>/dev/null || true
         local p
         for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-        wait_for 5 test ! -s "$cg/cgroup.procs" || true
+        wait_for $((5 * factor)) test ! -s "$cg/cgroup.procs" || true
 }
 trap 'kill_cg; e2e_cleanup' EXIT
 
+# Waits stretch by the VM's factor (tests/vm runs this under emulation).
+factor=${OOMLESS_TEST_TIME_FACTOR:-1}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() {
         python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
@@ -57,11 +59,11 @@ cp "$(command -v sleep)" "$app"
 ## 1. --wait=comm: the target appears after attach; --follow across a kill and a restart.
 port=$(free_port)
 start_oomless "$E2E_TMP/log" attach --wait=comm:sidecar-app --follow --interval 100ms --listen "127.0.0.1:$port"
-wait_for 5 log_has "Waiting for the target \(--wait=comm:sidecar-app\)" || fail "no waiting line"
+wait_for $((5 * factor)) log_has "Waiting for the target \(--wait=comm:sidecar-app\)" || fail "no waiting line"
 sleep 0.5
 kill -0 "$OOMLESS_PID" || fail "attach --wait ended while the target was not there yet"
 runtime comm "$app" 300
-wait_for 5 log_has "Found the target: pid [0-9]+" || fail "the target was not found"
+wait_for $((5 * factor)) log_has "Found the target: pid [0-9]+" || fail "the target was not found"
 first=$(pid_of "$app 300")
 assert_file_contains "$E2E_TMP/log" "Found the target: pid $first" "the target found by comm"
 assert_file_contains "$E2E_TMP/log" "attach can here: tier [a-z0-9]+, reading $cg; .*restart: stops the target" \
@@ -69,11 +71,11 @@ assert_file_contains "$E2E_TMP/log" "attach can here: tier [a-z0-9]+, reading $c
 [[ $(grep -c "attach can here" "$E2E_TMP/log") == 1 ]] || fail "more than one capability line"
 wait_status "$OOMLESS_PID"
 has_metrics() { [[ -n $(metric oomless_samples_total) ]]; }
-wait_for 5 has_metrics || fail "no /metrics"
+wait_for $((5 * factor)) has_metrics || fail "no /metrics"
 samples1=$(metric oomless_samples_total)
 kill -KILL "$first"
-wait_for 5 log_has "target pid $first exited; following" || fail "no 'exited; following' line"
-wait_for 5 log_has "now following pid [0-9]+" || fail "the restarted target was not followed"
+wait_for $((5 * factor)) log_has "target pid $first exited; following" || fail "no 'exited; following' line"
+wait_for $((5 * factor)) log_has "now following pid [0-9]+" || fail "the restarted target was not followed"
 second=$(pid_of "$app 300")
 [[ -n $second && $second != "$first" ]] || fail "the runtime did not restart the app"
 assert_file_contains "$E2E_TMP/log" "now following pid $second" "the new pid"
@@ -84,7 +86,7 @@ samples2=$(metric oomless_samples_total)
 stop_runtime comm
 kill -TERM "$OOMLESS_PID"
 kill -KILL "$second"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 0 "attach --follow exit status on SIGTERM"
 
 ## 2. --wait=cmdline and --wait=pidfile, the target started after attach; ends with the target.
@@ -94,9 +96,9 @@ sleep 0.4
 "$app" 301 &
 t=$!
 E2E_PIDS+=("$t")
-wait_for 5 log_has "Found the target: pid $t " || fail "cmdline: not found"
+wait_for $((5 * factor)) log_has "Found the target: pid $t " || fail "cmdline: not found"
 kill "$t"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 0 "attach --wait without --follow ends with the target"
 assert_file_contains "$E2E_TMP/log" "target process $t exited" "ends when the target exits"
 
@@ -107,13 +109,13 @@ sleep 0.4
 t=$!
 E2E_PIDS+=("$t")
 echo "$t" >"$E2E_TMP/app.pid"
-wait_for 5 log_has "Found the target: pid $t " || fail "pidfile: not found"
+wait_for $((5 * factor)) log_has "Found the target: pid $t " || fail "pidfile: not found"
 kill "$t"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 
 : >"$E2E_TMP/log"
 start_oomless "$E2E_TMP/log" attach --wait=comm:never-there --wait-timeout 500ms
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 125 "--wait-timeout expired"
 assert_file_contains "$E2E_TMP/log" "No target matching --wait=comm:never-there appeared within 500ms" "timeout message"
 
@@ -137,20 +139,20 @@ stubborn_pid() {
         p=$(pgrep -f "^/bin/sh $E2E_TMP/stubborn" | head -1)
         [[ -n $p ]] && echo "$p"
 }
-wait_for 5 stubborn_pid >/dev/null || fail "stubborn did not start"
+wait_for $((5 * factor)) stubborn_pid >/dev/null || fail "stubborn did not start"
 first=$(stubborn_pid)
 start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms
-wait_for 10 log_has "Sent SIGTERM to the target \(pid $first\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "no SIGTERM for the restart"; }
-wait_for 5 grep -q "TERM $first" "$E2E_TMP/terms" || fail "the target did not get SIGTERM"
-wait_for 5 log_has "did not stop within its grace; sending SIGKILL" || fail "no SIGKILL after the grace"
-wait_for 5 log_has "now following pid [0-9]+" || fail "attach did not follow the restarted target"
+wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid $first\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "no SIGTERM for the restart"; }
+wait_for $((5 * factor)) grep -q "TERM $first" "$E2E_TMP/terms" || fail "the target did not get SIGTERM"
+wait_for $((5 * factor)) log_has "did not stop within its grace; sending SIGKILL" || fail "no SIGKILL after the grace"
+wait_for $((5 * factor)) log_has "now following pid [0-9]+" || fail "attach did not follow the restarted target"
 second=$(grep -oE "now following pid [0-9]+" "$E2E_TMP/log" | head -1 | grep -oE '[0-9]+$')
 [[ $second != "$first" ]] || fail "followed the same pid"
 wait_status "$OOMLESS_PID"
 assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .child.restarts)" 1 "status: restarts"
 stop_runtime stubborn
 kill -TERM "$OOMLESS_PID"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 pkill -KILL -f "^/bin/sh $E2E_TMP/stubborn" || true
 
 # Without --follow the restart cannot work: said at start, and skipped.
@@ -159,15 +161,15 @@ t=$!
 E2E_PIDS+=("$t")
 : >"$E2E_TMP/log"
 start_oomless "$E2E_TMP/log" attach --pid "$t" --policy "$E2E_TMP/restart.json" --interval 100ms
-wait_for 5 log_has "attach can here: .*restart: no, without --follow" || fail "the capability line does not say restart is skipped"
+wait_for $((5 * factor)) log_has "attach can here: .*restart: no, without --follow" || fail "the capability line does not say restart is skipped"
 assert_file_contains "$E2E_TMP/log" "skipped actions: restart \(stage \"restart\"\): skipped" "the skipped action"
-wait_for 5 log_has "Skipping the restart" || fail "the restart was not skipped with a line"
+wait_for $((5 * factor)) log_has "Skipping the restart" || fail "the restart was not skipped with a line"
 kill -0 "$t" || fail "the target was stopped although restart is skipped"
 wait_status "$OOMLESS_PID"
 outcome=$(jget "$(status_json "$OOMLESS_PID")" '[.policy.recent_actions[]? | select(.action == "restart") | .outcome][0]')
 assert_eq "$outcome" skipped "the restart action's outcome"
 kill -TERM "$OOMLESS_PID"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 kill -KILL "$t"
 
 ## 4. check --mode attach lists what attach cannot do; --mode run (the default) on this host.
@@ -198,7 +200,7 @@ sleep 0.5
 port=$(free_port)
 start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page" --follow --listen "127.0.0.1:$port" \
         --policy "$E2E_TMP/leak.json"
-wait_for 10 log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
+wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
 wait_status "$OOMLESS_PID"
 json=$(status_json "$OOMLESS_PID")
 cap=$(jget "$json" .heap.cap)
@@ -207,20 +209,20 @@ assert_match "$cap" '^[0-9]+$' "the heap cap the allocator reports"
 # The allocator's own half of the page says the cap it enforces (struct oomless_control_alloc.heap_cap).
 alloc_cap() { od -An -t u8 -j 224 -N 8 "$page" | tr -d ' '; }
 capped() { [[ $(alloc_cap) == "$cap" ]]; }
-wait_for 5 capped || fail "the allocator enforces a heap cap of $(alloc_cap), not the published $cap"
-wait_for 20 log_has "Sent SIGTERM to the target \(pid [0-9]+\) to restart it" || fail "the leak was not restarted"
-wait_for 10 log_has "now following pid [0-9]+" || fail "the restarted leak was not followed"
+wait_for $((5 * factor)) capped || fail "the allocator enforces a heap cap of $(alloc_cap), not the published $cap"
+wait_for $((20 * factor)) log_has "Sent SIGTERM to the target \(pid [0-9]+\) to restart it" || fail "the leak was not restarted"
+wait_for $((10 * factor)) log_has "now following pid [0-9]+" || fail "the restarted leak was not followed"
 ! log_has "OOM-killed" || fail "the kernel OOM-killed the leak"
 ! log_has "did not stop within its grace" || fail "the leak needed SIGKILL"
 ! log_has "went backwards" || fail "a counter went backwards across the follow"
 restarted() { (($(jget "$(status_json "$OOMLESS_PID")" .child.restarts) >= 1)); }
-wait_for 10 restarted || fail "restarts not counted"
+wait_for $((10 * factor)) restarted || fail "restarts not counted"
 stop_runtime leak
 kill -TERM "$OOMLESS_PID"
-wait_exit "$OOMLESS_PID" 10
+wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 0 "attach exit status"
 [[ -f $page ]] || fail "the control page was removed at exit (the app keeps mapping it)"
 pkill -KILL -f "$BALLOON --leak" || true
 for p in "${E2E_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-wait_for 10 test ! -s "$cg/cgroup.procs" || true
+wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
 say "ok"
