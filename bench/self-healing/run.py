@@ -13,7 +13,7 @@ cache under --memory-max 256M) under `oomless run` with a policy, reads `oomless
   and the settled budget and working set (the median of the last 5 s before the app exits).
 
 Scenarios: "stages" is examples/policies/demo.json (the stage-only policy this replaces: the sawtooth),
-"self-healing" is examples/policies/self-healing.json, "self-healing-drop" the same with 80 MiB of
+"self-healing" is examples/policies/self-healing.json, "self-healing-drop" the same with 70 MiB of
 ballast at the first climb to 55% (pressure returning during the climb: the drop path).
 
     /usr/bin/python3 bench/self-healing/run.py --oomless build/supervisor/oomless \\
@@ -31,7 +31,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = {
     "stages": ("demo.json", []),
     "self-healing": ("self-healing.json", []),
-    "self-healing-drop": ("self-healing.json", ["--ballast-mib", "80", "--ballast-at-budget", "550"]),
+    "self-healing-drop": ("self-healing.json", ["--ballast-mib", "70", "--ballast-at-budget", "550"]),
 }
 
 

@@ -5,10 +5,10 @@ end: pressure that returns during the climb makes the budget drop again, lower, 
 is slower and stops below the level that failed.
 
 cache-app wants a 240 MiB cache under --memory-max 256M with examples/policies/self-healing.json, and
-allocates 80 MiB of ballast (memory it needs besides its cache, never shed) the first time the budget
+allocates 70 MiB of ballast (memory it needs besides its cache, never shed) the first time the budget
 climbs back to 55% after the first shed. Expected, from the policy (shed to 40%, step 15%):
 
-  shed to 40% -> climb to 55% -> ballast: 132 + 80 MiB = 83% >= 75% for 500ms -> shed again:
+  shed to 40% -> climb to 55% -> ballast: 132 + 70 MiB = 79% >= 75% for 500ms -> shed again:
   the 55% level failed (status budget.last_failed 0.55), the floor drops to 3/4 (30%), the step halves
   (7.5%), the ceiling is the level below the one that failed (40%).
 
@@ -31,7 +31,7 @@ def body(ctx):
     pol = os.path.join(os.path.dirname(ctx.srcdir), "..", "examples", "policies", "self-healing.json")
     s = E.Oomless(ctx, "drop", ["--policy", pol, "--memory-max", "256M"],
                   [cache_app, "--cache-mib", "240", "--grow", "60", "--seconds", str(RUN_SEC + 30),
-                   "--ballast-mib", "80", "--ballast-at-budget", "550"]).start()
+                   "--ballast-mib", "70", "--ballast-at-budget", "550"]).start()
     s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
     samples = []  # (t, budget dict, memory fraction, oom kills)
     t0 = time.monotonic()
