@@ -43,6 +43,14 @@ static inline uint64_t t_now_usec(void)
                 d->done = true;                                                                             \
         }
 
+/* A new event loop; with _cleanup_(sd_event_unrefp) it goes at the end of the test. */
+static inline sd_event *t_event_new(void)
+{
+        sd_event *e = NULL;
+        ASSERT_OK(sd_event_new(&e));
+        return e;
+}
+
 /* Runs the loop until *flag becomes true or timeout passes; returns *flag. */
 static inline bool t_run_until(sd_event *e, volatile bool *flag, uint64_t timeout_usec)
 {
