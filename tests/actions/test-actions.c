@@ -238,6 +238,14 @@ static void expect(ActionRunner *r, ActionOutcome o, const char *detail_part)
                           rec->detail);
 }
 
+/* Runs decision d and checks its outcome, as expect() does. */
+static void execute_expect(ActionRunner *r, const PolicyDecision *d, const OomlessSample *s, ActionOutcome o,
+                           const char *detail_part)
+{
+        ASSERT_OK(actions_execute(r, d, s));
+        expect(r, o, detail_part);
+}
+
 TEST(signal_scopes)
 {
         setup();
@@ -251,8 +259,7 @@ TEST(signal_scopes)
                                   .signal = SIGTERM,
                                   .target = POLICY_TARGET_LEAF };
         PolicyDecision d = decide(&sig_leaf, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "3 process(es)");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "3 process(es)");
         ASSERT_EQ(death_signal(a), SIGTERM);
         ASSERT_EQ(death_signal(b), SIGTERM);
         ASSERT_EQ(death_signal(c), SIGTERM);
@@ -266,8 +273,7 @@ TEST(signal_scopes)
                                   .signal = SIGUSR1,
                                   .target = POLICY_TARGET_MAIN };
         d = decide(&sig_main, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "SIGUSR1");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "SIGUSR1");
         ASSERT_EQ(death_signal(a), SIGUSR1);
         ASSERT_TRUE(alive(b));
 
@@ -279,8 +285,7 @@ TEST(signal_scopes)
                                    .signal = SIGTERM,
                                    .target = POLICY_TARGET_GROUP };
         d = decide(&sig_group, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "process group");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "process group");
         ASSERT_EQ(death_signal(a), SIGTERM);
         /* the grandchild was reparented to us (subreaper) and dies too */
         ASSERT_EQ(death_signal(gchild), SIGTERM);
@@ -289,15 +294,13 @@ TEST(signal_scopes)
 
         /* a main process in our own process group: refused, nobody signalled */
         main_pid_value = b;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_FAILED, "shares oomless's process group");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_FAILED, "shares oomless's process group");
         ASSERT_TRUE(alive(b));
 
         /* no main process */
         main_pid_value = 0;
         d = decide(&sig_main, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no main process");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_SKIPPED, "no main process");
 
         kill(outside, SIGKILL);
         waitpid(outside, NULL, 0);
@@ -336,8 +339,7 @@ TEST(kill_scopes)
         pid_t gchild = 0, g = sleeper(true, true, &gchild);
         main_pid_value = g;
         k.kill_scope = POLICY_KILL_GROUP;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "process group");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "process group");
         ASSERT_EQ(death_signal(g), SIGKILL);
         ASSERT_EQ(death_signal(gchild), SIGKILL);
         ASSERT_TRUE(alive(a));
@@ -345,8 +347,7 @@ TEST(kill_scopes)
         /* leaf: everyone in it, not the process outside */
         pid_t outside = sleeper(false, false, NULL);
         k.kill_scope = POLICY_KILL_LEAF;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "every process");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "every process");
         ASSERT_EQ(death_signal(a), SIGKILL);
         ASSERT_EQ(death_signal(b), SIGKILL);
         ASSERT_TRUE(alive(outside));
@@ -354,8 +355,7 @@ TEST(kill_scopes)
 
         /* process scope in an empty leaf */
         k.kill_scope = POLICY_KILL_PROCESS;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no process");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_SKIPPED, "no process");
 
         kill(outside, SIGKILL);
         waitpid(outside, NULL, 0);
@@ -460,15 +460,13 @@ TEST(throttle_and_reclaim)
                 ASSERT_TRUE(high <= 256 * MIB * 8 / 10 && high > 256 * MIB * 8 / 10 - 4096);
                 ASSERT_OK(actions_execute(r, &d, &s)); /* a repeat keeps the value from before the stage */
                 d.undo = true;
-                ASSERT_OK(actions_execute(r, &d, &s));
-                expect(r, ACTION_OUTCOME_OK, "restored to max");
+                execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "restored to max");
                 ASSERT_OK(cg_get_memory_high(cg, &high));
                 ASSERT_U64_EQ(high, UINT64_MAX);
         } else
                 expect(r, ACTION_OUTCOME_SKIPPED, "memory.high needs cgroup v2");
         d.undo = true;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "did not change memory.high");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_SKIPPED, "did not change memory.high");
 
         PolicyAction rec = { .kind = POLICY_ACTION_RECLAIM,
                              .amount = { .set = true, .bytes = 16 * MIB },
@@ -519,8 +517,7 @@ TEST(dry_run_changes_nothing)
         };
         for (size_t i = 0; i < ELEMENTSOF(acts); i++) {
                 PolicyDecision d = decide(&acts[i], 2, POLICY_WHEN_ENTER);
-                ASSERT_OK(actions_execute(r, &d, &s));
-                expect(r, ACTION_OUTCOME_WOULD, "would ");
+                execute_expect(r, &d, &s, ACTION_OUTCOME_WOULD, "would ");
         }
         run_for(300000);
         uint64_t max = 0;
@@ -581,8 +578,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         /* a missing program is a failed outcome, at once */
         char *bad[] = { "oomless-no-such-hook", NULL };
         ex.argv = bad;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_FAILED, "No such file");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_FAILED, "No such file");
 
         /* a hook running into its timeout is failed */
         char *slow[] = { "sleep", "10", NULL };
@@ -646,21 +642,35 @@ TEST(webhook_event_json)
         teardown();
 }
 
-TEST(notify_and_scavenge_through_the_control_page)
+/* A control page in the fresh directory dir (a mkdtemp() template), and the page mapped as the
+ * allocator maps it. */
+static struct oomless_control *page_new(char *dir, Control **ret_ctl)
 {
-        setup();
-        char dir[] = "/tmp/oomless-actions-ctl-XXXXXX";
         ASSERT_TRUE(mkdtemp(dir));
-        Control *ctl = NULL;
-        ASSERT_OK(control_create(dir, &ctl));
-        ActionRunner *r = runner(false, ctl);
-        OomlessSample s = sample();
-
-        int fd = open(control_path(ctl), O_RDWR | O_CLOEXEC);
+        ASSERT_OK(control_create(dir, ret_ctl));
+        int fd = open(control_path(*ret_ctl), O_RDWR | O_CLOEXEC);
         struct oomless_control *m =
             mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         ASSERT_TRUE(m != MAP_FAILED);
         close(fd);
+        return m;
+}
+
+static void page_free(struct oomless_control *m, Control *ctl, const char *dir)
+{
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        control_free(ctl);
+        ASSERT_OK(rmdir(dir));
+}
+
+TEST(notify_and_scavenge_through_the_control_page)
+{
+        setup();
+        char dir[] = "/tmp/oomless-actions-ctl-XXXXXX";
+        Control *ctl = NULL;
+        struct oomless_control *m = page_new(dir, &ctl);
+        ActionRunner *r = runner(false, ctl);
+        OomlessSample s = sample();
 
         ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
         ASSERT_U64_EQ(m->sup.heap_cap, 200 * MIB);
@@ -668,8 +678,7 @@ TEST(notify_and_scavenge_through_the_control_page)
         actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 0, .to = 2 });
         PolicyAction n = { .kind = POLICY_ACTION_NOTIFY };
         PolicyDecision d = decide(&n, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "published to the control page");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "published to the control page");
         ASSERT_EQ(m->sup.stage, 2);
         ASSERT_TRUE(!(m->sup.seq & 1));
         ASSERT_U64_EQ(m->sup.heap_cap, 200 * MIB);
@@ -679,8 +688,7 @@ TEST(notify_and_scavenge_through_the_control_page)
         /* no allocator has published: skipped, said once in the log */
         PolicyAction sc = { .kind = POLICY_ACTION_SCAVENGE };
         d = decide(&sc, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no allocator");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_SKIPPED, "no allocator");
         uint64_t seq_before = m->sup.scavenge_seq;
 
         /* an allocator publishes: the request goes through */
@@ -689,20 +697,16 @@ TEST(notify_and_scavenge_through_the_control_page)
         m->alloc.heap_in_use = 5 * MIB;
         __atomic_store_n(&m->alloc.seq, 2, __ATOMIC_RELEASE);
         ASSERT_OK(control_read_alloc(ctl, NULL));
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "scavenge request");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_OK, "scavenge request");
         ASSERT_U64_EQ(m->sup.scavenge_seq, seq_before + 1);
 
         /* no control page at all */
         ActionRunner *r2 = runner(false, NULL);
-        ASSERT_OK(actions_execute(r2, &d, &s));
-        expect(r2, ACTION_OUTCOME_SKIPPED, "no allocator");
+        execute_expect(r2, &d, &s, ACTION_OUTCOME_SKIPPED, "no allocator");
         actions_free(r2);
 
-        munmap(m, OOMLESS_CONTROL_SIZE);
         actions_free(r);
-        control_free(ctl);
-        ASSERT_OK(rmdir(dir));
+        page_free(m, ctl, dir);
         teardown();
 }
 
@@ -713,17 +717,11 @@ TEST(dry_run_publishes_no_stage)
 {
         setup();
         char dir[] = "/tmp/oomless-actions-dry-XXXXXX";
-        ASSERT_TRUE(mkdtemp(dir));
         Control *ctl = NULL;
-        ASSERT_OK(control_create(dir, &ctl));
+        struct oomless_control *m = page_new(dir, &ctl);
         ActionRunner *r = runner(true, ctl);
         OomlessSample s = sample();
 
-        int fd = open(control_path(ctl), O_RDWR | O_CLOEXEC);
-        struct oomless_control *m =
-            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        ASSERT_TRUE(m != MAP_FAILED);
-        close(fd);
         ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
         ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
 
@@ -731,8 +729,7 @@ TEST(dry_run_publishes_no_stage)
         actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 0, .to = 2 });
         PolicyAction n = { .kind = POLICY_ACTION_NOTIFY };
         PolicyDecision d = decide(&n, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_WOULD, "would notify");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_WOULD, "would notify");
         ASSERT_EQ(m->sup.stage, 0);
         ASSERT_EQ(notified_stage, 999);
 
@@ -743,8 +740,7 @@ TEST(dry_run_publishes_no_stage)
         uint64_t seq_before = m->sup.scavenge_seq;
         PolicyAction sc = { .kind = POLICY_ACTION_SCAVENGE };
         d = decide(&sc, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_WOULD, "would ask the allocator to scavenge");
+        execute_expect(r, &d, &s, ACTION_OUTCOME_WOULD, "would ask the allocator to scavenge");
         ASSERT_U64_EQ(m->sup.scavenge_seq, seq_before);
 
         /* a live policy published stage 2, then a reload turned dry-run on */
@@ -756,10 +752,8 @@ TEST(dry_run_publishes_no_stage)
         ASSERT_EQ(m->sup.stage, 0);
         ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
 
-        munmap(m, OOMLESS_CONTROL_SIZE);
         actions_free(r);
-        control_free(ctl);
-        ASSERT_OK(rmdir(dir));
+        page_free(m, ctl, dir);
         teardown();
 }
 
