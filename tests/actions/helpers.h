@@ -318,6 +318,14 @@ static inline void hs_start(HttpServer *s, HsMode mode, int status)
         ASSERT_EQ(pthread_create(&s->thread, NULL, hs_main, s), 0);
 }
 
+/* hs_start(), and the server's URL for path into url. */
+static inline void hs_start_url(HttpServer *s, HsMode mode, int status, const char *path,
+                                char url[static 64])
+{
+        hs_start(s, mode, status);
+        snprintf(url, 64, "http://127.0.0.1:%d%s", s->port, path);
+}
+
 static inline void hs_stop(HttpServer *s)
 {
         (void)!write(s->stop[1], "x", 1);

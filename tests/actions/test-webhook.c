@@ -48,13 +48,6 @@ static Webhook *new_webhook(sd_event *e, size_t max_queue)
         return w;
 }
 
-/* A server on 127.0.0.1 that answers as mode and status say; its URL for path goes to url. */
-static void start_server(HttpServer *s, HsMode mode, int status, const char *path, char url[static 64])
-{
-        hs_start(s, mode, status);
-        snprintf(url, 64, "http://127.0.0.1:%d%s", s->port, path);
-}
-
 /* Runs argv with stdin, stdout and stderr on /dev/null; returns its pid. */
 static pid_t spawn_quiet(char *const argv[])
 {
@@ -80,7 +73,7 @@ TEST(json_body_arrives)
         char url[64];
         const char *body = "{\"stage\":2,\"action\":\"webhook\",\"memory\":{\"current\":123}}";
 
-        start_server(&s, HS_RESPOND, 200, "/hook", url);
+        hs_start_url(&s, HS_RESPOND, 200, "/hook", url);
         w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(w, &(WebhookRequest){ .url = url, .body = body, .timeout_usec = 2000000 },
                                on_done, &d));
@@ -109,7 +102,7 @@ TEST(slow_server_times_out_with_backoff_without_blocking_loop)
         char url[64];
         uint64_t t0;
 
-        start_server(&s, HS_NO_ANSWER, 0, "/", url);
+        hs_start_url(&s, HS_NO_ANSWER, 0, "/", url);
         w = new_webhook(e, 0);
         t_tick_start(e, &probe, 20000);
         t0 = t_now_usec();
@@ -183,8 +176,8 @@ TEST(server_errors_retry_client_errors_do_not)
         Done d5 = {}, d4 = {};
         char u5[64], u4[64];
 
-        start_server(&s5, HS_RESPOND, 503, "/", u5);
-        start_server(&s4, HS_RESPOND, 404, "/", u4);
+        hs_start_url(&s5, HS_RESPOND, 503, "/", u5);
+        hs_start_url(&s4, HS_RESPOND, 404, "/", u4);
         w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(
             w, &(WebhookRequest){ .url = u5, .body = "{}", .retries = 2, .backoff_usec = 20000 }, on_done,
@@ -216,7 +209,7 @@ TEST(queue_is_bounded)
         Done d[3] = {};
         char url[64];
 
-        start_server(&s, HS_NO_ANSWER, 0, "/", url);
+        hs_start_url(&s, HS_NO_ANSWER, 0, "/", url);
         w = new_webhook(e, 2);
         WebhookRequest req = { .url = url, .body = "{}", .timeout_usec = 200000 };
         ASSERT_OK(webhook_post(w, &req, on_done, &d[0]));
