@@ -563,11 +563,6 @@ int main(int argc, char **argv)
         if (argc < 2)
                 TEST_FAIL("usage: %s /path/to/liboomless.so [test...]", argv[0]);
         lib = argv[1];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        ASSERT_TRUE(n > 0);
-        self[n] = 0;
-        snprintf(dir, sizeof(dir), "/tmp/oomless-alloc-guard-XXXXXX");
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        atexit(cleanup);
+        at_setup_self_and_dir(self, sizeof(self), dir, sizeof(dir), "alloc-guard", cleanup);
         return test_main(argc - 1, argv + 1);
 }
