@@ -109,7 +109,7 @@ static void on_answer(const WebhookResult *r, void *userdata)
 
 TEST(patch_with_content_type_keeps_answer)
 {
-        sd_event *e = new_loop();
+        sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s;
         AnswerDone d = {}, d1 = {}, d0 = {};
