@@ -17,6 +17,8 @@ void cmd_help_attach(FILE *f)
             "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
             "  --policy=FILE           JSON policy (default: the built-in one)\n"
             "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
+            "  --tick-only             decide at the sampling tick only: no threshold events, no\n"
+            "                          adaptive interval (for comparison, see bench/reaction)\n"
             "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
             "  --runtime-dir=DIR       where the status socket lives\n"
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"

@@ -24,6 +24,7 @@ enum {
         OPT_FORWARD_HUP,
         OPT_POLICY,
         OPT_DRY_RUN,
+        OPT_TICK_ONLY,
         OPT_NO_PRELOAD,
         OPT_LOG_LEVEL,
         OPT_RUNTIME_DIR,
@@ -107,6 +108,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP }, RUN },
                 { { "policy", required_argument, NULL, OPT_POLICY }, BOTH },
                 { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
+                { { "tick-only", no_argument, NULL, OPT_TICK_ONLY }, BOTH },
                 { { "no-preload", no_argument, NULL, OPT_NO_PRELOAD }, RUN },
                 { { "log-level", required_argument, NULL, OPT_LOG_LEVEL }, BOTH },
                 { { "log-format", required_argument, NULL, OPT_LOG_FORMAT }, BOTH },
@@ -193,6 +195,9 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 case OPT_DRY_RUN:
                         cfg->dry_run = true;
+                        break;
+                case OPT_TICK_ONLY:
+                        cfg->tick_only = true;
                         break;
                 case OPT_NO_PRELOAD:
                         cfg->preload = false;

@@ -22,6 +22,8 @@ void cmd_help_run(FILE *f)
             "  --keep-on-supervisor-death  let CMD live on if oomless is killed (default: it gets SIGKILL)\n"
             "  --policy=FILE           JSON policy (default: the built-in one)\n"
             "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
+            "  --tick-only             decide at the sampling tick only: no threshold events, no\n"
+            "                          adaptive interval (for comparison, see bench/reaction)\n"
             "  --no-preload            do not LD_PRELOAD liboomless.so into CMD\n"
             "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
             "  --runtime-dir=DIR       where the status socket lives (default $OOMLESS_RUNTIME_DIR or "

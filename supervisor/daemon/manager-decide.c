@@ -91,6 +91,7 @@ void manager_decide(Manager *m)
         manager_publish_heap_cap(m);
         if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
                 manager_run_decisions(m, &d);
+        manager_react_update(m);
 }
 
 static void publish_status(Manager *m)
