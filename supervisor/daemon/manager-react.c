@@ -24,8 +24,13 @@
 #include "manager-internal.h"
 #include "time-util.h"
 
-/* Two event-driven samples at least this far apart; a later event waits for the end of it. */
-#define REACT_MIN_GAP_USEC (5 * USEC_PER_MSEC)
+/* Two kernel-threshold samples at least this far apart; a later event waits for the end of it. A
+ * threshold fires once per crossing, so this only bounds a workload that dances on one. */
+#define REACT_MIN_GAP_USEC (1 * USEC_PER_MSEC)
+/* The allocator counts what it maps, the kernel what is touched: when the heap is past its wake
+ * threshold but the cgroup not yet past the level, sample again this soon, at most this many times. */
+#define REACT_FOLLOW_USEC (1 * USEC_PER_MSEC)
+#define REACT_FOLLOW_MAX  50
 /* The adaptive tick's floor. */
 #define REACT_FLOOR_USEC   (5 * USEC_PER_MSEC)
 #define REACT_ACCURACY_MIN (1 * USEC_PER_MSEC)
@@ -39,7 +44,9 @@ struct React {
         uint64_t pending_usec;       /* when that event is to be handled, 0: none */
         bool adaptive;
         uint64_t interval; /* the tick interval in force */
-        uint64_t prev_current, prev_usec, last_decide_usec;
+        uint64_t prev_current, prev_usec, last_event_usec;
+        uint64_t wake_above; /* the allocator's upward threshold as published, held bytes; 0 none */
+        unsigned follow;     /* follow-up samples since the heap went past wake_above */
 };
 
 uint64_t manager_tick_accuracy(uint64_t interval_usec)
@@ -79,11 +86,12 @@ static void react_event(Manager *m, const char *what)
         React *r = m->react;
         uint64_t now = loop_now(m);
 
-        if (r->last_decide_usec && now < r->last_decide_usec + REACT_MIN_GAP_USEC) {
-                r->pending_usec = r->last_decide_usec + REACT_MIN_GAP_USEC;
+        if (r->last_event_usec && now < r->last_event_usec + REACT_MIN_GAP_USEC) {
+                r->pending_usec = r->last_event_usec + REACT_MIN_GAP_USEC;
                 arm_soon(m, r->pending_usec);
                 return;
         }
+        r->last_event_usec = now;
         log_debug("%s: deciding now.", what);
         manager_sample_and_decide(m);
 }
@@ -106,7 +114,8 @@ static int on_soon(sd_event_source *s, uint64_t usec, void *userdata)
         (void)s;
         (void)usec;
 
-        log_debug("%s: deciding now.", m->react->pending_usec ? "A threshold event waited" : "A hold ends");
+        log_debug("%s: deciding now.", m->react->pending_usec ? "A threshold event waited"
+                                                              : "A hold ends or the heap is near a level");
         m->react->pending_usec = 0;
         manager_sample_and_decide(m);
         return 0;
@@ -209,6 +218,11 @@ static void publish_alloc(Manager *m, const OomlessSample *x, const PolicyWatch 
                 above = x->limit / 100 * 85; /* the policy watches no memory level: near the limit */
         if (w->below > 0 && w->below < x->current)
                 below = to_heap(x, w->below);
+        /* While the heap is past the threshold, keep it: a new value would re-arm it for the same crossing
+         * (what the heap maps ahead of the charge moves the conversion). */
+        if (x->heap_valid && m->react->wake_above && x->heap_held > m->react->wake_above && above)
+                above = m->react->wake_above;
+        m->react->wake_above = above;
         (void)actions_set_wake(m->runner, above, below);
 }
 
@@ -243,13 +257,19 @@ void manager_react_update(Manager *m)
         if (!r || !m->have_sample)
                 return;
         now = loop_now(m);
-        r->last_decide_usec = now;
         r->pending_usec = 0;
         supervise_watch(m->supervise, &m->last, now_usec(CLOCK_MONOTONIC), &w, &deadline);
         publish_alloc(m, &m->last, &w);
         arm_kernel(m, w.above, w.below);
         if (r->adaptive)
                 adapt(m, &m->last, &w, now);
+        /* Past the allocator's threshold, short of the cgroup's level: the pages are being touched. */
+        if (w.above != UINT64_MAX && m->last.current < w.above && m->last.heap_valid && r->wake_above &&
+            m->last.heap_held >= r->wake_above && r->follow < REACT_FOLLOW_MAX) {
+                r->follow++;
+                deadline = MIN(deadline, now + REACT_FOLLOW_USEC);
+        } else if (!(m->last.heap_valid && r->wake_above && m->last.heap_held >= r->wake_above))
+                r->follow = 0;
         if (deadline != UINT64_MAX)
                 arm_soon(m, deadline);
         else
