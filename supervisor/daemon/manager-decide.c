@@ -186,6 +186,7 @@ static void on_wake(Control *c, void *userdata)
 {
         Manager *m = userdata;
         (void)c;
+        log_debug("The allocator crossed a wake threshold: deciding now.");
         if (manager_sample(m) >= 0)
                 manager_decide(m);
 }

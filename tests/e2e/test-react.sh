@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Reacting between ticks (issue 9), on the tier this host has. Each case runs the reaction workload
+# (bench/reaction/workload.c) under a policy that enters a stage at 50% of a 256M limit and signals
+# the workload (SIGUSR1); the workload prints the time from its own crossing to that signal.
+#  1. An allocator crossing (malloc) with the tick at 10 s enters the stage within 50 ms, and the log
+#     shows the allocator's wake.
+#  2. The same for an mmap workload, which the allocator never sees: on v1 a kernel threshold
+#     (cgroup.event_control) fires; on v2 the adaptive tick catches it.
+#  3. A "for": 300ms hold with the tick at 5 s is decided by its timer, 300 ms after the crossing.
+#  4. The tick keeps its interval: at 50 ms, 2 s of /metrics count about 40 samples (sd-event's
+#     default accuracy of 250 ms made it 8).
+# Costs about 8 s.
+source "$(dirname "$0")/lib.sh"
+: "${REACTION:?set REACTION to the reaction workload}"
+
+[[ -n $(own_cgroup_dirs) ]] || skip "no cgroup where oomless may create a leaf"
+THR=$((128 << 20))
+
+policy() { # FOR INTERVAL
+        cat >"$E2E_TMP/p.json" <<JSON
+{"version":1,"sampling_interval":"$2","stages":[{"name":"react",
+ "enter":{"all":[{"memory":">= 50%"}],"for":"$1"},"exit":{"all":[{"memory":"< 25%"}]},
+ "on_enter":[{"action":"signal","signal":"USR1","target":"main"}],
+ "on_exit":[{"action":"signal","signal":"USR2","target":"main"}]}]}
+JSON
+}
+
+# react MODE INTERVAL -> LAT_MS (the first crossing's latency), LOG
+react() {
+        local mode=$1 interval=$2 out
+        LOG=$E2E_TMP/$mode-$interval.log
+        out=$("$OOMLESS" run --memory-max 256M --policy "$E2E_TMP/p.json" --interval "$interval" \
+                --log-level debug -- "$REACTION" "$mode" 0 "$THR" 1 300 2>"$LOG") ||
+                fail "oomless run failed: $(tail -5 "$LOG")"
+        [[ $out =~ latency_us\ ([0-9]+) ]] || {
+                cat "$LOG" >&2
+                fail "$mode: no crossing recorded (got '$out')"
+        }
+        LAT_MS=$((BASH_REMATCH[1] / 1000))
+        TIER=$(grep -oE 'cgroup tier [a-z0-9]+' "$LOG" | head -1 | awk '{print $3}')
+}
+
+policy 0s 100ms
+react malloc 10s
+say "malloc crossing, tick 10s: stage signal after ${LAT_MS} ms (tier $TIER)"
+((LAT_MS < 50)) || fail "malloc: the stage came ${LAT_MS} ms after the crossing (want < 50 with a 10 s tick)"
+assert_file_contains "$LOG" "The allocator crossed a wake threshold" "the allocator's wake"
+
+react mmap 10s
+say "mmap crossing, tick 10s: stage signal after ${LAT_MS} ms"
+case $TIER in
+v1)
+        ((LAT_MS < 50)) || fail "mmap: the stage came ${LAT_MS} ms after the crossing (want < 50)"
+        assert_file_contains "$LOG" "memory threshold was crossed \(cgroup.event_control\)" "the v1 threshold"
+        ;;
+v2)
+        # No kernel thresholds: the adaptive tick (floor 5 ms near the level) must beat the 10 s tick.
+        ((LAT_MS < 1000)) || fail "mmap on v2: the stage came ${LAT_MS} ms after the crossing"
+        ;;
+*) say "tier $TIER: no event path for mmap, not checked" ;;
+esac
+
+policy 300ms 100ms
+react mmap 5s
+say "hold of 300ms, tick 5s: stage signal after ${LAT_MS} ms"
+((LAT_MS >= 290 && LAT_MS < 450)) || fail "a 300ms hold was decided after ${LAT_MS} ms (want 300..450)"
+
+# 4. The tick's accuracy.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_oomless "$E2E_TMP/tick.log" run --interval 50ms --tick-only --listen "127.0.0.1:$port" -- sleep 30
+samples() { curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "oomless_samples_total" {print $2}'; }
+wait_for 10 samples >/dev/null || skip "no HTTP endpoint (libmicrohttpd missing?)"
+s1=$(samples)
+t1=$(date +%s%N)
+sleep 2
+s2=$(samples)
+t2=$(date +%s%N)
+rate=$(((s2 - s1) * 1000000000 / ((t2 - t1) / 1000)))  # samples per 1000 s
+say "tick at 50 ms: $((s2 - s1)) samples in $(((t2 - t1) / 1000000)) ms"
+((rate >= 17000 && rate <= 21000)) || fail "a 50 ms tick gave $((s2 - s1)) samples in $(((t2 - t1) / 1000000)) ms (want 17..21 per s)"
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID"
+say "ok"
