@@ -23,6 +23,7 @@
 #include "log.h"
 #include "manager-internal.h"
 #include "time-util.h"
+#include "units.h"
 
 /* Two kernel-threshold samples at least this far apart; a later event waits for the end of it. A
  * threshold fires once per crossing, so this only bounds a workload that dances on one. */
@@ -45,8 +46,9 @@ struct React {
         bool adaptive;
         uint64_t interval; /* the tick interval in force */
         uint64_t prev_current, prev_usec, last_event_usec;
-        uint64_t wake_above; /* the allocator's upward threshold as published, held bytes; 0 none */
-        unsigned follow;     /* follow-up samples since the heap went past wake_above */
+        uint64_t logged_interval; /* the adaptive interval last logged */
+        uint64_t wake_above;      /* the allocator's upward threshold as published, held bytes; 0 none */
+        unsigned follow;          /* follow-up samples since the heap went past wake_above */
 };
 
 uint64_t manager_tick_accuracy(uint64_t interval_usec)
@@ -240,7 +242,18 @@ static void adapt(Manager *m, const OomlessSample *x, const PolicyWatch *w, uint
                                   (now - r->prev_usec));
         r->prev_current = x->current;
         r->prev_usec = now;
+        uint64_t prev = r->logged_interval ?: m->interval_usec;
         r->interval = policy_adaptive_interval(headroom, rate, REACT_FLOOR_USEC, m->interval_usec);
+        /* A line when the interval halved or doubled since the last one (or is back at the policy's). */
+        if (r->interval * 2 <= prev || r->interval >= prev * 2 ||
+            (r->interval == m->interval_usec && prev != r->interval)) {
+                char h[32], g[32];
+                r->logged_interval = r->interval;
+                log_debug("Adaptive tick: every %" PRIu64 " ms (headroom %s, growth %s/s).",
+                          r->interval / USEC_PER_MSEC,
+                          headroom == UINT64_MAX ? "unbounded" : units_format_size(h, sizeof(h), headroom),
+                          units_format_size(g, sizeof(g), rate));
+        }
         /* Bring the tick forward when it is due later than the new interval. */
         if (m->tick && sd_event_source_get_time(m->tick, &tick_at) >= 0 && tick_at > now + r->interval) {
                 (void)sd_event_source_set_time(m->tick, now + r->interval);
