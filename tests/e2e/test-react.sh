@@ -15,6 +15,8 @@ source "$(dirname "$0")/lib.sh"
 
 [[ -n $(own_cgroup_dirs) ]] || skip "no cgroup where oomless may create a leaf"
 THR=$((128 << 20))
+# In the VM (TCG, about 26x slower) the bounds are scaled: timing there is indicative only.
+F=${OOMLESS_TEST_TIME_FACTOR:-1}
 
 policy() { # FOR INTERVAL
         cat >"$E2E_TMP/p.json" <<JSON
@@ -43,19 +45,19 @@ react() {
 policy 0s 100ms
 react malloc 10s
 say "malloc crossing, tick 10s: stage signal after ${LAT_MS} ms (tier $TIER)"
-((LAT_MS < 50)) || fail "malloc: the stage came ${LAT_MS} ms after the crossing (want < 50 with a 10 s tick)"
+((LAT_MS < 50 * F)) || fail "malloc: the stage came ${LAT_MS} ms after the crossing (want < 50 with a 10 s tick)"
 assert_file_contains "$LOG" "The allocator crossed a wake threshold" "the allocator's wake"
 
 react mmap 10s
 say "mmap crossing, tick 10s: stage signal after ${LAT_MS} ms"
 case $TIER in
 v1)
-        ((LAT_MS < 50)) || fail "mmap: the stage came ${LAT_MS} ms after the crossing (want < 50)"
+        ((LAT_MS < 50 * F)) || fail "mmap: the stage came ${LAT_MS} ms after the crossing (want < 50)"
         assert_file_contains "$LOG" "memory threshold was crossed \(cgroup.event_control\)" "the v1 threshold"
         ;;
 v2)
         # No kernel thresholds: the adaptive tick (floor 5 ms near the level) must beat the 10 s tick.
-        ((LAT_MS < 1000)) || fail "mmap on v2: the stage came ${LAT_MS} ms after the crossing"
+        ((LAT_MS < 1000 * F)) || fail "mmap on v2: the stage came ${LAT_MS} ms after the crossing"
         ;;
 *) say "tier $TIER: no event path for mmap, not checked" ;;
 esac
@@ -63,7 +65,7 @@ esac
 policy 300ms 100ms
 react mmap 5s
 say "hold of 300ms, tick 5s: stage signal after ${LAT_MS} ms"
-((LAT_MS >= 290 && LAT_MS < 450)) || fail "a 300ms hold was decided after ${LAT_MS} ms (want 300..450)"
+((LAT_MS >= 290 && LAT_MS < 300 + 150 * F)) || fail "a 300ms hold was decided after ${LAT_MS} ms (want 300..450)"
 
 # 4. The tick's accuracy.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -77,7 +79,7 @@ s2=$(samples)
 t2=$(date +%s%N)
 rate=$(((s2 - s1) * 1000000000 / ((t2 - t1) / 1000)))  # samples per 1000 s
 say "tick at 50 ms: $((s2 - s1)) samples in $(((t2 - t1) / 1000000)) ms"
-((rate >= 17000 && rate <= 21000)) || fail "a 50 ms tick gave $((s2 - s1)) samples in $(((t2 - t1) / 1000000)) ms (want 17..21 per s)"
+((rate >= 17000 / F && rate <= 21000)) || fail "a 50 ms tick gave $((s2 - s1)) samples in $(((t2 - t1) / 1000000)) ms (want 17..21 per s)"
 kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID"
 say "ok"
