@@ -64,12 +64,51 @@ static void watch_cond(const PolicyCond *c, const OomlessSample *x, bool enter, 
                 watch_cond(&c->any[i], x, enter, w);
 }
 
+/* The usage below which c cannot be true: 0 when there is no such floor, UINT64_MAX when it cannot be
+ * true at all (a percentage of an unknown limit compares false). */
+static uint64_t need(const PolicyCond *c, const OomlessSample *x)
+{
+        uint64_t r = 0, v;
+
+        if (!c->group) {
+                const PolicyCmp *m = &c->cmp;
+                bool unknown = x->limit == 0 || x->limit == OOMLESS_NO_LIMIT;
+                if (m->signal == POLICY_SIGNAL_MEMORY) {
+                        if (m->size.percent && unknown)
+                                return UINT64_MAX;
+                        if (!policy_op_above(m->op) || !spec_level(&m->size, x->limit, &v))
+                                return 0;
+                        return m->op == POLICY_OP_GT && v != UINT64_MAX ? v + 1 : v;
+                }
+                if (m->signal == POLICY_SIGNAL_HEADROOM) {
+                        if (unknown)
+                                return UINT64_MAX;
+                        if (policy_op_above(m->op) || !spec_level(&m->size, x->limit, &v))
+                                return 0;
+                        v = MIN(v, x->limit);
+                        return x->limit - v + (m->op == POLICY_OP_LT ? 1 : 0);
+                }
+                return 0;
+        }
+        for (size_t i = 0; c->has_all && i < c->n_all; i++)
+                r = MAX(r, need(&c->all[i], x));
+        if (c->has_any) {
+                uint64_t a = UINT64_MAX;
+                for (size_t i = 0; i < c->n_any; i++)
+                        a = MIN(a, need(&c->any[i], x));
+                r = MAX(r, a);
+        }
+        return r;
+}
+
 void policy_watch(const Policy *p, unsigned stage, const OomlessSample *x, PolicyWatch *ret)
 {
-        PolicyWatch w = { .above = UINT64_MAX, .below = 0 };
+        PolicyWatch w = { .above = UINT64_MAX, .below = 0, .guard = UINT64_MAX };
 
-        for (unsigned l = stage + 1; l <= p->n_stages; l++)
+        for (unsigned l = stage + 1; l <= p->n_stages; l++) {
                 watch_cond(&p->stages[l - 1].enter.root, x, true, &w);
+                w.guard = MIN(w.guard, need(&p->stages[l - 1].enter.root, x));
+        }
         if (stage > 0 && stage <= p->n_stages)
                 watch_cond(&p->stages[stage - 1].exit.root, x, false, &w);
         *ret = w;

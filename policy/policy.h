@@ -373,6 +373,10 @@ uint64_t policy_state_next_deadline(const Policy *p, const PolicyState *s, uint6
 typedef struct PolicyWatch {
         uint64_t above; /* UINT64_MAX: none */
         uint64_t below; /* 0: none */
+        /* The usage below which no stage above can be entered, whatever the other signals say (every
+         * enter condition needs memory at least this high): 0 when some can be entered at any usage,
+         * UINT64_MAX when none can be entered at all (e.g. percentages of an unknown limit). */
+        uint64_t guard;
 } PolicyWatch;
 
 void policy_watch(const Policy *p, unsigned stage, const OomlessSample *sample, PolicyWatch *ret);

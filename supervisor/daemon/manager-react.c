@@ -33,7 +33,9 @@
 #define REACT_FOLLOW_USEC (1 * USEC_PER_MSEC)
 #define REACT_FOLLOW_MAX  50
 /* The adaptive tick's floor. */
-#define REACT_FLOOR_USEC   (5 * USEC_PER_MSEC)
+#define REACT_FLOOR_USEC (5 * USEC_PER_MSEC)
+/* The tick while nothing can change without an event waking us first (idle()). */
+#define REACT_IDLE_USEC    (1 * USEC_PER_SEC)
 #define REACT_ACCURACY_MIN (1 * USEC_PER_MSEC)
 #define REACT_ACCURACY_MAX (50 * USEC_PER_MSEC)
 
@@ -61,7 +63,7 @@ uint64_t manager_tick_accuracy(uint64_t interval_usec)
 
 uint64_t manager_react_tick_interval(Manager *m)
 {
-        return m->react && m->react->adaptive && m->react->interval ? m->react->interval : m->interval_usec;
+        return m->react && m->react->interval ? m->react->interval : m->interval_usec;
 }
 
 static uint64_t loop_now(Manager *m)
@@ -228,10 +230,12 @@ static void publish_alloc(Manager *m, const OomlessSample *x, const PolicyWatch 
         (void)actions_set_wake(m->runner, above, below);
 }
 
-static void adapt(Manager *m, const OomlessSample *x, const PolicyWatch *w, uint64_t now)
+/* The adaptive interval (v2): shorter as the headroom to the nearest watched level shrinks. */
+static uint64_t adapt(Manager *m, const OomlessSample *x, const PolicyWatch *w, uint64_t now,
+                      uint64_t *ret_headroom, uint64_t *ret_rate)
 {
         React *r = m->react;
-        uint64_t headroom = UINT64_MAX, rate = 0, tick_at;
+        uint64_t headroom = UINT64_MAX, rate = 0;
 
         if (w->above != UINT64_MAX)
                 headroom = w->above > x->current ? w->above - x->current : 0;
@@ -242,22 +246,44 @@ static void adapt(Manager *m, const OomlessSample *x, const PolicyWatch *w, uint
                                   (now - r->prev_usec));
         r->prev_current = x->current;
         r->prev_usec = now;
-        uint64_t prev = r->logged_interval ?: m->interval_usec;
-        r->interval = policy_adaptive_interval(headroom, rate, REACT_FLOOR_USEC, m->interval_usec);
+        *ret_headroom = headroom;
+        *ret_rate = rate;
+        return policy_adaptive_interval(headroom, rate, REACT_FLOOR_USEC, m->interval_usec);
+}
+
+/* Idle: at level 0, below the usage every stage needs to be entered, and sure to be woken when the
+ * usage gets there (a kernel threshold armed at or below it), or no stage can be entered at all (a
+ * percentage of an unknown limit; the limit is sampled again each idle tick). Nothing can change
+ * until then, so the tick slows to REACT_IDLE_USEC. */
+static bool idle(Manager *m, unsigned stage, const PolicyWatch *w)
+{
+        React *r = m->react;
+
+        if (stage != 0 || w->guard == 0 || m->last.current >= w->guard)
+                return false;
+        return w->guard == UINT64_MAX || (r->kt && r->kt_source && r->kt_above <= w->guard);
+}
+
+static void set_interval(Manager *m, uint64_t interval, uint64_t now, uint64_t headroom, uint64_t rate)
+{
+        React *r = m->react;
+        uint64_t prev = r->logged_interval ?: m->interval_usec, tick_at;
+
+        r->interval = interval;
         /* A line when the interval halved or doubled since the last one (or is back at the policy's). */
-        if (r->interval * 2 <= prev || r->interval >= prev * 2 ||
-            (r->interval == m->interval_usec && prev != r->interval)) {
+        if (interval * 2 <= prev || interval >= prev * 2 ||
+            (interval == m->interval_usec && prev != interval)) {
                 char h[32], g[32];
-                r->logged_interval = r->interval;
+                r->logged_interval = interval;
                 log_debug("Adaptive tick: every %" PRIu64 " ms (headroom %s, growth %s/s).",
-                          r->interval / USEC_PER_MSEC,
+                          interval / USEC_PER_MSEC,
                           headroom == UINT64_MAX ? "unbounded" : units_format_size(h, sizeof(h), headroom),
                           units_format_size(g, sizeof(g), rate));
         }
         /* Bring the tick forward when it is due later than the new interval. */
-        if (m->tick && sd_event_source_get_time(m->tick, &tick_at) >= 0 && tick_at > now + r->interval) {
-                (void)sd_event_source_set_time(m->tick, now + r->interval);
-                (void)sd_event_source_set_time_accuracy(m->tick, manager_tick_accuracy(r->interval));
+        if (m->tick && sd_event_source_get_time(m->tick, &tick_at) >= 0 && tick_at > now + interval) {
+                (void)sd_event_source_set_time(m->tick, now + interval);
+                (void)sd_event_source_set_time_accuracy(m->tick, manager_tick_accuracy(interval));
         }
 }
 
@@ -265,17 +291,24 @@ void manager_react_update(Manager *m)
 {
         React *r = m->react;
         PolicyWatch w;
-        uint64_t deadline, now;
+        uint64_t deadline, now, interval, headroom = UINT64_MAX, rate = 0;
+        unsigned stage;
 
         if (!r || !m->have_sample)
                 return;
         now = loop_now(m);
         r->pending_usec = 0;
-        supervise_watch(m->supervise, &m->last, now_usec(CLOCK_MONOTONIC), &w, &deadline);
+        stage = supervise_watch(m->supervise, &m->last, now_usec(CLOCK_MONOTONIC), &w, &deadline);
         publish_alloc(m, &m->last, &w);
         arm_kernel(m, w.above, w.below);
+        interval = m->interval_usec;
         if (r->adaptive)
-                adapt(m, &m->last, &w, now);
+                interval = adapt(m, &m->last, &w, now, &headroom, &rate);
+        else if (w.above != UINT64_MAX)
+                headroom = w.above > m->last.current ? w.above - m->last.current : 0;
+        if (idle(m, stage, &w))
+                interval = MAX(interval, REACT_IDLE_USEC);
+        set_interval(m, interval, now, headroom, rate);
         /* Past the allocator's threshold, short of the cgroup's level: the pages are being touched. */
         if (w.above != UINT64_MAX && m->last.current < w.above && m->last.heap_valid && r->wake_above &&
             m->last.heap_held >= r->wake_above && r->follow < REACT_FOLLOW_MAX) {

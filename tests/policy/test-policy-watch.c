@@ -119,6 +119,31 @@ TEST(watched_levels)
         x.limit = OOMLESS_NO_LIMIT; /* percentages of an unknown limit watch nothing */
         policy_watch(p, 0, &x, &w);
         ASSERT_U64_EQ(w.above, UINT64_MAX);
+        ASSERT_U64_EQ(w.guard, UINT64_MAX); /* ... and can never be true */
+        policy_free(p);
+}
+
+/* The guard: the usage every enter condition above needs. */
+TEST(guard)
+{
+        Policy *p = load(HELD);
+        Policy *q = load("{'version':1,'stages':[{'name':'a','enter':{'any':[{'memory':'>= 70%'},"
+                         "{'all':[{'psi.full.avg10':'>= 20%'},{'memory':'>= 50%'}]}]},"
+                         "'exit':{'all':[{'memory':'< 40%'}]}},"
+                         "{'name':'b','enter':{'any':[{'memory':'>= 90%'},{'psi.some.avg10':'>= 50%'}]},"
+                         "'exit':{'all':[{'memory':'< 40%'}]}}]}");
+        OomlessSample x = mem(100);
+        PolicyWatch w;
+
+        policy_watch(p, 0, &x, &w); /* >= 50% or > 80% or headroom <= 100B: 500 */
+        ASSERT_U64_EQ(w.guard, 500);
+        policy_watch(p, 1, &x, &w); /* stage 2 alone: > 80% or current >= 900 */
+        ASSERT_U64_EQ(w.guard, 801);
+        policy_watch(q, 1, &x, &w); /* PSI alone can enter b */
+        ASSERT_U64_EQ(w.guard, 0);
+        policy_watch(q, 2, &x, &w); /* nothing above */
+        ASSERT_U64_EQ(w.guard, UINT64_MAX);
+        policy_free(q);
         policy_free(p);
 }
 
