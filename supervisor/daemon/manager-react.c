@@ -90,6 +90,10 @@ static void react_event(Manager *m, const char *what)
         React *r = m->react;
         uint64_t now = loop_now(m);
 
+        /* The workload is being stopped for good: its memory falling is no news to act on, and the
+         * tick goes on as before. */
+        if (m->stopping)
+                return;
         if (r->last_event_usec && now < r->last_event_usec + REACT_MIN_GAP_USEC) {
                 r->pending_usec = r->last_event_usec + REACT_MIN_GAP_USEC;
                 arm_soon(m, r->pending_usec);
@@ -118,6 +122,8 @@ static int on_soon(sd_event_source *s, uint64_t usec, void *userdata)
         (void)s;
         (void)usec;
 
+        if (m->stopping)
+                return 0;
         log_debug("%s: deciding now.", m->react->pending_usec ? "A threshold event waited"
                                                               : "A hold ends or the heap is near a level");
         m->react->pending_usec = 0;
