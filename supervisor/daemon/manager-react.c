@@ -276,8 +276,8 @@ static void set_interval(Manager *m, uint64_t interval, uint64_t now, uint64_t h
         uint64_t prev = r->logged_interval ?: m->interval_usec, tick_at;
 
         r->interval = interval;
-        /* A line when the interval halved or doubled since the last one (or is back at the policy's). */
-        if (interval * 2 <= prev || interval >= prev * 2 ||
+        /* A line when the interval moved by half since the last one (or is back at the policy's). */
+        if (interval * 3 <= prev * 2 || interval * 2 >= prev * 3 ||
             (interval == m->interval_usec && prev != interval)) {
                 char h[32], g[32];
                 r->logged_interval = interval;

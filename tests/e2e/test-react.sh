@@ -65,7 +65,10 @@ esac
 policy 300ms 100ms
 react mmap 5s
 say "hold of 300ms, tick 5s: stage signal after ${LAT_MS} ms"
-((LAT_MS >= 290 && LAT_MS < 300 + 150 * F)) || fail "a 300ms hold was decided after ${LAT_MS} ms (want 300..450)"
+# The hold runs from the sample that saw the crossing, which may come before the workload's own
+# reading of it by up to a chunk's time (a few ms here, more under emulation).
+((LAT_MS >= 300 - 20 * F && LAT_MS < 300 + 150 * F)) ||
+        fail "a 300ms hold was decided after ${LAT_MS} ms (want about 300)"
 
 # 4. The tick's accuracy.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
