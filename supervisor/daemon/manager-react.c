@@ -243,10 +243,11 @@ static uint64_t adapt(Manager *m, const OomlessSample *x, const PolicyWatch *w, 
         React *r = m->react;
         uint64_t headroom = UINT64_MAX, rate = 0;
 
-        if (w->above != UINT64_MAX)
-                headroom = w->above > x->current ? w->above - x->current : 0;
-        if (w->below > 0)
-                headroom = MIN(headroom, x->current > w->below ? x->current - w->below : 0);
+        /* A level already crossed is the hold timer's (or the next sample's) business, not the tick's. */
+        if (w->above != UINT64_MAX && w->above > x->current)
+                headroom = w->above - x->current;
+        if (w->below > 0 && x->current > w->below)
+                headroom = MIN(headroom, x->current - w->below);
         if (r->prev_usec && now > r->prev_usec && x->current > r->prev_current)
                 rate = (uint64_t)((__uint128_t)(x->current - r->prev_current) * USEC_PER_SEC /
                                   (now - r->prev_usec));
