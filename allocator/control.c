@@ -273,6 +273,7 @@ static void ma_ctl_detach(const char *why)
         atomic_store(&ma_sup_cap, false);
         atomic_store(&ma_cap, __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED));
         ma_stats_set_wake_watermark(0);
+        ma_stats_set_wake_below(0);
         MaBuf m = { .n = 0 };
         mb_str(&m, "liboomless: detaching from the control page: ");
         mb_str(&m, why);
@@ -302,6 +303,7 @@ static bool ma_ctl_read(struct oomless_control_sup *out)
                 out->wake_watermark = __atomic_load_n(&s->wake_watermark, __ATOMIC_RELAXED);
                 out->budget_permille = __atomic_load_n(&s->budget_permille, __ATOMIC_RELAXED);
                 out->weight = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
+                out->wake_below = __atomic_load_n(&s->wake_below, __ATOMIC_RELAXED);
                 __atomic_thread_fence(__ATOMIC_ACQUIRE);
                 if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == a)
                         return true;
@@ -391,6 +393,7 @@ static void ma_control_poll_locked(bool from_background)
         if (ok) {
                 atomic_store(&ma_cap, ma_ctl_cap(sup.heap_cap));
                 ma_stats_set_wake_watermark(sup.wake_watermark);
+                ma_stats_set_wake_below(sup.wake_below);
                 if (sup.scavenge_seq != ma_scavenge_ack) {
                         ma_scavenge_all(!from_background);
                         ma_scavenge_ack = sup.scavenge_seq;

@@ -200,6 +200,7 @@ extern _Atomic uint64_t ma_scavenges;
 extern _Atomic uint64_t ma_cap_hits;
 extern _Atomic uint64_t ma_cap;                /* in force */
 void ma_stats_set_wake_watermark(uint64_t wm); /* 0: no wake-ups */
+void ma_stats_set_wake_below(uint64_t below);  /* 0: no downward wake-ups */
 void ma_stats_note_held(uint64_t held);        /* wake watermark check, any context */
 
 /* Application callbacks (callbacks.c). */

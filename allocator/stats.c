@@ -14,7 +14,8 @@
 _Atomic uint64_t ma_held, ma_returned, ma_large_in_use, ma_scavenges, ma_cap_hits, ma_cap;
 
 static _Atomic uint64_t ma_wake_watermark; /* 0: no wake-ups wanted */
-static _Atomic int ma_wake_armed = 1;
+static _Atomic uint64_t ma_wake_below;     /* 0: no downward wake-ups */
+static _Atomic int ma_wake_armed = 1, ma_wake_below_armed = 1;
 static _Atomic int ma_wake_fd = -1; /* -1 not open yet, -2 refused for good */
 
 /* Opens OOMLESS_WAKE for writing, only if it is a FIFO reached without following a symlink: a
@@ -45,14 +46,33 @@ static int ma_wake_open(void)
         return -2;
 }
 
+/* A new threshold is a new crossing to report: the supervisor moves them as the stage changes. */
 void ma_stats_set_wake_watermark(uint64_t wm)
 {
-        atomic_store(&ma_wake_watermark, wm);
+        if (atomic_exchange(&ma_wake_watermark, wm) != wm)
+                atomic_store(&ma_wake_armed, 1);
 }
 
+void ma_stats_set_wake_below(uint64_t below)
+{
+        if (atomic_exchange(&ma_wake_below, below) != below)
+                atomic_store(&ma_wake_below_armed, 1);
+}
+
+static void ma_wake(void);
+
+/* Called where the heap maps memory (and from each poll, which is where held comes down): one byte
+ * per crossing, re-armed once held is back on the other side by an eighth of the threshold. */
 void ma_stats_note_held(uint64_t held)
 {
         uint64_t wm = atomic_load_explicit(&ma_wake_watermark, memory_order_relaxed);
+        uint64_t below = atomic_load_explicit(&ma_wake_below, memory_order_relaxed);
+        if (below) {
+                if (held > below + below / 8)
+                        atomic_store_explicit(&ma_wake_below_armed, 1, memory_order_relaxed);
+                else if (held < below && atomic_exchange(&ma_wake_below_armed, 0))
+                        ma_wake();
+        }
         if (!wm)
                 return;
         if (held < wm - wm / 8) {
@@ -61,6 +81,11 @@ void ma_stats_note_held(uint64_t held)
         }
         if (held <= wm || !atomic_exchange(&ma_wake_armed, 0))
                 return;
+        ma_wake();
+}
+
+static void ma_wake(void)
+{
         if (!ma_opt.wake_path || !*ma_opt.wake_path)
                 return;
         int saved = errno;

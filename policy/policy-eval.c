@@ -486,3 +486,43 @@ void policy_state_reset(const Policy *p, PolicyState *s, uint64_t now, PolicyDec
         if (ret_transition)
                 *ret_transition = t;
 }
+
+static void earliest(uint64_t *best, uint64_t t, uint64_t now)
+{
+        if (t > now && t < *best)
+                *best = t;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+uint64_t policy_state_next_deadline(const Policy *p, const PolicyState *s, uint64_t now)
+{
+        uint64_t best = UINT64_MAX;
+        unsigned cur = s->stage;
+
+        for (unsigned l = cur + 1; l <= p->n_stages; l++)
+                if (s->hold[l].enter_since != NEVER)
+                        earliest(&best,
+                                 add_sat(MAX(s->hold[l].enter_since, s->hold[l].left_at),
+                                         p->stages[l - 1].enter.for_usec),
+                                 now);
+        if (cur > 0 && cur <= p->n_stages) {
+                const PolicyStage *st = &p->stages[cur - 1];
+                uint64_t cooled = s->last_action == NEVER ? 0 : add_sat(s->last_action, st->cooldown_usec);
+
+                if (s->hold[cur].exit_since != NEVER)
+                        earliest(
+                            &best,
+                            MAX(add_sat(MAX(s->hold[cur].exit_since, s->stage_since), st->exit.for_usec),
+                                cooled),
+                            now);
+                if (st->max_dwell_usec > 0)
+                        earliest(&best, add_sat(s->dwell_since, st->max_dwell_usec), now);
+                if (st->while_.n > 0)
+                        earliest(&best, MAX(s->next_while, cooled), now);
+        }
+        return best;
+}

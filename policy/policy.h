@@ -360,6 +360,40 @@ uint64_t policy_state_stage_since_usec(const PolicyState *s);
  * Evaluated for every stage on every sample, so it answers for a stage already left too. */
 bool policy_state_exit_holds(const PolicyState *s, unsigned level);
 
+/* The earliest time after now_usec at which a hold that is running ends by the clock alone: an enter
+ * or exit "for", a cooldown in the way of an exit or of the while actions, max_dwell, repeat.
+ * UINT64_MAX when none runs. The loop evaluates again then, so a hold is decided at its end, not at
+ * the next tick; the conditions are checked again on that sample as on any other. */
+uint64_t policy_state_next_deadline(const Policy *p, const PolicyState *s, uint64_t now_usec);
+
+/* ---- What to watch between samples (policy-watch.c) ------------------------------------------------ */
+
+/* The memory levels (in the sample's `current` figure, bytes) at which the next evaluation may change
+ * the stage: the lowest level at which a comparison on memory or headroom in the enter condition of a
+ * stage above the current one turns true, and the highest level under which one in the current stage's
+ * exit condition does. Percentages are resolved against the sample's limit (skipped when unknown). */
+typedef struct PolicyWatch {
+        uint64_t above; /* UINT64_MAX: none */
+        uint64_t below; /* 0: none */
+        /* The usage below which no stage above can be entered, whatever the other signals say (every
+         * enter condition needs memory at least this high): 0 when some can be entered at any usage,
+         * UINT64_MAX when none can be entered at all (e.g. percentages of an unknown limit). */
+        uint64_t guard;
+} PolicyWatch;
+
+void policy_watch(const Policy *p, unsigned stage, const OomlessSample *sample, PolicyWatch *ret);
+
+/* Growth the adaptive interval assumes at least, and at most (earlyoom's worst case), bytes/s. */
+#define POLICY_ADAPT_MIN_RATE   (UINT64_C(256) << 20)
+#define POLICY_ADAPT_WORST_RATE UINT64_C(6000000000)
+
+/* The sampling interval for headroom_bytes left before the nearest watched level, when the usage grew
+ * by rate_bytes_per_sec since the last sample: half the time the headroom lasts at the larger of four
+ * times that rate and POLICY_ADAPT_MIN_RATE (capped at POLICY_ADAPT_WORST_RATE), clamped to
+ * [floor_usec, max_usec]. Pure. */
+uint64_t policy_adaptive_interval(uint64_t headroom_bytes, uint64_t rate_bytes_per_sec, uint64_t floor_usec,
+                                  uint64_t max_usec);
+
 /* Evaluates one sample at time now_usec (monotonic, never going back; the sample's own timestamp is
  * not used for timing). Updates *s, appends the actions to run to *ret_decisions (which it resets
  * first) and describes any level change in *ret_transition. Both out parameters may be NULL. At most

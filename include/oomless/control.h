@@ -58,7 +58,13 @@ struct oomless_control_sup {
          * OOMLESS_BUDGET_NORMAL and OOMLESS_WEIGHT_NORMAL. Readers clamp larger values. */
         uint32_t budget_permille; /* share of its normal size each app-level cache may hold, 0..1000 */
         uint32_t weight;          /* the instance's routing weight, 0..100; 100 = normal */
-        uint64_t reserved[9];
+        /* Appended in version 2, no bump: its zero is "unset" (a reader that predates it never wakes
+         * downward, which costs only the latency it was there to save). Bytes held below which the
+         * allocator pokes OOMLESS_WAKE, once per crossing: the current stage's exit threshold in the
+         * allocator's figures. 0 = never. wake_watermark is the upward one: the lowest enter threshold
+         * above the current stage. A new value of either re-arms it. */
+        uint64_t wake_below;
+        uint64_t reserved[8];
 };
 
 #define OOMLESS_SUP_F_DRY_RUN   (1u << 0) /* dry-run: the policy only logs; the stage stays 0 */
@@ -118,6 +124,8 @@ OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, wake_water
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, budget_permille) == 40,
                        "ABI: budget_permille moved");
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, weight) == 44, "ABI: weight moved");
+OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_sup, wake_below) == 48,
+                       "ABI: wake_below moved");
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control_alloc, instance_id) == 80,
                        "ABI: instance_id moved");
 OOMLESS_CONTROL_ASSERT(__builtin_offsetof(struct oomless_control, alloc) == 192, "ABI: halves moved");

@@ -111,6 +111,9 @@ void actions_set_policy(ActionRunner *r, const Policy *p);
 void actions_set_dry_run(ActionRunner *r, bool dry_run);
 /* The heap cap and wake watermark the control page carries along with the stage. Republishes. */
 int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark);
+/* The allocator's wake thresholds (held bytes; 0 = none): above, the next enter threshold, and below,
+ * the current stage's exit. Republishes what changed. */
+int actions_set_wake(ActionRunner *r, uint64_t above, uint64_t below);
 
 /* A step of the budget's climb back (the budget controller in supervise.c decided it): publishes
  * budget_permille. In dry-run nothing is published; returns 0 then, or without a control page. */

@@ -408,6 +408,20 @@ int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_water
         return runner_publish(r);
 }
 
+int actions_set_wake(ActionRunner *r, uint64_t above, uint64_t below)
+{
+        int r1 = 0;
+
+        if (!r->control)
+                return 0;
+        if (r->wake_watermark != above) {
+                r->wake_watermark = above;
+                r1 = runner_publish(r);
+        }
+        int r2 = control_set_wake_below(r->control, below);
+        return r1 < 0 ? r1 : r2;
+}
+
 void actions_note_transition(ActionRunner *r, const PolicyTransition *t)
 {
         if (!t || !t->changed)

@@ -25,6 +25,7 @@ enum {
         OPT_FORWARD_HUP,
         OPT_POLICY,
         OPT_DRY_RUN,
+        OPT_TICK_ONLY,
         OPT_NO_PRELOAD,
         OPT_LOG_LEVEL,
         OPT_RUNTIME_DIR,
@@ -59,6 +60,8 @@ void cmd_help_common_options(FILE *f)
 {
         fputs("  --policy=FILE           JSON policy (default: the built-in one)\n"
               "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
+              "  --tick-only             decide at the sampling tick only: no threshold events, no\n"
+              "                          adaptive interval (for comparison, see bench/reaction)\n"
               "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
               "  --runtime-dir=DIR       where the status socket lives (default $OOMLESS_RUNTIME_DIR or "
               "/run/oomless)\n"
@@ -141,6 +144,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP }, RUN },
                 { { "policy", required_argument, NULL, OPT_POLICY }, BOTH },
                 { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
+                { { "tick-only", no_argument, NULL, OPT_TICK_ONLY }, BOTH },
                 { { "no-preload", no_argument, NULL, OPT_NO_PRELOAD }, RUN },
                 { { "log-level", required_argument, NULL, OPT_LOG_LEVEL }, BOTH },
                 { { "log-format", required_argument, NULL, OPT_LOG_FORMAT }, BOTH },
@@ -233,6 +237,9 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 case OPT_DRY_RUN:
                         cfg->dry_run = true;
+                        break;
+                case OPT_TICK_ONLY:
+                        cfg->tick_only = true;
                         break;
                 case OPT_NO_PRELOAD:
                         cfg->preload = false;

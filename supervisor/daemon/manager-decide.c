@@ -93,6 +93,7 @@ void manager_decide(Manager *m)
         manager_publish_heap_cap(m);
         if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
                 manager_run_decisions(m, &d);
+        manager_react_update(m);
 }
 
 static void publish_status(Manager *m)
@@ -187,6 +188,7 @@ static void on_wake(Control *c, void *userdata)
 {
         Manager *m = userdata;
         (void)c;
+        log_debug("The allocator crossed a wake threshold: deciding now.");
         if (manager_sample(m) >= 0)
                 manager_decide(m);
 }

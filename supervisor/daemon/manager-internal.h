@@ -66,3 +66,13 @@ int manager_exit(Manager *m, int status);
 void manager_drain_cancel(Manager *m, int sig);
 /* The runner's idle callback: the drain is over. */
 void manager_drain_idle(Manager *m);
+
+/* manager-react.c: deciding between ticks (threshold events, hold timers, the adaptive tick). */
+/* After manager_run_loop() armed the tick; nothing with --tick-only. Errors logged. */
+int manager_react_start(Manager *m);
+/* After each decision: re-arms what is watched until the next one. */
+void manager_react_update(Manager *m);
+React *manager_react_free(React *r);
+/* The tick's next interval (the adaptive one on v2) and the timer accuracy that fits an interval. */
+uint64_t manager_react_tick_interval(Manager *m);
+uint64_t manager_tick_accuracy(uint64_t interval_usec);

@@ -60,7 +60,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
                 run_report_set_reason(&m->report, false, "the cgroup emptied");
                 return manager_exit(m, 0);
         }
-        (void)sd_event_source_set_time(s, usec + m->interval_usec);
+        uint64_t next = manager_react_tick_interval(m);
+        (void)sd_event_source_set_time(s, usec + next);
+        (void)sd_event_source_set_time_accuracy(s, manager_tick_accuracy(next));
         (void)sd_event_source_set_enabled(s, SD_EVENT_ON); /* timers are one-shot by default */
         return 0;
 }
@@ -431,13 +433,15 @@ static int manager_run_loop(Manager *m)
 
         manager_log_start(m);
         (void)manager_arm_watches(m);
-        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, 0, on_tick, m);
+        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0,
+                                       manager_tick_accuracy(m->interval_usec), on_tick, m);
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the sampling timer: %m");
                 run_report_set_reason(&m->report, false, "oomless failed");
                 return WORKLOAD_EXIT_FAILURE;
         }
         (void)sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
+        (void)manager_react_start(m);
 
         notify_ready();
         r = sd_event_loop(m->event);
@@ -480,6 +484,7 @@ Manager *manager_free(Manager *m)
         target_done(&m->target);
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
         m->tick = sd_event_source_disable_unref(m->tick);
+        m->react = manager_react_free(m->react);
         m->events_source = sd_event_source_disable_unref(m->events_source);
         m->populated_source = sd_event_source_disable_unref(m->populated_source);
         for (unsigned i = 0; i < m->n_psi; i++) {

@@ -42,6 +42,8 @@ typedef enum ManagerMode {
         MANAGER_ATTACH,
 } ManagerMode;
 
+typedef struct React React;
+
 typedef struct ManagerConfig {
         ManagerMode mode;
         char **argv;               /* run: the command */
@@ -53,6 +55,7 @@ typedef struct ManagerConfig {
         bool forward_hup;
         const char *policy_path; /* NULL: the built-in default */
         bool dry_run;
+        bool tick_only; /* --tick-only: no threshold events, hold timers or adaptive interval */
         bool preload;
         SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
         const char *runtime_dir;
@@ -113,6 +116,7 @@ typedef struct Manager {
 
         sd_event_source *tick;
         uint64_t interval_usec;
+        struct React *react; /* manager-react.c: threshold events, hold timers, the adaptive tick */
         sd_event_source *events_source, *populated_source;
         int psi_fds[OOMLESS_PSI_TRIGGERS_MAX];
         sd_event_source *psi_sources[OOMLESS_PSI_TRIGGERS_MAX];

@@ -156,6 +156,16 @@ uint64_t supervise_heap_cap(const Supervise *s, uint64_t limit, uint64_t *ret_wa
         return cap;
 }
 
+unsigned supervise_watch(const Supervise *s, const OomlessSample *sample, uint64_t now_usec,
+                         PolicyWatch *ret, uint64_t *ret_deadline_usec)
+{
+        unsigned stage = policy_state_stage(s->state);
+
+        policy_watch(s->policy, stage, sample, ret);
+        *ret_deadline_usec = policy_state_next_deadline(s->policy, s->state, now_usec);
+        return stage;
+}
+
 void supervise_heap_cap_published(Supervise *s, uint64_t cap)
 {
         s->published_cap = cap;

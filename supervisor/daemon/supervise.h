@@ -78,6 +78,11 @@ void supervise_heap_cap_published(Supervise *s, uint64_t cap);
 bool supervise_tick(Supervise *s, const OomlessSample *sample, bool child_running, uint64_t now_usec,
                     SuperviseDecisions *ret);
 
+/* What the loop watches until the next sample (policy_watch() for the current stage against sample),
+ * and when a running hold ends by the clock (UINT64_MAX: none). Returns the current stage. */
+unsigned supervise_watch(const Supervise *s, const OomlessSample *sample, uint64_t now_usec,
+                         PolicyWatch *ret, uint64_t *ret_deadline_usec);
+
 /* The next stop of the workload is the restart action's (it restarts even with mode on-failure). */
 void supervise_restart_requested(Supervise *s);
 

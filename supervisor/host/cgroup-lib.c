@@ -6,6 +6,8 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <libcgroup.h>
 
@@ -79,41 +81,83 @@ static int lib_cgroup(const char *controller, const char *name, struct cgroup **
         return 0;
 }
 
-/* Creates the cgroup with settings, or (create false) writes them into the existing one. */
-static int lib_apply(const char *controller, const char *name, const CgSetting *settings, size_t n,
-                     bool create)
+/* Each call runs in a short-lived child. cgroup_init() touches about 800 KiB of libcgroup's .bss (its
+ * mount tables, FILENAME_MAX-sized paths), which would stay resident in the supervisor for its whole
+ * life for a handful of calls at setup and at throttle actions (bench/RESULTS.md, footprint); in a
+ * child it is gone when the child exits. A fork of the small supervisor costs well under a
+ * millisecond. The child only calls libcgroup and reports -errno as its exit status. */
+typedef struct LibCall {
+        const char *controller, *name;
+        const CgSetting *settings;
+        size_t n;
+        bool create;
+        pid_t pid;
+} LibCall;
+
+static int in_child(int (*fn)(const LibCall *), const LibCall *call)
+{
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0) {
+                int r = fn(call);
+                _exit(r < 0 ? MIN(-r, 255) : 0);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (WIFEXITED(status))
+                return -WEXITSTATUS(status);
+        return -EIO;
+}
+
+/* Creates the cgroup with the settings, or (create false) writes them into the existing one. */
+static int do_apply(const LibCall *l)
 {
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         struct cgroup_controller *c;
         int r;
 
-        r = lib_cgroup(controller, name, &cg, &c);
+        r = lib_cgroup(l->controller, l->name, &cg, &c);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                r = cgroup_add_value_string(c, settings[i].key, settings[i].value);
+        for (size_t i = 0; i < l->n; i++) {
+                r = cgroup_add_value_string(c, l->settings[i].key, l->settings[i].value);
                 if (r != 0)
                         return lib_error(r);
         }
         /* ignore_ownership=0 keeps the directory owned as libcgroup's defaults say (root here). */
-        return lib_error(create ? cgroup_create_cgroup(cg, 0) : cgroup_modify_cgroup(cg));
+        return lib_error(l->create ? cgroup_create_cgroup(cg, 0) : cgroup_modify_cgroup(cg));
+}
+
+static int do_attach(const LibCall *l)
+{
+        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+        int r = lib_cgroup(l->controller, l->name, &cg, NULL);
+        if (r < 0)
+                return r;
+        return lib_error(cgroup_attach_task_pid(cg, l->pid));
 }
 
 int cg_lib_create(const char *controller, const char *name, const CgSetting *settings, size_t n)
 {
-        return lib_apply(controller, name, settings, n, true);
+        return in_child(
+            do_apply,
+            &(LibCall){
+                .controller = controller, .name = name, .settings = settings, .n = n, .create = true });
 }
 
 int cg_lib_set(const char *controller, const char *name, const char *key, const char *value)
 {
-        return lib_apply(controller, name, &(const CgSetting){ .key = key, .value = value }, 1, false);
+        return in_child(do_apply, &(LibCall){ .controller = controller,
+                                              .name = name,
+                                              .settings = &(const CgSetting){ .key = key, .value = value },
+                                              .n = 1 });
 }
 
 int cg_lib_attach(const char *controller, const char *name, pid_t pid)
 {
-        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
-        int r = lib_cgroup(controller, name, &cg, NULL);
-        if (r < 0)
-                return r;
-        return lib_error(cgroup_attach_task_pid(cg, pid));
+        return in_child(do_attach, &(LibCall){ .controller = controller, .name = name, .pid = pid });
 }

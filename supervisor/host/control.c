@@ -405,6 +405,14 @@ int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t h
         return publish_sup(c);
 }
 
+int control_set_wake_below(Control *c, uint64_t wake_below)
+{
+        if (c->sup.wake_below == wake_below)
+                return 0;
+        c->sup.wake_below = wake_below;
+        return publish_sup(c);
+}
+
 int64_t control_request_scavenge(Control *c)
 {
         int r;

@@ -72,6 +72,9 @@ int control_chown(Control *c, uid_t uid, gid_t gid);
 int control_publish(Control *c, uint32_t stage, uint32_t stage_count, uint64_t heap_cap,
                     uint64_t wake_watermark, bool dry_run, uint32_t budget_permille, uint32_t weight,
                     bool not_ready);
+/* Sets wake_below, the held bytes under which the allocator wakes us (0: never), and republishes when
+ * it changed. control_publish() keeps it. */
+int control_set_wake_below(Control *c, uint64_t wake_below);
 /* Bumps scavenge_seq (and republishes). Returns the new sequence number (> 0) or negative errno. */
 int64_t control_request_scavenge(Control *c);
 

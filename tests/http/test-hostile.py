@@ -96,7 +96,9 @@ def body(ctx):
         "hostile", [E.stage("degrade", E.cond(E.mem_ge("200M")), E.cond(E.mem_lt("100M")))],
         interval=f"{int(INTERVAL_S * 1000)}ms"))
     s = H.oomless_http(ctx, "hostile", port, pol, E.balloon_cmd(ctx, "--rate", "0", "--max", "8M", "--hold", "300s"),
-                       ["--memory-max", "256M"])
+                       # --tick-only: at 8M of a 200M stage the loop would idle at one sample a second
+                       # (issue 9), and the sample count measures the loop's pace here.
+                       ["--memory-max", "256M", "--tick-only"])
     H.wait_get(port, "/livez")
     H.scrape(port)  # the library is mapped, one document rendered
     rss0 = H.rss_kib(s.pid)
