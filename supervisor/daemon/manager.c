@@ -400,7 +400,6 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         if (r < 0)
                 return log_error_errno(r, "Cannot create the event loop: %m");
         (void)sd_event_set_watchdog(m->event, true);
-        manager_stop_init(m);
 
         r = runtime_dir_create(m->cfg.runtime_dir, &m->rundir);
         if (r < 0)
@@ -423,6 +422,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         r = manager_setup_acting(m);
         if (r < 0)
                 return r;
+        manager_stop_init(m); /* stops through the actuator, which exists from here on */
         r = manager_setup_http(m);
         if (r < 0)
                 return r;
