@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "policy-internal.h"
 #include "policy.h"
 
 /* clang-format off */
@@ -93,4 +94,41 @@ bool policy_budget_tick(PolicyBudget *b, unsigned level, bool exit_holds, uint64
         } else if (b->budget >= b->ceiling)
                 b->phase = POLICY_BUDGET_SETTLED;
         return true;
+}
+
+/* The shed action stage `level` of p runs on entering, NULL when it has none. */
+static const PolicyAction *stage_shed(const Policy *p, unsigned level)
+{
+        const PolicyActionList *l;
+
+        if (level < 1 || level > p->n_stages)
+                return NULL;
+        l = &p->stages[level - 1].on_enter;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].kind == POLICY_ACTION_SHED)
+                        return &l->items[i];
+        return NULL;
+}
+
+bool policy_budget_revalidate(PolicyBudget *b, const Policy *p, uint64_t now_usec)
+{
+        const PolicyAction *a;
+
+        if (b->phase == POLICY_BUDGET_NORMAL && b->budget == POLICY_BUDGET_FULL)
+                return false;
+        a = stage_shed(p, b->stage);
+        if (!a) {
+                /* Nothing in the new policy would ever climb back from this shed: the app gets its
+                 * normal size back now rather than stay degraded for good. */
+                policy_budget_init(b);
+                return true;
+        }
+        /* The episode goes on from the budget in force and what it learned (ceiling, failed level,
+         * re-entries); the climb takes the new action's pace, and a re-entry the new floor. */
+        b->floor = MIN(a->shed_permille, POLICY_BUDGET_FULL);
+        b->ceiling = MAX(b->ceiling, b->floor);
+        b->step = MAX(a->step_permille, POLICY_BUDGET_STEP_MIN);
+        b->every_usec = a->recover_every_usec;
+        b->next_step_usec = MIN(b->next_step_usec, now_usec + b->every_usec);
+        return false;
 }

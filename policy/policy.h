@@ -454,6 +454,12 @@ uint32_t policy_budget_shed(PolicyBudget *b, const PolicyAction *a, unsigned sta
 /* One sample: level is the current level, exit_holds whether the shedding stage's exit condition holds
  * (policy_state_exit_holds()). Returns true when the budget changed (one climb step). */
 bool policy_budget_tick(PolicyBudget *b, unsigned level, bool exit_holds, uint64_t now_usec);
+/* A reload to p at now_usec (the stage numbers carry over, policy_state_carry_over()). An episode
+ * goes on only when level b->stage of p still sheds on entering: from the budget in force, with what
+ * it learned (ceiling, failed level), at the new action's step and recover_every and with its floor.
+ * Otherwise (that stage is gone, or sheds no more) the budget is back to normal at once. Returns true
+ * when the budget in force changed: publish b->budget. */
+bool policy_budget_revalidate(PolicyBudget *b, const Policy *p, uint64_t now_usec);
 
 /* ---- Restart policy ------------------------------------------------------------------------------- */
 

@@ -101,6 +101,11 @@ static int acg_resolve_victim(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint6
         return q;
 }
 
+static int acg_is_populated(Actuator *a)
+{
+        return cg_is_populated(cg_of(a));
+}
+
 static void acg_free(Actuator *a)
 {
         free(a);
@@ -119,6 +124,7 @@ static const ActuatorOps actuator_cg_ops = {
         .reclaim = acg_reclaim,
         .signal_pid = acg_signal_pid,
         .resolve_victim = acg_resolve_victim,
+        .is_populated = acg_is_populated,
         .free = acg_free,
 };
 

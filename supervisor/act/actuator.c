@@ -60,6 +60,11 @@ int actuator_list_pids(Actuator *a, pid_t **ret, size_t *ret_n)
         return CALL(a, list_pids, ret, ret_n);
 }
 
+int actuator_is_populated(Actuator *a)
+{
+        return CALL(a, is_populated);
+}
+
 int actuator_reclaim(Actuator *a, uint64_t bytes)
 {
         return CALL(a, reclaim, bytes);

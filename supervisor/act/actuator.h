@@ -45,6 +45,8 @@ typedef struct ActuatorOps {
         /* The member the criterion picks, now: 0 with *ret_pid = 0 when there is none, so that a
          * listing that failed keeps its own errno (ESRCH included). ret_rss may be NULL. */
         int (*resolve_victim)(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint64_t *ret_rss);
+        /* 1 while a member other than the caller is left, 0 when none (stop.c's sweep waits on it) */
+        int (*is_populated)(Actuator *a);
         void (*free)(Actuator *a);
 } ActuatorOps;
 
@@ -68,6 +70,7 @@ int actuator_list_pids(Actuator *a, pid_t **ret, size_t *ret_n);
 int actuator_reclaim(Actuator *a, uint64_t bytes);
 int actuator_signal_pid(Actuator *a, pid_t pid, int sig);
 int actuator_resolve_victim(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint64_t *ret_rss);
+int actuator_is_populated(Actuator *a);
 Actuator *actuator_free(Actuator *a); /* NULL-safe, returns NULL */
 DEFINE_TRIVIAL_CLEANUP_FUNC(Actuator *, actuator_free)
 

@@ -394,9 +394,13 @@ void actions_set_policy(ActionRunner *r, const Policy *p)
 void actions_set_dry_run(ActionRunner *r, bool dry_run)
 {
         r->dry_run = dry_run;
-        /* A reload into dry-run takes back what the policy had published: the stage stays 0. */
-        if (dry_run && r->published_stage > 0) {
+        /* A reload into dry-run takes back what the policy had published: the stage stays 0, the
+         * budget and the weight are the normal ones. */
+        if (dry_run && (r->published_stage > 0 || r->budget_permille != OOMLESS_BUDGET_NORMAL ||
+                        r->weight != OOMLESS_WEIGHT_NORMAL)) {
                 r->published_stage = 0;
+                r->budget_permille = OOMLESS_BUDGET_NORMAL;
+                r->weight = OOMLESS_WEIGHT_NORMAL;
                 (void)runner_publish(r);
         }
 }

@@ -14,9 +14,9 @@
 #include "time-util.h"
 #include "units.h"
 
-void stop_init(Stop *st, sd_event *e, Cg *cg, const StopOps *ops)
+void stop_init(Stop *st, sd_event *e, Actuator *act, const StopOps *ops)
 {
-        *st = (Stop){ .event = e, .cg = cg, .ops = *ops, .pidfd = -EBADF };
+        *st = (Stop){ .event = e, .act = act, .ops = *ops, .pidfd = -EBADF };
 }
 
 void stop_done(Stop *st)
@@ -37,7 +37,7 @@ static bool has_leaf(const Stop *st)
 {
         /* A writable cgroup of the workload's own (v2 or v1): every member is the workload's. On observe
          * the cgroup holds oomless too, and on tier none there is no cgroup. */
-        return cg_has(st->cg, CG_CAP_MAX);
+        return actuator_can(st->act, ACTUATOR_CAP_MEMORY_MAX);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -50,15 +50,15 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         log_warning("The workload did not stop within %s of %s; killing everything left in %s.",
                     units_format_duration(d, sizeof(d), st->grace_usec),
                     units_signal_to_string(st->signal) ?: "the stop signal",
-                    cg_leaf_path(st->cg) ?: "its process tree");
+                    actuator_leaf_path(st->act) ?: "its process tree");
         (void)signal_pidfd(st->pidfd, SIGKILL);
         if (has_leaf(st))
-                (void)cg_kill_all(st->cg, SIGKILL);
+                (void)actuator_kill_all(st->act, SIGKILL);
         else
                 (void)st->ops.kill_children(SIGKILL, st->ops.userdata);
         log_struct(LOG_LEVEL_INFO,
                    LOG_FIELDS(LOG_STR("event", "stop_kill"), LOG_STR("signal", "SIGKILL"),
-                              LOG_STR("leaf", cg_leaf_path(st->cg))),
+                              LOG_STR("leaf", actuator_leaf_path(st->act))),
                    "Sent SIGKILL to %s.",
                    has_leaf(st) ? "every process in the leaf" : "our own child processes");
         return 0;
@@ -115,9 +115,9 @@ static void log_leftovers(const Stop *st, const pid_t *pids, size_t n)
         json[jused + 1] = 0;
         log_struct(LOG_LEVEL_NOTICE,
                    LOG_FIELDS(LOG_STR("event", "leftovers_killed"), LOG_U64("count", n),
-                              LOG_JSON("pids", json), LOG_STR("leaf", cg_leaf_path(st->cg))),
+                              LOG_JSON("pids", json), LOG_STR("leaf", actuator_leaf_path(st->act))),
                    "Killed %zu leftover process%s in %s with SIGKILL%s%s.", n, n == 1 ? "" : "es",
-                   cg_leaf_path(st->cg) ?: "the leaf", n ? ": " : "", list);
+                   actuator_leaf_path(st->act) ?: "the leaf", n ? ": " : "", list);
 }
 
 void stop_sweep_leftovers(Stop *st)
@@ -128,16 +128,16 @@ void stop_sweep_leftovers(Stop *st)
         if (has_leaf(st)) {
                 _cleanup_free_ pid_t *pids = NULL;
                 size_t n = 0;
-                int r = cg_is_populated(st->cg);
+                int r = actuator_is_populated(st->act);
                 if (r == 0)
                         return;
                 /* Who is killed is logged: a leftover daemon of the workload dies here, unasked. */
-                if (cg_list_pids(st->cg, &pids, &n) < 0)
+                if (actuator_list_pids(st->act, &pids, &n) < 0)
                         n = 0;
-                r = cg_kill_all(st->cg, SIGKILL);
+                r = actuator_kill_all(st->act, SIGKILL);
                 if (r < 0)
                         log_warning_errno(r, "Cannot kill the processes left in %s: %m",
-                                          cg_leaf_path(st->cg));
+                                          actuator_leaf_path(st->act));
                 else
                         log_leftovers(st, pids, n);
         } else {
@@ -154,13 +154,13 @@ void stop_sweep_leftovers(Stop *st)
         for (;;) {
                 st->ops.reap(st->ops.userdata);
                 if (has_leaf(st)) {
-                        if (cg_is_populated(st->cg) <= 0)
+                        if (actuator_is_populated(st->act) <= 0)
                                 break;
                 } else if (st->ops.kill_children(SIGKILL, st->ops.userdata) <= 0)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) > deadline) {
                         log_warning("Processes are still left in %s after SIGKILL; giving up waiting.",
-                                    cg_leaf_path(st->cg) ?: "the process tree");
+                                    actuator_leaf_path(st->act) ?: "the process tree");
                         break;
                 }
                 (void)usleep(10000);

@@ -5,8 +5,9 @@
  * of a run that kills and reaps what the workload left behind, so its leaf can go or a restart starts
  * clean.
  *
- * Event-loop thread only. The Stop borrows the event loop and the Cg. Reaping belongs to the caller's
- * reaper, reached through StopOps.
+ * Event-loop thread only. The Stop borrows the event loop and the Actuator (the executors' hands on the
+ * workload, actuator.h; NULL acts as a tier without a leaf). Reaping belongs to the caller's reaper,
+ * reached through StopOps.
  */
 #pragma once
 
@@ -15,7 +16,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "cgroup.h"
+#include "actuator.h"
 
 typedef struct StopOps {
         /* Sends sig to every child of the supervisor except running hooks; returns how many. For tiers
@@ -28,7 +29,7 @@ typedef struct StopOps {
 
 typedef struct Stop {
         sd_event *event;
-        Cg *cg;
+        Actuator *act;
         StopOps ops;
         int pidfd;           /* the main process being stopped, -EBADF when none */
         int signal;          /* of the stop in progress */
@@ -36,7 +37,7 @@ typedef struct Stop {
         sd_event_source *timer;
 } Stop;
 
-void stop_init(Stop *st, sd_event *e, Cg *cg, const StopOps *ops);
+void stop_init(Stop *st, sd_event *e, Actuator *act, const StopOps *ops);
 /* Disarms the timer. */
 void stop_done(Stop *st);
 

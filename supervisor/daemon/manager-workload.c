@@ -45,7 +45,7 @@ static void stop_reap(void *userdata)
 
 void manager_stop_init(Manager *m)
 {
-        stop_init(&m->stop, m->event, m->cg,
+        stop_init(&m->stop, m->event, m->actuator,
                   &(StopOps){ .kill_children = stop_kill_children, .reap = stop_reap, .userdata = m });
 }
 

@@ -138,24 +138,23 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-int manager_arm_watches(Manager *m)
+static void disarm_psi(Manager *m)
+{
+        for (unsigned i = 0; i < m->n_psi; i++) {
+                m->psi_sources[i] = sd_event_source_disable_unref(m->psi_sources[i]);
+                m->psi_fds[i] = safe_close(m->psi_fds[i]);
+        }
+        m->n_psi = 0;
+}
+
+/* The policy's PSI triggers (or the default one) on the leaf's memory.pressure; returns how many are
+ * armed. */
+static unsigned arm_psi(Manager *m)
 {
         const char *triggers[OOMLESS_PSI_TRIGGERS_MAX];
+        unsigned armed = 0;
         size_t n;
         int fd, r;
-
-        fd = cg_events_fd(m->cg);
-        if (fd >= 0) {
-                r = sd_event_add_io(m->event, &m->events_source, fd, kernfs_events(fd), on_events, m);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot watch memory events, relying on the tick: %m");
-        }
-        fd = cg_populated_fd(m->cg);
-        if (fd >= 0 && m->cfg.mode == MANAGER_ATTACH) {
-                r = sd_event_add_io(m->event, &m->populated_source, fd, kernfs_events(fd), on_populated, m);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot watch cgroup.events, relying on the tick: %m");
-        }
 
         n = supervise_psi_triggers(m->supervise, triggers, ELEMENTSOF(triggers));
         if (n == 0) {
@@ -204,9 +203,51 @@ int manager_arm_watches(Manager *m)
                 if (r < 0) {
                         m->psi_fds[i] = safe_close(fd);
                         log_warning_errno(r, "Cannot watch the PSI trigger: %m");
-                }
+                } else
+                        armed++;
         }
+        return armed;
+}
+
+int manager_arm_watches(Manager *m)
+{
+        int fd, r;
+
+        fd = cg_events_fd(m->cg);
+        if (fd >= 0) {
+                r = sd_event_add_io(m->event, &m->events_source, fd, kernfs_events(fd), on_events, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch memory events, relying on the tick: %m");
+        }
+        fd = cg_populated_fd(m->cg);
+        if (fd >= 0 && m->cfg.mode == MANAGER_ATTACH) {
+                r = sd_event_add_io(m->event, &m->populated_source, fd, kernfs_events(fd), on_populated, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch cgroup.events, relying on the tick: %m");
+        }
+
+        (void)arm_psi(m);
         return 0;
+}
+
+/* SIGHUP: the new policy takes over with its own PSI triggers (the old ones are dropped, and their
+ * slots start over, as the policy's trigger history does: policy_state_carry_over()), and a budget the
+ * old one shed is published again if the reload restored it. */
+static void manager_reload(Manager *m)
+{
+        SuperviseDecisions d;
+        unsigned armed;
+
+        if (supervise_reload(m->supervise, now_usec(CLOCK_MONOTONIC), &d) < 0)
+                return;
+        if (m->cg) {
+                disarm_psi(m);
+                armed = arm_psi(m);
+                log_info("PSI triggers re-armed for the new policy: %u of %u on %s.", armed, m->n_psi,
+                         cg_pressure_path(m->cg) ?: "no memory.pressure");
+        }
+        if (m->runner)
+                manager_run_decisions(m, &d);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -221,7 +262,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         if (sig == SIGHUP && !m->cfg.forward_hup) {
                 log_info("SIGHUP: reloading the policy.");
-                (void)supervise_reload(m->supervise);
+                manager_reload(m);
                 return 0;
         }
 
@@ -361,7 +402,6 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         if (r < 0)
                 return log_error_errno(r, "Cannot create the event loop: %m");
         (void)sd_event_set_watchdog(m->event, true);
-        manager_stop_init(m);
 
         r = runtime_dir_create(m->cfg.runtime_dir, &m->rundir);
         if (r < 0)
@@ -384,6 +424,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         r = manager_setup_acting(m);
         if (r < 0)
                 return r;
+        manager_stop_init(m); /* stops through the actuator, which exists from here on */
         r = manager_setup_http(m);
         if (r < 0)
                 return r;

@@ -330,7 +330,7 @@ SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_kille
         }
 }
 
-int supervise_reload(Supervise *s)
+int supervise_reload(Supervise *s, uint64_t now_usec, SuperviseDecisions *ret)
 {
         const char *path = s->cfg.policy_path;
         Policy *np = NULL;
@@ -364,6 +364,14 @@ int supervise_reload(Supervise *s)
         log_notice("Reloaded the policy \"%s\" from %s: %u stages, stage %u carried over%s.",
                    policy_name(np), path, policy_stage_count(np), policy_state_stage(ns),
                    s->dry_run ? ", dry run" : "");
+        /* A shed episode goes on only where the new policy still sheds at that stage; otherwise the
+         * budget is restored, through the runner like any climb step (policy_budget_revalidate()). */
+        *ret = (SuperviseDecisions){ 0 };
+        if (policy_budget_revalidate(&s->budget, np, now_usec)) {
+                ret->budget_step = true;
+                ret->budget_permille = s->budget.budget;
+                log_budget(s, "reset by the reload");
+        }
         return 0;
 }
 

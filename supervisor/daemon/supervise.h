@@ -93,9 +93,12 @@ SuperviseVerdict supervise_child_exited(Supervise *s, int status, bool oom_kille
                                         const OomlessSample *sample, uint64_t now_usec,
                                         uint64_t *ret_delay_usec, SuperviseDecisions *ret);
 
-/* SIGHUP: reloads the policy file. A bad file keeps the policy in force; a good one carries the stage
- * over. Returns 0 when the new policy is in force, negative errno otherwise (logged). */
-int supervise_reload(Supervise *s);
+/* SIGHUP at now_usec: reloads the policy file. A bad file keeps the policy in force; a good one carries
+ * the stage over, and the budget controller's episode where the new policy still sheds at its stage
+ * (else the budget is back to normal: *ret then asks to publish it). Returns 0 when the new policy is
+ * in force (the caller re-arms its PSI triggers, supervise_psi_triggers()), negative errno otherwise
+ * (logged; *ret untouched). */
+int supervise_reload(Supervise *s, uint64_t now_usec, SuperviseDecisions *ret);
 
 /* What the metrics count about supervision, at now_usec. */
 typedef struct SuperviseStats {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup-internal.h"
@@ -23,6 +24,11 @@ int cg_lock_leaf(Cg *cg, CgFd slot, const char *dir)
         r = instance_lock(fd);
         if (r < 0)
                 return r;
+        /* A later run tells a leftover whose pid was reused by the leaf's ctime (instance_may_be_alive()),
+         * but kernfs stamps an inode when it is instantiated, which for a leaf evicted from the cache and
+         * read again is long after its mkdir. Times set explicitly are kept with the node. */
+        if (futimens(fd, NULL) < 0)
+                log_debug_errno(negative_errno(), "Cannot set the times of %s, ignoring: %m", dir);
         cg->fd[slot] = TAKE_FD(fd);
         return 0;
 }

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "helpers.h"
 #include "oomless/control.h"
+#include "stop.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -31,6 +32,7 @@ typedef struct Fake {
         uint64_t high, max;
         int get_high_r, set_high_r, set_max_r, kill_all_r, list_r, signal_r, victim_r;
         pid_t victim;
+        int populated; /* is_populated's answer until kill_all empties the "leaf" */
         atomic_int reclaim_r;
         atomic_uint reclaim_calls;
         unsigned reclaim_sleep_ms;
@@ -96,6 +98,8 @@ static int fake_kill_all(Actuator *a, int sig)
 {
         Fake *f = (Fake *)a;
         fake_log(f, "kill_all %d\n", sig);
+        if (f->kill_all_r >= 0)
+                f->populated = 0;
         return f->kill_all_r;
 }
 
@@ -141,6 +145,13 @@ static int fake_resolve_victim(Actuator *a, PolicyVictim v, pid_t *ret_pid, uint
         return 0;
 }
 
+static int fake_is_populated(Actuator *a)
+{
+        Fake *f = (Fake *)a;
+        fake_log(f, "populated\n");
+        return f->populated;
+}
+
 static const ActuatorOps fake_ops = {
         .caps = fake_caps,
         .tier_name = fake_tier_name,
@@ -154,6 +165,7 @@ static const ActuatorOps fake_ops = {
         .reclaim = fake_reclaim,
         .signal_pid = fake_signal_pid,
         .resolve_victim = fake_resolve_victim,
+        .is_populated = fake_is_populated,
 };
 
 #define ALL_CAPS                                                                                            \
@@ -670,6 +682,64 @@ TEST(largest_rss_picks_the_hog_never_the_caller)
         ASSERT_ERROR(actuator_largest_rss(list, 1, &found, NULL), ESRCH);
         kill(hog, SIGKILL);
         waitpid(hog, NULL, 0);
+}
+
+/* ---- stop.c: through the same Actuator (code review, finding 3) ---- */
+
+static unsigned stop_children_killed, stop_reaps;
+
+static int stop_kill_children(int sig, void *userdata)
+{
+        stop_children_killed++;
+        return 0;
+}
+
+static void stop_reap(void *userdata)
+{
+        stop_reaps++;
+}
+
+/* The leftover sweep and the stop's escalation reach the workload only through the actuator: with a
+ * leaf of its own (memory.max) they kill every member there and wait until it is empty; without one
+ * they fall back to the supervisor's own children. */
+TEST(stop_goes_through_the_actuator)
+{
+        const StopOps ops = { .kill_children = stop_kill_children, .reap = stop_reap };
+        Fake f = fake_new();
+        Stop st;
+
+        ASSERT_OK(sd_event_new(&e));
+        f.populated = 1;
+        stop_children_killed = stop_reaps = 0;
+        stop_init(&st, e, &f.base, &ops);
+        stop_sweep_leftovers(&st);
+        ASSERT_STREQ(f.calls, "populated\nkill_all 9\npopulated\n");
+        ASSERT_EQ(stop_children_killed, 0);
+        ASSERT_EQ(stop_reaps, 1);
+
+        /* An empty leaf: nothing to kill. */
+        f.calls[0] = 0;
+        stop_sweep_leftovers(&st);
+        ASSERT_STREQ(f.calls, "populated\n");
+
+        /* The grace ends: SIGKILL to the leaf through the actuator. */
+        f.calls[0] = 0;
+        f.populated = 1;
+        ASSERT_OK(stop_begin(&st, -EBADF, SIGTERM, 1000));
+        for (int i = 0; i < 100 && !strstr(f.calls, "kill_all"); i++)
+                ASSERT_OK(sd_event_run(e, 10000));
+        ASSERT_STREQ(f.calls, "kill_all 9\n");
+        stop_done(&st);
+
+        /* No leaf of our own (no memory.max): our children, never the actuator's kill. */
+        f = fake_new();
+        f.caps = ACTUATOR_CAP_LIST_PIDS | ACTUATOR_CAP_KILL_ALL;
+        stop_init(&st, e, &f.base, &ops);
+        stop_sweep_leftovers(&st);
+        ASSERT_EQ(f.calls[0], 0);
+        ASSERT_EQ(stop_children_killed, 1);
+        stop_done(&st);
+        e = sd_event_unref(e);
 }
 
 TEST_MAIN()

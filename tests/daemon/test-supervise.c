@@ -259,6 +259,7 @@ TEST(reload)
         _cleanup_(supervise_freep) Supervise *s = NULL;
         uint64_t now = T0;
         StatusInfo info = { 0 };
+        SuperviseDecisions d;
 
         write_policy(policy_json("first", "never", 0, false));
         SuperviseConfig cfg = { .policy_path = policy_path,
@@ -270,14 +271,15 @@ TEST(reload)
 
         /* A bad file: the policy in force stays, nobody is told of a change. */
         write_policy("{\"version\": 1, \"stages\": [");
-        ASSERT_TRUE(supervise_reload(s) < 0);
+        ASSERT_TRUE(supervise_reload(s, now, &d) < 0);
         ASSERT_EQ(changed_calls, 0);
         supervise_status(s, now, &info);
         ASSERT_STREQ(info.policy_name, "first");
 
         /* A good one: swapped, the runner told first, the stage carried over. */
         write_policy(policy_json("second", "never", 0, false));
-        ASSERT_OK(supervise_reload(s));
+        ASSERT_OK(supervise_reload(s, now, &d));
+        ASSERT_TRUE(!d.budget_step);
         ASSERT_EQ(changed_calls, 1);
         ASSERT_TRUE(changed_to == supervise_policy(s));
         supervise_status(s, now, &info);
@@ -383,6 +385,63 @@ TEST(budget_shed_climb_reentry_reset)
         ASSERT_TRUE(d.budget_step && d.budget_permille == 1000);
         ASSERT_EQ(supervise_budget(s)->phase, POLICY_BUDGET_NORMAL);
         ASSERT_EQ(supervise_weight(s), POLICY_WEIGHT_NORMAL);
+}
+
+/* A shed policy with the shed at stage `level` (1 or 2) shedding to `to`; none when level is 0. */
+static const char *shed_policy(unsigned level, const char *to)
+{
+        static char buf[1024];
+        char shed[160] = "";
+
+        if (level > 0)
+                snprintf(shed, sizeof(shed),
+                         "{\"action\": \"shed\", \"to\": \"%s\", \"recover_every\": \"2s\"}", to);
+        snprintf(buf, sizeof(buf),
+                 "{\"version\": 1, \"sampling_interval\": \"100ms\", \"stages\": ["
+                 "{\"name\": \"a\", \"enter\": {\"all\": [{\"memory\": \">= 32M\"}]},"
+                 " \"exit\": {\"all\": [{\"memory\": \"< 16M\"}]}, \"on_enter\": [%s]},"
+                 "{\"name\": \"b\", \"enter\": {\"all\": [{\"memory\": \">= 200M\"}]},"
+                 " \"exit\": {\"all\": [{\"memory\": \"< 100M\"}]}, \"on_enter\": [%s]}]}",
+                 level == 1 ? shed : "{\"action\": \"notify\"}",
+                 level == 2 ? shed : "{\"action\": \"notify\"}");
+        return buf;
+}
+
+/* A reload during a shed (review finding): the episode goes on where the new policy still sheds at
+ * that stage (at its pace and floor, from the budget in force), and ends, with the full budget to
+ * publish, where it does not. */
+TEST(reload_budget)
+{
+        _cleanup_(supervise_freep) Supervise *s = new_supervise(shed_policy(1, "40%"), false, true);
+        OomlessSample hi = mem(40 * MIB);
+        uint64_t now = T0;
+        SuperviseDecisions d;
+
+        d = tick_until_stage(s, hi, &now, 1);
+        ASSERT_EQ(d.ds.items[0].budget_permille, 400);
+
+        /* Still shedding at stage 1, now to 30% every 2s: the budget in force stays. */
+        write_policy(shed_policy(1, "30%"));
+        ASSERT_OK(supervise_reload(s, now, &d));
+        ASSERT_TRUE(!d.budget_step);
+        ASSERT_EQ(supervise_budget(s)->budget, 400);
+        ASSERT_EQ(supervise_budget(s)->phase, POLICY_BUDGET_SHED);
+        ASSERT_EQ(supervise_budget(s)->floor, 300);
+        ASSERT_EQ(supervise_budget(s)->every_usec, 2 * USEC_PER_SEC);
+
+        /* The shed moved to stage 2: nothing climbs back from stage 1's, the budget is full again. */
+        write_policy(shed_policy(2, "40%"));
+        ASSERT_OK(supervise_reload(s, now, &d));
+        ASSERT_TRUE(d.budget_step && d.budget_permille == 1000);
+        ASSERT_EQ(supervise_budget(s)->phase, POLICY_BUDGET_NORMAL);
+        ASSERT_TRUE(supervise_tick(s, &hi, true, now += 100 * USEC_PER_MSEC, &d));
+        ASSERT_TRUE(!d.budget_step && d.ds.n == 0);
+
+        /* A policy without any shed, and a reload with nothing shed: nothing to publish. */
+        write_policy(shed_policy(0, NULL));
+        ASSERT_OK(supervise_reload(s, now, &d));
+        ASSERT_TRUE(!d.budget_step);
+        ASSERT_EQ(supervise_budget(s)->budget, 1000);
 }
 
 int main(int argc, char **argv)

@@ -68,27 +68,30 @@ TEST(mode_lines)
 /* A process of a grandchild's (not our child: those never match), named by comm and cmdline. */
 TEST(find_real_process)
 {
-        char dir[] = "/tmp/test-target.XXXXXX", app[256], pidfile[256], spec[300];
+        char dir[] = "/tmp/test-target.XXXXXX", app[256], pidfile[256], spec[300], name[16];
         TargetSpec s;
         pid_t found = 0, pid;
         int st;
 
         ASSERT_TRUE(mkdtemp(dir));
-        snprintf(app, sizeof(app), "%s/tgt-sleeper", dir);
+        /* Unique per run: a second run of this test (another build tree) must not match. */
+        snprintf(name, sizeof(name), "tgt%d", (int)getpid());
+        snprintf(app, sizeof(app), "%s/%s", dir, name);
         snprintf(pidfile, sizeof(pidfile), "%s/app.pid", dir);
         char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "cp \"$(command -v sleep)\" %s && (%s 30 & echo $! > %s)", app, app,
-                 pidfile);
+        snprintf(cmd, sizeof(cmd), "cp \"$(command -v sleep)\" %s && (%s 30 >/dev/null 2>&1 & echo $! > %s)",
+                 app, app, pidfile);
         ASSERT_EQ(system(cmd), 0);
         FILE *f = fopen(pidfile, "re");
         ASSERT_TRUE(f && fscanf(f, "%d", &pid) == 1);
         fclose(f);
 
-        ASSERT_OK(target_spec_parse("comm:tgt-sleeper", &s));
+        snprintf(spec, sizeof(spec), "comm:%s", name);
+        ASSERT_OK(target_spec_parse(spec, &s));
         ASSERT_EQ(target_find(&s, NULL, 0, &found), 1);
         ASSERT_EQ(found, pid);
         ASSERT_EQ(target_find(&s, NULL, pid, &found), 0); /* the pid that just exited never matches */
-        snprintf(spec, sizeof(spec), "cmdline:tgt-sleeper 30");
+        snprintf(spec, sizeof(spec), "cmdline:%s 30", name);
         ASSERT_OK(target_spec_parse(spec, &s));
         ASSERT_EQ(target_find(&s, NULL, 0, &found), 1);
         ASSERT_EQ(found, pid);
@@ -101,7 +104,8 @@ TEST(find_real_process)
         for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
                 usleep(10000);
         ASSERT_EQ(target_find(&s, NULL, 0, &found), 0);
-        ASSERT_OK(target_spec_parse("comm:tgt-sleeper", &s));
+        snprintf(spec, sizeof(spec), "comm:%s", name);
+        ASSERT_OK(target_spec_parse(spec, &s));
         ASSERT_EQ(target_find(&s, NULL, 0, &found), 0);
         (void)waitpid(-1, &st, WNOHANG);
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
