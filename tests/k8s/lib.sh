@@ -92,14 +92,25 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
 k8s_play()
 {
         local file=$1 pod=$2
+        local before
         K8S_PLAYED+=("$file")
+        before=$(k8s_libpod_dirs)
         podman kube play --replace "$file" >"$TMP/play.log" 2>&1 || {
                 cat "$TMP/play.log" >&2
                 POD_ID=$(podman pod inspect "$pod" --format '{{.ID}}' 2>/dev/null) && K8S_PODS+=("$POD_ID")
+                # A failed play removes its pod but leaves the pod's directories in every hierarchy:
+                # those that appeared during this play are its own.
+                mapfile -t -O ${#K8S_PODS[@]} K8S_PODS < <(comm -13 <(echo "$before") <(k8s_libpod_dirs))
                 fail "podman kube play $file"
         }
         POD_ID=$(podman pod inspect "$pod" --format '{{.ID}}') || fail "no pod $pod after kube play"
         K8S_PODS+=("$POD_ID")
+}
+
+k8s_libpod_dirs()
+{
+        find /sys/fs/cgroup/*/libpod_parent -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+                grep -v '^conmon$' | sort -u || true
 }
 
 # The host's memory cgroup directory of a container (cgroup v1 here, under libpod_parent).

@@ -3,7 +3,8 @@
 """Renders a contrib/k8s kustomization for `podman kube play`, the way kustomize would for the parts the
 manifests use (resources, recursively), then applies the test's substitutions and prints the documents.
 
-  render.py DIR [--image OLD=NEW]... [--app-args JSON] [--app-env NAME=VALUE]... [--no-init DIR]
+  render.py DIR [--image OLD=NEW]... [--app-args JSON] [--env CONTAINER:NAME=VALUE]... [--no-init DIR]
+            [--restart-policy P] [--drop-volume NAME]... [--arg-replace OLD=NEW]... [--drop-arg ARG]...
             [--keep-kinds K,K]
 
 --app-args replaces what follows "--" in the app container's command (the injected shape), or the
@@ -12,7 +13,10 @@ about 20 s on podman 4.3) and turns the emptyDir named "oomless" into a hostPath
 filled as the initContainer would. Kinds podman cannot play (ServiceAccount, Role, RoleBinding) are
 left out, and said so on stderr. --restart-policy sets the pod's restartPolicy: podman 4.3 restarts a
 finished initContainer under "Always" (containers/podman#15631), so a test that keeps the
-initContainer plays the pod with OnFailure. Nothing else is changed."""
+initContainer plays the pod with OnFailure. --drop-volume removes a volume and its mounts (podman has
+no service-account token to project); --arg-replace edits every container's command (the sidecar's
+--wait pattern names the test's app); --env sets a variable to a literal (podman resolves no
+fieldRef metadata.namespace); --drop-arg removes an argument from every command. Nothing else is changed."""
 import argparse
 import json
 import os
@@ -50,9 +54,12 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--image", action="append", default=[])
     ap.add_argument("--app-args")
-    ap.add_argument("--app-env", action="append", default=[])
+    ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--no-init")
     ap.add_argument("--restart-policy")
+    ap.add_argument("--drop-volume", action="append", default=[])
+    ap.add_argument("--arg-replace", action="append", default=[])
+    ap.add_argument("--drop-arg", action="append", default=[])
     ap.add_argument("--keep-kinds", default="Deployment,Pod,ConfigMap")
     a = ap.parse_args()
 
@@ -73,10 +80,24 @@ def main():
                 args = json.loads(a.app_args)
                 cmd = app.get("command", [])
                 app["command"] = cmd[: cmd.index("--") + 1] + args if "--" in cmd else args
-            for e in a.app_env:
-                n, v = e.split("=", 1)
-                env = app.setdefault("env", [])
-                env[:] = [x for x in env if x["name"] != n] + [{"name": n, "value": v}]
+            for e in a.env:
+                cname, nv = e.split(":", 1)
+                n, v = nv.split("=", 1)
+                for c in spec.get("initContainers", []) + spec["containers"]:
+                    if c["name"] == cname:
+                        env = c.setdefault("env", [])
+                        env[:] = [x for x in env if x["name"] != n] + [{"name": n, "value": v}]
+            for r in a.arg_replace:
+                old, new = r.split("=", 1)
+                for c in spec.get("initContainers", []) + spec["containers"]:
+                    c["command"] = [x.replace(old, new) for x in c.get("command", [])]
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                if "command" in c:
+                    c["command"] = [x for x in c["command"] if x not in a.drop_arg]
+            for n in a.drop_volume:
+                spec["volumes"] = [v for v in spec["volumes"] if v["name"] != n]
+                for c in spec.get("initContainers", []) + spec["containers"]:
+                    c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if m["name"] != n]
             if a.restart_policy:
                 spec["restartPolicy"] = a.restart_policy
             if a.no_init:

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# contrib/k8s/sidecar/classic under `podman kube play`: the app (the glibc-only test image) runs with
+# liboomless preloaded from the shared volume; the oomless sidecar (the built image, as uid 65534 with
+# every capability dropped) waits for it in the shared process namespace, reads its memory through
+# /proc/<pid>/root, stops the leak gracefully and follows the restarted process. Asserts: the app's
+# memory limit is the manifest's; the sidecar reports the app's memory and limit (not its own); the leak
+# is stopped with SIGTERM, with no kernel OOM kill, podman restarts the container and the sidecar
+# follows the new pid; /readyz answers on the pod's address; nothing is left behind.
+# Substitutions (render.py): no initContainer (each costs ~20 s on podman 4.3, and under "Always" it
+# loops, containers/podman#15631): the shared volume is a host directory filled with liboomless.so as
+# oomless-install would; no service-account token volume and no --k8s-events (podman has no API
+# server: tests/k8s-events covers Events); POD_NAMESPACE is a literal. Cost: about 20 s.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+: "${OOMLESS:?}"
+# The sidecar needs attach's --wait/--follow/--control-page (issue 12, part 3).
+if ! "$OOMLESS" attach --help 2>&1 | grep -q -- '--follow'; then
+        echo "SKIP: this oomless has no attach --follow" >&2
+        exit 77
+fi
+k8s_init
+
+shared=$TMP/shared
+mkdir -p "$shared"
+chmod 0777 "$shared" # an emptyDir's mode
+cp "$OOMLESS_BUILD_DIR/allocator/liboomless.so" "$shared/liboomless.so"
+"$OOMLESS" attach --help 2>&1 | grep -q -- '--k8s-events' || note "this oomless has no --k8s-events"
+manifest=$TMP/sidecar.yaml
+k8s_render contrib/k8s/sidecar/classic "$manifest" --no-init "$shared" --drop-volume token \
+        --drop-arg=--k8s-events --env oomless:POD_NAMESPACE=default --arg-replace /app/server=/app/leak-app \
+        --app-args '["/app/leak-app", "/oomless/app.log", "8", "100"]'
+pod=oomless-sidecar-pod-0
+app=$pod-app
+side=$pod-oomless
+k8s_play "$manifest" "$pod"
+
+limit=$(python3 -c '
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        c = next(c for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "app")
+        v = c["resources"]["limits"]["memory"]
+        print(int(v[:-2]) << {"Ki": 10, "Mi": 20, "Gi": 30}[v[-2:]])
+' "$manifest")
+note "the app container's memory limit is the manifest's ($limit)"
+cg=$(k8s_memcg "$app")
+[ -d "$cg" ] || fail "no memory cgroup $cg for $app"
+[ "$(cat "$cg/memory.limit_in_bytes")" = "$limit" ] ||
+        fail "memory.limit_in_bytes of $app is $(cat "$cg/memory.limit_in_bytes"), the manifest says $limit"
+
+note "the sidecar finds the app and reads its memory"
+log=$shared/app.log
+wait_for 20 grep -q '^start leak' "$log" || fail "the app did not start: $(podman logs "$app" 2>&1 | tail -5)"
+first=$(awk '$1 == "start" && $2 == "leak" {print $3; exit}' "$log")
+ip=$(k8s_pod_ip "$pod")
+[ -n "$ip" ] || fail "no address for $pod"
+wait_for 20 curl -sf -o /dev/null "http://$ip:9090/livez" || {
+        k8s_logs "$side"
+        fail "the sidecar does not serve /livez on $ip:9090"
+}
+status_json()
+{
+        podman exec "$side" oomless status --json
+}
+json_get()
+{
+        python3 -c 'import json,sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."): v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1"
+}
+mlimit=$(status_json | json_get memory.limit) || fail "oomless status in the sidecar"
+[ "$mlimit" = "$limit" ] || {
+        k8s_logs "$side"
+        fail "the sidecar sees a limit of $mlimit, not the app's $limit"
+}
+
+note "the leak is stopped with SIGTERM, podman restarts the app, the sidecar follows"
+max_oom=0
+app_restarted()
+{
+        local k
+        k=$(awk '$1 == "oom_kill" {print $2}' "$cg/memory.oom_control" 2>/dev/null || echo 0)
+        [ "${k:-0}" -le "$max_oom" ] || max_oom=$k
+        grep -q '^start idle' "$log"
+}
+wait_for 60 app_restarted || {
+        k8s_logs "$side" "$app"
+        fail "the leaking app was not restarted: $(cat "$log")"
+}
+second=$(awk '$1 == "start" && $2 == "idle" {print $3; exit}' "$log")
+grep -qx "TERM $first" "$log" || {
+        k8s_logs "$side"
+        fail "the leaking app ($first) did not get SIGTERM: $(cat "$log")"
+}
+[ "$max_oom" = 0 ] || fail "the kernel OOM-killed in $app: oom_kill $max_oom"
+[ "$(podman inspect "$app" --format '{{.State.OOMKilled}}')" = false ] || fail "podman says $app was OOM-killed"
+[ "$(podman inspect "$app" --format '{{.RestartCount}}')" -ge 1 ] || fail "podman did not restart $app"
+following()
+{
+        [ "$(status_json | json_get child.pid)" = "$second" ]
+}
+wait_for 20 following || {
+        k8s_logs "$side"
+        fail "the sidecar does not follow the new app process $second (status: $(status_json))"
+}
+
+note "the sidecar reads the restarted app's memory; /readyz answers"
+wait_for 20 curl -sf -o /dev/null "http://$ip:9090/readyz" || fail "GET /readyz on $ip:9090"
+metrics=$(curl -sf "http://$ip:9090/metrics") || fail "GET /metrics on $ip:9090"
+cur=$(awk '$1 == "oomless_memory_current_bytes" {print $2}' <<<"$metrics")
+host=$(cat "$cg/memory.usage_in_bytes")
+[ -n "$cur" ] && [ "$cur" -gt 0 ] || fail "the sidecar reports memory.current $cur"
+diff=$((cur > host ? cur - host : host - cur))
+[ "$diff" -le $((8 << 20)) ] || fail "the sidecar reports $cur bytes, the app's cgroup holds $host"
+[ "$(awk '$1 == "oomless_memory_limit_bytes" {print $2}' <<<"$metrics")" = "$limit" ] ||
+        fail "/metrics reports another limit than the app's $limit"
+echo "PASS: limit $limit; leak $first stopped with TERM, followed to $second; memory $cur (host $host)"
