@@ -11,6 +11,8 @@ SRC_DIR=$(cd "$K8S_DIR/../.." && pwd)
 K8S_PLAYED=()  # rendered manifests, for kube down
 K8S_PODS=()    # pod ids, for their cgroup directories
 K8S_VOLUMES=() # volume names the manifests create
+K8S_PLAY_ARGS=() # extra `podman kube play` options
+K8S_RENDER_ARGS=() # extra render.py options
 
 fail()
 {
@@ -20,7 +22,7 @@ fail()
 
 note()
 {
-        echo "--- $*" >&2
+        echo "--- [${SECONDS}s] $*" >&2
 }
 
 k8s_init()
@@ -34,9 +36,31 @@ k8s_init()
                 exit 77
         }
         : "${OOMLESS:?}" "${LEAK_APP:?}" "${OOMLESS_BUILD_DIR:?}"
-        export CONTAINERS_CONF=$K8S_DIR/containers.conf
         TMP=$(mktemp -d "${TMPDIR:-/tmp}/oomless-k8s.XXXXXX")
         trap k8s_cleanup EXIT
+        if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+                # Pure cgroup v2: the tests/vm guest (vm-run --systemd). Pods start there only under
+                # systemd's cgroup manager; the guest's / is an overlay, which podman's overlay storage
+                # cannot sit on, so the storage goes on a tmpfs of the throwaway guest. The guest has
+                # no network: the pod gets none, so no ports and no probes (podman would run them as
+                # curl in the image).
+                K8S_V2=1
+                [ "$(cat /proc/1/comm)" = systemd ] || {
+                        echo "SKIP: podman pods on pure cgroup v2 need systemd as PID 1 (vm-run --systemd)" >&2
+                        exit 77
+                }
+                export CONTAINERS_CONF=$K8S_DIR/containers-v2.conf
+                if [ -n "${OOMLESS_VM:-}" ] && ! mountpoint -q /var/lib/containers; then
+                        mkdir -p /var/lib/containers
+                        mount -t tmpfs -o size=1g tmpfs /var/lib/containers || fail "tmpfs on /var/lib/containers"
+                fi
+                K8S_PLAY_ARGS=(--network none)
+                note "pure cgroup v2: podman with cgroup_manager systemd, storage on $(findmnt -no FSTYPE /var/lib/containers)"
+                K8S_RENDER_ARGS=(--no-ports --no-probes)
+        else
+                K8S_V2=0
+                export CONTAINERS_CONF=$K8S_DIR/containers.conf
+        fi
         OOMLESS_IMAGE=$("$SRC_DIR/contrib/k8s/build-image.sh" --build-dir "$OOMLESS_BUILD_DIR" 2>"$TMP/build-image.log") ||
                 fail "contrib/k8s/build-image.sh: $(cat "$TMP/build-image.log")"
         cat "$TMP/build-image.log" >&2
@@ -73,7 +97,8 @@ k8s_render()
         local dir=$1 out=$2
         shift 2
         python3 "$K8S_DIR/render.py" "$SRC_DIR/$dir" --image "registry.example/app:latest=$APP_IMAGE" \
-                --image "localhost/oomless:0.1.0=$OOMLESS_IMAGE" "$@" >"$out" || fail "render.py $dir"
+                --image "localhost/oomless:0.1.0=$OOMLESS_IMAGE" "${K8S_RENDER_ARGS[@]}" "$@" >"$out" ||
+                fail "render.py $dir"
         # The volumes it will create (named after the emptyDir or the ConfigMap), removed before and after.
         mapfile -t vols < <(python3 -c '
 import sys, yaml
@@ -95,7 +120,7 @@ k8s_play()
         local before
         K8S_PLAYED+=("$file")
         before=$(k8s_libpod_dirs)
-        podman kube play --replace "$file" >"$TMP/play.log" 2>&1 || {
+        podman kube play --replace "${K8S_PLAY_ARGS[@]}" "$file" >"$TMP/play.log" 2>&1 || {
                 cat "$TMP/play.log" >&2
                 POD_ID=$(podman pod inspect "$pod" --format '{{.ID}}' 2>/dev/null) && K8S_PODS+=("$POD_ID")
                 # A failed play removes its pod but leaves the pod's directories in every hierarchy:
@@ -113,12 +138,44 @@ k8s_libpod_dirs()
                 grep -v '^conmon$' | sort -u || true
 }
 
-# The host's memory cgroup directory of a container (cgroup v1 here, under libpod_parent).
+# The host's memory cgroup directory of a running container, from its main process's /proc/PID/cgroup
+# (read here, it shows host paths even when the container has a cgroup namespace of its own): on v1
+# under /sys/fs/cgroup/memory/libpod_parent/<pod>/libpod-<ctr>, on v2 under machine.slice.
 k8s_memcg()
 {
-        local cid
-        cid=$(podman inspect "$1" --format '{{.ID}}') || return 1
-        echo "/sys/fs/cgroup/memory/libpod_parent/$POD_ID/libpod-$cid"
+        local pid
+        pid=$(podman inspect "$1" --format '{{.State.Pid}}') && [ "$pid" -gt 0 ] || return 1
+        if [ "$K8S_V2" = 1 ]; then
+                awk -F: '$1 == "0" {print "/sys/fs/cgroup" $3}' "/proc/$pid/cgroup"
+        else
+                awk -F: '$2 == "memory" {print "/sys/fs/cgroup/memory" $3}' "/proc/$pid/cgroup"
+        fi
+}
+
+# k8s_cg FIELD DIR: limit, usage or oom_kills of a memory cgroup, whichever the version.
+k8s_cg()
+{
+        case $K8S_V2:$1 in
+        0:limit) cat "$2/memory.limit_in_bytes" ;;
+        0:usage) cat "$2/memory.usage_in_bytes" ;;
+        0:oom_kills) awk '$1 == "oom_kill" {print $2}' "$2/memory.oom_control" ;;
+        1:limit) cat "$2/memory.max" ;;
+        1:usage) cat "$2/memory.current" ;;
+        1:oom_kills) awk '$1 == "oom_kill" {print $2}' "$2/memory.events" ;;
+        esac
+}
+
+# k8s_manifest_limit FILE CONTAINER: the container's resources.limits.memory in bytes.
+k8s_manifest_limit()
+{
+        python3 -c '
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        c = next(c for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == sys.argv[2])
+        v = c["resources"]["limits"]["memory"]
+        print(int(v[:-2]) << {"Ki": 10, "Mi": 20, "Gi": 30}[v[-2:]])
+' "$1" "$2"
 }
 
 k8s_pod_ip()

@@ -5,7 +5,7 @@ manifests use (resources, recursively), then applies the test's substitutions an
 
   render.py DIR [--image OLD=NEW]... [--app-args JSON] [--env CONTAINER:NAME=VALUE]... [--no-init DIR]
             [--restart-policy P] [--drop-volume NAME]... [--arg-replace OLD=NEW]... [--drop-arg ARG]...
-            [--keep-kinds K,K]
+            [--no-ports] [--no-probes] [--keep-kinds K,K]
 
 --app-args replaces what follows "--" in the app container's command (the injected shape), or the
 whole command when it has no "--" (the sidecar shape). --no-init drops the initContainers (each costs
@@ -16,7 +16,9 @@ finished initContainer under "Always" (containers/podman#15631), so a test that 
 initContainer plays the pod with OnFailure. --drop-volume removes a volume and its mounts (podman has
 no service-account token to project); --arg-replace edits every container's command (the sidecar's
 --wait pattern names the test's app); --env sets a variable to a literal (podman resolves no
-fieldRef metadata.namespace); --drop-arg removes an argument from every command. Nothing else is changed."""
+fieldRef metadata.namespace); --drop-arg removes an argument from every command. --no-ports and --no-probes are for
+a pod without a network (the VM): podman refuses ports there, and under systemd it runs liveness probes
+as curl inside the image, which has no curl (a kubelet sends the request itself). Nothing else is changed."""
 import argparse
 import json
 import os
@@ -60,6 +62,8 @@ def main():
     ap.add_argument("--drop-volume", action="append", default=[])
     ap.add_argument("--arg-replace", action="append", default=[])
     ap.add_argument("--drop-arg", action="append", default=[])
+    ap.add_argument("--no-ports", action="store_true")
+    ap.add_argument("--no-probes", action="store_true")
     ap.add_argument("--keep-kinds", default="Deployment,Pod,ConfigMap")
     a = ap.parse_args()
 
@@ -98,6 +102,12 @@ def main():
                 spec["volumes"] = [v for v in spec["volumes"] if v["name"] != n]
                 for c in spec.get("initContainers", []) + spec["containers"]:
                     c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if m["name"] != n]
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                if a.no_ports:
+                    c.pop("ports", None)
+                if a.no_probes:
+                    for p in ("livenessProbe", "readinessProbe", "startupProbe"):
+                        c.pop(p, None)
             if a.restart_policy:
                 spec["restartPolicy"] = a.restart_policy
             if a.no_init:

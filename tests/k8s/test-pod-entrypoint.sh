@@ -21,20 +21,13 @@ pod=oomless-entrypoint-pod-0
 app=$pod-app
 k8s_play "$manifest" "$pod"
 
-limit=$(python3 -c '
-import sys, yaml
-from itertools import chain
-for d in yaml.safe_load_all(open(sys.argv[1])):
-    if d and d["kind"] == "Deployment":
-        c = next(c for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "app")
-        v = c["resources"]["limits"]["memory"]
-        print(int(v[:-2]) << {"Ki": 10, "Mi": 20, "Gi": 30}[v[-2:]])
-' "$manifest")
+limit=$(k8s_manifest_limit "$manifest" app)
 note "the app container's memory limit is the manifest's ($limit)"
+wait_for 20 k8s_memcg "$app" >/dev/null || fail "$app is not running: $(podman logs "$app" 2>&1 | tail -5)"
 cg=$(k8s_memcg "$app")
 [ -d "$cg" ] || fail "no memory cgroup $cg for $app"
-got=$(cat "$cg/memory.limit_in_bytes")
-[ "$got" = "$limit" ] || fail "memory.limit_in_bytes of $app is $got, the manifest says $limit"
+got=$(k8s_cg limit "$cg")
+[ "$got" = "$limit" ] || fail "the memory limit of $app ($cg) is $got, the manifest says $limit"
 
 note "the initContainer copied the bundle and oomless runs from it, on the observe tier"
 [ "$(podman inspect "$pod-oomless-install" --format '{{.State.ExitCode}}' 2>/dev/null || echo removed)" != 1 ] ||
@@ -62,20 +55,30 @@ second=$(awk '$1 == "start" && $2 == "idle" {print $3; exit}' "$log")
 [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] || fail "app.log: $(cat "$log")"
 grep -qx "TERM $first" "$log" || fail "the leaking app ($first) did not get SIGTERM: $(cat "$log")"
 podman logs "$app" 2>&1 | grep -q 'Sent SIGTERM to the workload' || fail "oomless did not log the TERM"
-oomkills=$(awk '$1 == "oom_kill" {print $2}' "$cg/memory.oom_control")
+oomkills=$(k8s_cg oom_kills "$cg")
 [ "${oomkills:-0}" = 0 ] || fail "the kernel OOM-killed in $app: oom_kill $oomkills"
 [ "$(podman inspect "$app" --format '{{.RestartCount}}')" = 0 ] ||
         fail "the container was restarted: oomless should have restarted the app in place"
 
 note "/readyz and /livez answer on the pod's address; the heap cap is 95% of the limit"
-ip=$(k8s_pod_ip "$pod")
-[ -n "$ip" ] || fail "no address for $pod"
-wait_for 10 curl -sf -o /dev/null "http://$ip:9090/readyz" || fail "GET /readyz on $ip:9090"
-curl -sf -o /dev/null "http://$ip:9090/livez" || fail "GET /livez on $ip:9090"
-metrics=$(curl -sf "http://$ip:9090/metrics") || fail "GET /metrics on $ip:9090"
-mlimit=$(awk '$1 == "oomless_memory_limit_bytes" {print $2}' <<<"$metrics")
-cap=$(awk '$1 == "oomless_heap_cap_bytes" {print $2}' <<<"$metrics")
-restarts=$(podman exec "$app" /oomless/bin/oomless status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["child"]["restarts"])')
+status=$(podman exec "$app" /oomless/bin/oomless status --json) || fail "oomless status in $app"
+json() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v = v[k]
+print(v)' "$status" "$1"; }
+if [ "$K8S_V2" = 0 ]; then
+        ip=$(k8s_pod_ip "$pod")
+        [ -n "$ip" ] || fail "no address for $pod"
+        wait_for 10 curl -sf -o /dev/null "http://$ip:9090/readyz" || fail "GET /readyz on $ip:9090"
+        curl -sf -o /dev/null "http://$ip:9090/livez" || fail "GET /livez on $ip:9090"
+        metrics=$(curl -sf "http://$ip:9090/metrics") || fail "GET /metrics on $ip:9090"
+        mlimit=$(awk '$1 == "oomless_memory_limit_bytes" {print $2}' <<<"$metrics")
+        cap=$(awk '$1 == "oomless_heap_cap_bytes" {print $2}' <<<"$metrics")
+else # no network in the VM's pods
+        [ "$(json policy.ready)" = True ] || fail "oomless is not ready: $status"
+        mlimit=$(json memory.limit)
+        cap=$(json heap.cap)
+fi
+restarts=$(json child.restarts)
 [ "$mlimit" = "$limit" ] || fail "oomless sees a limit of $mlimit, not $limit"
 [ "$cap" = $((limit * 95 / 100)) ] || [ "$cap" = $((limit * 95 / 100 + 1)) ] || fail "heap cap $cap is not 95% of $limit"
 [ "$restarts" -ge 1 ] || fail "oomless status counts $restarts restarts"
