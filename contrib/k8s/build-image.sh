@@ -2,6 +2,8 @@
 # Builds the oomless OCI image from the build tree and the host's Debian libraries, with no registry:
 #   contrib/k8s/build-image.sh            -> localhost/oomless:<version>, loaded into podman
 #   contrib/k8s/build-image.sh --tar F    -> also writes the rootfs as a tar (for ctr import, kind, ...)
+#   contrib/k8s/build-image.sh --slim     -> localhost/oomless:<version>-slim, without libcurl and its
+#                                            libraries (9 MB): no webhooks and no --k8s-events
 # The rootfs is the injection bundle (/oomless-bundle: bin/oomless, lib/liboomless.so and every library
 # they load, RUNPATH $ORIGIN-relative) plus the few files a container needs around it: glibc, busybox
 # (for the initContainer's cp), CA certificates, passwd/group. contrib/k8s/README.md justifies each.
@@ -11,7 +13,7 @@ set -euo pipefail
 
 usage()
 {
-        echo "usage: $0 [--build-dir DIR] [--tag NAME:TAG] [--tar FILE] [--print-name]" >&2
+        echo "usage: $0 [--build-dir DIR] [--tag NAME:TAG] [--tar FILE] [--slim] [--print-name]" >&2
         exit 2
 }
 
@@ -20,12 +22,14 @@ build=$src/build
 tag=
 tar_out=
 print_name=0
+slim=0
 while [ $# -gt 0 ]; do
         case $1 in
         --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
         --tag) tag=$2; shift 2 ;;
         --tar) tar_out=$2; shift 2 ;;
         --print-name) print_name=1; shift ;;
+        --slim) slim=1; shift ;;
         *) usage ;;
         esac
 done
@@ -39,7 +43,9 @@ for f in "$bin" "$lib"; do
         }
 done
 version=$("$bin" --version | awk '{print $2}')
-tag=${tag:-localhost/oomless:$version}
+suffix=
+[ "$slim" = 0 ] || suffix=-slim
+tag=${tag:-localhost/oomless:$version$suffix}
 if [ "$print_name" = 1 ]; then
         echo "$tag"
         exit 0
@@ -54,7 +60,8 @@ done
 # Libraries that are loaded with dlopen() and so do not show in ldd of the binary: libmicrohttpd for
 # --listen, libcurl for webhooks and Kubernetes Events.
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-dlopened=(libmicrohttpd.so.12 libcurl.so.4)
+dlopened=(libmicrohttpd.so.12)
+[ "$slim" = 1 ] || dlopened+=(libcurl.so.4)
 # glibc itself is not bundled: the bundle runs on the app image's glibc (liboomless has to anyway,
 # it is loaded into the app), and ld.so and libc must come from one build.
 glibc_re='^(ld-linux-x86-64\.so\.2|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libresolv\.so\.2)$'
