@@ -12,6 +12,8 @@ packages=(
         python3 libpython3.11-testsuite jq procps util-linux psmisc sqlite3 perl git g++ redis-server redis-tools
         # a real Prometheus scrapes /metrics in tests/http; promtool checks the text format
         prometheus
+        # tests/k8s-events: the stand-in Kubernetes API server validates requests with its models
+        python3-kubernetes
         # the control page clients (contrib/go; contrib/python needs only python3)
         golang-go
         # the pure cgroup v2 VM (tests/vm)

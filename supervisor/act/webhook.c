@@ -41,6 +41,8 @@ struct WebhookJob {
         uint64_t started_usec;
         webhook_done_t done;
         void *userdata;
+        char *answer; /* answer_max + 1 bytes when the caller wants the answer's body */
+        size_t answer_size, answer_max;
         char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -70,6 +72,7 @@ static void job_free(WebhookJob *j)
         if (j->easy)
                 sym_curl_easy_cleanup(j->easy);
         sym_curl_slist_free_all(j->headers);
+        free(j->answer);
         free(j);
 }
 
@@ -211,9 +214,20 @@ int webhook_new(sd_event *e, size_t queue_max, Webhook **ret)
         return 0;
 }
 
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* The answer's body is kept only up to answer_max bytes (the Kubernetes API's answer names the object
+ * it created); the rest is read and dropped, so a server cannot make us hold more. */
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-        return size * nmemb; /* the answer's body is not used; only its status is */
+        WebhookJob *j = userdata;
+        size_t n = size * nmemb;
+
+        if (j->answer && j->answer_size < j->answer_max) {
+                size_t k = MIN(n, j->answer_max - j->answer_size);
+                memcpy(j->answer + j->answer_size, ptr, k);
+                j->answer_size += k;
+                j->answer[j->answer_size] = 0;
+        }
+        return n;
 }
 
 /* curl's sockets would otherwise leak into the workload we spawn next. */
@@ -259,6 +273,9 @@ static int start_attempt(WebhookJob *j)
 
         j->attempts++;
         j->errbuf[0] = 0;
+        j->answer_size = 0;
+        if (j->answer)
+                j->answer[0] = 0;
         mc = sym_curl_multi_add_handle(j->w->multi, j->easy);
         if (mc != CURLM_OK)
                 return log_warning_errno(-EIO, "Failed to start webhook request: %s",
@@ -321,6 +338,10 @@ static void finish(WebhookJob *j, CURLcode code)
         r.duration_usec = now_usec(CLOCK_MONOTONIC) - j->started_usec;
         webhook_done_t done = j->done;
         void *ud = j->userdata;
+        /* The answer outlives the job until the callback returned. */
+        _cleanup_free_ char *answer = TAKE_PTR(j->answer);
+        r.answer = answer;
+        r.answer_size = answer ? j->answer_size : 0;
         job_free(j);
         if (done)
                 done(&r, ud);
@@ -370,7 +391,23 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         j->done = done;
         j->userdata = userdata;
         j->easy = sym_curl_easy_init();
-        j->headers = sym_curl_slist_append(NULL, "Content-Type: application/json");
+        if (req->answer_max > 0) {
+                j->answer_max = MIN(req->answer_max, (size_t)WEBHOOK_BODY_MAX);
+                j->answer = malloc(j->answer_max + 1);
+                if (!j->answer) {
+                        free(j);
+                        return -ENOMEM;
+                }
+                j->answer[0] = 0;
+        }
+        char ct[128];
+        if (req->content_type && (strlen(req->content_type) > 100 || strpbrk(req->content_type, "\r\n"))) {
+                free(j->answer);
+                free(j);
+                return -EINVAL;
+        }
+        snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type ?: "application/json");
+        j->headers = sym_curl_slist_append(NULL, ct);
         if (j->headers)
                 j->headers = sym_curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
         for (size_t i = 0; j->headers && req->headers && req->headers[i]; i++) {
@@ -403,7 +440,12 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
         SET(CURLOPT_FOLLOWLOCATION, 0L);
         SET(CURLOPT_SSL_VERIFYPEER, req->tls_insecure ? 0L : 1L);
         SET(CURLOPT_SSL_VERIFYHOST, req->tls_insecure ? 0L : 2L);
-        SET(CURLOPT_WRITEFUNCTION, discard_body);
+        if (req->method && !streq(req->method, "POST"))
+                SET(CURLOPT_CUSTOMREQUEST, req->method);
+        if (req->ca_file)
+                SET(CURLOPT_CAINFO, req->ca_file);
+        SET(CURLOPT_WRITEFUNCTION, keep_body);
+        SET(CURLOPT_WRITEDATA, j);
         SET(CURLOPT_ERRORBUFFER, j->errbuf);
         SET(CURLOPT_PRIVATE, j);
         SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);

@@ -50,6 +50,10 @@ typedef struct WebhookRequest {
         uint64_t backoff_max_usec; /* cap of the delay; 0 = default */
         bool tls_insecure;         /* turn certificate and host verification off */
         char *const *headers;      /* extra "Name: value" lines, NULL-terminated; NULL for none */
+        const char *method;        /* NULL: POST; else e.g. "PATCH" (the Kubernetes API) */
+        const char *content_type;  /* NULL: application/json */
+        const char *ca_file;       /* PEM bundle to verify the server with; NULL: the system's */
+        size_t answer_max;         /* keep up to this many bytes of the answer for the callback; 0: none */
 } WebhookRequest;
 
 typedef struct WebhookResult {
@@ -59,6 +63,10 @@ typedef struct WebhookResult {
         int curl_code;          /* last CURLcode */
         uint64_t duration_usec; /* from webhook_post() to the outcome */
         char message[256];      /* human-readable reason of the last failure, "" on success */
+        const char *answer;     /* the last answer's body (NUL-terminated, at most answer_max bytes, the
+                                 * rest dropped) when answer_max was set, else NULL; valid only
+                                 * during the callback */
+        size_t answer_size;
 } WebhookResult;
 
 typedef struct Webhook Webhook;

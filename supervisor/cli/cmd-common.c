@@ -37,6 +37,8 @@ enum {
         OPT_LISTEN,
         OPT_LISTEN_PUBLIC,
         OPT_LOG_FORMAT,
+        OPT_K8S_EVENTS = 0x200, /* apart from the others, so new options above merge cleanly */
+        OPT_K8S_CONDITION,
 };
 
 const char *cmd_default_runtime_dir(void)
@@ -118,6 +120,8 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "keep-on-supervisor-death", no_argument, NULL, OPT_KEEP_ON_SUPERVISOR_DEATH }, RUN },
                 { { "listen", required_argument, NULL, OPT_LISTEN }, BOTH },
                 { { "listen-public", no_argument, NULL, OPT_LISTEN_PUBLIC }, BOTH },
+                { { "k8s-events", no_argument, NULL, OPT_K8S_EVENTS }, BOTH },
+                { { "k8s-condition", no_argument, NULL, OPT_K8S_CONDITION }, BOTH },
         };
         struct option opts[ELEMENTSOF(table) + 1] = {};
         size_t n_opts = 0;
@@ -260,6 +264,12 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 case OPT_LISTEN_PUBLIC:
                         listen_public = true;
+                        break;
+                case OPT_K8S_EVENTS:
+                        cfg->k8s_events = true;
+                        break;
+                case OPT_K8S_CONDITION:
+                        cfg->k8s_condition = true;
                         break;
                 case OPT_CGROUP_ROOT:
                         if (optarg[0] != '/')

@@ -29,6 +29,8 @@ void cmd_help_run(FILE *f)
             "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
             "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
             "  --listen-public         allow a --listen address other hosts can reach\n"
+            "  --k8s-events            post Kubernetes Events about the pod (docs/kubernetes-events.md)\n"
+            "  --k8s-condition         keep the pod condition oomless.dev/MemoryHealthy up to date\n"
             "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
             "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
             "  -h, --help              this text\n"

@@ -41,6 +41,7 @@ int manager_sample(Manager *m)
                 m->have_sample = true;
                 m->samples++;
                 run_report_sample(&m->report, &m->last);
+                manager_k8s_sample(m);
         }
         return r;
 }
@@ -75,6 +76,7 @@ void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
         if (d->t.changed) {
                 actions_note_transition(m->runner, &d->t);
                 run_report_transition(&m->report, &d->t, now_usec(CLOCK_MONOTONIC));
+                manager_k8s_transition(m, &d->t);
         }
         if (d->ds.n > 0)
                 (void)actions_execute_all(m->runner, &d->ds, &m->last);

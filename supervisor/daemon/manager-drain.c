@@ -98,6 +98,8 @@ int manager_exit(Manager *m, int status)
                 (void)sd_event_source_set_enabled(m->tick, SD_EVENT_OFF);
                 return 0;
         }
+        if (manager_k8s_flush(m))
+                return 0; /* ends once the Kubernetes requests in flight are done, at most 3 s */
         return sd_event_exit(m->event, status);
 }
 

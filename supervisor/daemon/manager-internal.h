@@ -45,6 +45,17 @@ void manager_log_start(Manager *m);
 /* The summary record at the end of the run. */
 void manager_log_summary(Manager *m, int exit_status);
 
+/* manager-k8s.c: Kubernetes Events and the pod condition; no-ops without --k8s-events/--k8s-condition
+ * or when their configuration is missing (logged once by manager_setup_k8s()). */
+int manager_setup_k8s(Manager *m);
+void manager_k8s_transition(Manager *m, const PolicyTransition *t);
+void manager_k8s_restart(Manager *m, int status, bool oom, uint64_t delay_usec);
+void manager_k8s_gave_up(Manager *m);
+/* Every loop sample: a rise of the leaf's oom_kill counter becomes an OOMKilled Event. */
+void manager_k8s_sample(Manager *m);
+/* At exit: true when requests are in flight and the loop now ends once they are done (at most 3 s). */
+bool manager_k8s_flush(Manager *m);
+
 /* manager-drain.c: the exit drain. Ends the loop with status, unless policy actions (hooks, webhooks)
  * still run: then the loop waits for them, up to their own timeouts capped at MANAGER_DRAIN_MAX_USEC. */
 int manager_exit(Manager *m, int status);

@@ -192,6 +192,7 @@ static bool schedule_restart(Manager *m, int status, bool oom)
                                       LOG_DBL("delay_sec", (double)delay / 1e6),
                                       LOG_I64("last_status", status), LOG_BOOL("oom_killed", oom)),
                            "Restarting the workload in %s.", units_format_duration(buf, sizeof(buf), delay));
+                manager_k8s_restart(m, status, oom, delay);
                 r = sd_event_add_time_relative(m->event, &m->restart_timer, CLOCK_MONOTONIC, delay, 0,
                                                on_restart_timer, m);
                 if (r >= 0)
@@ -205,6 +206,7 @@ static bool schedule_restart(Manager *m, int status, bool oom)
                     &m->report, true,
                     "the restart policy gave up after %u restarts (the last run ended: %s)", m->restarts,
                     last);
+                manager_k8s_gave_up(m);
                 m->exit_status = POLICY_EXIT_GAVE_UP;
                 return false;
         default:

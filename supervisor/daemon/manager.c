@@ -413,6 +413,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         r = manager_setup_http(m);
         if (r < 0)
                 return r;
+        r = manager_setup_k8s(m);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -512,6 +515,8 @@ Manager *manager_free(Manager *m)
         }
         m->target_pidfd = safe_close(m->target_pidfd);
         m->http = http_server_free(m->http);
+        m->k8s = k8s_events_free(m->k8s);
+        m->k8s_flush = sd_event_source_disable_unref(m->k8s_flush);
         m->status = status_server_free(m->status);
         m->cg = cg_free(m->cg);
         m->rundir = runtime_dir_free(m->rundir);

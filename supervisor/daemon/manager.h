@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "http.h"
+#include "k8s-events.h"
 #include "listen-addr.h"
 #include "macro.h"
 #include "oomless/sample.h"
@@ -57,6 +58,7 @@ typedef struct ManagerConfig {
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
         ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
         bool listen_set;
+        bool k8s_events, k8s_condition; /* --k8s-events, --k8s-condition (manager-k8s.c) */
 } ManagerConfig;
 
 typedef struct Manager {
@@ -112,6 +114,12 @@ typedef struct Manager {
         OomlessSample last; /* the loop's last sample, the one the policy decides on */
         bool have_sample;
         uint64_t samples; /* samples taken into last, for the metrics */
+
+        K8sEvents *k8s; /* --k8s-events/--k8s-condition, when configured (manager-k8s.c) */
+        uint64_t k8s_oom_seen;
+        bool k8s_oom_seen_valid;
+        sd_event_source *k8s_flush;
+        uint64_t k8s_flush_deadline;
 } Manager;
 
 /* Builds the manager: loads the policy, sets up the cgroup, the runtime directory and the status

@@ -76,6 +76,71 @@ TEST(json_body_arrives)
         sd_event_unref(e);
 }
 
+/* The Kubernetes API's needs: another method, another content type, and the answer's body, kept up
+ * to answer_max bytes and valid during the callback. */
+typedef struct AnswerDone {
+        bool done;
+        WebhookResult res;
+        char answer[16];
+} AnswerDone;
+
+static void on_answer(const WebhookResult *r, void *userdata)
+{
+        AnswerDone *d = userdata;
+        d->res = *r;
+        d->res.answer = NULL;
+        snprintf(d->answer, sizeof(d->answer), "%s", r->answer ?: "(null)");
+        d->done = true;
+}
+
+TEST(patch_with_content_type_keeps_answer)
+{
+        sd_event *e = new_loop();
+        Webhook *w = NULL;
+        HttpServer s;
+        AnswerDone d = {}, d1 = {}, d0 = {};
+        char url[64];
+
+        hs_start(&s, HS_RESPOND, 200);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/status", s.port);
+        ASSERT_OK(webhook_new(e, 0, &w));
+        ASSERT_OK(webhook_post(w,
+                               &(WebhookRequest){ .url = url,
+                                                  .body = "{\"a\":1}",
+                                                  .method = "PATCH",
+                                                  .content_type = "application/strategic-merge-patch+json",
+                                                  .answer_max = 64 },
+                               on_answer, &d));
+        ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
+        ASSERT_EQ(d.res.error_class, WEBHOOK_OK);
+        ASSERT_STREQ(d.answer, "ok");
+        ASSERT_EQ(d.res.answer_size, 2);
+        ASSERT_TRUE(strncmp(s.req[0].head, "PATCH /status HTTP/1.1\r\n", 24) == 0);
+        ASSERT_TRUE(
+            strcasestr(s.req[0].head, "\r\nContent-Type: application/strategic-merge-patch+json\r\n"));
+        ASSERT_TRUE(!strcasestr(s.req[0].head, "application/json"));
+        ASSERT_STREQ(s.req[0].body, "{\"a\":1}");
+
+        /* Cut at answer_max; none without it. */
+        ASSERT_OK(
+            webhook_post(w, &(WebhookRequest){ .url = url, .body = "{}", .answer_max = 1 }, on_answer, &d1));
+        ASSERT_TRUE(t_run_until(e, &d1.done, 5000000));
+        ASSERT_STREQ(d1.answer, "o");
+        ASSERT_OK(webhook_post(w, &(WebhookRequest){ .url = url, .body = "{}" }, on_answer, &d0));
+        ASSERT_TRUE(t_run_until(e, &d0.done, 5000000));
+        ASSERT_STREQ(d0.answer, "(null)");
+        ASSERT_TRUE(strncmp(s.req[2].head, "POST ", 5) == 0);
+
+        /* A content type that would end the header line is refused. */
+        ASSERT_ERROR(webhook_post(w,
+                                  &(WebhookRequest){ .url = url, .body = "{}", .content_type = "a\r\nX: y" },
+                                  on_answer, &d0),
+                     EINVAL);
+        webhook_free(w);
+        hs_stop(&s);
+        sd_event_unref(e);
+}
+
 /* A server that takes the request and never answers: each attempt times out after 300 ms, the two
  * retries wait 100 ms then 200 ms, and a 20 ms loop timer keeps firing on time throughout. */
 TEST(slow_server_times_out_with_backoff_without_blocking_loop)
