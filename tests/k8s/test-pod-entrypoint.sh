@@ -38,7 +38,8 @@ wait_for 20 grep -q 'Supervising /app/leak-app' <(podman logs "$app" 2>&1) || {
         k8s_logs "$app"
         fail "oomless did not start the app from the bundle"
 }
-podman logs "$app" 2>&1 | grep -q 'cgroup tier observe' || {
+# Whole logs into grep: with pipefail, grep -q ending the pipe early would fail it through SIGPIPE.
+grep -q 'cgroup tier observe' <<<"$(podman logs "$app" 2>&1)" || {
         k8s_logs "$app"
         fail "oomless is not on the observe tier in the pod"
 }
@@ -54,7 +55,7 @@ first=$(awk '$1 == "start" && $2 == "leak" {print $3; exit}' "$log")
 second=$(awk '$1 == "start" && $2 == "idle" {print $3; exit}' "$log")
 [ -n "$first" ] && [ -n "$second" ] && [ "$first" != "$second" ] || fail "app.log: $(cat "$log")"
 grep -qx "TERM $first" "$log" || fail "the leaking app ($first) did not get SIGTERM: $(cat "$log")"
-podman logs "$app" 2>&1 | grep -q 'Sent SIGTERM to the workload' || fail "oomless did not log the TERM"
+grep -q 'Sent SIGTERM to the workload' <<<"$(podman logs "$app" 2>&1)" || fail "oomless did not log the TERM"
 oomkills=$(k8s_cg oom_kills "$cg")
 [ "${oomkills:-0}" = 0 ] || fail "the kernel OOM-killed in $app: oom_kill $oomkills"
 [ "$(podman inspect "$app" --format '{{.RestartCount}}')" = 0 ] ||

@@ -15,7 +15,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${OOMLESS:?}"
 # The sidecar needs attach's --wait/--follow/--control-page (issue 12, part 3).
-if ! "$OOMLESS" attach --help 2>&1 | grep -q -- '--follow'; then
+attach_help=$("$OOMLESS" attach --help 2>&1 || true)
+if ! grep -q -- '--follow' <<<"$attach_help"; then
         echo "SKIP: this oomless has no attach --follow" >&2
         exit 77
 fi
@@ -25,7 +26,7 @@ shared=$TMP/shared
 mkdir -p "$shared"
 chmod 0777 "$shared" # an emptyDir's mode
 cp "$OOMLESS_BUILD_DIR/allocator/liboomless.so" "$shared/liboomless.so"
-"$OOMLESS" attach --help 2>&1 | grep -q -- '--k8s-events' || note "this oomless has no --k8s-events"
+grep -q -- '--k8s-events' <<<"$attach_help" || note "this oomless has no --k8s-events"
 manifest=$TMP/sidecar.yaml
 k8s_render contrib/k8s/sidecar/classic "$manifest" --no-init "$shared" --drop-volume token \
         --drop-arg=--k8s-events --env oomless:POD_NAMESPACE=default --arg-replace /app/server=/app/leak-app \
