@@ -18,7 +18,10 @@
 #include "oomless/control.h"
 
 static struct oomless_control *ma_ctl;
-static _Atomic int ma_ctl_state; /* 0 not tried, 1 mapped, 2 standalone (never mapped, or detached) */
+/* 0 not tried, 1 mapped, 2 standalone (never mapped, or detached), 3 pending: OOMLESS_CONTROL names a
+ * file that does not exist yet (a sidecar supervisor may start after the app); retried by polls. */
+static _Atomic int ma_ctl_state;
+static _Atomic uint64_t ma_ctl_retry_ns; /* the last open tried while pending */
 static _Atomic int ma_poll_busy;
 static _Atomic uint64_t ma_last_poll_ns;
 static _Atomic int ma_stage_now;  /* last stage read from the page */
@@ -190,9 +193,11 @@ static struct oomless_control *ma_ctl_map(int fd, bool need_seal, bool *sealed, 
 
 /* OOMLESS_CONTROL_FD wins over OOMLESS_CONTROL. A bad fd is not a reason to fall back to the path:
  * the supervisor chose the sealed page, and the path (if any) would be the truncatable one. */
-void ma_control_init(void)
+/* Opens and maps the page; from_state is the state this attempt moves out of (0 at start, 3 when
+ * retrying a page that was not there yet). */
+static void ma_control_try(int from_state)
 {
-        int expected = 0;
+        int expected = from_state;
         const char *fdv = ma_opt.control_fd, *path = ma_opt.control_path;
         bool by_fd = fdv && *fdv;
         if (!by_fd && (!path || !*path))
@@ -204,6 +209,14 @@ void ma_control_init(void)
         bool sealed = false;
         struct oomless_control *c = NULL;
         int fd = by_fd ? ma_parse_fd(fdv) : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0 && !by_fd && errno == ENOENT) {
+                /* Not there yet: the supervisor (a sidecar) creates it by an atomic rename, so a page
+                 * that exists is always complete. Wait quietly; polls retry. */
+                atomic_store(&ma_ctl_retry_ns, ma_now_ns());
+                atomic_store(&ma_ctl_state, 3);
+                errno = saved_errno;
+                return;
+        }
         if (fd < 0)
                 why = by_fd ? "not a file descriptor number" : "cannot open it";
         else
@@ -234,6 +247,16 @@ void ma_control_init(void)
         ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
         errno = saved_errno;
+}
+
+void ma_control_init(void)
+{
+        ma_control_try(0);
+}
+
+bool ma_control_pending(void)
+{
+        return atomic_load_explicit(&ma_ctl_state, memory_order_relaxed) == 3;
 }
 
 /* Stops using the page for good: zero pages replace the mapping (so a thread still reading it reads
@@ -393,9 +416,23 @@ detach:
         ma_ctl_detach(gone);
 }
 
+/* A pending page is looked for at most every 200 ms: by the background thread, or by slow paths when
+ * there is none (OOMLESS_BACKGROUND=0). Never from the fast path. */
+#define MA_CTL_RETRY_NS 200000000u
+
 void ma_control_poll(bool from_background)
 {
-        if (atomic_load_explicit(&ma_ctl_state, memory_order_relaxed) != 1)
+        int state = atomic_load_explicit(&ma_ctl_state, memory_order_relaxed);
+        if (state == 3) {
+                uint64_t t = ma_now_ns();
+                if ((from_background || !ma_opt.background) &&
+                    t - atomic_load_explicit(&ma_ctl_retry_ns, memory_order_relaxed) >= MA_CTL_RETRY_NS) {
+                        atomic_store(&ma_ctl_retry_ns, t);
+                        ma_control_try(3);
+                }
+                if (atomic_load_explicit(&ma_ctl_state, memory_order_relaxed) != 1)
+                        return;
+        } else if (state != 1)
                 return;
         uint64_t now = ma_now_ns();
         if (!from_background &&

@@ -279,6 +279,7 @@ void ma_scavenge_idle(uint64_t now, uint64_t delay); /* what has been idle for d
 void ma_control_init(void);
 void ma_control_poll(bool from_background); /* no locks held */
 bool ma_control_mapped(void);
+bool ma_control_pending(void); /* OOMLESS_CONTROL names a file not there yet */
 void ma_control_fork_child(void);
 int ma_current_stage(void);
 int ma_current_budget(void); /* permille, 0..1000; 1000 without a page */

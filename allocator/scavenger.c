@@ -39,7 +39,7 @@ void ma_maybe_start_background(void)
         if (!ma_opt.background || !ma_ctor_ran || atomic_load_explicit(&ma_bg_state, memory_order_relaxed))
                 return;
         if (atomic_load_explicit(&ma_held, memory_order_relaxed) < ma_opt.background_min &&
-            !ma_control_mapped())
+            !ma_control_mapped() && !ma_control_pending())
                 return;
         int expected = 0;
         if (!atomic_compare_exchange_strong(&ma_bg_state, &expected, 1))

@@ -158,6 +158,25 @@ const char *policy_stage_name(const Policy *p, unsigned level)
         return p->stages[level - 1].name;
 }
 
+static bool list_has(const PolicyActionList *l, PolicyActionKind k)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].kind == k)
+                        return true;
+        return false;
+}
+
+const char *policy_action_used(const Policy *p, PolicyActionKind k)
+{
+        for (unsigned i = 0; i < p->n_stages; i++) {
+                const PolicyStage *st = &p->stages[i];
+                if (list_has(&st->on_enter, k) || list_has(&st->while_, k) || list_has(&st->on_exit, k) ||
+                    list_has(&st->on_max_dwell, k))
+                        return st->name;
+        }
+        return NULL;
+}
+
 bool policy_stage_ready(const Policy *p, unsigned level)
 {
         if (level == 0 || level > p->n_stages)

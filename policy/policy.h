@@ -247,6 +247,8 @@ bool policy_http_public(const Policy *p);
 unsigned policy_stage_count(const Policy *p);
 /* "normal" for level 0, the stage's name for 1..N, NULL beyond. */
 const char *policy_stage_name(const Policy *p, unsigned level);
+/* The name of the first stage with an action of kind k (in any of its lists), NULL when none has. */
+const char *policy_action_used(const Policy *p, PolicyActionKind k);
 /* false while level declares "ready": false (the HTTP /readyz answers 503); true for level 0 and
  * beyond the last stage. */
 bool policy_stage_ready(const Policy *p, unsigned level);

@@ -207,7 +207,9 @@ void executor_restart(ActionRunner *r, const PolicyDecision *d, const OomlessSam
         snprintf(reason, sizeof(reason), "policy stage %u (%s) %s", d->stage, runner_stage_name(r, d->stage),
                  runner_when_name(d->when));
         q = r->cb.request_restart(r->cb.userdata, a->stop_signal, a->grace_usec, reason);
-        if (q < 0)
+        if (q == -EOPNOTSUPP) /* attach without a way back for the workload: said at start */
+                RECORD(r, d, "skipped: the workload cannot be restarted in this mode");
+        else if (q < 0)
                 RECORD(r, d, "failed: the restart was refused: %s", strerror(-q));
         else
                 RECORD(r, d, "ok: restart requested (%s, grace %" PRIu64 " ms)", sig,

@@ -7,7 +7,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "cgroup.h"
 #include "cmd-check.h"
+#include "mode-caps.h"
+#include "strv.h"
 #include "macro.h"
 #include "policy-file.h"
 
@@ -16,13 +19,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 static void usage(FILE *f)
 {
-        fputs("Usage: oomless check FILE [--print] [--json]\n"
+        fputs("Usage: oomless check FILE [--print] [--json] [--mode=run|attach]\n"
               "       oomless check --print-default\n"
               "\n"
               "Validates a policy file. Exit status 0 if it is valid, 2 if not (or on a usage error).\n"
               "  --print          write the normalized policy, every default filled in, to stdout\n"
               "  --json           write the result as JSON to stdout (with --print: including the policy)\n"
-              "  --print-default  write the built-in policy, normalized, to stdout\n",
+              "  --print-default  write the built-in policy, normalized, to stdout\n"
+              "  --mode=MODE      run (default) or attach: also list, one line each, the actions that\n"
+              "                   mode cannot carry out (run: on this host's cgroup tier)\n",
               f);
 }
 
@@ -98,11 +103,43 @@ static int print_json_report(const char *file, const Policy *p, const PolicyDiag
         return 0;
 }
 
+/* The actions the mode cannot carry out, one line each: run on this host's tier; attach as a sidecar
+ * usually finds it (a read-only cgroup), with the options that lift each limit. */
+static void print_mode_lines(FILE *f, const char *file, const Policy *p, bool attach)
+{
+        _cleanup_strv_free_ char **lines = NULL;
+        ModeCaps mc = { .attach = attach };
+        CgTier tier = CG_TIER_NONE;
+
+        if (attach) {
+                mc.no_high = mc.no_reclaim = mc.no_max =
+                    "needs the app's cgroup writable, which a sidecar's usually is not (oomless attach says "
+                    "at start)";
+                mc.no_restart = "needs --wait=SPEC --follow, so that the process the container runtime "
+                                "starts again is found; without them it is skipped";
+                mc.no_control =
+                    "needs --control-page=PATH and the app started with LD_PRELOAD=liboomless.so "
+                    "OOMLESS_CONTROL=PATH";
+        } else if (cg_detect(&(CgOptions){ .requested = CG_TIER_AUTO }, &tier, NULL) >= 0 &&
+                   tier != CG_TIER_V2) {
+                const char *why =
+                    tier == CG_TIER_V1 ? NULL : "this host's cgroup is not writable (tier observe or none)";
+                mc.no_high = why;
+                mc.no_reclaim =
+                    tier == CG_TIER_V1 ? "memory.reclaim is cgroup v2 only (this host: v1)" : why;
+                mc.no_max = why;
+        }
+        if (mode_caps_unsupported(p, &mc, &lines) < 0)
+                return;
+        for (char **l = lines; *l; l++)
+                fprintf(f, "%s: mode %s: %s\n", file, attach ? "attach" : "run", *l);
+}
+
 int cmd_check(int argc, char **argv)
 {
         _cleanup_(policy_freep) Policy *p = NULL;
         PolicyDiags diags = { 0 };
-        bool print = false, json = false, print_default = false, dashdash = false;
+        bool print = false, json = false, print_default = false, dashdash = false, attach = false;
         const char *file = NULL;
         int r, ret;
 
@@ -114,7 +151,17 @@ int cmd_check(int argc, char **argv)
                         json = true;
                 else if (!dashdash && streq(a, "--print-default"))
                         print_default = true;
-                else if (!dashdash && (streq(a, "--help") || streq(a, "-h"))) {
+                else if (!dashdash && (strncmp(a, "--mode=", 7) == 0 || streq(a, "--mode"))) {
+                        const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+                        if (!streq(v, "run") && !streq(v, "attach")) {
+                                fprintf(stderr,
+                                        "oomless check: --mode: invalid value '%s' (expected run or "
+                                        "attach)\n",
+                                        v);
+                                return 2;
+                        }
+                        attach = streq(v, "attach");
+                } else if (!dashdash && (streq(a, "--help") || streq(a, "-h"))) {
                         usage(stdout);
                         return 0;
                 } else if (!dashdash && streq(a, "--"))
@@ -174,8 +221,10 @@ int cmd_check(int argc, char **argv)
                         ret = 1;
                 } else
                         fputs(text, stdout);
-        } else if (p)
+        } else if (p) {
                 summary(stdout, file, p);
+                print_mode_lines(stdout, file, p, attach);
+        }
         policy_diags_done(&diags);
         if (fflush(stdout) != 0)
                 ret = 1;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "oomless/control.h"
 #include "reaper.h"
+#include "target.h"
 #include "units.h"
 
 enum {
@@ -37,9 +38,40 @@ enum {
         OPT_LISTEN,
         OPT_LISTEN_PUBLIC,
         OPT_LOG_FORMAT,
+        OPT_WAIT,
+        OPT_WAIT_TIMEOUT,
+        OPT_FOLLOW,
+        OPT_CONTROL_PAGE,
         OPT_K8S_EVENTS = 0x200, /* apart from the others, so new options above merge cleanly */
         OPT_K8S_CONDITION,
 };
+
+void cmd_help_cgroup_options(FILE *f)
+{
+        fputs(
+            "  --cgroup-mode=MODE      auto (default), v2, v1, observe or none\n"
+            "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
+            "  --heap-cap=SIZE         heap cap published to liboomless (default 95% of the limit; none)\n",
+            f);
+}
+
+void cmd_help_common_options(FILE *f)
+{
+        fputs("  --policy=FILE           JSON policy (default: the built-in one)\n"
+              "  --dry-run               evaluate the policy, log what would be done, do nothing\n"
+              "  --interval=DUR          sampling interval (default: the policy's, else 1s)\n"
+              "  --runtime-dir=DIR       where the status socket lives (default $OOMLESS_RUNTIME_DIR or "
+              "/run/oomless)\n"
+              "  --cgroup-root=DIR       cgroupfs mount root (default /sys/fs/cgroup)\n"
+              "  --listen=ADDR:PORT      serve /metrics, /livez, /readyz, /status over HTTP (loopback)\n"
+              "  --listen-public         allow a --listen address other hosts can reach\n"
+              "  --k8s-events            post Kubernetes Events about the pod (docs/kubernetes-events.md)\n"
+              "  --k8s-condition         keep the pod condition oomless.dev/MemoryHealthy up to date\n"
+              "  --log-level=LEVEL       debug, info (default), notice, warning, error\n"
+              "  --log-format=FORMAT     text (default) or json: one object per line on stderr\n"
+              "  -h, --help              this text\n",
+              f);
+}
 
 const char *cmd_default_runtime_dir(void)
 {
@@ -116,7 +148,11 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "interval", required_argument, NULL, OPT_INTERVAL }, BOTH },
                 { { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT }, BOTH },
                 { { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT }, BOTH },
-                { { "heap-cap", required_argument, NULL, OPT_HEAP_CAP }, RUN },
+                { { "heap-cap", required_argument, NULL, OPT_HEAP_CAP }, BOTH },
+                { { "wait", required_argument, NULL, OPT_WAIT }, ATTACH },
+                { { "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT }, ATTACH },
+                { { "follow", no_argument, NULL, OPT_FOLLOW }, ATTACH },
+                { { "control-page", required_argument, NULL, OPT_CONTROL_PAGE }, ATTACH },
                 { { "keep-on-supervisor-death", no_argument, NULL, OPT_KEEP_ON_SUPERVISOR_DEATH }, RUN },
                 { { "listen", required_argument, NULL, OPT_LISTEN }, BOTH },
                 { { "listen-public", no_argument, NULL, OPT_LISTEN_PUBLIC }, BOTH },
@@ -286,6 +322,27 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         cfg->attach_pid = (pid_t)v;
                         break;
                 }
+                case OPT_WAIT:
+                        if (target_spec_parse(optarg, &cfg->wait) < 0)
+                                return bad(cmd, "--wait", optarg,
+                                           TARGET_SPEC_FORM
+                                           " (paths absolute, a comm at most 15 characters)");
+                        cfg->wait_set = true;
+                        break;
+                case OPT_WAIT_TIMEOUT:
+                        if (parse_duration_opt(cmd, "--wait-timeout", optarg, false,
+                                               &cfg->wait_timeout_usec) < 0)
+                                return -1;
+                        break;
+                case OPT_FOLLOW:
+                        cfg->follow = true;
+                        break;
+                case OPT_CONTROL_PAGE:
+                        if (optarg[0] != '/' || optarg[strlen(optarg) - 1] == '/')
+                                return bad(cmd, "--control-page", optarg,
+                                           "an absolute file path, in a directory shared with the app");
+                        cfg->control_page = optarg;
+                        break;
                 case OPT_CGROUP:
                         if (!*optarg)
                                 return bad(
@@ -333,8 +390,18 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                                 argv[optind]);
                         return -1;
                 }
-                if ((cfg->attach_pid > 0) == (cfg->attach_cgroup != NULL)) {
-                        fprintf(stderr, "oomless attach: give exactly one of --pid PID or --cgroup PATH\n");
+                if ((cfg->attach_pid > 0) + (cfg->attach_cgroup != NULL) + cfg->wait_set != 1) {
+                        fprintf(stderr, "oomless attach: give exactly one of --pid PID, --cgroup PATH or "
+                                        "--wait SPEC (they are alternatives)\n");
+                        return -1;
+                }
+                if (cfg->follow && !cfg->wait_set) {
+                        fprintf(stderr, "oomless attach: --follow needs --wait=SPEC, which finds the "
+                                        "restarted process (e.g. --wait=comm:myapp --follow)\n");
+                        return -1;
+                }
+                if (cfg->wait_timeout_usec && !cfg->wait_set) {
+                        fprintf(stderr, "oomless attach: --wait-timeout needs --wait=SPEC\n");
                         return -1;
                 }
         }

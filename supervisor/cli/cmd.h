@@ -18,6 +18,9 @@ void cmd_help_main(FILE *f);
 void cmd_help_run(FILE *f);
 void cmd_help_attach(FILE *f);
 void cmd_help_status(FILE *f);
+/* The option lines run and attach share (cmd-common.c): the cgroup ones, then the rest. */
+void cmd_help_cgroup_options(FILE *f);
+void cmd_help_common_options(FILE *f);
 
 /* Parses the options shared by run and attach into *cfg; returns the index of the first operand,
  * -1 for a usage error (already reported), or -2 after printing --help. */

@@ -155,7 +155,7 @@ char *manager_render_status(void *userdata)
                 info.child_started_sec_ago = usec_to_sec(now - m->child.started_usec);
         } else if (m->cfg.mode == MANAGER_ATTACH && m->cfg.attach_pid > 0 && m->target_pidfd >= 0) {
                 info.child_pid = m->cfg.attach_pid;
-                info.child_started_sec_ago = info.uptime_sec;
+                info.child_started_sec_ago = usec_to_sec(now - m->target.since_usec);
         }
         if (m->last_exit_valid) {
                 info.last_exit_valid = true;
@@ -205,8 +205,13 @@ static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_us
 {
         Manager *m = userdata;
 
-        if (m->cfg.mode != MANAGER_RUN)
-                return -EOPNOTSUPP; /* attach: we did not start it, we cannot start it again */
+        if (m->cfg.mode != MANAGER_RUN) {
+                /* attach: stopped here, started again by the container runtime, found by --follow. */
+                int r = target_restart(m, stop_signal, grace_usec);
+                if (r >= 0)
+                        supervise_restart_requested(m->supervise);
+                return r;
+        }
         if (!m->child_running)
                 return -ESRCH;
         log_notice("Restarting the workload: %s.", reason ?: "requested by the policy");

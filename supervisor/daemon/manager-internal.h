@@ -21,6 +21,9 @@ int manager_setup_acting(Manager *m);
 /* The status socket's document, from a sample of its own. */
 char *manager_render_status(void *userdata);
 
+/* manager.c: the memory events, populated and PSI trigger watches on m->cg (again after --follow). */
+int manager_arm_watches(Manager *m);
+
 /* manager-http.c: the HTTP endpoint when --listen or the policy's "http" asks for one (errors
  * logged). */
 int manager_setup_http(Manager *m);

@@ -136,7 +136,7 @@ static int on_psi(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-static int arm_watches(Manager *m)
+int manager_arm_watches(Manager *m)
 {
         const char *triggers[OOMLESS_PSI_TRIGGERS_MAX];
         size_t n;
@@ -282,38 +282,6 @@ static int add_signals(Manager *m)
         return 0;
 }
 
-/* ---- attach target ---- */
-
-static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-        Manager *m = userdata;
-        (void)s;
-        (void)fd;
-        (void)revents;
-
-        log_info("The target process %d exited: nothing left to supervise, oomless attach ends.",
-                 (int)m->cfg.attach_pid);
-        run_report_set_reason(&m->report, false, "the target process %d exited", (int)m->cfg.attach_pid);
-        m->target_pidfd = safe_close(m->target_pidfd);
-        return manager_exit(m, 0);
-}
-
-static int start_attach(Manager *m)
-{
-        int r;
-
-        if (m->cfg.attach_pid <= 0)
-                return 0;
-        m->target_pidfd = (int)syscall(SYS_pidfd_open, m->cfg.attach_pid, 0);
-        if (m->target_pidfd < 0)
-                return log_error_errno(negative_errno(), "Cannot watch process %d (pidfd_open): %m",
-                                       (int)m->cfg.attach_pid);
-        r = sd_event_add_io(m->event, &m->target_source, m->target_pidfd, EPOLLIN, on_target_exit, m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot watch process %d: %m", (int)m->cfg.attach_pid);
-        return 0;
-}
-
 /* ---- life cycle ---- */
 
 static int manager_run_loop(Manager *m);
@@ -368,8 +336,12 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
 
         if (cfg->mode == MANAGER_RUN)
                 r = cg_setup_run(&cfg->cg, &m->cg, &msg);
-        else
-                r = cg_setup_attach(&cfg->cg, cfg->attach_pid, cfg->attach_cgroup, &m->cg, &msg);
+        else {
+                r = target_prepare(m); /* --control-page, --wait */
+                if (r < 0)
+                        return r;
+                r = cg_setup_attach(&cfg->cg, m->cfg.attach_pid, cfg->attach_cgroup, &m->cg, &msg);
+        }
         if (r < 0) {
                 if (msg)
                         return log_error_errno(r, "%s", msg);
@@ -450,7 +422,7 @@ static int manager_run_loop(Manager *m)
                         return workload_exec_errno_to_status(m->child.exec_errno);
                 }
         } else {
-                r = start_attach(m);
+                r = target_start(m);
                 if (r < 0) {
                         run_report_set_reason(&m->report, false, "the target could not be watched");
                         return WORKLOAD_EXIT_FAILURE;
@@ -458,7 +430,7 @@ static int manager_run_loop(Manager *m)
         }
 
         manager_log_start(m);
-        (void)arm_watches(m);
+        (void)manager_arm_watches(m);
         r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0, 0, on_tick, m);
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the sampling timer: %m");
@@ -505,6 +477,7 @@ Manager *manager_free(Manager *m)
         m->sampler = sampler_free(m->sampler);
         m->child_source = sd_event_source_disable_unref(m->child_source);
         m->target_source = sd_event_source_disable_unref(m->target_source);
+        target_done(&m->target);
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
         m->tick = sd_event_source_disable_unref(m->tick);
         m->events_source = sd_event_source_disable_unref(m->events_source);

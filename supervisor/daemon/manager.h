@@ -25,6 +25,7 @@
 #include "status.h"
 #include "stop.h"
 #include "supervise.h"
+#include "target.h"
 #include "workload.h"
 
 #define MANAGER_DEFAULT_INTERVAL_USEC     (1 * USEC_PER_SEC)
@@ -59,6 +60,12 @@ typedef struct ManagerConfig {
         ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
         bool listen_set;
         bool k8s_events, k8s_condition; /* --k8s-events, --k8s-condition (manager-k8s.c) */
+        /* attach (target.h) */
+        TargetSpec wait; /* --wait=SPEC, when wait_set */
+        bool wait_set;
+        uint64_t wait_timeout_usec; /* 0: forever */
+        bool follow;
+        const char *control_page; /* --control-page=PATH */
 } ManagerConfig;
 
 typedef struct Manager {
@@ -96,6 +103,7 @@ typedef struct Manager {
         /* attach: the target */
         int target_pidfd;
         sd_event_source *target_source;
+        Target target; /* --wait, --follow, restart (target.c) */
 
         bool stopping;   /* the workload is being stopped for good */
         bool restarting; /* the workload is being stopped to be started again */

@@ -195,6 +195,8 @@ int cg_host_load(const char *sysroot, pid_t pid, CgHost *ret)
                 h.v2_dir = dir_in_mount(h.v2_mount, v2_root, v2_cg, &h.v2_path);
         if (h.v1_mount && v1_root && v1_cg)
                 h.v1_dir = dir_in_mount(h.v1_mount, v1_root, v1_cg, &h.v1_path);
+        if (pid > 0)
+                cg_host_via_proc_root(&h, pid, !!v2_cg, !!v1_cg);
         h.memtotal = cg_read_memtotal(h.sysroot);
         *ret = h;
         return 0;

@@ -33,9 +33,13 @@ typedef struct CgHost {
         bool v1_mount_ro;
 
         uint64_t memtotal; /* bytes, from meminfo; UINT64_MAX when unreadable */
+        bool proc_root;    /* the target's cgroup is read through /proc/PID/root (cgroup-target.c) */
 } CgHost;
 
 int cg_host_load(const char *sysroot, pid_t pid, CgHost *ret);
+/* When pid's cgroup, named in its /proc/PID/cgroup, is not visible in our mount: points h at
+ * /proc/PID/root/sys/fs/cgroup instead, read-only, with one log line (cgroup-target.c). */
+void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named);
 void cg_host_done(CgHost *h);
 
 /* Outcome of detection: the tier, one phrase of why (for cg_describe), and for a refused forced

@@ -62,6 +62,10 @@ int cg_setup_run(const CgOptions *opts, Cg **ret, char **reterr_msg);
  * relative to the cgroupfs mount or absolute). Creates nothing, moves nothing. */
 int cg_setup_attach(const CgOptions *opts, pid_t pid, const char *cgroup_path, Cg **ret, char **reterr_msg);
 
+/* attach --follow: points cg, in place, at the cgroup of pid (the restarted target), so that whoever
+ * holds cg reads the new one. Fds from cg_events_fd() and friends are closed: re-arm the watches. */
+int cg_rebind_attach(Cg *cg, const CgOptions *opts, pid_t pid, char **reterr_msg);
+
 /* For starting the child directly in the leaf. On v2 *ret_dirfd is an O_PATH|O_DIRECTORY fd of the
  * workload leaf for clone3(CLONE_INTO_CGROUP) (or -1 when not applicable). join_fds[] (terminated by
  * -1, at most 4) are O_WRONLY|O_CLOEXEC fds of cgroup.procs files the child writes "0" into before

@@ -33,6 +33,7 @@ struct Control {
         int fd;
         int wake_fd;
         bool sealed;
+        bool keep_file; /* a page at a path the user named (attach --control-page): never unlinked */
         sd_event_source *wake_source; /* io on wake_fd; off while the wake-ups rest */
         sd_event_source *wake_timer;  /* one-shot: turns wake_source back on */
         uint64_t wake_interval_usec;
@@ -51,6 +52,10 @@ struct Control {
          * see same_publisher()). */
         bool have_last;
         ControlAllocFigures last;
+        /* control_rebaseline(): the counters of publishers gone before, added to what the current
+         * one reports, so that totals never go backwards across restarts of the workload. */
+        bool cumulative;
+        uint64_t carry_returned, carry_cap_hits, carry_scavenges;
         bool seen_allocator;
 
         uint64_t last_warn_usec;
@@ -215,6 +220,121 @@ static int control_new(const char *dir, bool sealed, Control **ret)
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+static int publish_sup(Control *c);
+
+/* An existing page at path that we may continue: a regular file of ours, of the right size, with our
+ * magic and a version we write. Its supervisor half is continued (sequence, scavenge requests), so an
+ * allocator still mapping it from before sees no step back. 1 when reused, 0 when not valid. */
+static int reuse_page(Control *c, const char *path)
+{
+        struct oomless_control hdr;
+        struct stat st;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+
+        if (fd < 0)
+                return errno == ENOENT ? 0
+                                       : log_error_errno(errno, "Cannot open the control page %s: %m", path);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != OOMLESS_CONTROL_SIZE ||
+            (st.st_uid != geteuid() && geteuid() != 0) || pread_full(fd, &hdr, sizeof(hdr), 0) < 0 ||
+            hdr.magic != OOMLESS_CONTROL_MAGIC || hdr.version != OOMLESS_CONTROL_VERSION ||
+            hdr.size != sizeof(struct oomless_control)) {
+                log_notice("The file at %s is not a control page this oomless can continue; replacing it.",
+                           path);
+                return 0;
+        }
+        hdr.supervisor_pid = (uint32_t)getpid();
+        if (pwrite_full(fd, &hdr.supervisor_pid, sizeof(hdr.supervisor_pid),
+                        offsetof(struct oomless_control, supervisor_pid)) < 0)
+                return log_error_errno(errno, "Cannot write the control page %s: %m", path);
+        c->sup = hdr.sup;
+        c->sup.seq &= ~1u;
+        c->max_stage_count = MAX(hdr.sup.stage_count, hdr.sup.stage);
+        /* An allocator may have acknowledged more than the half says, if the half was rewritten. */
+        c->sup.scavenge_seq = MAX(c->sup.scavenge_seq, hdr.alloc.scavenge_ack);
+        c->fd = TAKE_FD(fd);
+        return 1;
+}
+
+int control_open_page(const char *path, Control **ret)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        const char *slash;
+        int r;
+
+        if (!path || path[0] != '/' || !ret)
+                return -EINVAL;
+        slash = strrchr(path, '/');
+        dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        c = calloc(1, sizeof(*c));
+        if (!dir || !c)
+                return -ENOMEM;
+        c->dir_fd = c->fd = c->wake_fd = -EBADF;
+        c->keep_file = true;
+        c->path = strdup(path);
+        c->wake_path = strdup("");
+        if (!c->path || !c->wake_path)
+                return -ENOMEM;
+        c->bytes_bound = 2 * physical_memory();
+        c->pid_max = read_pid_max();
+
+        r = reuse_page(c, path);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                log_info("Continuing the control page %s (a valid page of an earlier oomless).", path);
+                r = publish_sup(c);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(c);
+                return 0;
+        }
+
+        /* Built under a temporary name and renamed into place, so an allocator waiting for the path
+         * (liboomless retries OOMLESS_CONTROL until it exists) never maps a half-written page. */
+        if (asprintf(&tmp, "%s/.%s.%d.tmp", dir, slash + 1, (int)getpid()) < 0)
+                return -ENOMEM;
+        (void)unlink(tmp);
+        c->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        /* The app maps it read-write: it may run under another uid that shares our group (fsGroup). */
+        if (c->fd >= 0)
+                (void)fchmod(c->fd, 0660);
+        if (c->fd < 0)
+                return log_error_errno(errno,
+                                       "Cannot create the control page %s: %m; --control-page needs a "
+                                       "writable directory shared with the app (an emptyDir)",
+                                       tmp);
+        r = write_header(c);
+        if (r >= 0)
+                r = publish_sup(c);
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = log_error_errno(errno, "Cannot move the control page into place at %s: %m", path);
+        if (r < 0) {
+                (void)unlink(tmp);
+                return r;
+        }
+        log_info("Created the control page %s: start the app with LD_PRELOAD=liboomless.so and "
+                 "OOMLESS_CONTROL=%s.",
+                 path, path);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void control_rebaseline(Control *c, pid_t gone)
+{
+        const off_t off = offsetof(struct oomless_control, alloc);
+        struct oomless_control_alloc a;
+
+        c->cumulative = true;
+        /* The half still holds the figures of the process that exited: clear them, so that they are
+         * not read as the new process's and the new one claims the half at once. A new publisher
+         * that got there first is left alone (its instance id resets the checks anyway). */
+        if (pread_full(c->fd, &a, sizeof(a), off) >= 0 && (pid_t)a.pid == gone) {
+                struct oomless_control_alloc zero = {};
+                (void)pwrite_full(c->fd, &zero, sizeof(zero), off);
+        }
 }
 
 int control_create(const char *dir, Control **ret)
@@ -437,6 +557,11 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
                 return -EBADMSG;
         }
 
+        if (c->cumulative && c->have_last && !same_publisher(c, &a)) {
+                c->carry_returned += c->last.heap_returned;
+                c->carry_cap_hits += c->last.cap_hits;
+                c->carry_scavenges += c->last.scavenges;
+        }
         ControlAllocFigures f = {
                 .pid = (pid_t)a.pid,
                 .heap_held = a.heap_held,
@@ -454,7 +579,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
         c->have_last = true;
         c->seen_allocator = true;
         if (ret)
-                *ret = f;
+                control_last_alloc(c, ret);
         return 0;
 }
 
@@ -463,6 +588,9 @@ bool control_last_alloc(const Control *c, ControlAllocFigures *ret)
         if (!c->have_last)
                 return false;
         *ret = c->last;
+        ret->heap_returned += c->carry_returned;
+        ret->cap_hits += c->carry_cap_hits;
+        ret->scavenges += c->carry_scavenges;
         return true;
 }
 
@@ -604,7 +732,7 @@ Control *control_free(Control *c)
                 return NULL;
         c->wake_source = sd_event_source_disable_unref(c->wake_source);
         c->wake_timer = sd_event_source_disable_unref(c->wake_timer);
-        if (c->dir_fd >= 0) {
+        if (c->dir_fd >= 0 && !c->keep_file) {
                 if (c->fd >= 0 && !c->sealed)
                         (void)unlinkat(c->dir_fd, "control", 0);
                 if (c->wake_fd >= 0)

@@ -51,6 +51,17 @@ int control_create(const char *dir, Control **ret);
  * the fd (control_fd()) and finds its number in OOMLESS_CONTROL_FD (control_env()). */
 int control_create_sealed(const char *dir, Control **ret);
 
+/* The page as a regular file at path, for a workload oomless did not start (attach --control-page, a
+ * sidecar sharing a directory with the app): a valid page left there by an earlier oomless is
+ * continued, anything else is replaced by a new page renamed into place (so that an allocator waiting
+ * for the path never sees half of one). No wake FIFO. The file is left in place at control_free(): the
+ * app keeps mapping it, and the next oomless continues it. */
+int control_open_page(const char *path, Control **ret);
+/* The workload's process was replaced (attach --follow): clears an allocator half still published by
+ * gone, and from now on adds the counters of each publisher that leaves to those reported after it,
+ * so that totals (cap hits, scavenges, bytes returned) never go backwards. */
+void control_rebaseline(Control *c, pid_t gone);
+
 /* When the workload runs under another uid, hands both files to it (the allocator maps the page
  * read-write and opens the FIFO for writing). */
 int control_chown(Control *c, uid_t uid, gid_t gid);

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* An attach target's cgroup seen from elsewhere: when the target's cgroup (from /proc/PID/cgroup) is
+ * not visible in our own cgroupfs mount (cgroup v2 namespaces: a sibling container reads "/../x"; or
+ * the directory does not exist here), its files are read through the target's own mount,
+ * /proc/PID/root/sys/fs/cgroup, whose root is the target's cgroup (v2) or which holds the memory
+ * hierarchy (v1: .../memory). Such a cgroup is treated as read-only: containers mount it so, and
+ * nsdelegate refuses writes to a namespace root's knobs anyway. And the rebind of a Cg to the new
+ * process of a restarted target (attach --follow). */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup-internal.h"
+#include "log.h"
+
+static bool dir_has(const char *dir, const char *file)
+{
+        _cleanup_free_ char *p = cg_path_join(dir, file);
+        return p && access(p, R_OK) >= 0;
+}
+
+static bool visible(const char *dir)
+{
+        return dir && access(dir, F_OK) >= 0;
+}
+
+void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
+{
+        _cleanup_free_ char *base = NULL, *v1 = NULL;
+
+        if (pid <= 0)
+                return;
+        base = cg_strdup_printf("%s/proc/%d/root/sys/fs/cgroup", h->sysroot, (int)pid);
+        if (!base)
+                return;
+        if (v2_named && h->v2_mount && !visible(h->v2_dir) && dir_has(base, "memory.current")) {
+                log_info("The cgroup of pid %d is not visible under %s (another cgroup namespace); "
+                         "reading it through %s, read-only.",
+                         (int)pid, h->v2_mount, base);
+                free(h->v2_dir);
+                free(h->v2_path);
+                free(h->v2_mount);
+                h->v2_dir = strdup(base);
+                h->v2_mount = strdup(base);
+                h->v2_path = strdup("/");
+                h->v2_mount_ro = true;
+                h->proc_root = true;
+                return;
+        }
+        v1 = cg_path_join(base, "memory");
+        if (v1_named && h->v1_mount && !visible(h->v1_dir) && v1 && dir_has(v1, "memory.usage_in_bytes")) {
+                log_info("The memory cgroup of pid %d is not visible under %s; reading it through %s, "
+                         "read-only.",
+                         (int)pid, h->v1_mount, v1);
+                free(h->v1_dir);
+                free(h->v1_path);
+                free(h->v1_mount);
+                h->v1_dir = TAKE_PTR(v1);
+                h->v1_mount = strdup(h->v1_dir);
+                h->v1_path = strdup("/");
+                h->v1_mount_ro = true;
+                h->proc_root = true;
+                /* The unified tree of a hybrid host would be our own view of it: not the target's. */
+                free(h->v2_dir);
+                h->v2_dir = NULL;
+        }
+}
+
+int cg_rebind_attach(Cg *cg, const CgOptions *opts, pid_t pid, char **reterr_msg)
+{
+        _cleanup_(cg_freep) Cg *fresh = NULL;
+        Cg tmp;
+        int r;
+
+        r = cg_setup_attach(opts, pid, NULL, &fresh, reterr_msg);
+        if (r < 0)
+                return r;
+        /* Swap the contents, so that every holder of cg (the sampler, the actuator, the stop) reads the
+         * new cgroup; the old fds go with fresh. */
+        tmp = *cg;
+        *cg = *fresh;
+        *fresh = tmp;
+        return 0;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* attach's --wait SPEC forms and the lines naming the actions a mode cannot carry out, plus one look
+ * for a real process of our own by comm, cmdline and pidfile (target_find never matches us, our
+ * ancestors or our children, so the process is started by a grandchild). */
+#define _GNU_SOURCE 1
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mode-caps.h"
+#include "strv.h"
+#include "target.h"
+#include "test.h"
+
+TEST(spec_forms)
+{
+        TargetSpec s;
+
+        ASSERT_OK(target_spec_parse("comm:app", &s));
+        ASSERT_EQ(s.kind, TARGET_COMM);
+        ASSERT_STREQ(s.arg, "app");
+        ASSERT_OK(target_spec_parse("cmdline:java -jar app.jar", &s));
+        ASSERT_EQ(s.kind, TARGET_CMDLINE);
+        ASSERT_OK(target_spec_parse("pidfile:/run/app.pid", &s));
+        ASSERT_EQ(s.kind, TARGET_PIDFILE);
+        ASSERT_OK(target_spec_parse("control:/shared/control", &s));
+        ASSERT_EQ(s.kind, TARGET_CONTROL);
+        ASSERT_ERROR(target_spec_parse("comm:", &s), EINVAL);
+        ASSERT_ERROR(target_spec_parse("comm:a-name-of-16-chars", &s), EINVAL);
+        ASSERT_ERROR(target_spec_parse("pidfile:relative.pid", &s), EINVAL);
+        ASSERT_ERROR(target_spec_parse("control:", &s), EINVAL);
+        ASSERT_ERROR(target_spec_parse("name:app", &s), EINVAL);
+        ASSERT_ERROR(target_spec_parse("app", &s), EINVAL);
+}
+
+static const char restart_policy[] =
+    "{\"version\": 1, \"name\": \"t\", \"stages\": [{\"name\": \"hot\", \"enter\": {\"all\": [{\"memory\": "
+    "\">= 90%\"}]}, \"exit\": {\"all\": [{\"memory\": \"< 50%\"}]}, \"on_enter\": [{\"action\": "
+    "\"throttle\", \"memory_high\": \"80%\"}, {\"action\": \"restart\"}, {\"action\": \"scavenge\"}]}]}";
+
+TEST(mode_lines)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        Policy *p = NULL;
+        PolicyDiags d = { 0 };
+
+        ASSERT_OK(policy_parse(restart_policy, strlen(restart_policy), "t.json", &p, &d));
+        /* Everything possible: no line. */
+        ASSERT_EQ(mode_caps_unsupported(p, &(ModeCaps){ 0 }, &l), 0);
+        ASSERT_TRUE(l && !l[0]);
+        l = strv_free(l);
+        ASSERT_EQ(mode_caps_unsupported(p,
+                                        &(ModeCaps){ .attach = true,
+                                                     .no_high = "memory.high is read-only",
+                                                     .no_restart = "no --follow",
+                                                     .no_reclaim = "x" /* not used: no line */ },
+                                        &l),
+                  2);
+        ASSERT_STREQ(l[0], "throttle (stage \"hot\"): skipped: memory.high is read-only");
+        ASSERT_STREQ(l[1], "restart (stage \"hot\"): skipped: no --follow");
+        policy_free(p);
+        policy_diags_done(&d);
+}
+
+/* A process of a grandchild's (not our child: those never match), named by comm and cmdline. */
+TEST(find_real_process)
+{
+        char dir[] = "/tmp/test-target.XXXXXX", app[256], pidfile[256], spec[300];
+        TargetSpec s;
+        pid_t found = 0, pid;
+        int st;
+
+        ASSERT_TRUE(mkdtemp(dir));
+        snprintf(app, sizeof(app), "%s/tgt-sleeper", dir);
+        snprintf(pidfile, sizeof(pidfile), "%s/app.pid", dir);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "cp \"$(command -v sleep)\" %s && (%s 30 & echo $! > %s)", app, app,
+                 pidfile);
+        ASSERT_EQ(system(cmd), 0);
+        FILE *f = fopen(pidfile, "re");
+        ASSERT_TRUE(f && fscanf(f, "%d", &pid) == 1);
+        fclose(f);
+
+        ASSERT_OK(target_spec_parse("comm:tgt-sleeper", &s));
+        ASSERT_EQ(target_find(&s, NULL, 0, &found), 1);
+        ASSERT_EQ(found, pid);
+        ASSERT_EQ(target_find(&s, NULL, pid, &found), 0); /* the pid that just exited never matches */
+        snprintf(spec, sizeof(spec), "cmdline:tgt-sleeper 30");
+        ASSERT_OK(target_spec_parse(spec, &s));
+        ASSERT_EQ(target_find(&s, NULL, 0, &found), 1);
+        ASSERT_EQ(found, pid);
+        snprintf(spec, sizeof(spec), "pidfile:%s", pidfile);
+        ASSERT_OK(target_spec_parse(spec, &s));
+        ASSERT_EQ(target_find(&s, NULL, 0, &found), 1);
+        ASSERT_EQ(found, pid);
+
+        kill(pid, SIGKILL);
+        for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+                usleep(10000);
+        ASSERT_EQ(target_find(&s, NULL, 0, &found), 0);
+        ASSERT_OK(target_spec_parse("comm:tgt-sleeper", &s));
+        ASSERT_EQ(target_find(&s, NULL, 0, &found), 0);
+        (void)waitpid(-1, &st, WNOHANG);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+TEST_MAIN()

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# attach made for sidecars (issue 12 part 3): the target started after attach is found by --wait
+# (comm, cmdline, pidfile, control page); --follow goes on across a kill and a restart by a small
+# shell "runtime" loop, keeping its counters and its HTTP endpoint; the restart action in attach mode
+# sends TERM, waits the grace, sends KILL, and attach follows the new process; the capability line at
+# start; `check --mode attach`; and a leaking app under LD_PRELOAD=liboomless.so with
+# OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully.
+# Cost: about 15 s.
+source "$(dirname "$0")/lib.sh"
+: "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
+
+mem_dir=$(own_cgroup_dirs | sed -n 1p)
+[[ -n $mem_dir ]] || fail "no cgroup of our own found in /proc/self/cgroup"
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        grep -qw memory "$mem_dir/cgroup.subtree_control" || skip "memory controller not enabled below $mem_dir"
+fi
+cg=$mem_dir/oomless-e2e-attach-wait-$$
+mkdir "$cg"
+E2E_CGROUP_CREATED=$cg
+# The runtimes' apps are in $cg, not all our children: kill them before the cgroup is removed.
+kill_cg() {
+        touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak 2>/dev/null || true
+        local p
+        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+        wait_for $((5 * factor)) test ! -s "$cg/cgroup.procs" || true
+}
+trap 'kill_cg; e2e_cleanup' EXIT
+
+# Waits stretch by the VM's factor (tests/vm runs this under emulation).
+factor=${OOMLESS_TEST_TIME_FACTOR:-1}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() {
+        python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+                "http://127.0.0.1:$port/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+log_has() { grep -Eq -- "$1" "$E2E_TMP/log"; }
+
+# runtime NAME CMD...: a container runtime in miniature: runs CMD in the cgroup, again each time it
+# ends, until $E2E_TMP/stop-NAME exists.
+runtime() {
+        local name=$1
+        shift
+        (
+                echo "$BASHPID" >"$cg/cgroup.procs"
+                while [[ ! -e $E2E_TMP/stop-$name ]]; do
+                        "$@" || true
+                        sleep 0.3
+                done
+        ) &
+        E2E_PIDS+=("$!")
+}
+stop_runtime() { touch "$E2E_TMP/stop-$1"; }
+pid_of() { pgrep -f -- "$1" | head -1; }
+
+# An app with its own name (comm), which ignores nothing.
+app=$E2E_TMP/sidecar-app
+cp "$(command -v sleep)" "$app"
+
+## 1. --wait=comm: the target appears after attach; --follow across a kill and a restart.
+port=$(free_port)
+start_oomless "$E2E_TMP/log" attach --wait=comm:sidecar-app --follow --interval 100ms --listen "127.0.0.1:$port"
+wait_for $((5 * factor)) log_has "Waiting for the target \(--wait=comm:sidecar-app\)" || fail "no waiting line"
+sleep 0.5
+kill -0 "$OOMLESS_PID" || fail "attach --wait ended while the target was not there yet"
+runtime comm "$app" 300
+wait_for $((5 * factor)) log_has "Found the target: pid [0-9]+" || fail "the target was not found"
+first=$(pid_of "$app 300")
+assert_file_contains "$E2E_TMP/log" "Found the target: pid $first" "the target found by comm"
+assert_file_contains "$E2E_TMP/log" "attach can here: tier [a-z0-9]+, reading $cg; .*restart: stops the target" \
+        "the capability line"
+[[ $(grep -c "attach can here" "$E2E_TMP/log") == 1 ]] || fail "more than one capability line"
+wait_status "$OOMLESS_PID"
+has_metrics() { [[ -n $(metric oomless_samples_total) ]]; }
+wait_for $((5 * factor)) has_metrics || fail "no /metrics"
+samples1=$(metric oomless_samples_total)
+kill -KILL "$first"
+wait_for $((5 * factor)) log_has "target pid $first exited; following" || fail "no 'exited; following' line"
+wait_for $((5 * factor)) log_has "now following pid [0-9]+" || fail "the restarted target was not followed"
+second=$(pid_of "$app 300")
+[[ -n $second && $second != "$first" ]] || fail "the runtime did not restart the app"
+assert_file_contains "$E2E_TMP/log" "now following pid $second" "the new pid"
+json=$(status_json "$OOMLESS_PID")
+assert_eq "$(jget "$json" .child.pid)" "$second" "status: the followed pid"
+samples2=$(metric oomless_samples_total)
+((samples2 > samples1)) || fail "the samples counter went from $samples1 to $samples2 across the follow"
+stop_runtime comm
+kill -TERM "$OOMLESS_PID"
+kill -KILL "$second"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 0 "attach --follow exit status on SIGTERM"
+
+## 2. --wait=cmdline and --wait=pidfile, the target started after attach; ends with the target.
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait="cmdline:sidecar-app 301" --interval 100ms
+sleep 0.4
+"$app" 301 &
+t=$!
+E2E_PIDS+=("$t")
+wait_for $((5 * factor)) log_has "Found the target: pid $t " || fail "cmdline: not found"
+kill "$t"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 0 "attach --wait without --follow ends with the target"
+assert_file_contains "$E2E_TMP/log" "target process $t exited" "ends when the target exits"
+
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait="pidfile:$E2E_TMP/app.pid" --wait-timeout 10s --interval 100ms
+sleep 0.4
+"$app" 302 &
+t=$!
+E2E_PIDS+=("$t")
+echo "$t" >"$E2E_TMP/app.pid"
+wait_for $((5 * factor)) log_has "Found the target: pid $t " || fail "pidfile: not found"
+kill "$t"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait=comm:never-there --wait-timeout 500ms
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 125 "--wait-timeout expired"
+assert_file_contains "$E2E_TMP/log" "No target matching --wait=comm:never-there appeared within 500ms" "timeout message"
+
+## 3. The restart action in attach mode: TERM, the grace, KILL; the runtime restarts; attach follows.
+cat >"$E2E_TMP/restart.json" <<'JSON'
+{ "version": 1, "name": "restart-now", "sampling_interval": "100ms",
+  "stages": [ { "name": "restart", "enter": { "all": [ { "headroom": ">= 2B" } ] },
+                "exit": { "all": [ { "headroom": "< 1B" } ], "for": "1h" },
+                "on_enter": [ { "action": "restart", "stop_signal": "SIGTERM", "grace": "1s", "timeout": "5s" } ] } ] }
+JSON
+cat >"$E2E_TMP/stubborn" <<SH
+#!/bin/sh
+trap 'echo "TERM \$\$" >>$E2E_TMP/terms' TERM
+while :; do sleep 0.1; done
+SH
+chmod +x "$E2E_TMP/stubborn"
+: >"$E2E_TMP/log"
+runtime stubborn "$E2E_TMP/stubborn"
+stubborn_pid() {
+        local p
+        p=$(pgrep -f "^/bin/sh $E2E_TMP/stubborn" | head -1)
+        [[ -n $p ]] && echo "$p"
+}
+wait_for $((5 * factor)) stubborn_pid >/dev/null || fail "stubborn did not start"
+first=$(stubborn_pid)
+start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms
+wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid $first\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "no SIGTERM for the restart"; }
+wait_for $((5 * factor)) grep -q "TERM $first" "$E2E_TMP/terms" || fail "the target did not get SIGTERM"
+wait_for $((5 * factor)) log_has "did not stop within its grace; sending SIGKILL" || fail "no SIGKILL after the grace"
+wait_for $((5 * factor)) log_has "now following pid [0-9]+" || fail "attach did not follow the restarted target"
+second=$(grep -oE "now following pid [0-9]+" "$E2E_TMP/log" | head -1 | grep -oE '[0-9]+$')
+[[ $second != "$first" ]] || fail "followed the same pid"
+wait_status "$OOMLESS_PID"
+assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .child.restarts)" 1 "status: restarts"
+stop_runtime stubborn
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+pkill -KILL -f "^/bin/sh $E2E_TMP/stubborn" || true
+
+# Without --follow the restart cannot work: said at start, and skipped.
+"$E2E_TMP/stubborn" &
+t=$!
+E2E_PIDS+=("$t")
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --pid "$t" --policy "$E2E_TMP/restart.json" --interval 100ms
+wait_for $((5 * factor)) log_has "attach can here: .*restart: no, without --follow" || fail "the capability line does not say restart is skipped"
+assert_file_contains "$E2E_TMP/log" "skipped actions: restart \(stage \"restart\"\): skipped" "the skipped action"
+wait_for $((5 * factor)) log_has "Skipping the restart" || fail "the restart was not skipped with a line"
+kill -0 "$t" || fail "the target was stopped although restart is skipped"
+wait_status "$OOMLESS_PID"
+outcome=$(jget "$(status_json "$OOMLESS_PID")" '[.policy.recent_actions[]? | select(.action == "restart") | .outcome][0]')
+assert_eq "$outcome" skipped "the restart action's outcome"
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+kill -KILL "$t"
+
+## 4. check --mode attach lists what attach cannot do; --mode run (the default) on this host.
+out=$("$OOMLESS" check --mode attach "$E2E_TMP/restart.json")
+assert_match "$out" "mode attach: restart \(stage \"restart\"\): skipped: needs --wait=SPEC --follow" "check --mode attach"
+out=$("$OOMLESS" check --mode=attach "$(dirname "$0")/../../examples/policies/self-healing.json" || true)
+[[ $(grep -c "mode attach:" <<<"$out") -ge 1 ]] || fail "check --mode attach printed no line for self-healing.json: $out"
+out=$("$OOMLESS" check "$E2E_TMP/restart.json")
+[[ $out != *"mode run:"* ]] || fail "check --mode run reports restart as impossible: $out"
+"$OOMLESS" check --mode bogus "$E2E_TMP/restart.json" 2>/dev/null && fail "check --mode bogus accepted"
+
+## 5. A leaking app under LD_PRELOAD with OOMLESS_CONTROL=FILE, started before the page exists: it
+## takes the heap cap from the page, and is restarted gracefully (SIGTERM) before it reaches it.
+limit_f=memory.limit_in_bytes
+[[ -f $cg/$limit_f ]] || limit_f=memory.max
+echo $((64 << 20)) >"$cg/$limit_f"
+cat >"$E2E_TMP/leak.json" <<'JSON'
+{ "version": 1, "name": "restart-leak", "sampling_interval": "100ms",
+  "stages": [ { "name": "restart", "enter": { "all": [ { "memory": ">= 50%" } ] },
+                "exit": { "all": [ { "memory": "< 30%" } ], "for": "200ms" },
+                "on_enter": [ { "action": "restart", "stop_signal": "SIGTERM", "grace": "2s", "timeout": "5s" } ] } ] }
+JSON
+page=$E2E_TMP/shared/control
+mkdir -p "$E2E_TMP/shared"
+runtime leak env LD_PRELOAD="$LIBOOMLESS" OOMLESS_CONTROL="$page" "$BALLOON" --leak --rate 30M --step 1M --quiet
+sleep 0.5
+: >"$E2E_TMP/log"
+port=$(free_port)
+start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page" --follow --listen "127.0.0.1:$port" \
+        --policy "$E2E_TMP/leak.json"
+wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
+wait_status "$OOMLESS_PID"
+json=$(status_json "$OOMLESS_PID")
+cap=$(jget "$json" .heap.cap)
+assert_match "$cap" '^[0-9]+$' "the heap cap the allocator reports"
+((cap > 0 && cap <= 64 << 20)) || fail "heap cap $cap is not within the 64M limit"
+# The allocator's own half of the page says the cap it enforces (struct oomless_control_alloc.heap_cap).
+alloc_cap() { od -An -t u8 -j 224 -N 8 "$page" | tr -d ' '; }
+capped() { [[ $(alloc_cap) == "$cap" ]]; }
+wait_for $((5 * factor)) capped || fail "the allocator enforces a heap cap of $(alloc_cap), not the published $cap"
+wait_for $((20 * factor)) log_has "Sent SIGTERM to the target \(pid [0-9]+\) to restart it" || fail "the leak was not restarted"
+wait_for $((10 * factor)) log_has "now following pid [0-9]+" || fail "the restarted leak was not followed"
+! log_has "OOM-killed" || fail "the kernel OOM-killed the leak"
+! log_has "did not stop within its grace" || fail "the leak needed SIGKILL"
+! log_has "went backwards" || fail "a counter went backwards across the follow"
+restarted() { (($(jget "$(status_json "$OOMLESS_PID")" .child.restarts) >= 1)); }
+wait_for $((10 * factor)) restarted || fail "restarts not counted"
+stop_runtime leak
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 0 "attach exit status"
+[[ -f $page ]] || fail "the control page was removed at exit (the app keeps mapping it)"
+pkill -KILL -f "$BALLOON --leak" || true
+for p in "${E2E_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
+say "ok"
