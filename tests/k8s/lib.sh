@@ -4,7 +4,8 @@
 # cached by content hash), a test app image that holds glibc and leak-app only (no shell, no busybox,
 # none of oomless's libraries: where the injected bundle must bring its own), and the cleanup of
 # everything a test's pods leave: pods, volumes, and their libpod_parent cgroup directories.
-# Needs: OOMLESS, LEAK_APP, OOMLESS_BUILD_DIR (set by tests/k8s/CMakeLists.txt).
+# Needs: OOMLESS, LEAK_APP, OOMLESS_BUILD_DIR (set by tests/k8s/CMakeLists.txt). K8S_VERBOSE=1 shows
+# the containers' logs at the end of a passing test too.
 
 K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$(cd "$K8S_DIR/../.." && pwd)

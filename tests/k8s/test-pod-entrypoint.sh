@@ -83,4 +83,5 @@ restarts=$(json child.restarts)
 [ "$mlimit" = "$limit" ] || fail "oomless sees a limit of $mlimit, not $limit"
 [ "$cap" = $((limit * 95 / 100)) ] || [ "$cap" = $((limit * 95 / 100 + 1)) ] || fail "heap cap $cap is not 95% of $limit"
 [ "$restarts" -ge 1 ] || fail "oomless status counts $restarts restarts"
+[ -z "${K8S_VERBOSE:-}" ] || k8s_logs "$pod-oomless" "$app" 2>&1 | grep -v 'no container with name'
 echo "PASS: limit $limit, heap cap $cap, leak $first stopped with TERM, restarted in place as $second"

@@ -6,11 +6,13 @@
 # /proc/<pid>/root, stops the leak gracefully and follows the restarted process. Asserts: the app's
 # memory limit is the manifest's; the sidecar reports the app's memory and limit (not its own); the leak
 # is stopped with SIGTERM, with no kernel OOM kill, podman restarts the container and the sidecar
-# follows the new pid; /readyz answers on the pod's address; nothing is left behind.
+# follows the new pid; the app's liboomless publishes its heap on the control page in the shared
+# volume; /readyz answers on the pod's address; nothing is left behind.
 # Substitutions (render.py): no initContainer (each costs ~20 s on podman 4.3, and under "Always" it
 # loops, containers/podman#15631): the shared volume is a host directory filled with liboomless.so as
-# oomless-install would; no service-account token volume and no --k8s-events (podman has no API
-# server: tests/k8s-events covers Events); POD_NAMESPACE is a literal. Cost: about 20 s.
+# oomless-install would; no service-account token volume (podman has none; without it and an API
+# server --k8s-events says so once and goes on: tests/k8s-events covers Events); POD_NAMESPACE is a
+# literal. Cost: about 20 s.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${OOMLESS:?}"
@@ -26,10 +28,10 @@ shared=$TMP/shared
 mkdir -p "$shared"
 chmod 0777 "$shared" # an emptyDir's mode
 cp "$OOMLESS_BUILD_DIR/allocator/liboomless.so" "$shared/liboomless.so"
-grep -q -- '--k8s-events' <<<"$attach_help" || note "this oomless has no --k8s-events"
+grep -q -- '--k8s-events' <<<"$attach_help" || fail "this oomless has no --k8s-events, which the manifest passes"
 manifest=$TMP/sidecar.yaml
 k8s_render contrib/k8s/sidecar/classic "$manifest" --no-init "$shared" --drop-volume token \
-        --drop-arg=--k8s-events --env oomless:POD_NAMESPACE=default --arg-replace /app/server=/app/leak-app \
+        --env oomless:POD_NAMESPACE=default --arg-replace /app/server=/app/leak-app \
         --app-args '["/app/leak-app", "/oomless/app.log", "8", "100"]'
 pod=oomless-sidecar-pod-0
 app=$pod-app
@@ -114,8 +116,17 @@ else # no network in the VM's pods: the same figures from the status socket
         [ "$(json_get policy.ready <<<"$st")" = True ] || fail "the sidecar is not ready: $st"
         cur=$(json_get memory.current <<<"$st")
 fi
+# The restarted app's liboomless publishes its heap on the shared control page, and the sidecar reads it.
+heap_published()
+{
+        local held
+        held=$(status_json | json_get heap.held)
+        [ -n "$held" ] && [ "$held" -gt 0 ]
+}
+wait_for 20 heap_published || fail "the sidecar sees no heap on the control page: $(status_json)"
 host=$(k8s_cg usage "$cg")
 [ -n "$cur" ] && [ "$cur" -gt 0 ] || fail "the sidecar reports memory.current $cur"
 diff=$((cur > host ? cur - host : host - cur))
 [ "$diff" -le $((8 << 20)) ] || fail "the sidecar reports $cur bytes, the app's cgroup holds $host"
+[ -z "${K8S_VERBOSE:-}" ] || k8s_logs "$pod-oomless" "$app" 2>&1 | grep -v 'no container with name'
 echo "PASS: limit $limit; leak $first stopped with TERM, followed to $second; memory $cur (host $host)"
