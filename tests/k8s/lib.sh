@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # Shared by tests/k8s/test-pod-*.sh: podman set up as shared/notes/kubernetes.md says (containers.conf
 # next to this file: runc, cgroupfs, lower ulimits), the oomless image (contrib/k8s/build-image.sh,
