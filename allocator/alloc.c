@@ -17,6 +17,10 @@ static MA_TLS bool ma_in_pressure; /* recursion guard for callbacks that allocat
 static MA_TLS bool ma_in_foreign;
 static MA_TLS unsigned ma_slow_ticks;
 
+/* How stale the default cap may be: on a cap hit, and otherwise (slow ticks, the scavenger). */
+#define MA_CAP_REFRESH_HIT_NS  UINT64_C(10000000)
+#define MA_CAP_REFRESH_IDLE_NS UINT64_C(1000000000)
+
 void ma_init_slow(void)
 {
         int expected = 0;
@@ -54,6 +58,7 @@ __attribute__((constructor(101))) static void ma_constructor(void)
                 atomic_store(&ma_cap, ma_opt.cap);
         }
         ma_control_init();
+        ma_options_mark_reported();
         ma_maybe_start_background();
         errno = saved;
 }
@@ -70,6 +75,7 @@ static void ma_slow_tick(void)
         if (MA_UNLIKELY((++ma_slow_ticks & 63) == 0)) {
                 ma_maybe_start_background();
                 ma_control_poll(false);
+                ma_cap_refresh(MA_CAP_REFRESH_IDLE_NS);
         }
 }
 
@@ -96,6 +102,15 @@ bool ma_pressure(size_t request)
         if (ma_in_pressure)
                 return false;
         ma_in_pressure = true;
+        /* The default cap may be stale, since what the cgroup holds outside the heap shrinks too: a
+         * cap that now leaves room (with a margin for the span around a small object) is not a hit. */
+        if (ma_fail_was_cap && ma_cap_refresh(MA_CAP_REFRESH_HIT_NS)) {
+                uint64_t cap = atomic_load(&ma_cap);
+                if (atomic_load(&ma_held) + request + (UINT64_C(1) << 20) <= cap) {
+                        ma_in_pressure = false;
+                        return true;
+                }
+        }
         if (ma_fail_was_cap)
                 atomic_fetch_add(&ma_cap_hits, 1);
         ma_scavenge_all(true);
@@ -145,6 +160,8 @@ static void *ma_large_alloc(size_t n, size_t align_pages, bool *ret_zeroed)
         if (npages == 0)
                 npages = 1;
         uint64_t cap = atomic_load_explicit(&ma_cap, memory_order_relaxed);
+        if (cap && npages * MA_PAGE > cap && ma_cap_refresh(MA_CAP_REFRESH_HIT_NS))
+                cap = atomic_load_explicit(&ma_cap, memory_order_relaxed);
         if (cap && npages * MA_PAGE > cap) {
                 /* Larger than the whole cap: no amount of scavenging helps, and a program probing
                  * with an absurd size must get ENOMEM, not an abort. */

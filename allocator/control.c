@@ -41,6 +41,7 @@ static _Atomic int ma_ctl_publisher; /* this process owns the allocator half */
 static _Atomic int ma_ctl_claimed;   /* the first claim was tried (later ones: background only) */
 static uint64_t ma_instance_id;      /* published with every snapshot; new per image and per fork */
 static uint64_t ma_cap_refused;      /* the last too-small heap_cap from the page we reported */
+static _Atomic bool ma_sup_cap;      /* the cap in force is the supervisor's, not our default */
 
 /*
  * The SIGBUS guard, for a page that is a plain file. Anyone who can write the file can truncate it,
@@ -269,7 +270,8 @@ static void ma_ctl_detach(const char *why)
                 return;
         (void)ma_os_zero_fixed(ma_ctl, OOMLESS_CONTROL_SIZE);
         atomic_store(&ma_ctl_publisher, 0);
-        atomic_store(&ma_cap, ma_opt.cap);
+        atomic_store(&ma_sup_cap, false);
+        atomic_store(&ma_cap, __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED));
         ma_stats_set_wake_watermark(0);
         MaBuf m = { .n = 0 };
         mb_str(&m, "liboomless: detaching from the control page: ");
@@ -344,8 +346,9 @@ static void ma_ctl_publish(void)
 /* The supervisor's cap, unless it is under the floor: then ours, with one line per refused value. */
 static uint64_t ma_ctl_cap(uint64_t published)
 {
+        atomic_store(&ma_sup_cap, published >= MA_CAP_FLOOR);
         if (!published)
-                return ma_opt.cap;
+                return __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED);
         if (published >= MA_CAP_FLOOR)
                 return published;
         if (published != ma_cap_refused) {
@@ -466,6 +469,33 @@ void ma_control_poll(bool from_background)
                 pthread_sigmask(SIG_SETMASK, &old, NULL);
         atomic_store(&ma_poll_busy, 0);
         ma_stats_note_held(atomic_load(&ma_held));
+}
+
+bool ma_cap_refresh(uint64_t min_interval_ns)
+{
+        static _Atomic uint64_t last_ns;
+        static _Atomic int busy;
+        bool raised = false;
+        if (!ma_opt.cap_auto)
+                return false;
+        uint64_t now = ma_now_ns(), last = atomic_load_explicit(&last_ns, memory_order_relaxed);
+        if (last && now - last < min_interval_ns)
+                return false;
+        if (atomic_exchange(&busy, 1))
+                return false;
+        atomic_store(&last_ns, now);
+        int saved = errno;
+        uint64_t limit, old = __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED);
+        uint64_t cap = ma_default_cap(atomic_load(&ma_held), &limit);
+        errno = saved;
+        __atomic_store_n(&ma_opt.limit, limit, __ATOMIC_RELAXED);
+        __atomic_store_n(&ma_opt.cap, cap, __ATOMIC_RELAXED);
+        if (!atomic_load(&ma_sup_cap)) {
+                raised = cap > old;
+                atomic_store(&ma_cap, cap);
+        }
+        atomic_store(&busy, 0);
+        return raised;
 }
 
 bool ma_control_mapped(void)

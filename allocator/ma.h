@@ -173,6 +173,7 @@ void mb_flush(MaBuf *m);
 typedef struct MaOptions {
         uint64_t cap;         /* bytes, 0 = none; may be overridden by the control page */
         uint64_t cap_percent; /* the percent used, 0 when absolute */
+        bool cap_auto;        /* cap follows the default rule (ma_default_cap), refreshed on slow paths */
         uint64_t limit;       /* the effective memory limit found, bytes */
         bool cap_abort;       /* OOMLESS_ON_CAP=abort */
         bool background;      /* OOMLESS_BACKGROUND */
@@ -186,7 +187,10 @@ typedef struct MaOptions {
 extern MaOptions ma_opt;
 extern bool ma_opt_loaded;
 void ma_options_load(void);
-uint64_t ma_effective_limit(void);
+void ma_options_mark_reported(void); /* from the constructor: the environment marker for children */
+/* The default cap: the effective limit less what is charged outside the heap (held bytes) less a
+ * reserve, never under the floor; 0 when no limit is known. Reads files: slow paths only. */
+uint64_t ma_default_cap(uint64_t held, uint64_t *ret_limit);
 
 /* Heap counters, the cap in force and the wake watermark (stats.c). */
 extern _Atomic uint64_t ma_held;     /* backed pages in spans + metadata */
@@ -278,6 +282,9 @@ void ma_scavenge_idle(uint64_t now, uint64_t delay); /* what has been idle for d
 /* Control page client (control.c). */
 void ma_control_init(void);
 void ma_control_poll(bool from_background); /* no locks held */
+/* Recomputes the default cap from the cgroup files, at most once per interval, and puts it in force
+ * unless the supervisor publishes one. Slow paths only, no locks held. True when the cap rose. */
+bool ma_cap_refresh(uint64_t min_interval_ns);
 bool ma_control_mapped(void);
 bool ma_control_pending(void); /* OOMLESS_CONTROL names a file not there yet */
 void ma_control_fork_child(void);

@@ -30,6 +30,7 @@ static void *ma_bg_main(void *arg)
                         ;
                 ma_scavenge_idle(ma_now_ns(), delay);
                 ma_control_poll(true);
+                ma_cap_refresh(UINT64_C(1000000000)); /* the default cap follows the cgroup */
         }
         return NULL;
 }

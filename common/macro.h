@@ -94,6 +94,16 @@ static inline void closedirp(DIR **d)
                         func(*p);                                                                           \
         }
 
+/* Defines the table prefix##_table of the names of an enum (its entries: the arguments after max,
+ * designated) and const char *prefix##_to_string(type), NULL for a value out of range or without a
+ * name. */
+#define DEFINE_STRING_TABLE_TO_STRING(prefix, type, max, ...)                                               \
+        static const char *const prefix##_table[max] = { __VA_ARGS__ };                                     \
+        const char *prefix##_to_string(type v)                                                              \
+        {                                                                                                   \
+                return (size_t)v < ELEMENTSOF(prefix##_table) ? prefix##_table[v] : NULL;                   \
+        }
+
 /* Negative errno from a libc call that sets errno; never returns 0 for a failure. */
 static inline int negative_errno(void)
 {

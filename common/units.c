@@ -14,13 +14,16 @@
 
 #include "macro.h"
 
-/* Parses "123", "123.45" into an integer part and a fraction scaled to 1e6. */
+/* Parses "123", "123.45" into an integer part and a fraction scaled to 1e6, and moves *p past them.
+ * No digits (an empty or NULL string) is -EINVAL. */
 static int parse_decimal(const char **p, uint64_t *ret_int, uint64_t *ret_frac_micro)
 {
         const char *s = *p;
         uint64_t v = 0, frac = 0, scale = 100000;
         bool digits = false;
 
+        if (!s)
+                return -EINVAL;
         while (isdigit((unsigned char)*s)) {
                 unsigned d = (unsigned)(*s - '0');
                 if (v > (UINT64_MAX - d) / 10)
@@ -63,46 +66,26 @@ static int mul_frac(uint64_t ip, uint64_t frac_micro, uint64_t factor, uint64_t 
 
 int units_parse_size(const char *s, uint64_t *ret_bytes)
 {
+        static const char binary_prefixes[] = "KMGT"; /* 2^10, 2^20, 2^30, 2^40 */
         uint64_t ip, frac, factor = 1;
-        const char *p = s;
+        const char *p = s, *prefix;
         int r;
 
-        if (!s || !*s)
-                return -EINVAL;
         r = parse_decimal(&p, &ip, &frac);
         if (r < 0)
                 return r;
-        switch (toupper((unsigned char)*p)) {
-        case '\0':
-                break;
-        case 'B':
+        char c = (char)toupper((unsigned char)*p);
+        if (c == 'B')
                 p++;
-                break;
-        case 'K':
-                factor = UINT64_C(1) << 10;
+        else if (c != '\0' && (prefix = strchr(binary_prefixes, c))) {
+                factor = UINT64_C(1) << (10 * (prefix - binary_prefixes + 1));
                 p++;
-                break;
-        case 'M':
-                factor = UINT64_C(1) << 20;
-                p++;
-                break;
-        case 'G':
-                factor = UINT64_C(1) << 30;
-                p++;
-                break;
-        case 'T':
-                factor = UINT64_C(1) << 40;
-                p++;
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (factor > 1) {
                 if (*p == 'i')
                         p++;
                 if (toupper((unsigned char)*p) == 'B')
                         p++;
-        }
+        } else if (c != '\0')
+                return -EINVAL;
         if (*p != '\0')
                 return -EINVAL;
         if (factor == 1 && frac != 0)
@@ -180,8 +163,6 @@ int units_parse_duration(const char *s, uint64_t *ret_usec)
         const char *p = s;
         int r;
 
-        if (!s || !*s)
-                return -EINVAL;
         r = parse_decimal(&p, &ip, &frac);
         if (r < 0)
                 return r;

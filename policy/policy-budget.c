@@ -20,17 +20,13 @@
 #include "macro.h"
 #include "policy.h"
 
-static const char *const phase_names[_POLICY_BUDGET_PHASE_MAX] = {
-        [POLICY_BUDGET_NORMAL] = "normal",
-        [POLICY_BUDGET_SHED] = "shed",
-        [POLICY_BUDGET_CLIMB] = "climb",
-        [POLICY_BUDGET_SETTLED] = "settled",
-};
-
-const char *policy_budget_phase_to_string(PolicyBudgetPhase p)
-{
-        return p >= 0 && p < _POLICY_BUDGET_PHASE_MAX ? phase_names[p] : NULL;
-}
+/* clang-format off */
+DEFINE_STRING_TABLE_TO_STRING(policy_budget_phase, PolicyBudgetPhase, _POLICY_BUDGET_PHASE_MAX,
+                              [POLICY_BUDGET_NORMAL] = "normal",
+                              [POLICY_BUDGET_SHED] = "shed",
+                              [POLICY_BUDGET_CLIMB] = "climb",
+                              [POLICY_BUDGET_SETTLED] = "settled")
+/* clang-format on */
 
 void policy_budget_init(PolicyBudget *b)
 {

@@ -46,6 +46,13 @@ static inline long bench_rss_bytes(void)
         return resident * sysconf(_SC_PAGESIZE);
 }
 
+/* The result lines run.py parses; check keeps the work from being optimised away. */
+static inline void bench_report(long ops, double seconds, unsigned long check)
+{
+        printf("ops=%ld\nseconds=%.6f\nops_per_sec=%.0f\ncheck=%lu\n", ops, seconds, (double)ops / seconds,
+               check);
+}
+
 /* Positional argument i as a positive number, or the default; a bad value ends the run with a message. */
 static inline long bench_arg(int argc, char **argv, int i, long def)
 {

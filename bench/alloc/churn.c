@@ -103,9 +103,7 @@ int main(int argc, char **argv)
                 pthread_join(w[t].thread, NULL);
                 check += w[t].check;
         }
-        double dt = bench_now() - t0;
-        printf("ops=%ld\nseconds=%.6f\nops_per_sec=%.0f\ncheck=%lu\n", ops * threads, dt,
-               (double)(ops * threads) / dt, check);
+        bench_report(ops * threads, bench_now() - t0, check);
         free(w);
         return 0;
 }

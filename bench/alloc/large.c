@@ -39,7 +39,6 @@ int main(int argc, char **argv)
         for (long w = 0; w < window; w++)
                 free(live[w]);
         free(live);
-        printf("ops=%ld\nseconds=%.6f\nops_per_sec=%.0f\ncheck=%lu\n", blocks, dt, (double)blocks / dt,
-               check);
+        bench_report(blocks, dt, check);
         return 0;
 }

@@ -41,6 +41,6 @@ int main(int argc, char **argv)
                 free(buf[b]);
         free(buf);
         free(len);
-        printf("ops=%ld\nseconds=%.6f\nops_per_sec=%.0f\ncheck=%lu\n", calls, dt, (double)calls / dt, check);
+        bench_report(calls, dt, check);
         return 0;
 }

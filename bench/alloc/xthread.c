@@ -84,9 +84,7 @@ int main(int argc, char **argv)
                 pthread_join(p[i].consumer, NULL);
                 check += p[i].check;
         }
-        double dt = bench_now() - t0;
-        printf("ops=%ld\nseconds=%.6f\nops_per_sec=%.0f\ncheck=%lu\n", pairs * blocks, dt,
-               (double)(pairs * blocks) / dt, check);
+        bench_report(pairs * blocks, bench_now() - t0, check);
         free(p);
         return 0;
 }

@@ -9,7 +9,11 @@
  * (the API is weak; see include/oomless/oomless.h) and then simply never sheds.
  *
  * Usage: cache-app [--cache-mib N] [--value-kib K] [--grow MIB_PER_SEC] [--seconds S] [--quiet]
+ *                  [--ballast-mib N --ballast-at-budget PERMILLE]
  * --grow limits how fast the cache fills (default: as fast as lookups miss), for demonstrations.
+ * --ballast-mib allocates N MiB the app needs for something else than its cache (and never sheds)
+ * the first time the budget climbs back to PERMILLE after a shed: the pressure that returns during a
+ * climb, which makes the budget drop again (the multiplicative decrease; tests/e2e-policy).
  * Prints one status line per second: stage, budget, cache entries and MiB, heap figures when available,
  * and one line per change of stage or budget.
  */
@@ -86,12 +90,17 @@ int main(int argc, char **argv)
         size_t cache_mib = 256, value_kib = 64;
         double seconds = 10, grow = 0;
         int quiet = 0, stage = 0, budget = 1000;
-        static const struct option opts[] = {
-                { "cache-mib", required_argument, NULL, 'c' }, { "value-kib", required_argument, NULL, 'v' },
-                { "seconds", required_argument, NULL, 's' },   { "grow", required_argument, NULL, 'g' },
-                { "quiet", no_argument, NULL, 'q' },           { NULL, 0, NULL, 0 }
-        };
-        for (int c; (c = getopt_long(argc, argv, "c:v:s:g:q", opts, NULL)) != -1;) {
+        size_t ballast_mib = 0;
+        int ballast_at = 0, ballast_armed = 0;
+        static const struct option opts[] = { { "cache-mib", required_argument, NULL, 'c' },
+                                              { "value-kib", required_argument, NULL, 'v' },
+                                              { "seconds", required_argument, NULL, 's' },
+                                              { "grow", required_argument, NULL, 'g' },
+                                              { "quiet", no_argument, NULL, 'q' },
+                                              { "ballast-mib", required_argument, NULL, 'b' },
+                                              { "ballast-at-budget", required_argument, NULL, 'a' },
+                                              { NULL, 0, NULL, 0 } };
+        for (int c; (c = getopt_long(argc, argv, "c:v:s:g:qb:a:", opts, NULL)) != -1;) {
                 switch (c) {
                 case 'c':
                         cache_mib = strtoull(optarg, NULL, 10);
@@ -108,11 +117,17 @@ int main(int argc, char **argv)
                 case 'q':
                         quiet = 1;
                         break;
+                case 'b':
+                        ballast_mib = strtoull(optarg, NULL, 10);
+                        break;
+                case 'a':
+                        ballast_at = atoi(optarg);
+                        break;
                 default:
                         fprintf(
                             stderr,
                             "usage: %s [--cache-mib N] [--value-kib K] [--grow MIB_PER_SEC] [--seconds S] "
-                            "[--quiet]\n",
+                            "[--quiet] [--ballast-mib N --ballast-at-budget PERMILLE]\n",
                             argv[0]);
                         return 2;
                 }
@@ -165,6 +180,16 @@ int main(int argc, char **argv)
                         if (budget != ob)
                                 printf("cache-app: budget %d -> %d, cache now %zu entries (target %zu)\n",
                                        ob, budget, used, target);
+                        if (ballast_mib && budget < ballast_at)
+                                ballast_armed = 1;
+                        if (ballast_armed == 1 && budget >= ballast_at) {
+                                char *p = malloc(ballast_mib << 20);
+                                if (p)
+                                        memset(p, 0x42, ballast_mib << 20); /* kept to the end */
+                                ballast_armed = 2;
+                                printf("cache-app: ballast of %zu MiB %s at budget %d\n", ballast_mib,
+                                       p ? "allocated" : "refused", budget);
+                        }
                         fflush(stdout);
                 }
                 for (int i = 0; i < 1000; i++) {

@@ -17,32 +17,32 @@
 
 #include <curl/curl.h>
 
+#include "dl-util.h"
+
 #define CURL_DL_SONAME  "libcurl.so.4"
 #define CURL_DL_PACKAGE "libcurl4" /* Debian/Ubuntu package that ships CURL_DL_SONAME */
 
 /* For tests only: a file name dlopen()ed instead of CURL_DL_SONAME, so that the test suite can make the
  * library missing (a name that does not exist) or incomplete (a library without curl's symbols). Not
  * a configuration knob: a real deployment never sets it. Read with secure_getenv(). */
-#define CURL_DL_TEST_ENV  "OOMLESS_TEST_LIBCURL"
+#define CURL_DL_TEST_ENV "OOMLESS_TEST_LIBCURL"
 
-#define CURL_DL_SYM(name) extern typeof(name) *sym_##name
-
-CURL_DL_SYM(curl_easy_init);
-CURL_DL_SYM(curl_easy_cleanup);
-CURL_DL_SYM(curl_easy_setopt);
-CURL_DL_SYM(curl_easy_getinfo);
-CURL_DL_SYM(curl_easy_strerror);
-CURL_DL_SYM(curl_slist_append);
-CURL_DL_SYM(curl_slist_free_all);
-CURL_DL_SYM(curl_multi_init);
-CURL_DL_SYM(curl_multi_cleanup);
-CURL_DL_SYM(curl_multi_setopt);
-CURL_DL_SYM(curl_multi_assign);
-CURL_DL_SYM(curl_multi_add_handle);
-CURL_DL_SYM(curl_multi_remove_handle);
-CURL_DL_SYM(curl_multi_socket_action);
-CURL_DL_SYM(curl_multi_info_read);
-CURL_DL_SYM(curl_multi_strerror);
+DL_SYM_DECLARE(curl_easy_init);
+DL_SYM_DECLARE(curl_easy_cleanup);
+DL_SYM_DECLARE(curl_easy_setopt);
+DL_SYM_DECLARE(curl_easy_getinfo);
+DL_SYM_DECLARE(curl_easy_strerror);
+DL_SYM_DECLARE(curl_slist_append);
+DL_SYM_DECLARE(curl_slist_free_all);
+DL_SYM_DECLARE(curl_multi_init);
+DL_SYM_DECLARE(curl_multi_cleanup);
+DL_SYM_DECLARE(curl_multi_setopt);
+DL_SYM_DECLARE(curl_multi_assign);
+DL_SYM_DECLARE(curl_multi_add_handle);
+DL_SYM_DECLARE(curl_multi_remove_handle);
+DL_SYM_DECLARE(curl_multi_socket_action);
+DL_SYM_DECLARE(curl_multi_info_read);
+DL_SYM_DECLARE(curl_multi_strerror);
 
 /* Loads libcurl, resolves the table and initialises the library, the first time; later calls return
  * the first call's result at once. Errors are logged once, by the call that meets them, naming the

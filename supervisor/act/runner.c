@@ -12,17 +12,13 @@
 #include "strv.h"
 #include "time-util.h"
 
-static const char *const outcome_names[_ACTION_OUTCOME_MAX] = {
-        [ACTION_OUTCOME_OK] = "ok",
-        [ACTION_OUTCOME_FAILED] = "failed",
-        [ACTION_OUTCOME_SKIPPED] = "skipped",
-        [ACTION_OUTCOME_WOULD] = "would",
-};
-
-const char *action_outcome_to_string(ActionOutcome o)
-{
-        return o >= 0 && o < _ACTION_OUTCOME_MAX ? outcome_names[o] : NULL;
-}
+/* clang-format off */
+DEFINE_STRING_TABLE_TO_STRING(action_outcome, ActionOutcome, _ACTION_OUTCOME_MAX,
+                              [ACTION_OUTCOME_OK] = "ok",
+                              [ACTION_OUTCOME_FAILED] = "failed",
+                              [ACTION_OUTCOME_SKIPPED] = "skipped",
+                              [ACTION_OUTCOME_WOULD] = "would")
+/* clang-format on */
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
@@ -99,11 +95,11 @@ static void record_outcome(ActionRunner *r, PolicyActionKind kind, unsigned stag
                    LOG_FIELDS(LOG_STR("event", "action"), LOG_STR("action", runner_kind_name(kind)),
                               LOG_U64("stage", stage), LOG_STR("stage_name", runner_stage_name(r, stage)),
                               LOG_STR("when", runner_when_name(when)),
-                              LOG_STR("outcome", outcome_names[outcome]), LOG_STR("detail", rec->detail),
-                              LOG_BOOL("dry_run", r->dry_run)),
+                              LOG_STR("outcome", action_outcome_table[outcome]),
+                              LOG_STR("detail", rec->detail), LOG_BOOL("dry_run", r->dry_run)),
                    "Action %s of stage %u%s%s%s on %s: %s: %s", runner_kind_name(kind), stage,
                    r->policy ? " (" : "", r->policy ? runner_stage_name(r, stage) : "", r->policy ? ")" : "",
-                   runner_when_name(when), outcome_names[outcome], detail);
+                   runner_when_name(when), action_outcome_table[outcome], detail);
 }
 
 void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, PolicyWhen when, const char *fmt,
@@ -116,8 +112,8 @@ void runner_record(ActionRunner *r, PolicyActionKind kind, unsigned stage, Polic
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         for (ActionOutcome o = 0; o < _ACTION_OUTCOME_MAX; o++) {
-                size_t n = strlen(outcome_names[o]);
-                if (strncmp(buf, outcome_names[o], n) == 0 && strncmp(buf + n, ": ", 2) == 0) {
+                size_t n = strlen(action_outcome_table[o]);
+                if (strncmp(buf, action_outcome_table[o], n) == 0 && strncmp(buf + n, ": ", 2) == 0) {
                         record_outcome(r, kind, stage, when, o, buf + n + 2);
                         return;
                 }
@@ -157,7 +153,7 @@ cJSON *actions_status_json(const ActionRunner *r)
                 cJSON_AddStringToObject(o, "action", runner_kind_name(recs[i]->kind));
                 cJSON_AddNumberToObject(o, "stage", recs[i]->stage);
                 cJSON_AddStringToObject(o, "when", runner_when_name(recs[i]->when));
-                cJSON_AddStringToObject(o, "outcome", outcome_names[recs[i]->outcome]);
+                cJSON_AddStringToObject(o, "outcome", action_outcome_table[recs[i]->outcome]);
                 cJSON_AddStringToObject(o, "detail", recs[i]->detail);
                 cJSON_AddItemToArray(a, o);
         }

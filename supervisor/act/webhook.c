@@ -46,15 +46,15 @@ struct WebhookJob {
         char errbuf[CURL_ERROR_SIZE];
 };
 
-static const char *const error_class_names[_WEBHOOK_ERR_MAX] = {
-        [WEBHOOK_OK] = "ok",       [WEBHOOK_ERR_TIMEOUT] = "timeout", [WEBHOOK_ERR_CONNECT] = "connect",
-        [WEBHOOK_ERR_TLS] = "tls", [WEBHOOK_ERR_HTTP] = "http",       [WEBHOOK_ERR_OTHER] = "other",
-};
-
-const char *webhook_error_class_to_string(WebhookErrorClass c)
-{
-        return c >= 0 && c < _WEBHOOK_ERR_MAX ? error_class_names[c] : NULL;
-}
+/* clang-format off */
+DEFINE_STRING_TABLE_TO_STRING(webhook_error_class, WebhookErrorClass, _WEBHOOK_ERR_MAX,
+                              [WEBHOOK_OK] = "ok",
+                              [WEBHOOK_ERR_TIMEOUT] = "timeout",
+                              [WEBHOOK_ERR_CONNECT] = "connect",
+                              [WEBHOOK_ERR_TLS] = "tls",
+                              [WEBHOOK_ERR_HTTP] = "http",
+                              [WEBHOOK_ERR_OTHER] = "other")
+/* clang-format on */
 
 static void job_free(WebhookJob *j)
 {

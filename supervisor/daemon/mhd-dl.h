@@ -8,7 +8,8 @@
  *
  * Each entry is a pointer typed after the function's prototype in <microhttpd.h> (a build
  * dependency), so a call through sym_MHD_*() is checked like a direct call. Event-loop thread only;
- * callers use the sym_ pointers only after mhd_dl_load() returned 0. The same pattern as act/curl-dl.h.
+ * callers use the sym_ pointers only after mhd_dl_load() returned 0. The same pattern as act/curl-dl.h,
+ * both on common/dl-util.h.
  */
 #pragma once
 
@@ -19,26 +20,26 @@
 
 #include <microhttpd.h>
 
+#include "dl-util.h"
+
 #define MHD_DL_SONAME  "libmicrohttpd.so.12"
 #define MHD_DL_PACKAGE "libmicrohttpd12" /* the Debian package that ships MHD_DL_SONAME */
 
 /* For tests only: a file name dlopen()ed instead of MHD_DL_SONAME (a missing or wrong library). Read
  * with secure_getenv(); not a configuration knob. */
-#define MHD_DL_TEST_ENV  "OOMLESS_TEST_LIBMICROHTTPD"
+#define MHD_DL_TEST_ENV "OOMLESS_TEST_LIBMICROHTTPD"
 
-#define MHD_DL_SYM(name) extern typeof(name) *sym_##name
-
-MHD_DL_SYM(MHD_start_daemon);
-MHD_DL_SYM(MHD_stop_daemon);
-MHD_DL_SYM(MHD_get_daemon_info);
-MHD_DL_SYM(MHD_run);
-MHD_DL_SYM(MHD_get_timeout);
-MHD_DL_SYM(MHD_lookup_connection_value);
-MHD_DL_SYM(MHD_create_response_from_buffer);
-MHD_DL_SYM(MHD_add_response_header);
-MHD_DL_SYM(MHD_queue_response);
-MHD_DL_SYM(MHD_destroy_response);
-MHD_DL_SYM(MHD_get_version);
+DL_SYM_DECLARE(MHD_start_daemon);
+DL_SYM_DECLARE(MHD_stop_daemon);
+DL_SYM_DECLARE(MHD_get_daemon_info);
+DL_SYM_DECLARE(MHD_run);
+DL_SYM_DECLARE(MHD_get_timeout);
+DL_SYM_DECLARE(MHD_lookup_connection_value);
+DL_SYM_DECLARE(MHD_create_response_from_buffer);
+DL_SYM_DECLARE(MHD_add_response_header);
+DL_SYM_DECLARE(MHD_queue_response);
+DL_SYM_DECLARE(MHD_destroy_response);
+DL_SYM_DECLARE(MHD_get_version);
 
 /* Loads the library and resolves the table, the first time; later calls return the first result.
  * Errors are logged once, naming the library and the package: -ELIBACC (not installed), -ELIBBAD (a

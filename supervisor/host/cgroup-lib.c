@@ -79,7 +79,9 @@ static int lib_cgroup(const char *controller, const char *name, struct cgroup **
         return 0;
 }
 
-int cg_lib_create(const char *controller, const char *name, const CgSetting *settings, size_t n)
+/* Creates the cgroup with settings, or (create false) writes them into the existing one. */
+static int lib_apply(const char *controller, const char *name, const CgSetting *settings, size_t n,
+                     bool create)
 {
         _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         struct cgroup_controller *c;
@@ -94,22 +96,17 @@ int cg_lib_create(const char *controller, const char *name, const CgSetting *set
                         return lib_error(r);
         }
         /* ignore_ownership=0 keeps the directory owned as libcgroup's defaults say (root here). */
-        return lib_error(cgroup_create_cgroup(cg, 0));
+        return lib_error(create ? cgroup_create_cgroup(cg, 0) : cgroup_modify_cgroup(cg));
+}
+
+int cg_lib_create(const char *controller, const char *name, const CgSetting *settings, size_t n)
+{
+        return lib_apply(controller, name, settings, n, true);
 }
 
 int cg_lib_set(const char *controller, const char *name, const char *key, const char *value)
 {
-        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
-        struct cgroup_controller *c;
-        int r;
-
-        r = lib_cgroup(controller, name, &cg, &c);
-        if (r < 0)
-                return r;
-        r = cgroup_add_value_string(c, key, value);
-        if (r != 0)
-                return lib_error(r);
-        return lib_error(cgroup_modify_cgroup(cg));
+        return lib_apply(controller, name, &(const CgSetting){ .key = key, .value = value }, 1, false);
 }
 
 int cg_lib_attach(const char *controller, const char *name, pid_t pid)

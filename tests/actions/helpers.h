@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by the action tests: a tiny real HTTP/1.1 server on 127.0.0.1 running in a thread, the
- * monotonic clock, running an sd-event loop until a condition holds, and a "tick lateness" probe
- * that measures how late a periodic loop timer fires while something else is going on. */
+ * monotonic clock, our own cgroup, running an sd-event loop until a condition holds, and a "tick lateness"
+ * probe that measures how late a periodic loop timer fires while something else is going on. */
 #pragma once
 
 #include <arpa/inet.h>
@@ -42,6 +42,39 @@ static inline uint64_t t_now_usec(void)
                 d->res = *r;                                                                                \
                 d->done = true;                                                                             \
         }
+
+/* A new event loop; with _cleanup_(sd_event_unrefp) it goes at the end of the test. */
+static inline sd_event *t_event_new(void)
+{
+        sd_event *e = NULL;
+        ASSERT_OK(sd_event_new(&e));
+        return e;
+}
+
+/* Our own cgroup's directory, from /proc/self/cgroup: in the unified hierarchy under /sys/fs/cgroup
+ * (v2), or in the v1 memory hierarchy under /sys/fs/cgroup/memory. False when there is none. */
+static inline bool t_own_cgroup(bool v2, char *ret, size_t len)
+{
+        const char *key = v2 ? "0::" : ":memory:";
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[512];
+        bool found = false;
+
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                char *p = strstr(line, key);
+                if (!p || (v2 && p != line))
+                        continue;
+                p += strlen(key);
+                p[strcspn(p, "\n")] = 0;
+                /* a path cut short is no path */
+                found = snprintf(ret, len, "%s%s", v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory",
+                                 strcmp(p, "/") == 0 ? "" : p) < (int)len;
+        }
+        fclose(f);
+        return found;
+}
 
 /* Runs the loop until *flag becomes true or timeout passes; returns *flag. */
 static inline bool t_run_until(sd_event *e, volatile bool *flag, uint64_t timeout_usec)
@@ -283,6 +316,14 @@ static inline void hs_start(HttpServer *s, HsMode mode, int status)
         s->port = ntohs(a.sin_port);
         ASSERT_OK(pipe2(s->stop, O_CLOEXEC));
         ASSERT_EQ(pthread_create(&s->thread, NULL, hs_main, s), 0);
+}
+
+/* hs_start(), and the server's URL for path into url. */
+static inline void hs_start_url(HttpServer *s, HsMode mode, int status, const char *path,
+                                char url[static 64])
+{
+        hs_start(s, mode, status);
+        snprintf(url, 64, "http://127.0.0.1:%d%s", s->port, path);
 }
 
 static inline void hs_stop(HttpServer *s)

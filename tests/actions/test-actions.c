@@ -63,7 +63,7 @@ static void cb_notified(void *userdata, unsigned stage, unsigned prev)
         notified_prev = prev;
 }
 
-static void setup(void)
+static void setup_cg(void)
 {
         CgOptions opts = {
                 .requested = CG_TIER_AUTO,
@@ -89,7 +89,7 @@ static void setup(void)
         restarts = 0;
 }
 
-static void teardown(void)
+static void teardown_cg(void)
 {
         /* anything still in the leaf is ours: kill and reap before removing it */
         (void)cg_kill_all(cg, SIGKILL);
@@ -112,6 +112,25 @@ static ActionRunner *runner(bool dry_run, Control *ctl)
                                                                     .stage_notified = cb_notified } },
                               &r));
         return r;
+}
+
+/* The leaf, the loop and a runner on them: every test's start. */
+static ActionRunner *setup(bool dry_run, Control *ctl)
+{
+        setup_cg();
+        return runner(dry_run, ctl);
+}
+
+static void teardown(ActionRunner *r)
+{
+        actions_free(r);
+        teardown_cg();
+}
+
+static void kill_and_reap(pid_t pid)
+{
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
 }
 
 /* A process sleeping until killed; own_pgrp puts it (and a child of its own, returned in
@@ -199,19 +218,16 @@ static const ActionRecord *last(ActionRunner *r)
         return rec;
 }
 
-static OomlessSample sample(void)
-{
-        return (OomlessSample){
-                .current = 100 * MIB, .limit = 256 * MIB, .high = OOMLESS_NO_LIMIT, .peak = 120 * MIB
-        };
-}
+/* The sample every decision here is resolved against and executed with. */
+static const OomlessSample sample = {
+        .current = 100 * MIB, .limit = 256 * MIB, .high = OOMLESS_NO_LIMIT, .peak = 120 * MIB
+};
 
 /* A decision as policy_evaluate() hands it over: resolved against the sample. */
 static PolicyDecision decide(const PolicyAction *a, unsigned stage, PolicyWhen when)
 {
         PolicyDecision d = { .stage = stage, .when = when, .action = a };
-        OomlessSample s = sample();
-        policy_decision_resolve(&d, &s);
+        policy_decision_resolve(&d, &sample);
         return d;
 }
 
@@ -238,21 +254,37 @@ static void expect(ActionRunner *r, ActionOutcome o, const char *detail_part)
                           rec->detail);
 }
 
+/* Runs decision d and checks its outcome, as expect() does. */
+static void execute_expect(ActionRunner *r, const PolicyDecision *d, ActionOutcome o,
+                           const char *detail_part)
+{
+        ASSERT_OK(actions_execute(r, d, &sample));
+        expect(r, o, detail_part);
+}
+
+static PolicyAction signal_action(int sig, PolicySignalTarget target)
+{
+        return (PolicyAction){ .kind = POLICY_ACTION_SIGNAL, .signal = sig, .target = target };
+}
+
+/* a decided at stage 1 on enter and executed, with its outcome checked; the decision, to run again. */
+static PolicyDecision execute_on_enter(ActionRunner *r, const PolicyAction *a, ActionOutcome o,
+                                       const char *part)
+{
+        PolicyDecision d = decide(a, 1, POLICY_WHEN_ENTER);
+        execute_expect(r, &d, o, part);
+        return d;
+}
+
 TEST(signal_scopes)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
 
         /* leaf: every process in the leaf, nobody outside */
         pid_t a = sleeper(true, false, NULL), b = sleeper(true, false, NULL), c = sleeper(true, false, NULL);
         pid_t outside = sleeper(false, false, NULL);
-        PolicyAction sig_leaf = { .kind = POLICY_ACTION_SIGNAL,
-                                  .signal = SIGTERM,
-                                  .target = POLICY_TARGET_LEAF };
-        PolicyDecision d = decide(&sig_leaf, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "3 process(es)");
+        PolicyAction sig_leaf = signal_action(SIGTERM, POLICY_TARGET_LEAF);
+        PolicyDecision d = execute_on_enter(r, &sig_leaf, ACTION_OUTCOME_OK, "3 process(es)");
         ASSERT_EQ(death_signal(a), SIGTERM);
         ASSERT_EQ(death_signal(b), SIGTERM);
         ASSERT_EQ(death_signal(c), SIGTERM);
@@ -262,12 +294,8 @@ TEST(signal_scopes)
         a = sleeper(true, false, NULL);
         b = sleeper(true, false, NULL);
         main_pid_value = a;
-        PolicyAction sig_main = { .kind = POLICY_ACTION_SIGNAL,
-                                  .signal = SIGUSR1,
-                                  .target = POLICY_TARGET_MAIN };
-        d = decide(&sig_main, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "SIGUSR1");
+        PolicyAction sig_main = signal_action(SIGUSR1, POLICY_TARGET_MAIN);
+        d = execute_on_enter(r, &sig_main, ACTION_OUTCOME_OK, "SIGUSR1");
         ASSERT_EQ(death_signal(a), SIGUSR1);
         ASSERT_TRUE(alive(b));
 
@@ -275,12 +303,8 @@ TEST(signal_scopes)
         pid_t gchild = 0;
         a = sleeper(true, true, &gchild);
         main_pid_value = a;
-        PolicyAction sig_group = { .kind = POLICY_ACTION_SIGNAL,
-                                   .signal = SIGTERM,
-                                   .target = POLICY_TARGET_GROUP };
-        d = decide(&sig_group, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "process group");
+        PolicyAction sig_group = signal_action(SIGTERM, POLICY_TARGET_GROUP);
+        d = execute_on_enter(r, &sig_group, ACTION_OUTCOME_OK, "process group");
         ASSERT_EQ(death_signal(a), SIGTERM);
         /* the grandchild was reparented to us (subreaper) and dies too */
         ASSERT_EQ(death_signal(gchild), SIGTERM);
@@ -289,27 +313,20 @@ TEST(signal_scopes)
 
         /* a main process in our own process group: refused, nobody signalled */
         main_pid_value = b;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_FAILED, "shares oomless's process group");
+        execute_expect(r, &d, ACTION_OUTCOME_FAILED, "shares oomless's process group");
         ASSERT_TRUE(alive(b));
 
         /* no main process */
         main_pid_value = 0;
-        d = decide(&sig_main, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no main process");
+        d = execute_on_enter(r, &sig_main, ACTION_OUTCOME_SKIPPED, "no main process");
 
-        kill(outside, SIGKILL);
-        waitpid(outside, NULL, 0);
-        actions_free(r);
-        teardown();
+        kill_and_reap(outside);
+        teardown(r);
 }
 
 TEST(kill_scopes)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
         char pidstr[32];
 
         /* process: the largest RSS in the leaf */
@@ -325,7 +342,7 @@ TEST(kill_scopes)
                            .kill_scope = POLICY_KILL_PROCESS,
                            .kill_signal = SIGKILL };
         PolicyDecision d = decide(&k, 3, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         snprintf(pidstr, sizeof(pidstr), "pid %d", (int)big);
         expect(r, ACTION_OUTCOME_OK, pidstr);
         ASSERT_EQ(death_signal(big), SIGKILL);
@@ -336,8 +353,7 @@ TEST(kill_scopes)
         pid_t gchild = 0, g = sleeper(true, true, &gchild);
         main_pid_value = g;
         k.kill_scope = POLICY_KILL_GROUP;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "process group");
+        execute_expect(r, &d, ACTION_OUTCOME_OK, "process group");
         ASSERT_EQ(death_signal(g), SIGKILL);
         ASSERT_EQ(death_signal(gchild), SIGKILL);
         ASSERT_TRUE(alive(a));
@@ -345,8 +361,7 @@ TEST(kill_scopes)
         /* leaf: everyone in it, not the process outside */
         pid_t outside = sleeper(false, false, NULL);
         k.kill_scope = POLICY_KILL_LEAF;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "every process");
+        execute_expect(r, &d, ACTION_OUTCOME_OK, "every process");
         ASSERT_EQ(death_signal(a), SIGKILL);
         ASSERT_EQ(death_signal(b), SIGKILL);
         ASSERT_TRUE(alive(outside));
@@ -354,13 +369,10 @@ TEST(kill_scopes)
 
         /* process scope in an empty leaf */
         k.kill_scope = POLICY_KILL_PROCESS;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no process");
+        execute_expect(r, &d, ACTION_OUTCOME_SKIPPED, "no process");
 
-        kill(outside, SIGKILL);
-        waitpid(outside, NULL, 0);
-        actions_free(r);
-        teardown();
+        kill_and_reap(outside);
+        teardown(r);
 }
 
 static uint64_t read_file_u64(const char *path)
@@ -375,9 +387,7 @@ static uint64_t read_file_u64(const char *path)
 
 TEST(dump_raises_and_restores_limit_then_continues)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
         uint64_t max = 0;
 
         snprintf(dump_out, sizeof(dump_out), "/tmp/oomless-dump-%d", (int)getpid());
@@ -401,7 +411,7 @@ TEST(dump_raises_and_restores_limit_then_continues)
         PolicyDecisions ds = { .n = 2 };
         ds.items[0] = decide(&dump, 3, POLICY_WHEN_ENTER);
         ds.items[1] = decide(&restart, 3, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute_all(r, &ds, &s));
+        ASSERT_OK(actions_execute_all(r, &ds, &sample));
         /* the restart waits behind the dump */
         ASSERT_EQ(restarts, 0);
         ASSERT_TRUE(actions_busy(r));
@@ -430,51 +440,47 @@ TEST(dump_raises_and_restores_limit_then_continues)
         /* a dump hook that cannot start still restores and lets the queue go on */
         char *bad[] = { "/nonexistent/dump-hook", NULL };
         dump.argv = bad;
-        ASSERT_OK(actions_execute_all(r, &ds, &s));
+        ASSERT_OK(actions_execute_all(r, &ds, &sample));
         ASSERT_EQ(restarts, 2);
         ASSERT_OK(cg_get_memory_max(cg, &max));
         ASSERT_U64_EQ(max, 256 * MIB);
         ASSERT_EQ(actions_records(r, recs, 2), 2);
         ASSERT_EQ(recs[1]->outcome, ACTION_OUTCOME_FAILED);
 
-        actions_free(r);
-        teardown();
+        teardown(r);
 }
 
 TEST(throttle_and_reclaim)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
         bool v2 = cg_tier(cg) == CG_TIER_V2;
         uint64_t high = 0;
 
         PolicyAction thr = { .kind = POLICY_ACTION_THROTTLE,
                              .memory_high = { .set = true, .percent = true, .permyriad = 8000 } };
         PolicyDecision d = decide(&thr, 1, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         if (v2) {
                 /* 80% of the 256M limit, as the kernel rounds it to pages; restored on exit */
                 expect(r, ACTION_OUTCOME_OK, "memory.high set to");
                 ASSERT_OK(cg_get_memory_high(cg, &high));
                 ASSERT_TRUE(high <= 256 * MIB * 8 / 10 && high > 256 * MIB * 8 / 10 - 4096);
-                ASSERT_OK(actions_execute(r, &d, &s)); /* a repeat keeps the value from before the stage */
+                ASSERT_OK(
+                    actions_execute(r, &d, &sample)); /* a repeat keeps the value from before the stage */
                 d.undo = true;
-                ASSERT_OK(actions_execute(r, &d, &s));
-                expect(r, ACTION_OUTCOME_OK, "restored to max");
+                execute_expect(r, &d, ACTION_OUTCOME_OK, "restored to max");
                 ASSERT_OK(cg_get_memory_high(cg, &high));
                 ASSERT_U64_EQ(high, UINT64_MAX);
         } else
                 expect(r, ACTION_OUTCOME_SKIPPED, "memory.high needs cgroup v2");
         d.undo = true;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "did not change memory.high");
+        execute_expect(r, &d, ACTION_OUTCOME_SKIPPED, "did not change memory.high");
 
         PolicyAction rec = { .kind = POLICY_ACTION_RECLAIM,
                              .amount = { .set = true, .bytes = 16 * MIB },
                              .timeout_usec = 10 * USEC_PER_SEC };
         d = decide(&rec, 1, POLICY_WHEN_WHILE);
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         if (v2) {
                 /* an almost empty leaf: the kernel may find little to reclaim, a partial result */
                 for (int i = 0; i < 1000 && actions_busy(r); i++)
@@ -482,19 +488,15 @@ TEST(throttle_and_reclaim)
                 expect(r, ACTION_OUTCOME_OK, NULL);
         } else
                 expect(r, ACTION_OUTCOME_SKIPPED, "memory.reclaim needs cgroup v2");
-        actions_free(r);
-        teardown();
+        teardown(r);
 }
 
 TEST(dry_run_changes_nothing)
 {
-        setup();
+        ActionRunner *r = setup(true, NULL);
         HttpServer srv;
-        hs_start(&srv, HS_RESPOND, 200);
-        ActionRunner *r = runner(true, NULL);
-        OomlessSample s = sample();
         char url[64], out[64];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+        hs_start_url(&srv, HS_RESPOND, 200, "/", url);
         snprintf(out, sizeof(out), "/tmp/oomless-dry-%d", (int)getpid());
         unlink(out);
 
@@ -519,8 +521,7 @@ TEST(dry_run_changes_nothing)
         };
         for (size_t i = 0; i < ELEMENTSOF(acts); i++) {
                 PolicyDecision d = decide(&acts[i], 2, POLICY_WHEN_ENTER);
-                ASSERT_OK(actions_execute(r, &d, &s));
-                expect(r, ACTION_OUTCOME_WOULD, "would ");
+                execute_expect(r, &d, ACTION_OUTCOME_WOULD, "would ");
         }
         run_for(300000);
         uint64_t max = 0;
@@ -531,16 +532,13 @@ TEST(dry_run_changes_nothing)
         ASSERT_EQ(hs_count(&srv), 0);
         ASSERT_TRUE(access(out, F_OK) < 0);
         ASSERT_TRUE(!actions_busy(r));
-        actions_free(r);
+        teardown(r);
         hs_stop(&srv);
-        teardown();
 }
 
 TEST(exec_hook_sees_stage_and_numbers)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
         char out[64], line[256], expect_line[600];
         snprintf(out, sizeof(out), "/tmp/oomless-exec-%d", (int)getpid());
         unlink(out);
@@ -550,7 +548,7 @@ TEST(exec_hook_sees_stage_and_numbers)
         char *argv[] = { "sh", "-c", "env > \"$0\"", out, NULL };
         PolicyAction ex = { .kind = POLICY_ACTION_EXEC, .argv = argv, .timeout_usec = 5 * USEC_PER_SEC };
         PolicyDecision d = decide(&ex, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         ASSERT_TRUE(actions_busy(r));
         settle(r);
         expect(r, ACTION_OUTCOME_OK, "exited 0");
@@ -581,29 +579,24 @@ TEST(exec_hook_sees_stage_and_numbers)
         /* a missing program is a failed outcome, at once */
         char *bad[] = { "oomless-no-such-hook", NULL };
         ex.argv = bad;
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_FAILED, "No such file");
+        execute_expect(r, &d, ACTION_OUTCOME_FAILED, "No such file");
 
         /* a hook running into its timeout is failed */
         char *slow[] = { "sleep", "10", NULL };
         ex.argv = slow;
         ex.timeout_usec = 100000;
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "timeout");
-        actions_free(r);
-        teardown();
+        teardown(r);
 }
 
 TEST(webhook_event_json)
 {
-        setup();
+        ActionRunner *r = setup(false, NULL);
         HttpServer srv;
-        hs_start(&srv, HS_RESPOND, 200);
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
         char url[64];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/events", srv.port);
+        hs_start_url(&srv, HS_RESPOND, 200, "/events", url);
 
         main_pid_value = 777;
         actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 1, .to = 2 });
@@ -612,7 +605,7 @@ TEST(webhook_event_json)
                             .timeout_usec = 2 * USEC_PER_SEC,
                             .tls_verify = true };
         PolicyDecision d = decide(&wh, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         settle(r);
         expect(r, ACTION_OUTCOME_OK, "HTTP 200");
         ASSERT_EQ(hs_count(&srv), 1);
@@ -638,72 +631,84 @@ TEST(webhook_event_json)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/", t_dead_port());
         wh.retries = 1;
         wh.backoff_usec = 20000;
-        ASSERT_OK(actions_execute(r, &d, &s));
+        ASSERT_OK(actions_execute(r, &d, &sample));
         settle(r);
         expect(r, ACTION_OUTCOME_FAILED, "connect after 2 attempt(s)");
-        actions_free(r);
+        teardown(r);
         hs_stop(&srv);
-        teardown();
+}
+
+/* A control page in a fresh directory, mapped as the allocator maps it. */
+typedef struct Page {
+        char dir[64];
+        Control *ctl;
+        struct oomless_control *m;
+} Page;
+
+/* setup() with a control page, on which the runner has published a heap cap of 200 MiB (wake at
+ * 150 MiB). */
+static ActionRunner *setup_page(Page *pg, const char *dir_template, bool dry_run)
+{
+        setup_cg();
+        snprintf(pg->dir, sizeof(pg->dir), "%s", dir_template);
+        ASSERT_TRUE(mkdtemp(pg->dir));
+        ASSERT_OK(control_create(pg->dir, &pg->ctl));
+        int fd = open(control_path(pg->ctl), O_RDWR | O_CLOEXEC);
+        pg->m = mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ASSERT_TRUE(pg->m != MAP_FAILED);
+        close(fd);
+        ActionRunner *r = runner(dry_run, pg->ctl);
+        ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
+        return r;
+}
+
+/* teardown() and the page's end. */
+static void teardown_page(ActionRunner *r, Page *pg)
+{
+        teardown(r);
+        munmap(pg->m, OOMLESS_CONTROL_SIZE);
+        control_free(pg->ctl);
+        ASSERT_OK(rmdir(pg->dir));
 }
 
 TEST(notify_and_scavenge_through_the_control_page)
 {
-        setup();
-        char dir[] = "/tmp/oomless-actions-ctl-XXXXXX";
-        ASSERT_TRUE(mkdtemp(dir));
-        Control *ctl = NULL;
-        ASSERT_OK(control_create(dir, &ctl));
-        ActionRunner *r = runner(false, ctl);
-        OomlessSample s = sample();
+        Page pg;
+        ActionRunner *r = setup_page(&pg, "/tmp/oomless-actions-ctl-XXXXXX", false);
 
-        int fd = open(control_path(ctl), O_RDWR | O_CLOEXEC);
-        struct oomless_control *m =
-            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        ASSERT_TRUE(m != MAP_FAILED);
-        close(fd);
-
-        ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
-        ASSERT_U64_EQ(m->sup.heap_cap, 200 * MIB);
+        ASSERT_U64_EQ(pg.m->sup.heap_cap, 200 * MIB);
 
         actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 0, .to = 2 });
         PolicyAction n = { .kind = POLICY_ACTION_NOTIFY };
         PolicyDecision d = decide(&n, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "published to the control page");
-        ASSERT_EQ(m->sup.stage, 2);
-        ASSERT_TRUE(!(m->sup.seq & 1));
-        ASSERT_U64_EQ(m->sup.heap_cap, 200 * MIB);
+        execute_expect(r, &d, ACTION_OUTCOME_OK, "published to the control page");
+        ASSERT_EQ(pg.m->sup.stage, 2);
+        ASSERT_TRUE(!(pg.m->sup.seq & 1));
+        ASSERT_U64_EQ(pg.m->sup.heap_cap, 200 * MIB);
         ASSERT_EQ(notified_stage, 2);
         ASSERT_EQ(notified_prev, 0);
 
         /* no allocator has published: skipped, said once in the log */
         PolicyAction sc = { .kind = POLICY_ACTION_SCAVENGE };
         d = decide(&sc, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_SKIPPED, "no allocator");
-        uint64_t seq_before = m->sup.scavenge_seq;
+        execute_expect(r, &d, ACTION_OUTCOME_SKIPPED, "no allocator");
+        uint64_t seq_before = pg.m->sup.scavenge_seq;
 
         /* an allocator publishes: the request goes through */
-        m->alloc.pid = (uint32_t)getpid();
-        m->alloc.heap_held = 10 * MIB;
-        m->alloc.heap_in_use = 5 * MIB;
-        __atomic_store_n(&m->alloc.seq, 2, __ATOMIC_RELEASE);
-        ASSERT_OK(control_read_alloc(ctl, NULL));
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_OK, "scavenge request");
-        ASSERT_U64_EQ(m->sup.scavenge_seq, seq_before + 1);
+        pg.m->alloc.pid = (uint32_t)getpid();
+        pg.m->alloc.heap_held = 10 * MIB;
+        pg.m->alloc.heap_in_use = 5 * MIB;
+        __atomic_store_n(&pg.m->alloc.seq, 2, __ATOMIC_RELEASE);
+        ASSERT_OK(control_read_alloc(pg.ctl, NULL));
+        execute_expect(r, &d, ACTION_OUTCOME_OK, "scavenge request");
+        ASSERT_U64_EQ(pg.m->sup.scavenge_seq, seq_before + 1);
 
         /* no control page at all */
         ActionRunner *r2 = runner(false, NULL);
-        ASSERT_OK(actions_execute(r2, &d, &s));
-        expect(r2, ACTION_OUTCOME_SKIPPED, "no allocator");
+        execute_expect(r2, &d, ACTION_OUTCOME_SKIPPED, "no allocator");
         actions_free(r2);
 
-        munmap(m, OOMLESS_CONTROL_SIZE);
-        actions_free(r);
-        control_free(ctl);
-        ASSERT_OK(rmdir(dir));
-        teardown();
+        teardown_page(r, &pg);
 }
 
 /* Dry-run changes nothing for the workload: the page keeps stage 0 with the dry-run flag, the
@@ -711,68 +716,49 @@ TEST(notify_and_scavenge_through_the_control_page)
  * dry-run takes a published stage back to 0. */
 TEST(dry_run_publishes_no_stage)
 {
-        setup();
-        char dir[] = "/tmp/oomless-actions-dry-XXXXXX";
-        ASSERT_TRUE(mkdtemp(dir));
-        Control *ctl = NULL;
-        ASSERT_OK(control_create(dir, &ctl));
-        ActionRunner *r = runner(true, ctl);
-        OomlessSample s = sample();
+        Page pg;
+        ActionRunner *r = setup_page(&pg, "/tmp/oomless-actions-dry-XXXXXX", true);
 
-        int fd = open(control_path(ctl), O_RDWR | O_CLOEXEC);
-        struct oomless_control *m =
-            mmap(NULL, OOMLESS_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        ASSERT_TRUE(m != MAP_FAILED);
-        close(fd);
-        ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 150 * MIB));
-        ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
+        ASSERT_TRUE(pg.m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
 
         notified_stage = notified_prev = 999;
         actions_note_transition(r, &(PolicyTransition){ .changed = true, .from = 0, .to = 2 });
         PolicyAction n = { .kind = POLICY_ACTION_NOTIFY };
         PolicyDecision d = decide(&n, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_WOULD, "would notify");
-        ASSERT_EQ(m->sup.stage, 0);
+        execute_expect(r, &d, ACTION_OUTCOME_WOULD, "would notify");
+        ASSERT_EQ(pg.m->sup.stage, 0);
         ASSERT_EQ(notified_stage, 999);
 
-        m->alloc.pid = (uint32_t)getpid();
-        m->alloc.heap_held = 10 * MIB;
-        __atomic_store_n(&m->alloc.seq, 2, __ATOMIC_RELEASE);
-        ASSERT_OK(control_read_alloc(ctl, NULL));
-        uint64_t seq_before = m->sup.scavenge_seq;
+        pg.m->alloc.pid = (uint32_t)getpid();
+        pg.m->alloc.heap_held = 10 * MIB;
+        __atomic_store_n(&pg.m->alloc.seq, 2, __ATOMIC_RELEASE);
+        ASSERT_OK(control_read_alloc(pg.ctl, NULL));
+        uint64_t seq_before = pg.m->sup.scavenge_seq;
         PolicyAction sc = { .kind = POLICY_ACTION_SCAVENGE };
         d = decide(&sc, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        expect(r, ACTION_OUTCOME_WOULD, "would ask the allocator to scavenge");
-        ASSERT_U64_EQ(m->sup.scavenge_seq, seq_before);
+        execute_expect(r, &d, ACTION_OUTCOME_WOULD, "would ask the allocator to scavenge");
+        ASSERT_U64_EQ(pg.m->sup.scavenge_seq, seq_before);
 
         /* a live policy published stage 2, then a reload turned dry-run on */
         actions_set_dry_run(r, false);
         d = decide(&n, 2, POLICY_WHEN_ENTER);
-        ASSERT_OK(actions_execute(r, &d, &s));
-        ASSERT_EQ(m->sup.stage, 2);
+        ASSERT_OK(actions_execute(r, &d, &sample));
+        ASSERT_EQ(pg.m->sup.stage, 2);
         actions_set_dry_run(r, true);
-        ASSERT_EQ(m->sup.stage, 0);
-        ASSERT_TRUE(m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
+        ASSERT_EQ(pg.m->sup.stage, 0);
+        ASSERT_TRUE(pg.m->sup.flags & OOMLESS_SUP_F_DRY_RUN);
 
-        munmap(m, OOMLESS_CONTROL_SIZE);
-        actions_free(r);
-        control_free(ctl);
-        ASSERT_OK(rmdir(dir));
-        teardown();
+        teardown_page(r, &pg);
 }
 
 TEST(status_json_ring)
 {
-        setup();
-        ActionRunner *r = runner(false, NULL);
-        OomlessSample s = sample();
+        ActionRunner *r = setup(false, NULL);
         PolicyAction sig = { .kind = POLICY_ACTION_SIGNAL, .signal = SIGTERM, .target = POLICY_TARGET_MAIN };
 
         for (unsigned i = 0; i < ACTIONS_RING_SIZE + 8; i++) {
                 PolicyDecision d = decide(&sig, 1 + i % 3, i % 2 ? POLICY_WHEN_WHILE : POLICY_WHEN_ENTER);
-                ASSERT_OK(actions_execute(r, &d, &s));
+                ASSERT_OK(actions_execute(r, &d, &sample));
         }
         cJSON *a = actions_status_json(r);
         ASSERT_TRUE(cJSON_IsArray(a));
@@ -786,8 +772,7 @@ TEST(status_json_ring)
         ASSERT_TRUE(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(first, "detail")), "no main process"));
         ASSERT_EQ(cJSON_GetArraySize(first), 5);
         cJSON_Delete(a);
-        actions_free(r);
-        teardown();
+        teardown(r);
 }
 
 int main(int argc, char **argv)

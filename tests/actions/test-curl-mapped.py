@@ -19,6 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e-policy"))
 import e2elib as E  # noqa: E402
 from e2elib import check  # noqa: E402
+import webhook_server as W  # noqa: E402
 
 MISSING = "libcurl-oomless-test-missing.so.4"
 
@@ -26,20 +27,6 @@ MISSING = "libcurl-oomless-test-missing.so.4"
 def curl_mappings(pid):
     with open(f"/proc/{pid}/maps") as f:
         return sorted({l.split()[-1] for l in f if "/libcurl" in l})
-
-
-def start_server(ctx):
-    # ctx.srcdir is the harness's directory, tests/e2e-policy, where webhook_server.py lives
-    port_file, record = ctx.path("http.port"), ctx.path("http.jsonl")
-    p = ctx.spawn([ctx.python, os.path.join(ctx.srcdir, "webhook_server.py"), "--port-file", port_file,
-                   "--record", record])
-    deadline = time.monotonic() + 15
-    while not os.path.exists(port_file):
-        check(p.poll() is None, f"the HTTP server exited with {p.returncode}")
-        check(time.monotonic() < deadline, "the HTTP server did not start")
-        time.sleep(0.05)
-    with open(port_file) as f:
-        return int(f.read()), record
 
 
 def gated_balloon(ctx, go, *args):
@@ -74,7 +61,7 @@ def builtin_policy(ctx):
 
 
 def webhook_policy(ctx):
-    port, record = start_server(ctx)
+    port, record = W.start(ctx, "http")
     go = ctx.path("go-webhook")
     pol = ctx.write_policy("webhook.json", E.policy(
         "curl-mapped",

@@ -12,6 +12,12 @@
 
 T_DEFINE_DONE(HookResult)
 
+/* A hook of argv alone (no timeout, no output) on e, reporting to d. */
+static int run_plain(sd_event *e, char **argv, Done *d, Hook **ret)
+{
+        return hook_run(e, &(HookSpec){ .argv = argv, .stdout_fd = -1, .stderr_fd = -1 }, on_done, d, ret);
+}
+
 static char *slurp(const char *path)
 {
         FILE *f = fopen(path, "re");
@@ -25,7 +31,7 @@ static char *slurp(const char *path)
 
 TEST(env_reaches_the_hook)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         char path[] = "/tmp/oomless-hook-env-XXXXXX";
         int fd = mkostemp(path, O_CLOEXEC);
         Done d = {};
@@ -35,7 +41,6 @@ TEST(env_reaches_the_hook)
         TickProbe probe;
 
         ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(sd_event_new(&e));
         setenv("OOMLESS_TEST_INHERITED", "yes", 1);
         t_tick_start(e, &probe, 20000);
         ASSERT_OK(hook_run(e,
@@ -70,17 +75,15 @@ TEST(env_reaches_the_hook)
         free(out);
         unlink(path);
         close(fd);
-        sd_event_unref(e);
 }
 
 TEST(timeout_terms_a_sleeping_hook)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char *argv[] = { "sleep", "30", NULL };
         uint64_t t0 = t_now_usec();
 
-        ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(hook_run(
             e, &(HookSpec){ .argv = argv, .timeout_usec = 200000, .stdout_fd = -1, .stderr_fd = -1 },
             on_done, &d, NULL));
@@ -92,12 +95,11 @@ TEST(timeout_terms_a_sleeping_hook)
         ASSERT_TRUE(t_now_usec() - t0 >= 200000 && t_now_usec() - t0 < 3000000);
         char buf[128];
         printf("%s\n", hook_result_describe(&d.res, buf, sizeof(buf)));
-        sd_event_unref(e);
 }
 
 TEST(timeout_kills_a_hook_that_ignores_sigterm_and_its_children)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char pidfile[] = "/tmp/oomless-hook-pid-XXXXXX";
         int fd = mkostemp(pidfile, O_CLOEXEC);
@@ -106,7 +108,6 @@ TEST(timeout_kills_a_hook_that_ignores_sigterm_and_its_children)
         char *argv[] = { "sh", "-c", script, NULL };
 
         ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(hook_run(e,
                            &(HookSpec){ .argv = argv,
                                         .timeout_usec = t_slow(1000000), /* time for sh to set its trap */
@@ -140,38 +141,29 @@ TEST(timeout_kills_a_hook_that_ignores_sigterm_and_its_children)
         }
         unlink(pidfile);
         close(fd);
-        sd_event_unref(e);
 }
 
 TEST(missing_program_fails_at_once)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char *argv[] = { "/nonexistent/oomless-hook", NULL };
         char *argv2[] = { "oomless-no-such-program-in-path", NULL };
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_ERROR(
-            hook_run(e, &(HookSpec){ .argv = argv, .stdout_fd = -1, .stderr_fd = -1 }, on_done, &d, NULL),
-            ENOENT);
-        ASSERT_ERROR(
-            hook_run(e, &(HookSpec){ .argv = argv2, .stdout_fd = -1, .stderr_fd = -1 }, on_done, &d, NULL),
-            ENOENT);
+        ASSERT_ERROR(run_plain(e, argv, &d, NULL), ENOENT);
+        ASSERT_ERROR(run_plain(e, argv2, &d, NULL), ENOENT);
         ASSERT_EQ(hook_running_count(), 0);
         ASSERT_TRUE(!d.done);
-        sd_event_unref(e);
 }
 
 TEST(status_reaped_by_the_manager_is_handed_over)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char *argv[] = { "sh", "-c", "exit 7", NULL };
         siginfo_t si = {};
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(
-            hook_run(e, &(HookSpec){ .argv = argv, .stdout_fd = -1, .stderr_fd = -1 }, on_done, &d, NULL));
+        ASSERT_OK(run_plain(e, argv, &d, NULL));
         /* what the manager's reaper does on SIGCHLD */
         ASSERT_OK(waitid(P_ALL, 0, &si, WEXITED));
         ASSERT_TRUE(hook_child_reaped(si.si_pid, si.si_code, si.si_status));
@@ -181,39 +173,32 @@ TEST(status_reaped_by_the_manager_is_handed_over)
         ASSERT_EQ(d.res.status, 7);
         ASSERT_TRUE(!hook_child_reaped(si.si_pid, si.si_code, si.si_status));
         ASSERT_EQ(hook_running_count(), 0);
-        sd_event_unref(e);
 }
 
 TEST(status_reaped_elsewhere_without_telling)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char *argv[] = { "true", NULL };
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(
-            hook_run(e, &(HookSpec){ .argv = argv, .stdout_fd = -1, .stderr_fd = -1 }, on_done, &d, NULL));
+        ASSERT_OK(run_plain(e, argv, &d, NULL));
         ASSERT_TRUE(waitpid(-1, NULL, 0) > 0);
         ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
         ASSERT_TRUE(!d.res.status_known);
-        sd_event_unref(e);
 }
 
 TEST(cancel)
 {
-        sd_event *e = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Done d = {};
         char *argv[] = { "sleep", "30", NULL };
         Hook *h = NULL;
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(
-            hook_run(e, &(HookSpec){ .argv = argv, .stdout_fd = -1, .stderr_fd = -1 }, on_done, &d, &h));
+        ASSERT_OK(run_plain(e, argv, &d, &h));
         hook_cancel(h);
         ASSERT_EQ(hook_running_count(), 0);
         ASSERT_TRUE(!d.done);
         ASSERT_TRUE(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
-        sd_event_unref(e);
 }
 
 TEST_MAIN()

@@ -78,20 +78,11 @@ static void fill_page_cache(uint64_t want)
 TEST(reclaim_shrinks_page_cache)
 {
         struct statfs sfs;
-        char own[1024] = "", line[600], path[1400];
-        FILE *f;
+        char own[1024] = "", path[1400];
 
         if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
                 test_skip("/sys/fs/cgroup is not a cgroup2 mount (pure v2 runs in the VM: tests/vm)");
-        f = fopen("/proc/self/cgroup", "re");
-        ASSERT_TRUE(f);
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = 0;
-                        snprintf(own, sizeof(own), "/sys/fs/cgroup%s", streq(line + 3, "/") ? "" : line + 3);
-                }
-        fclose(f);
-        ASSERT_TRUE(own[0]);
+        ASSERT_TRUE(t_own_cgroup(true, own, sizeof(own)));
         snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
         if (!file_has_word(path, "memory"))
                 test_skip("the memory controller is not enabled for children of %s", own);

@@ -38,16 +38,29 @@ static int fake_reclaim(void *ctx, uint64_t bytes)
         return 0;
 }
 
+/* A reclaimer on e whose "memory.reclaim write" is fake_reclaim with f. */
+static Reclaimer *fake_reclaimer(sd_event *e, Fake *f)
+{
+        Reclaimer *r = NULL;
+        ASSERT_OK(reclaimer_new(e, fake_reclaim, f, &r));
+        return r;
+}
+
+/* Asks r for bytes (with a deadline, 0: none) and runs the loop until the result is in d. */
+static void reclaim_and_wait(sd_event *e, Reclaimer *r, uint64_t bytes, uint64_t deadline_usec, Done *d)
+{
+        ASSERT_OK(reclaimer_start(r, bytes, deadline_usec, on_done, d));
+        ASSERT_TRUE(t_run_until(e, &d->done, 5000000));
+}
+
 TEST(worker_does_not_block_the_loop)
 {
-        sd_event *e = NULL;
-        Reclaimer *r = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Fake f = { .sleep_ms = 150 };
+        Reclaimer *r = fake_reclaimer(e, &f);
         Done d = {};
         TickProbe probe;
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(reclaimer_new(e, fake_reclaim, &f, &r));
         t_tick_start(e, &probe, 20000);
         ASSERT_OK(reclaimer_start(r, 3 * RECLAIM_CHUNK, 0, on_done, &d));
         ASSERT_TRUE(reclaimer_busy(r));
@@ -68,93 +81,60 @@ TEST(worker_does_not_block_the_loop)
         ASSERT_TRUE(probe.max_blocked_usec < t_lateness_budget_usec());
         ASSERT_TRUE(!reclaimer_busy(r));
         reclaimer_free(r);
-        sd_event_unref(e);
 }
 
-TEST(eagain_is_partial)
+/* Requests that end early: what each asked for, what it got and why it stopped. */
+TEST(partial_results)
 {
-        sd_event *e = NULL;
-        Reclaimer *r = NULL;
-        Fake f = { .eagain_at = 2 };
-        Done d = {};
+        static const struct {
+                unsigned eagain_at, sleep_ms; /* the fake's */
+                uint64_t bytes, deadline_usec;
+                int error;
+                uint64_t requested, reclaimed_min, reclaimed_max;
+                unsigned calls; /* 0: any */
+        } cases[] = {
+                /* the second chunk gets -EAGAIN: the first chunk's bytes, and the error */
+                { 2, 0, 5 * RECLAIM_CHUNK, 0, -EAGAIN, 5 * RECLAIM_CHUNK, RECLAIM_CHUNK, RECLAIM_CHUNK, 2 },
+                /* far more than the bound: clamped; the deadline stops it between chunks */
+                { 0, 100, UINT64_MAX, 250000, -ETIME, RECLAIM_REQUEST_MAX, RECLAIM_CHUNK, 4 * RECLAIM_CHUNK,
+                  0 },
+        };
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(reclaimer_new(e, fake_reclaim, &f, &r));
-        ASSERT_OK(reclaimer_start(r, 5 * RECLAIM_CHUNK, 0, on_done, &d));
-        ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
-        ASSERT_EQ(d.res.error, -EAGAIN);
-        ASSERT_U64_EQ(d.res.reclaimed, RECLAIM_CHUNK);
-        ASSERT_EQ(atomic_load(&f.calls), 2);
-        reclaimer_free(r);
-        sd_event_unref(e);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
+                Fake f = { .eagain_at = cases[i].eagain_at, .sleep_ms = cases[i].sleep_ms };
+                Reclaimer *r = fake_reclaimer(e, &f);
+                Done d = {};
+
+                reclaim_and_wait(e, r, cases[i].bytes, cases[i].deadline_usec, &d);
+                printf("case %zu: error %d, requested %llu, reclaimed %llu in %u calls\n", i, d.res.error,
+                       (unsigned long long)d.res.requested, (unsigned long long)d.res.reclaimed,
+                       atomic_load(&f.calls));
+                ASSERT_EQ(d.res.error, cases[i].error);
+                ASSERT_U64_EQ(d.res.requested, cases[i].requested);
+                ASSERT_TRUE(d.res.reclaimed >= cases[i].reclaimed_min &&
+                            d.res.reclaimed <= cases[i].reclaimed_max);
+                ASSERT_TRUE(d.res.duration_usec < 1000000);
+                ASSERT_TRUE(!cases[i].calls || atomic_load(&f.calls) == cases[i].calls);
+                reclaimer_free(r);
+        }
 }
 
-TEST(deadline_and_bound)
+/* Freeing while a request runs joins the worker after its current chunk, without calling back. */
+TEST(free_while_running)
 {
-        sd_event *e = NULL;
-        Reclaimer *r = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Fake f = { .sleep_ms = 100 };
+        Reclaimer *r = fake_reclaimer(e, &f);
         Done d = {};
 
-        ASSERT_OK(sd_event_new(&e));
-        ASSERT_OK(reclaimer_new(e, fake_reclaim, &f, &r));
-        /* asks for far more than the bound: clamped; the deadline stops it between chunks */
-        ASSERT_OK(reclaimer_start(r, UINT64_MAX, 250000, on_done, &d));
-        ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
-        ASSERT_EQ(d.res.error, -ETIME);
-        ASSERT_U64_EQ(d.res.requested, RECLAIM_REQUEST_MAX);
-        ASSERT_TRUE(d.res.reclaimed >= RECLAIM_CHUNK && d.res.reclaimed <= 4 * RECLAIM_CHUNK);
-        ASSERT_TRUE(d.res.duration_usec < 1000000);
         ASSERT_ERROR(reclaimer_start(r, 0, 0, on_done, &d), EINVAL);
-
-        /* freeing while a request runs joins the worker after its current chunk, without calling back */
-        d.done = false;
         ASSERT_OK(reclaimer_start(r, 100 * RECLAIM_CHUNK, 0, on_done, &d));
         usleep(50000);
         uint64_t t0 = t_now_usec();
         reclaimer_free(r);
         ASSERT_TRUE(t_now_usec() - t0 < 500000);
         ASSERT_TRUE(!d.done);
-        sd_event_unref(e);
-}
-
-static bool v2_own_cgroup(char *ret, size_t len)
-{
-        FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[400];
-        bool found = false;
-
-        if (!f)
-                return false;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "0::", 3) == 0) {
-                        line[strcspn(line, "\n")] = 0;
-                        snprintf(ret, len, "/sys/fs/cgroup%s", streq(line + 3, "/") ? "" : line + 3);
-                        found = true;
-                }
-        fclose(f);
-        return found;
-}
-
-static bool v1_memory_cgroup(char *ret, size_t len)
-{
-        FILE *f = fopen("/proc/self/cgroup", "re");
-        char line[512];
-        bool found = false;
-
-        if (!f)
-                return false;
-        while (fgets(line, sizeof(line), f)) {
-                char *p = strstr(line, ":memory:");
-                if (!p)
-                        continue;
-                p += 8;
-                p[strcspn(p, "\n")] = 0;
-                snprintf(ret, len, "/sys/fs/cgroup/memory%s", streq(p, "/") ? "" : p);
-                found = true;
-        }
-        fclose(f);
-        return found;
 }
 
 /* v1: memory.reclaim does not exist. On a pure v2 host (the VM) the same call finds it. */
@@ -165,9 +145,9 @@ TEST(memory_reclaim_exists_only_on_v2)
         bool v2 = false;
         int fd;
 
-        if (!v1_memory_cgroup(own, sizeof(own))) {
+        if (!t_own_cgroup(false, own, sizeof(own))) {
                 if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC ||
-                    !v2_own_cgroup(own, sizeof(own)))
+                    !t_own_cgroup(true, own, sizeof(own)))
                         test_skip("neither a cgroup v1 memory controller nor cgroup2 at /sys/fs/cgroup");
                 v2 = true;
         }

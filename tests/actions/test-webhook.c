@@ -41,25 +41,40 @@ static void assert_all_cloexec(void)
         ASSERT_TRUE(n > 0);
 }
 
-static sd_event *new_loop(void)
+static Webhook *new_webhook(sd_event *e, size_t max_queue)
 {
-        sd_event *e = NULL;
-        ASSERT_OK(sd_event_new(&e));
-        return e;
+        Webhook *w = NULL;
+        ASSERT_OK(webhook_new(e, max_queue, &w));
+        return w;
+}
+
+/* Runs argv with stdin, stdout and stderr on /dev/null; returns its pid. */
+static pid_t spawn_quiet(char *const argv[])
+{
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
 }
 
 TEST(json_body_arrives)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s;
         Done d = {};
         char url[64];
         const char *body = "{\"stage\":2,\"action\":\"webhook\",\"memory\":{\"current\":123}}";
 
-        hs_start(&s, HS_RESPOND, 200);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", s.port);
-        ASSERT_OK(webhook_new(e, 0, &w));
+        hs_start_url(&s, HS_RESPOND, 200, "/hook", url);
+        w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(w, &(WebhookRequest){ .url = url, .body = body, .timeout_usec = 2000000 },
                                on_done, &d));
         ASSERT_TRUE(t_run_until(e, &d.done, 5000000));
@@ -73,7 +88,6 @@ TEST(json_body_arrives)
         ASSERT_EQ(webhook_pending(w), 0);
         webhook_free(w);
         hs_stop(&s);
-        sd_event_unref(e);
 }
 
 /* The Kubernetes API's needs: another method, another content type, and the answer's body, kept up
@@ -95,7 +109,7 @@ static void on_answer(const WebhookResult *r, void *userdata)
 
 TEST(patch_with_content_type_keeps_answer)
 {
-        sd_event *e = new_loop();
+        sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s;
         AnswerDone d = {}, d1 = {}, d0 = {};
@@ -145,7 +159,7 @@ TEST(patch_with_content_type_keeps_answer)
  * retries wait 100 ms then 200 ms, and a 20 ms loop timer keeps firing on time throughout. */
 TEST(slow_server_times_out_with_backoff_without_blocking_loop)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s;
         Done d = {};
@@ -153,9 +167,8 @@ TEST(slow_server_times_out_with_backoff_without_blocking_loop)
         char url[64];
         uint64_t t0;
 
-        hs_start(&s, HS_NO_ANSWER, 0);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-        ASSERT_OK(webhook_new(e, 0, &w));
+        hs_start_url(&s, HS_NO_ANSWER, 0, "/", url);
+        w = new_webhook(e, 0);
         t_tick_start(e, &probe, 20000);
         t0 = t_now_usec();
         ASSERT_OK(webhook_post(
@@ -194,18 +207,17 @@ TEST(slow_server_times_out_with_backoff_without_blocking_loop)
         ASSERT_TRUE(probe.max_blocked_usec < t_lateness_budget_usec());
         webhook_free(w);
         hs_stop(&s);
-        sd_event_unref(e);
 }
 
 TEST(dead_port_fails_with_retries)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         Done d = {};
         char url[64];
 
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/", t_dead_port());
-        ASSERT_OK(webhook_new(e, 0, &w));
+        w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(
             w,
             &(WebhookRequest){
@@ -219,22 +231,19 @@ TEST(dead_port_fails_with_retries)
         ASSERT_EQ(d.res.attempts, 3);
         ASSERT_TRUE(d.res.duration_usec >= 150000); /* 50 ms + 100 ms of backoff */
         webhook_free(w);
-        sd_event_unref(e);
 }
 
 TEST(server_errors_retry_client_errors_do_not)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s5, s4;
         Done d5 = {}, d4 = {};
         char u5[64], u4[64];
 
-        hs_start(&s5, HS_RESPOND, 503);
-        hs_start(&s4, HS_RESPOND, 404);
-        snprintf(u5, sizeof(u5), "http://127.0.0.1:%d/", s5.port);
-        snprintf(u4, sizeof(u4), "http://127.0.0.1:%d/", s4.port);
-        ASSERT_OK(webhook_new(e, 0, &w));
+        hs_start_url(&s5, HS_RESPOND, 503, "/", u5);
+        hs_start_url(&s4, HS_RESPOND, 404, "/", u4);
+        w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(
             w, &(WebhookRequest){ .url = u5, .body = "{}", .retries = 2, .backoff_usec = 20000 }, on_done,
             &d5));
@@ -255,20 +264,18 @@ TEST(server_errors_retry_client_errors_do_not)
         webhook_free(w);
         hs_stop(&s5);
         hs_stop(&s4);
-        sd_event_unref(e);
 }
 
 TEST(queue_is_bounded)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         HttpServer s;
         Done d[3] = {};
         char url[64];
 
-        hs_start(&s, HS_NO_ANSWER, 0);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-        ASSERT_OK(webhook_new(e, 2, &w));
+        hs_start_url(&s, HS_NO_ANSWER, 0, "/", url);
+        w = new_webhook(e, 2);
         WebhookRequest req = { .url = url, .body = "{}", .timeout_usec = 200000 };
         ASSERT_OK(webhook_post(w, &req, on_done, &d[0]));
         ASSERT_OK(webhook_post(w, &req, on_done, &d[1]));
@@ -284,7 +291,6 @@ TEST(queue_is_bounded)
         webhook_free(w);
         ASSERT_TRUE(!d[2].done);
         hs_stop(&s);
-        sd_event_unref(e);
 }
 
 static pid_t start_tls_server(const char *dir, int port)
@@ -294,17 +300,9 @@ static pid_t start_tls_server(const char *dir, int port)
 
         snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
         snprintf(key, sizeof(key), "%s/key.pem", dir);
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-                execlp("openssl", "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
-                       "/CN=oomless-test", "-days", "1", "-keyout", key, "-out", cert, (char *)NULL);
-                _exit(127);
-        }
+        pid =
+            spawn_quiet((char *[]){ "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                                    "/CN=oomless-test", "-days", "1", "-keyout", key, "-out", cert, NULL });
         int st;
         ASSERT_EQ(waitpid(pid, &st, 0), pid);
         if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
@@ -312,17 +310,8 @@ static pid_t start_tls_server(const char *dir, int port)
         ASSERT_EQ(WEXITSTATUS(st), 0);
 
         snprintf(accept_arg, sizeof(accept_arg), "%d", port);
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-                execlp("openssl", "openssl", "s_server", "-accept", accept_arg, "-cert", cert, "-key", key,
-                       "-www", (char *)NULL);
-                _exit(127);
-        }
+        pid = spawn_quiet((char *[]){ "openssl", "s_server", "-accept", accept_arg, "-cert", cert, "-key",
+                                      key, "-www", NULL });
         /* wait until it listens (slow to start under the TCG VM) */
         for (uint64_t end = t_now_usec() + t_slow(5000000); t_now_usec() < end;) {
                 struct sockaddr_in a = { .sin_family = AF_INET,
@@ -341,7 +330,7 @@ static pid_t start_tls_server(const char *dir, int port)
 
 TEST(tls_verification_on_by_default)
 {
-        sd_event *e = new_loop();
+        _cleanup_(sd_event_unrefp) sd_event *e = t_event_new();
         Webhook *w = NULL;
         Done d = {}, d2 = {};
         char dir[] = "/tmp/oomless-tls-XXXXXX", url[64];
@@ -351,7 +340,7 @@ TEST(tls_verification_on_by_default)
         ASSERT_TRUE(mkdtemp(dir) != NULL);
         srv = start_tls_server(dir, port);
         snprintf(url, sizeof(url), "https://127.0.0.1:%d/", port);
-        ASSERT_OK(webhook_new(e, 0, &w));
+        w = new_webhook(e, 0);
         ASSERT_OK(webhook_post(
             w, &(WebhookRequest){ .url = url, .body = "{}", .retries = 3, .timeout_usec = 20000000 },
             on_done, &d));
@@ -380,7 +369,6 @@ TEST(tls_verification_on_by_default)
         char cmd[256];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         (void)!system(cmd);
-        sd_event_unref(e);
 }
 
 TEST_MAIN()

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,4 +72,17 @@ static inline int at_wait(pid_t pid)
         int status;
         ASSERT_EQ(waitpid(pid, &status, 0), pid);
         return status;
+}
+
+/* The start of a test that runs itself again as the preloaded child: our own executable into self,
+ * and a fresh /tmp/oomless-<name>-XXXXXX into dir, which cleanup (called at exit) removes. */
+static inline void at_setup_self_and_dir(char *self, size_t self_size, char *dir, size_t dir_size,
+                                         const char *name, void (*cleanup)(void))
+{
+        ssize_t n = readlink("/proc/self/exe", self, self_size - 1);
+        ASSERT_TRUE(n > 0);
+        self[n] = 0;
+        snprintf(dir, dir_size, "/tmp/oomless-%s-XXXXXX", name);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        atexit(cleanup);
 }

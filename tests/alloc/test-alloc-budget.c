@@ -147,34 +147,34 @@ static int finish(Child *ch)
         return WEXITSTATUS(status);
 }
 
-/* Runs "child read <stage>" on a page and returns its "got ..." line. */
-static void read_once(int kind, const char *ctl, int memfd, uint32_t stage, char *line, size_t n)
+/* Runs "child read <stage>" on a page and checks its "got ..." line. */
+static void expect_read(int kind, const char *ctl, int memfd, uint32_t stage, const char *want)
 {
-        char arg[16];
+        char arg[16], line[128];
         snprintf(arg, sizeof(arg), "%u", stage);
         Child ch = spawn(kind, ctl, memfd, "read", arg);
-        read_line(ch.out, line, n, 10000);
+        read_line(ch.out, line, sizeof(line), 10000);
         printf("  child: %s\n", line);
         ASSERT_EQ(finish(&ch), 0);
+        ASSERT_STREQ(line, want);
 }
 
-static void path_of(char *buf, size_t n, const char *name)
+/* A fresh page file called name in our directory; its path goes to ctl. */
+static struct oomless_control *file_page(const char *name, char *ctl, size_t n)
 {
-        snprintf(buf, n, "%s/%s", dir, name);
+        snprintf(ctl, n, "%s/%s", dir, name);
+        return ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
 }
 
 TEST(unsupervised)
 {
-        char line[128];
-        read_once(PAGE_NONE, NULL, -1, 0, line, sizeof(line));
-        ASSERT_STREQ(line, "got 1000 100 1 0");
+        expect_read(PAGE_NONE, NULL, -1, 0, "got 1000 100 1 0");
 }
 
 TEST(follow_file_page)
 {
         char ctl[300];
-        path_of(ctl, sizeof(ctl), "control-follow");
-        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        struct oomless_control *c = file_page("control-follow", ctl, sizeof(ctl));
         ap_sup_write_budget(c, 0, 1000, 100, 0);
         Child ch = spawn(PAGE_FILE, ctl, -1, "follow", "");
         expect_line(&ch, "start 1000 100 1 1");
@@ -200,10 +200,8 @@ TEST(follow_memfd_page)
 {
         int fd;
         struct oomless_control *c = ap_make_memfd(&fd);
-        char line[128];
         ap_sup_write_budget(c, 1, 300, 60, 0);
-        read_once(PAGE_MEMFD, NULL, fd, 1, line, sizeof(line));
-        ASSERT_STREQ(line, "got 300 60 1 1");
+        expect_read(PAGE_MEMFD, NULL, fd, 1, "got 300 60 1 1");
         ap_sup_write_budget(c, 0, 1000, 100, 0);
         Child ch = spawn(PAGE_MEMFD, NULL, fd, "follow", "");
         expect_line(&ch, "start 1000 100 1 1");
@@ -219,54 +217,45 @@ TEST(follow_memfd_page)
 TEST(version1_page_reads_normal)
 {
         /* A version 1 supervisor never writes the new fields; junk there (and in flags) is ignored. */
-        char ctl[300], line[128];
-        path_of(ctl, sizeof(ctl), "control-v1");
-        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        char ctl[300];
+        struct oomless_control *c = file_page("control-v1", ctl, sizeof(ctl));
         c->version = 1;
         ap_sup_write_budget(c, 2, 123, 7, OOMLESS_SUP_F_NOT_READY);
-        read_once(PAGE_FILE, ctl, -1, 2, line, sizeof(line));
-        ASSERT_STREQ(line, "got 1000 100 1 1");
+        expect_read(PAGE_FILE, ctl, -1, 2, "got 1000 100 1 1");
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
 TEST(version2_without_budget_flag_reads_normal)
 {
         /* A half not yet published (all zero but the stage) must not read as "shed everything". */
-        char ctl[300], line[128];
-        path_of(ctl, sizeof(ctl), "control-v2-noflag");
-        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        char ctl[300];
+        struct oomless_control *c = file_page("control-v2-noflag", ctl, sizeof(ctl));
         c->sup.budget_permille = 0;
         c->sup.weight = 0;
         ap_sup_write(c, 3, 0, 0, 0);
-        read_once(PAGE_FILE, ctl, -1, 3, line, sizeof(line));
-        ASSERT_STREQ(line, "got 1000 100 1 1");
+        expect_read(PAGE_FILE, ctl, -1, 3, "got 1000 100 1 1");
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
 TEST(version3_page_reads_known_fields)
 {
-        char ctl[300], line[128];
-        path_of(ctl, sizeof(ctl), "control-v3");
-        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        char ctl[300];
+        struct oomless_control *c = file_page("control-v3", ctl, sizeof(ctl));
         c->version = 3;
         c->sup.reserved[0] = 0xdeadbeef; /* a field of version 3 we do not know */
         ap_sup_write_budget(c, 1, 250, 50, OOMLESS_SUP_F_NOT_READY | (1u << 20));
-        read_once(PAGE_FILE, ctl, -1, 1, line, sizeof(line));
-        ASSERT_STREQ(line, "got 250 50 0 1");
+        expect_read(PAGE_FILE, ctl, -1, 1, "got 250 50 0 1");
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
 TEST(out_of_range_is_clamped)
 {
-        char ctl[300], line[128];
-        path_of(ctl, sizeof(ctl), "control-clamp");
-        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        char ctl[300];
+        struct oomless_control *c = file_page("control-clamp", ctl, sizeof(ctl));
         ap_sup_write_budget(c, 1, 5000, 300, 0);
-        read_once(PAGE_FILE, ctl, -1, 1, line, sizeof(line));
-        ASSERT_STREQ(line, "got 1000 100 1 1");
+        expect_read(PAGE_FILE, ctl, -1, 1, "got 1000 100 1 1");
         ap_sup_write_budget(c, 2, 0xffffffffu, 0xffffffffu, 0);
-        read_once(PAGE_FILE, ctl, -1, 2, line, sizeof(line));
-        ASSERT_STREQ(line, "got 1000 100 1 1");
+        expect_read(PAGE_FILE, ctl, -1, 2, "got 1000 100 1 1");
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
@@ -276,7 +265,7 @@ static void cleanup(void)
                                        "control-clamp" };
         char p[300];
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-                path_of(p, sizeof(p), names[i]);
+                snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
                 unlink(p);
         }
         rmdir(dir);
@@ -289,11 +278,6 @@ int main(int argc, char **argv)
         if (argc < 2)
                 TEST_FAIL("usage: %s /path/to/liboomless.so [test...]", argv[0]);
         lib = argv[1];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        ASSERT_TRUE(n > 0);
-        self[n] = 0;
-        snprintf(dir, sizeof(dir), "/tmp/oomless-alloc-budget-XXXXXX");
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        atexit(cleanup);
+        at_setup_self_and_dir(self, sizeof(self), dir, sizeof(dir), "alloc-budget", cleanup);
         return test_main(argc - 1, argv + 1);
 }

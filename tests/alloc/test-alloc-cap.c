@@ -6,11 +6,27 @@
  *     oomless-alloc-cap-<pid>/                memory.limit_in_bytes = 128M (memsw too: no swap)
  *       child: this binary "child MODE", LD_PRELOAD=liboomless.so
  *
- * The child allocates (and touches) until malloc returns NULL. With the default OOMLESS_HEAP_CAP
- * (75%) that must happen with ENOMEM between 75% - 8 MiB and 75% of 128M = 96M, with no OOM kill
- * (memory.oom_control oom_kill unchanged, the child exits 0). Variants: OOMLESS_HEAP_CAP=50%, a
- * pressure callback that drops a cache and lets allocations continue, OOMLESS_ON_CAP=abort, and a
- * malformed OOMLESS_HEAP_CAP (one warning, then the default).
+ * The child allocates (and touches) until malloc returns NULL. With the default cap (the limit less
+ * what the cgroup holds outside the heap, less a 4M reserve: about 123M of 128M) that must happen
+ * with ENOMEM within 10 MiB below the cap, with no OOM kill (memory.oom_control oom_kill or
+ * memory.events oom_kill unchanged, the child exits 0). Variants: OOMLESS_HEAP_CAP=50%, 40M and
+ * 0.0625G, a pressure callback that drops a cache and lets allocations continue, OOMLESS_ON_CAP=abort,
+ * and a malformed OOMLESS_HEAP_CAP (one warning naming the default in force, then the default).
+ *
+ * The default rule without a supervisor (issue 8), in a second cgroup of 256M:
+ *
+ *     oomless-alloc-cap256-<pid>/             256M (memsw too)
+ *       [holder: 96 MiB of anonymous memory, no liboomless, for the refresh case]
+ *       child: this binary, LD_PRELOAD=liboomless.so
+ *
+ * - one malloc(235 MiB), touched, succeeds (the kernel would give it; a 75% cap refused it);
+ * - a 200 MiB heap of 64 KiB blocks, touched and held, succeeds;
+ * - OOMLESS_HEAP_CAP=64M still wins: the same malloc(235 MiB) gets ENOMEM;
+ * - the cap follows what the cgroup holds outside the heap: with the holder in the cgroup at the
+ *   child's start, the cap is at most 256M - 96M; the holder then exits, and the child's
+ *   malloc(200 MiB) succeeds, since a cap hit re-reads the cgroup (the slow-path refresh).
+ * Costs about 3 s. With OOMLESS_TEST_REQUIRE_V2=1 (ctest alloc/cap-rule-purev2, run by vm/alloc)
+ * anything but a pure v2 memory cgroup skips.
  *
  * Usage: test-alloc-cap /path/to/liboomless.so
  */
@@ -18,6 +34,8 @@
 #include "oomless/oomless.h"
 #include "test.h"
 #include "alloc-test.h"
+
+#include <sys/mman.h>
 
 #define LIMIT (128ull << 20)
 
@@ -42,8 +60,61 @@ static void drop_cache(size_t request, void *ud)
         ncache = 0;
 }
 
+/* One block of n MiB, touched: prints "ok CAP" or "enomem CAP". */
+static int child_one_block(size_t mib)
+{
+        errno = 0;
+        char *p = malloc(mib << 20);
+        int err = errno;
+        struct oomless_stats st = { .size = sizeof(st) };
+        oomless_try_stats(&st);
+        if (p)
+                memset(p, 0x5a, mib << 20);
+        printf("%s %llu\n", p ? "ok" : err == ENOMEM ? "enomem" : "error", (unsigned long long)st.cap);
+        fflush(stdout);
+        return 0;
+}
+
+/* Waits for a line on stdin between reporting the cap at start and the one block of n MiB. */
+static int child_wait_then_block(size_t mib)
+{
+        char line[16];
+        struct oomless_stats st = { .size = sizeof(st) };
+        free(malloc(16)); /* the allocator is up, its cap computed */
+        oomless_try_stats(&st);
+        printf("start %llu\n", (unsigned long long)st.cap);
+        fflush(stdout);
+        if (!fgets(line, sizeof(line), stdin))
+                return 7;
+        return child_one_block(mib);
+}
+
+static int child_fixed_heap(size_t mib)
+{
+        size_t n = (mib << 20) / (64 << 10);
+        char **blocks = malloc(n * sizeof(*blocks));
+        for (size_t i = 0; i < n; i++) {
+                blocks[i] = malloc(64 << 10);
+                if (!blocks[i]) {
+                        printf("enomem at %zu MiB\n", i / 16);
+                        return 0;
+                }
+                memset(blocks[i], 0x33, 64 << 10);
+        }
+        at_sleep_ms(300); /* held, with the scavenger's tick and refreshes running */
+        printf("ok held %zu MiB\n", mib);
+        return 0;
+}
+
 static int child_main(const char *mode)
 {
+        if (strcmp(mode, "one235") == 0)
+                return child_one_block(235);
+        if (strcmp(mode, "wait200") == 0)
+                return child_wait_then_block(200);
+        if (strcmp(mode, "fixed200") == 0)
+                return child_fixed_heap(200);
+
         size_t block = strcmp(mode, "small") == 0 || strcmp(mode, "pressure") == 0 ? 512 : 1 << 20;
         unsigned long long total = 0;
         int err = 0;
@@ -131,12 +202,19 @@ static void setup(void)
         atexit(cleanup);
 }
 
+/* cap 0: the default rule, which must leave between the 4M reserve and 4M + 12M (what a small test
+ * program and its files may hold outside the heap) under the limit. */
 static void check_near_bytes(const struct result *r, unsigned long long cap, long long kills_before)
 {
         if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
                 TEST_FAIL("child did not exit 0 (status 0x%x)", r->status);
         ASSERT_EQ(r->err, ENOMEM);
-        ASSERT_U64_EQ(r->cap, cap);
+        if (cap)
+                ASSERT_U64_EQ(r->cap, cap);
+        else if (r->cap > LIMIT - (4ull << 20) || r->cap < LIMIT - (16ull << 20))
+                TEST_FAIL("default cap %llu, expected %llu - 4M reserve - (0..12M outside the heap)", r->cap,
+                          LIMIT);
+        cap = r->cap;
         if (r->total > cap || r->total + (10ull << 20) < cap)
                 TEST_FAIL("ENOMEM at %llu bytes, expected within 10 MiB below the cap %llu", r->total, cap);
         ASSERT_TRUE(r->cap_hits >= 1);
@@ -164,13 +242,19 @@ TEST(absolute_cap)
 TEST(default_cap_large_blocks)
 {
         struct result r;
-        expect_cap("large", NULL, PERCENT_OF_LIMIT(75), &r);
+        expect_cap("large", NULL, 0, &r);
 }
 
 TEST(default_cap_small_objects)
 {
         struct result r;
-        expect_cap("small", NULL, PERCENT_OF_LIMIT(75), &r);
+        expect_cap("small", NULL, 0, &r);
+}
+
+TEST(size_with_fraction)
+{
+        struct result r;
+        expect_cap("large", "0.0625G", 64ull << 20, &r);
 }
 
 TEST(configured_percent)
@@ -182,7 +266,7 @@ TEST(configured_percent)
 TEST(pressure_callback_frees_cache)
 {
         struct result r;
-        expect_cap("pressure", NULL, PERCENT_OF_LIMIT(75), &r);
+        expect_cap("pressure", NULL, 0, &r);
         ASSERT_TRUE(r.callbacks >= 1);
 }
 
@@ -190,7 +274,7 @@ TEST(abort_on_cap)
 {
         struct result r;
         setup();
-        run_child(&cg, "large", NULL, "abort", &r);
+        run_child(&cg, "large", "96M", "abort", &r);
         ASSERT_TRUE(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT);
         ASSERT_TRUE(strstr(r.out, "heap cap reached: cap 100663296 bytes") != NULL);
 }
@@ -198,9 +282,163 @@ TEST(abort_on_cap)
 TEST(bad_env_value_warns_and_defaults)
 {
         struct result r;
-        expect_cap("large", "banana", PERCENT_OF_LIMIT(75), &r);
+        expect_cap("large", "banana", 0, &r);
         ASSERT_TRUE(strstr(r.out, "OOMLESS_HEAP_CAP=\"banana\"") != NULL);
         ASSERT_TRUE(strstr(r.out, "expected") != NULL);
+        /* The line names the default in force, in MiB. */
+        const char *now = strstr(r.out, "using the default cap, now ");
+        ASSERT_TRUE(now != NULL);
+        unsigned long long mib = strtoull(now + strlen("using the default cap, now "), NULL, 10);
+        if (mib > (LIMIT >> 20) - 4 || mib < (LIMIT >> 20) - 16)
+                TEST_FAIL("the warning names a default cap of %lluM under a limit of %lluM", mib,
+                          LIMIT >> 20);
+}
+
+/* --- The default rule under 256M, without a supervisor --- */
+
+/* Reads one line (with its newline) from fd, a byte at a time so nothing after it is consumed. */
+static size_t at_read_line(int fd, char *buf, size_t n)
+{
+        size_t got = 0;
+        while (got < n - 1 && read(fd, buf + got, 1) == 1)
+                if (buf[got++] == '\n')
+                        break;
+        buf[got] = 0;
+        return got;
+}
+
+#define LIMIT256 (256ull << 20)
+static AllocCg cg256;
+
+static void cleanup256(void)
+{
+        acg_destroy(&cg256);
+}
+
+static void setup256(void)
+{
+        if (cg256.dir[0])
+                return;
+        if (geteuid() != 0)
+                test_skip("needs root to create a memory cgroup");
+        if (!acg_create(&cg256, "oomless-alloc-cap256", LIMIT256))
+                test_skip("cannot create a child memory cgroup under our own");
+        if (getenv("OOMLESS_TEST_REQUIRE_V2") && !cg256.v2)
+                test_skip("not a pure cgroup v2 host (this variant runs in the VM: vm/alloc)");
+        atexit(cleanup256);
+}
+
+/* Starts "child MODE" in cg256 with stdin and stdout on pipes; *in is the write end of its stdin. */
+static pid_t start_child256(const char *mode, const char *cap_env, int *in, int *out)
+{
+        int i[2];
+        ASSERT_EQ(pipe2(i, O_CLOEXEC), 0);
+        pid_t pid = at_fork_piped(out, NULL);
+        if (pid == 0) {
+                dup2(i[0], 0);
+                close(i[1]);
+                if (!acg_attach(&cg256, getpid()))
+                        _exit(5);
+                char e1[1200], e2[200];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "OOMLESS_HEAP_CAP=%s", cap_env ? cap_env : "");
+                char *envp[] = { e1, cap_env ? e2 : (char *)"X=1", NULL };
+                char *argv[] = { (char *)self, (char *)"child", (char *)mode, NULL };
+                execve(self, argv, envp);
+                _exit(6);
+        }
+        close(i[0]);
+        *in = i[1];
+        return pid;
+}
+
+static void run256(const char *mode, const char *cap_env, char *buf, size_t n)
+{
+        int in, out;
+        setup256();
+        long long kills = acg_oom_kills(&cg256);
+        pid_t pid = start_child256(mode, cap_env, &in, &out);
+        close(in);
+        at_read_all(out, buf, n);
+        close(out);
+        int status = at_wait(pid);
+        printf("  %s cap=%s: %s", mode, cap_env ? cap_env : "default", buf);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                TEST_FAIL("child did not exit 0 (status 0x%x)", status);
+        ASSERT_EQ(acg_oom_kills(&cg256), kills);
+}
+
+TEST(rule_single_malloc_235m_under_256m)
+{
+        char buf[256];
+        run256("one235", NULL, buf, sizeof(buf));
+        ASSERT_TRUE(strncmp(buf, "ok ", 3) == 0);
+}
+
+TEST(rule_fixed_heap_200m_under_256m)
+{
+        char buf[256];
+        run256("fixed200", NULL, buf, sizeof(buf));
+        ASSERT_TRUE(strncmp(buf, "ok held 200 MiB", 15) == 0);
+}
+
+TEST(rule_env_cap_still_wins)
+{
+        char buf[256];
+        run256("one235", "64M", buf, sizeof(buf));
+        ASSERT_TRUE(strcmp(buf, "enomem 67108864\n") == 0);
+}
+
+TEST(rule_follows_usage_outside_the_heap)
+{
+        char buf[256], line[64];
+        int hin, hout, in, out;
+        setup256();
+        long long kills = acg_oom_kills(&cg256);
+        /* The holder: 96 MiB of anonymous memory in the cgroup, with glibc's malloc. */
+        int hi[2];
+        ASSERT_EQ(pipe2(hi, O_CLOEXEC), 0); /* no other child may keep the write end */
+        pid_t holder = at_fork_piped(&hout, NULL);
+        if (holder == 0) {
+                close(hi[1]);
+                if (!acg_attach(&cg256, getpid()))
+                        _exit(5);
+                char *p = mmap(NULL, 96 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        _exit(6);
+                memset(p, 1, 96 << 20);
+                if (write(1, "held\n", 5) != 5)
+                        _exit(7);
+                char c;
+                (void)!read(hi[0], &c, 1);
+                _exit(0);
+        }
+        close(hi[0]);
+        hin = hi[1];
+        ASSERT_TRUE(at_read_line(hout, line, sizeof(line)) > 0);
+        ASSERT_STREQ(line, "held\n");
+
+        pid_t pid = start_child256("wait200", NULL, &in, &out);
+        ASSERT_TRUE(at_read_line(out, line, sizeof(line)) > 0);
+        unsigned long long cap0 = strtoull(line + strlen("start "), NULL, 10);
+        printf("  with 96 MiB held outside the heap: cap %llu MiB\n", cap0 >> 20);
+        if (cap0 > LIMIT256 - (96ull << 20) || cap0 < LIMIT256 - (96ull << 20) - (24ull << 20))
+                TEST_FAIL("cap %llu at start, expected 256M - 96M - 8M reserve - a little", cap0);
+
+        close(hin); /* the holder exits, its 96 MiB leave the cgroup */
+        ASSERT_EQ(at_wait(holder), 0);
+        close(hout);
+        ASSERT_EQ(write(in, "go\n", 3), 3);
+        close(in);
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
+        printf("  after the holder left: %s", buf);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(strncmp(buf, "ok ", 3) == 0);
+        unsigned long long cap1 = strtoull(buf + 3, NULL, 10);
+        ASSERT_TRUE(cap1 >= (200ull << 20));
+        ASSERT_EQ(acg_oom_kills(&cg256), kills);
 }
 
 int main(int argc, char **argv)

@@ -260,11 +260,6 @@ int main(int argc, char **argv)
                 argv++;
                 argc--;
         }
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        ASSERT_TRUE(n > 0);
-        self[n] = 0;
-        snprintf(dir, sizeof(dir), "/tmp/oomless-alloc-control-XXXXXX");
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        atexit(cleanup);
+        at_setup_self_and_dir(self, sizeof(self), dir, sizeof(dir), "alloc-control", cleanup);
         return test_main(argc - 1, argv + 1);
 }

@@ -56,6 +56,18 @@ static inline Cg *cgtest_track(Cg *cg)
         return cg;
 }
 
+/* cg_setup_run() that must succeed, tracked. */
+static inline Cg *cgtest_setup(CgOptions *o)
+{
+        char *msg = NULL;
+        Cg *cg = NULL;
+        int r = cg_setup_run(o, &cg, &msg);
+        if (r < 0)
+                TEST_FAIL("cg_setup_run: %s: %s", strerror(-r), msg ? msg : "");
+        free(msg);
+        return cgtest_track(cg);
+}
+
 /* cg_free() that also unregisters. */
 static inline void cgtest_free(Cg *cg)
 {
@@ -151,6 +163,13 @@ static inline int kid_wait(Kid *k)
         return st;
 }
 
+/* Tells the kid to quit (it may be gone already: no answer is fine) and waits for it. */
+static inline int kid_quit(Kid *k)
+{
+        (void)kid_cmd(k, 'q');
+        return kid_wait(k);
+}
+
 static inline char *read_text(const char *path)
 {
         static char buf[65536];
@@ -224,6 +243,13 @@ static inline bool dir_exists(const char *p)
 {
         struct stat st;
         return stat(p, &st) >= 0 && S_ISDIR(st.st_mode);
+}
+
+/* cgtest_free(), which must remove the leaf it created at path leaf (a copy: cg's own goes with it). */
+static inline void cgtest_free_removed(Cg *cg, const char *leaf)
+{
+        cgtest_free(cg);
+        ASSERT_TRUE(!dir_exists(leaf));
 }
 
 static inline bool wait_pollpri(int fd, int timeout_ms)

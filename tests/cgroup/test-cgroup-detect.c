@@ -5,6 +5,7 @@
 
 #include "cgroup.h"
 #include "cgroup-internal.h"
+#include "macro.h"
 
 #ifndef FIXTURE_DIR
 #error FIXTURE_DIR must point at tests/fixtures/cgroupfs
@@ -28,23 +29,71 @@ TEST(tier_strings)
         ASSERT_EQ(cg_tier_from_string("v3"), _CG_TIER_INVALID);
 }
 
-TEST(fixture_v2)
+/* What detection decides on each fixture for each requested tier: a tier, or a refusal (negative
+ * errno) whose message names the reason and the way out. */
+TEST(fixture_verdicts)
 {
-        char *msg = NULL;
-        const char *root = cgtest_fixture("v2");
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V2);
-        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), CG_TIER_V2);
-        ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), CG_TIER_OBSERVE);
-        ASSERT_EQ(detect(root, CG_TIER_NONE, &msg), CG_TIER_NONE);
-        /* No v1 hierarchy: forcing v1 is refused with the reason. */
-        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EOPNOTSUPP);
-        ASSERT_TRUE(msg && strstr(msg, "--cgroup-mode=v1") && strstr(msg, "no cgroup v1 hierarchy"));
+        static const struct {
+                const char *fixture;
+                CgTier requested;
+                int want;
+                const char *says[2]; /* words the refusal's message must contain */
+        } cases[] = {
+                { "v2", CG_TIER_AUTO, CG_TIER_V2 },
+                { "v2", CG_TIER_V2, CG_TIER_V2 },
+                { "v2", CG_TIER_OBSERVE, CG_TIER_OBSERVE },
+                { "v2", CG_TIER_NONE, CG_TIER_NONE },
+                /* no v1 hierarchy: forcing v1 is refused with the reason */
+                { "v2", CG_TIER_V1, -EOPNOTSUPP, { "--cgroup-mode=v1", "no cgroup v1 hierarchy" } },
+                { "v1-hybrid", CG_TIER_AUTO, CG_TIER_V1 },
+                { "v1-hybrid",
+                  CG_TIER_V2,
+                  -EOPNOTSUPP,
+                  { "memory controller is not available", "--cgroup-mode=v1" } },
+                { "observe", CG_TIER_AUTO, CG_TIER_OBSERVE },
+                { "observe", CG_TIER_V2, -EROFS, { "read-only file system", "--cgroup-mode=observe" } },
+                { "observe", CG_TIER_V1, -EOPNOTSUPP },
+                /* the later ro bind of the container's own cgroup hides the rw mount below it */
+                { "observe-bind", CG_TIER_AUTO, CG_TIER_OBSERVE },
+                { "v1-readonly", CG_TIER_AUTO, CG_TIER_OBSERVE },
+                { "v1-readonly", CG_TIER_V1, -EROFS, { "read-only", "--cgroup-mode=observe" } },
+                { "none", CG_TIER_AUTO, CG_TIER_NONE },
+                { "none", CG_TIER_OBSERVE, -EOPNOTSUPP, { "--cgroup-mode=none" } },
+                { "none", CG_TIER_V2, -EOPNOTSUPP, { "memory controller is not available" } },
+        };
 
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *msg = NULL;
+                int t = detect(cgtest_fixture(cases[i].fixture), cases[i].requested, &msg);
+                printf("%s, %s: %d (%s)\n", cases[i].fixture, cg_tier_to_string(cases[i].requested), t,
+                       msg ? msg : "");
+                ASSERT_EQ(t, cases[i].want);
+                for (size_t k = 0; k < ELEMENTSOF(cases[i].says) && cases[i].says[k]; k++)
+                        ASSERT_TRUE(msg && strstr(msg, cases[i].says[k]));
+                free(msg);
+        }
+}
+
+/* The host description of fixture: the caller calls cg_host_done(). */
+static CgHost host_of(const char *root)
+{
         CgHost h = {};
         ASSERT_OK(cg_host_load(root, 0, &h));
+        return h;
+}
+
+static void assert_path_under(const char *got, const char *root, const char *rel)
+{
         char want[600];
-        snprintf(want, sizeof(want), "%s/sys/fs/cgroup/system.slice/app.service", root);
-        ASSERT_STREQ(h.v2_dir, want);
+        snprintf(want, sizeof(want), "%s%s", root, rel);
+        ASSERT_STREQ(got, want);
+}
+
+TEST(fixture_v2)
+{
+        const char *root = cgtest_fixture("v2");
+        CgHost h = host_of(root);
+        assert_path_under(h.v2_dir, root, "/sys/fs/cgroup/system.slice/app.service");
         ASSERT_STREQ(h.v2_path, "/system.slice/app.service");
         ASSERT_TRUE(h.v1_dir == NULL);
         ASSERT_U64_EQ(h.memtotal, 8000000ull * 1024);
@@ -53,20 +102,12 @@ TEST(fixture_v2)
         ASSERT_OK(cg_limit_above(CG_FILES_V2, h.v2_dir, h.v2_mount, h.memtotal, &above));
         ASSERT_U64_EQ(above, 1073741824ull);
         cg_host_done(&h);
-        free(msg);
 }
 
 TEST(fixture_v1_hybrid)
 {
-        char *msg = NULL;
         const char *root = cgtest_fixture("v1-hybrid");
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_V1);
-        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EOPNOTSUPP);
-        ASSERT_TRUE(msg && strstr(msg, "memory controller is not available") &&
-                    strstr(msg, "--cgroup-mode=v1"));
-
-        CgHost h = {};
-        ASSERT_OK(cg_host_load(root, 0, &h));
+        CgHost h = host_of(root);
         ASSERT_STREQ(h.v1_path, "/jobs/job1");
         ASSERT_STREQ(h.v2_path, "/");
         uint64_t above;
@@ -84,19 +125,11 @@ TEST(fixture_v1_hybrid)
         ASSERT_U64_EQ(s.limit, 536870912ull);
         ASSERT_TRUE(!s.psi_valid); /* the unified twin is "/", not the same cgroup: no PSI from it */
         cg_free(cg);
-        free(msg);
 }
 
 TEST(fixture_observe)
 {
-        char *msg = NULL;
-        const char *root = cgtest_fixture("observe");
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
-        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EROFS);
-        ASSERT_TRUE(msg && strstr(msg, "read-only file system") && strstr(msg, "--cgroup-mode=observe"));
-        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EOPNOTSUPP);
-
-        Cg *cg = cgtest_fixture_cg(root, NULL, UINT64_MAX);
+        Cg *cg = cgtest_fixture_cg(cgtest_fixture("observe"), NULL, UINT64_MAX);
         ASSERT_EQ(cg_tier(cg), CG_TIER_OBSERVE);
         ASSERT_TRUE(strstr(cg_describe(cg), "observe") && strstr(cg_describe(cg), "read-only"));
         OomlessSample s = {};
@@ -111,45 +144,16 @@ TEST(fixture_observe)
         ASSERT_EQ(dirfd, -1);
         ASSERT_EQ(join[0], -1);
         cg_free(cg);
-        free(msg);
 }
 
 TEST(fixture_observe_bind_mount_root)
 {
-        char *msg = NULL;
-        const char *root = cgtest_fixture("observe-bind");
         /* The later ro bind of the container's own cgroup hides the rw mount below it. */
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
-        CgHost h = {};
-        ASSERT_OK(cg_host_load(root, 0, &h));
-        char want[600];
-        snprintf(want, sizeof(want), "%s/sys/fs/cgroup", root);
-        ASSERT_STREQ(h.v2_dir, want);
+        const char *root = cgtest_fixture("observe-bind");
+        CgHost h = host_of(root);
+        assert_path_under(h.v2_dir, root, "/sys/fs/cgroup");
         ASSERT_TRUE(h.v2_mount_ro);
         cg_host_done(&h);
-        free(msg);
-}
-
-TEST(fixture_v1_readonly)
-{
-        char *msg = NULL;
-        const char *root = cgtest_fixture("v1-readonly");
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_OBSERVE);
-        ASSERT_EQ(detect(root, CG_TIER_V1, &msg), -EROFS);
-        ASSERT_TRUE(msg && strstr(msg, "read-only") && strstr(msg, "--cgroup-mode=observe"));
-        free(msg);
-}
-
-TEST(fixture_none)
-{
-        char *msg = NULL;
-        const char *root = cgtest_fixture("none");
-        ASSERT_EQ(detect(root, CG_TIER_AUTO, &msg), CG_TIER_NONE);
-        ASSERT_EQ(detect(root, CG_TIER_OBSERVE, &msg), -EOPNOTSUPP);
-        ASSERT_TRUE(msg && strstr(msg, "--cgroup-mode=none"));
-        ASSERT_EQ(detect(root, CG_TIER_V2, &msg), -EOPNOTSUPP);
-        ASSERT_TRUE(msg && strstr(msg, "memory controller is not available"));
-        free(msg);
 }
 
 TEST(this_host)

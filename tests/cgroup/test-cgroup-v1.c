@@ -24,17 +24,6 @@ static CgOptions opts_64m(void)
         return o;
 }
 
-static Cg *setup(CgOptions *o)
-{
-        char *msg = NULL;
-        Cg *cg = NULL;
-        int r = cg_setup_run(o, &cg, &msg);
-        if (r < 0)
-                TEST_FAIL("cg_setup_run: %s: %s", strerror(-r), msg ? msg : "");
-        free(msg);
-        return cgtest_track(cg);
-}
-
 static void require_v1(void)
 {
         CgHost h = {};
@@ -52,7 +41,7 @@ TEST(setup_sample_oom_free)
         ASSERT_OK(units_parse_size_spec("48M", &o.memory_high));
         ASSERT_OK(units_parse_size_spec("0", &o.memory_swap_max));
         o.oom_group = 1; /* no v1 equivalent: a warning, not an error */
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         ASSERT_EQ(cg_tier(cg), CG_TIER_V1);
         ASSERT_TRUE(strstr(cg_describe(cg), "cgroup tier v1"));
 
@@ -170,8 +159,7 @@ TEST(setup_sample_oom_free)
         ASSERT_U64_EQ(read_u64_at(leaf, "memory.soft_limit_in_bytes"), 96ull << 20);
         ASSERT_EQ(cg_reclaim(cg, 1 << 20), -EOPNOTSUPP);
 
-        cgtest_free(cg);
-        ASSERT_TRUE(!dir_exists(leaf));
+        cgtest_free_removed(cg, leaf);
         ASSERT_TRUE(!dir_exists(uni));
 }
 
@@ -179,7 +167,7 @@ TEST(kill_all_empties_leaf)
 {
         require_v1();
         CgOptions o = opts_64m();
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         char leaf[4096], uni[4096];
         snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
         snprintf(uni, sizeof(uni), "%s", cg_unified_leaf_path(cg));
@@ -229,8 +217,7 @@ TEST(kill_all_empties_leaf)
         free(pids);
         /* We are still alive, of course. */
         ASSERT_TRUE(kill(getpid(), 0) == 0);
-        cgtest_free(cg);
-        ASSERT_TRUE(!dir_exists(leaf));
+        cgtest_free_removed(cg, leaf);
         ASSERT_TRUE(!dir_exists(uni));
 }
 
@@ -259,7 +246,7 @@ TEST(percent_resolves_against_effective_limit)
                 CgOptions o = { .requested = CG_TIER_V1, .oom_group = -1, .tree_limit = UINT64_MAX };
                 if (units_parse_size_spec("50%", &o.memory_max) < 0)
                         _exit(11);
-                Cg *cg = setup(&o);
+                Cg *cg = cgtest_setup(&o);
                 uint64_t lim = read_u64_at(cg_leaf_path(cg), "memory.limit_in_bytes");
                 OomlessSample s = {};
                 int r = cg_sample(cg, &s);
@@ -283,7 +270,7 @@ TEST(attach_by_pid_and_path)
 {
         require_v1();
         CgOptions o = opts_64m();
-        Cg *run = setup(&o);
+        Cg *run = cgtest_setup(&o);
         const int *join;
         ASSERT_OK(cg_spawn_fds(run, NULL, &join));
         Kid k;
@@ -315,10 +302,8 @@ TEST(attach_by_pid_and_path)
         ASSERT_TRUE(msg && strstr(msg, "does not exist"));
         free(msg);
 
-        ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
-        kid_wait(&k);
-        cgtest_free(run);
-        ASSERT_TRUE(!dir_exists(leaf));
+        kid_quit(&k);
+        cgtest_free_removed(run, leaf);
 }
 
 TEST(forced_tiers_on_this_host)
@@ -334,7 +319,7 @@ TEST(forced_tiers_on_this_host)
 
         /* Forced observe reads our own v1 cgroup and creates nothing. */
         o.requested = CG_TIER_OBSERVE;
-        cg = setup(&o);
+        cg = cgtest_setup(&o);
         ASSERT_EQ(cg_tier(cg), CG_TIER_OBSERVE);
         const char *own = proc_cgroup_path(getpid(), false);
         ASSERT_TRUE(strcmp(cg_leaf_path(cg) + strlen(cg_leaf_path(cg)) - strlen(own), own) == 0);
@@ -348,8 +333,7 @@ TEST(forced_tiers_on_this_host)
         ASSERT_OK(kid_cmd(&k, 'a'));
         /* Other sessions may share this cgroup: signal only the kid here by using SIGCONT, harmless. */
         ASSERT_TRUE(cg_kill_all(cg, 0) >= 1);
-        ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
-        kid_wait(&k);
+        kid_quit(&k);
         cgtest_free(cg);
 }
 

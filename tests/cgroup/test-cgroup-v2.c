@@ -45,17 +45,6 @@ static void require_v2(void)
                 test_skip("%s is not writable", own_dir);
 }
 
-static Cg *setup(CgOptions *o)
-{
-        char *msg = NULL;
-        Cg *cg = NULL;
-        int r = cg_setup_run(o, &cg, &msg);
-        if (r < 0)
-                TEST_FAIL("cg_setup_run: %s: %s", strerror(-r), msg ? msg : "");
-        free(msg);
-        return cgtest_track(cg);
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
         size_t a = strlen(s), b = strlen(suffix);
@@ -73,7 +62,7 @@ TEST(leaves_limits_clone_into_cgroup_oom)
         ASSERT_OK(units_parse_size_spec("0", &o.memory_swap_max));
         char orig[4096];
         snprintf(orig, sizeof(orig), "%s", proc_cgroup_path(getpid(), true));
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         ASSERT_EQ(cg_tier(cg), CG_TIER_V2);
         ASSERT_TRUE(strstr(cg_describe(cg), "cgroup tier v2"));
 
@@ -164,8 +153,7 @@ TEST(leaves_limits_clone_into_cgroup_oom)
         int r = cg_reclaim(cg, 1 << 20);
         ASSERT_TRUE(r == 0 || r == -EAGAIN);
 
-        cgtest_free(cg);
-        ASSERT_TRUE(!dir_exists(leaf));
+        cgtest_free_removed(cg, leaf);
         ASSERT_TRUE(!dir_exists(supdir));
         ASSERT_STREQ(proc_cgroup_path(getpid(), true), orig);
 }
@@ -174,7 +162,7 @@ TEST(cgroup_kill_empties_leaf)
 {
         require_v2();
         CgOptions o = { .requested = CG_TIER_V2, .oom_group = -1, .tree_limit = UINT64_MAX };
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         char leaf[4096];
         snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
         int dirfd;
@@ -227,11 +215,9 @@ TEST(cgroup_kill_empties_leaf)
         ASSERT_STREQ(cg_leaf_path(at), leaf);
         cg_free(at);
         free(msg);
-        ASSERT_OK(kid_cmd(&a, 'q') == 0 ? 0 : 0);
-        kid_wait(&a);
+        kid_quit(&a);
 
-        cgtest_free(cg);
-        ASSERT_TRUE(!dir_exists(leaf));
+        cgtest_free_removed(cg, leaf);
 }
 
 TEST(psi_trigger_fires_under_memory_high)
@@ -240,7 +226,7 @@ TEST(psi_trigger_fires_under_memory_high)
         CgOptions o = { .requested = CG_TIER_V2, .oom_group = -1, .tree_limit = UINT64_MAX };
         ASSERT_OK(units_parse_size_spec("16M", &o.memory_high));
         ASSERT_OK(units_parse_size_spec("512M", &o.memory_max));
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         char *msg = NULL;
         int tfd = cg_psi_trigger_open_msg(cg, "some 150000 1000000", &msg);
         if (tfd < 0) /* without CAP_SYS_RESOURCE only 2 s multiples are allowed */
@@ -279,7 +265,7 @@ TEST(percent_of_effective_limit)
         uint64_t above;
         ASSERT_OK(cg_limit_above(CG_FILES_V2, h.v2_dir, h.v2_mount, h.memtotal, &above));
         cg_host_done(&h);
-        Cg *cg = setup(&o);
+        Cg *cg = cgtest_setup(&o);
         uint64_t got = read_u64_at(cg_leaf_path(cg), "memory.max");
         uint64_t want = above / 2;
         ASSERT_TRUE(got <= want && got + 4096 > want); /* the kernel keeps whole pages */
@@ -405,8 +391,7 @@ TEST(delegated_non_root_cgroup)
                 OomlessSample s = {};
                 ASSERT_OK(cg_sample(cg, &s));
                 ASSERT_TRUE(s.current >= KID_CHUNK);
-                ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
-                kid_wait(&k);
+                kid_quit(&k);
                 char leaf[4096];
                 snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
                 cg_free(cg);

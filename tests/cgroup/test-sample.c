@@ -226,8 +226,7 @@ TEST(real_kernel_leaf)
         ASSERT_U64_EQ(smp.psi_trigger_fired[0], 1);
         ASSERT_TRUE(!smp.heap_valid);
 
-        ASSERT_OK(kid_cmd(&k, 'q') == 0 ? 0 : 0);
-        kid_wait(&k);
+        kid_quit(&k);
         sampler_free(s);
         cgtest_free(cg);
         free(msg);

@@ -13,29 +13,9 @@ import time
 
 import e2elib as E
 from e2elib import check, mib
+import webhook_server as W
 
 RATE = mib(16)
-
-
-def start_server(ctx, name):
-    port_file, record = ctx.path(f"{name}.port"), ctx.path(f"{name}.jsonl")
-    p = ctx.spawn([ctx.python, os.path.join(ctx.srcdir, "webhook_server.py"), "--port-file", port_file,
-                   "--record", record])
-    deadline = time.monotonic() + 15
-    while not os.path.exists(port_file):
-        check(p.poll() is None, f"the {name} HTTP server exited with {p.returncode}")
-        check(time.monotonic() < deadline, f"the {name} HTTP server did not start")
-        time.sleep(0.05)
-    with open(port_file) as f:
-        return int(f.read()), record
-
-
-def records(path):
-    try:
-        with open(path) as f:
-            return [json.loads(l) for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
 
 
 def write_token(path, token):
@@ -53,7 +33,7 @@ def hook(url, **extra):
 
 def body(ctx):
     ctx.require_tier()
-    port, rec = start_server(ctx, "auth")
+    port, rec = W.start(ctx, "auth")
     token_file, missing = ctx.path("token"), ctx.path("no-such-token")
     write_token(token_file, "first-token-AAA")
     headers = {"X-Oomless-Test": "headers arrive", "X-Team": "storage"}
@@ -72,7 +52,7 @@ def body(ctx):
 
     # The first send, then the token rotates before stage 2 (32M later at 16M/s: about 2s).
     deadline = time.monotonic() + 20 + 10 * ctx.slack
-    while not [r for r in records(rec) if r["path"] == "/one"]:
+    while not [r for r in W.records(rec) if r["path"] == "/one"]:
         check(time.monotonic() < deadline, "the stage-1 webhook never arrived")
         check(s.poll() is None, f"oomless exited with {s.rc}")
         time.sleep(0.02)
@@ -81,11 +61,11 @@ def body(ctx):
     write_token(token_file, "second-token-BBB")
     st2 = s.wait_status(lambda st: st["policy"]["stage"] == 2, timeout=20, what="stage 2")
     deadline = time.monotonic() + 10 + 10 * ctx.slack
-    while not [r for r in records(rec) if r["path"] == "/two"]:
+    while not [r for r in W.records(rec) if r["path"] == "/two"]:
         check(time.monotonic() < deadline, "the stage-2 webhook never arrived")
         time.sleep(0.02)
 
-    got = {r["path"]: r for r in records(rec)}
+    got = {r["path"]: r for r in W.records(rec)}
     ctx.note(f"requests: {sorted(got)}")
     check("/missing" not in got, "the webhook with a missing token file was sent anyway")
     one, two = got["/one"], got["/two"]

@@ -11,30 +11,10 @@ import time
 
 import e2elib as E
 from e2elib import check, mib
+import webhook_server as W
 
 RATE = mib(16)
 SLOW_DELAY = 20.0  # the slow server sits on each request this long; the webhook gives up after 1s
-
-
-def start_server(ctx, name, delay=0.0):
-    port_file, record = ctx.path(f"{name}.port"), ctx.path(f"{name}.jsonl")
-    p = ctx.spawn([ctx.python, os.path.join(ctx.srcdir, "webhook_server.py"), "--port-file", port_file,
-                   "--record", record, "--delay", str(delay)])
-    deadline = time.monotonic() + 15
-    while not os.path.exists(port_file):
-        check(p.poll() is None, f"the {name} HTTP server exited with {p.returncode}")
-        check(time.monotonic() < deadline, f"the {name} HTTP server did not start")
-        time.sleep(0.05)
-    with open(port_file) as f:
-        return int(f.read()), record
-
-
-def records(path):
-    try:
-        with open(path) as f:
-            return [json.loads(l) for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
 
 
 def dead_port():
@@ -46,8 +26,8 @@ def dead_port():
 
 def body(ctx):
     ctx.require_tier()
-    fast_port, fast_rec = start_server(ctx, "fast")
-    slow_port, slow_rec = start_server(ctx, "slow", delay=SLOW_DELAY)
+    fast_port, fast_rec = W.start(ctx, "fast")
+    slow_port, slow_rec = W.start(ctx, "slow", delay=SLOW_DELAY)
     dead = dead_port()
     stage2_mark = ctx.path("stage2.env")
     pol = ctx.write_policy("webhook.json", E.policy(
@@ -75,9 +55,9 @@ def body(ctx):
 
     # The slow server has the request (and holds it for SLOW_DELAY s) before stage 2 is due.
     deadline = time.monotonic() + 3 + 5 * ctx.slack
-    while not records(slow_rec) and time.monotonic() < deadline:
+    while not W.records(slow_rec) and time.monotonic() < deadline:
         time.sleep(0.02)
-    slow = records(slow_rec)
+    slow = W.records(slow_rec)
     check(slow, "the slow server never received the stage-1 webhook")
     hang_until = slow[0]["mono"] + SLOW_DELAY
 
@@ -124,7 +104,7 @@ def body(ctx):
     check(os.path.exists(stage2_mark), "the stage-2 exec hook did not run within 3s of entering stage 2")
 
     # The fast server got one POST with the event as JSON.
-    fast = records(fast_rec)
+    fast = W.records(fast_rec)
     check(len(fast) == 1, f"fast server got {len(fast)} requests, expected 1: {fast}")
     r = fast[0]
     ctx.note(f"webhook body: {json.dumps(r['body'])}")
@@ -162,7 +142,7 @@ def body(ctx):
     check((1, "ok") in outcomes, f"no ok webhook outcome for stage 1: {outcomes}")
     check(sum(1 for o in outcomes if o == (1, "failed")) == 2, f"expected the slow and the dead webhook "
           f"of stage 1 to fail: {outcomes}")
-    slow = records(slow_rec)
+    slow = W.records(slow_rec)
     check(len([x for x in slow if x["path"] == "/slow"]) == 3, f"the slow webhook (retries 2) was tried "
           f"{len([x for x in slow if x['path'] == '/slow'])} times, expected 3")
     check(st["child"]["pid"] == child and st["child"]["restarts"] == 0, "the workload was disturbed")

@@ -7,6 +7,8 @@ appends one JSON line per request to --record: arrival time (wall clock and CLOC
 path, headers and the body (parsed as JSON when it is JSON). With --delay it records the request at
 once and then sits on the connection before answering, so a client with a shorter timeout gives up:
 that is the "slow server" the supervisor must not wait for.
+
+The tests import it too: start() runs it as a child of a test and records() reads what it recorded.
 """
 import argparse
 import http.server
@@ -83,6 +85,32 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # A client that gave up (the slow-server case) is expected; anything else is worth a trace.
         if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             super().handle_error(request, client_address)
+
+
+def start(ctx, name, delay=0.0):
+    """Runs this server as a child of the test (ctx: an e2elib context, which stops it at the end) and
+    returns (port, path of the record), once the server accepts connections."""
+    from e2elib import check  # only the tests need the harness; the server itself does not
+
+    port_file, record = ctx.path(f"{name}.port"), ctx.path(f"{name}.jsonl")
+    p = ctx.spawn([ctx.python, os.path.abspath(__file__), "--port-file", port_file, "--record", record,
+                   "--delay", str(delay)])
+    deadline = time.monotonic() + 15
+    while not os.path.exists(port_file):
+        check(p.poll() is None, f"the {name} HTTP server exited with {p.returncode}")
+        check(time.monotonic() < deadline, f"the {name} HTTP server did not start")
+        time.sleep(0.05)
+    with open(port_file) as f:
+        return int(f.read()), record
+
+
+def records(path):
+    """The requests recorded so far, oldest first (none before the first one arrives)."""
+    try:
+        with open(path) as f:
+            return [json.loads(l) for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
 
 
 def main():

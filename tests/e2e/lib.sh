@@ -86,6 +86,13 @@ status_json() {
 # jget JSON FILTER: one value (jq syntax), "null" when absent.
 jget() { jq -r "$2" <<<"$1"; }
 
+# write_stage_policy FILE NAME STAGE ENTER EXIT: a policy of one stage, sampled every 100 ms, that
+# never restarts the workload. ENTER and EXIT are the stage's condition groups, as JSON.
+write_stage_policy() {
+        printf '{ "version": 1, "name": "%s", "sampling_interval": "100ms", "restart": { "mode": "never" },\n' "$2" >"$1"
+        printf '  "stages": [ { "name": "%s", "enter": %s, "exit": %s } ] }\n' "$3" "$4" "$5" >>"$1"
+}
+
 # start_oomless LOGFILE ARGS...: runs `oomless ARGS` in the background; sets OOMLESS_PID.
 start_oomless() {
         local log=$1

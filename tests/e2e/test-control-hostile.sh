@@ -16,11 +16,9 @@ source "$(dirname "$0")/lib.sh"
 export HOSTILE BALLOON
 
 # --- absurd figures ---
-cat >"$E2E_TMP/heap.json" <<'EOF'
-{ "version": 1, "name": "heap", "sampling_interval": "100ms", "restart": { "mode": "never" },
-  "stages": [ { "name": "heap-half", "enter": { "any": [ { "heap": ">= 50%" }, { "heap": ">= 1G" } ] },
-                "exit": { "all": [ { "heap": "< 1M" } ] } } ] }
-EOF
+write_stage_policy "$E2E_TMP/heap.json" heap heap-half \
+        '{ "any": [ { "heap": ">= 50%" }, { "heap": ">= 1G" } ] }' \
+        '{ "all": [ { "heap": "< 1M" } ] }'
 start_oomless "$E2E_TMP/absurd.log" run --policy "$E2E_TMP/heap.json" --memory-max 256M -- \
         env -u LD_PRELOAD "$HOSTILE" absurd 120
 pid=$OOMLESS_PID
@@ -54,11 +52,9 @@ assert_eq "$RC" 0 "pid-flipping publisher"
 assert_file_contains "$E2E_TMP/flip.log" 'went backwards' "the counters of a pid-flipping publisher are still checked"
 
 # --- the adversary, 10 s ---
-cat >"$E2E_TMP/mem.json" <<'EOF'
-{ "version": 1, "name": "mem", "sampling_interval": "100ms", "restart": { "mode": "never" },
-  "stages": [ { "name": "big", "enter": { "all": [ { "memory": ">= 32M" } ] },
-                "exit": { "all": [ { "memory": "< 16M" } ] } } ] }
-EOF
+write_stage_policy "$E2E_TMP/mem.json" mem big \
+        '{ "all": [ { "memory": ">= 32M" } ] }' \
+        '{ "all": [ { "memory": "< 16M" } ] }'
 cat >"$E2E_TMP/adv.sh" <<'SH'
 env -u LD_PRELOAD "$HOSTILE" adversary 10 &
 a=$!

@@ -44,11 +44,9 @@ assert_eq "$rc" 0 "the adversary found its page intact"
 assert_file_contains "$E2E_TMP/adv.out" ' 0 truncations succeeded, page intact$' "no truncation or seal succeeded"
 
 # --- finding 4: an exec under the same pid ---
-cat >"$E2E_TMP/heap.json" <<'EOF'
-{ "version": 1, "name": "heap", "sampling_interval": "100ms", "restart": { "mode": "never" },
-  "stages": [ { "name": "heapy", "enter": { "all": [ { "heap": ">= 32M" } ] },
-                "exit": { "all": [ { "heap": "< 4M" } ] } } ] }
-EOF
+write_stage_policy "$E2E_TMP/heap.json" heap heapy \
+        '{ "all": [ { "heap": ">= 32M" } ] }' \
+        '{ "all": [ { "heap": "< 4M" } ] }'
 # The first image works its heap (its counters grow), the second starts them from zero.
 cat >"$E2E_TMP/first.py" <<'PY'
 import os, sys, time

@@ -29,6 +29,15 @@ static unsigned run(PolicyBudget *b, uint64_t *t, uint64_t end, unsigned level, 
         return steps;
 }
 
+/* A budget that shed40 has just shed, at time 0. */
+static PolicyBudget shed_at_zero(void)
+{
+        PolicyBudget b;
+        policy_budget_init(&b);
+        ASSERT_EQ(policy_budget_shed(&b, &shed40, 1, 0), 400);
+        return b;
+}
+
 TEST(climb_in_steps_to_full)
 {
         PolicyBudget b;
@@ -61,11 +70,9 @@ TEST(climb_in_steps_to_full)
 
 TEST(climb_waits_while_exit_does_not_hold)
 {
-        PolicyBudget b;
+        PolicyBudget b = shed_at_zero();
         uint64_t t = 0;
 
-        policy_budget_init(&b);
-        policy_budget_shed(&b, &shed40, 1, t);
         ASSERT_EQ(run(&b, &t, 20 * SEC, 0, false), 0);
         ASSERT_EQ(b.budget, 400);
         /* the exit condition holds again (last false at 19s): a whole recover_every before the step */
@@ -82,11 +89,9 @@ TEST(climb_waits_while_exit_does_not_hold)
 
 TEST(reentry_drops_lower_climbs_slower_stops_below_failure)
 {
-        PolicyBudget b;
+        PolicyBudget b = shed_at_zero();
         uint64_t t = 0;
 
-        policy_budget_init(&b);
-        policy_budget_shed(&b, &shed40, 1, t);
         run(&b, &t, 11 * SEC, 0, true); /* 550 at 5s, 700 at 10s */
         ASSERT_EQ(b.budget, 700);
         /* pressure is back at 70%: 55% held, 70% failed */
@@ -122,12 +127,10 @@ TEST(reentry_drops_lower_climbs_slower_stops_below_failure)
  * and stay there. */
 TEST(converges_below_the_level_that_fits)
 {
-        PolicyBudget b;
+        PolicyBudget b = shed_at_zero();
         unsigned level = 1, sheds_late = 0;
         uint64_t over_since = 0, shed_at = 0;
 
-        policy_budget_init(&b);
-        policy_budget_shed(&b, &shed40, 1, 0);
         for (uint64_t t = SEC; t < 600 * SEC; t += SEC / 4) {
                 if (level == 1 && t - shed_at >= 2 * SEC)
                         level = 0;

@@ -89,17 +89,26 @@ static OomlessSample mem(uint64_t current)
         return (OomlessSample){ .current = current, .limit = 1000, .high = OOMLESS_NO_LIMIT };
 }
 
+/* One sample at t_ms of memory.current = current, against a limit of 1000. */
+static void step_mem(Run *r, uint64_t t_ms, uint64_t current)
+{
+        OomlessSample x = mem(current);
+        step(r, t_ms, &x);
+}
+
+/* A policy sampled every 100 ms with these stages (JSON with ' for ", see load()). */
+#define STAGES(...) "{'version':1,'sampling_interval':'100ms','stages':[" __VA_ARGS__ "]}"
+
 #define THREE_STAGES                                                                                        \
-        "{'version':1,'sampling_interval':'100ms','stages':["                                               \
-        "{'name':'warn','enter':{'all':[{'memory':'>= 70%'}],'for':'200ms'},"                               \
-        " 'exit':{'all':[{'memory':'< 60%'}],'for':'1s'},"                                                  \
-        " 'on_enter':[{'action':'notify'}],'on_exit':[{'action':'notify'}]},"                               \
-        "{'name':'degrade','enter':{'all':[{'memory':'>= 85%'}]},'exit':{'all':[{'memory':'< "              \
-        "75%'}],'for':'1s'},"                                                                               \
-        " 'on_enter':[{'action':'scavenge'},{'action':'throttle','memory_high':'95%'}]},"                   \
-        "{'name':'restart','enter':{'all':[{'memory':'>= 90%'}]},'exit':{'all':[{'memory':'< "              \
-        "50%'}],'for':'500ms'},"                                                                            \
-        " 'on_enter':[{'action':'restart','grace':'1s'}]}]}"
+        STAGES("{'name':'warn','enter':{'all':[{'memory':'>= 70%'}],'for':'200ms'},"                        \
+               " 'exit':{'all':[{'memory':'< 60%'}],'for':'1s'},"                                           \
+               " 'on_enter':[{'action':'notify'}],'on_exit':[{'action':'notify'}]},"                        \
+               "{'name':'degrade','enter':{'all':[{'memory':'>= 85%'}]},'exit':{'all':[{'memory':'< "       \
+               "75%'}],'for':'1s'},"                                                                        \
+               " 'on_enter':[{'action':'scavenge'},{'action':'throttle','memory_high':'95%'}]},"            \
+               "{'name':'restart','enter':{'all':[{'memory':'>= 90%'}]},'exit':{'all':[{'memory':'< "       \
+               "50%'}],'for':'500ms'},"                                                                     \
+               " 'on_enter':[{'action':'restart','grace':'1s'}]}")
 
 /* A steady ramp of 10 bytes (1%) per 100ms sample climbs through the stages in order at the exact
  * thresholds; after the restart memory drops and recovery steps down one level per exit hold. */
@@ -107,14 +116,10 @@ TEST(ramp_then_recovery)
 {
         Run r;
         run_init(&r, load(THREE_STAGES));
-        for (uint64_t t = 0; t <= 9000; t += 100) {
-                OomlessSample x = mem(t / 10);
-                step(&r, t, &x);
-        }
-        for (uint64_t t = 9100; t <= 13000; t += 100) {
-                OomlessSample x = mem(100);
-                step(&r, t, &x);
-        }
+        for (uint64_t t = 0; t <= 9000; t += 100)
+                step_mem(&r, t, t / 10);
+        for (uint64_t t = 9100; t <= 13000; t += 100)
+                step_mem(&r, t, 100);
         expect_log(&r, "7200: 0->1 enter\n"
                        "7200: enter[1] notify\n"
                        "8500: 1->2 enter\n"
@@ -139,15 +144,14 @@ TEST(spike_ignored_sustained_rise_skips_levels)
         Run r;
         run_init(
             &r,
-            load("{'version':1,'sampling_interval':'100ms','stages':["
-                 "{'enter':{'all':[{'memory':'>= 70%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 60%'}]},"
-                 " 'on_enter':[{'action':'notify'}]},"
-                 "{'enter':{'all':[{'memory':'>= 85%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 75%'}]},"
-                 " 'on_enter':[{'action':'scavenge'}]}]}"));
+            load(STAGES(
+                "{'enter':{'all':[{'memory':'>= 70%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 60%'}]},"
+                " 'on_enter':[{'action':'notify'}]},"
+                "{'enter':{'all':[{'memory':'>= 85%'}],'for':'500ms'},'exit':{'all':[{'memory':'< 75%'}]},"
+                " 'on_enter':[{'action':'scavenge'}]}")));
         for (uint64_t t = 0; t <= 7000; t += 100) {
                 bool spike = t >= 2000 && t < 2300, high = t >= 5000;
-                OomlessSample x = mem(spike || high ? 880 : 300);
-                step(&r, t, &x);
+                step_mem(&r, t, spike || high ? 880 : 300);
         }
         expect_log(&r, "5500: 0->2 enter\n"
                        "5500: enter[2] scavenge\n");
@@ -161,16 +165,13 @@ TEST(plateau_repeat_and_max_dwell)
         Run r;
         run_init(
             &r,
-            load(
-                "{'version':1,'sampling_interval':'100ms','stages':["
+            load(STAGES(
                 "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}],'for':'1s'},"
                 " 'repeat':'2s','while':[{'action':'scavenge'}],'max_dwell':'5s'},"
                 "{'enter':{'all':[{'memory':'>= 95%'}]},'exit':{'all':[{'memory':'< 80%'}]},"
-                " 'on_enter':[{'action':'notify'}],'max_dwell':'3s','on_max_dwell':[{'action':'kill'}]}]}"));
-        for (uint64_t t = 0; t <= 12500; t += 100) {
-                OomlessSample x = mem(t < 1000 ? 500 : 800);
-                step(&r, t, &x);
-        }
+                " 'on_enter':[{'action':'notify'}],'max_dwell':'3s','on_max_dwell':[{'action':'kill'}]}")));
+        for (uint64_t t = 0; t <= 12500; t += 100)
+                step_mem(&r, t, t < 1000 ? 500 : 800);
         expect_log(&r, "1000: 0->1 enter\n"
                        "3000: while[1] scavenge\n"
                        "5000: while[1] scavenge\n"
@@ -186,14 +187,13 @@ TEST(plateau_repeat_and_max_dwell)
 TEST(cooldown)
 {
         Run r;
-        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
-                          "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
-                          " 'cooldown':'2s','repeat':'500ms','on_enter':[{'action':'notify'}],"
-                          " 'while':[{'action':'scavenge'}]}]}"));
+        run_init(&r,
+                 load(STAGES("{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
+                             " 'cooldown':'2s','repeat':'500ms','on_enter':[{'action':'notify'}],"
+                             " 'while':[{'action':'scavenge'}]}")));
         for (uint64_t t = 0; t <= 8400; t += 100) {
                 bool high = (t >= 1000 && t < 1500) || t >= 4000;
-                OomlessSample x = mem(high ? 800 : 100);
-                step(&r, t, &x);
+                step_mem(&r, t, high ? 800 : 100);
         }
         expect_log(&r, "1000: 0->1 enter\n"
                        "1000: enter[1] notify\n"
@@ -211,14 +211,11 @@ TEST(repeat_interval)
         Run r;
         run_init(
             &r,
-            load(
-                "{'version':1,'sampling_interval':'100ms','stages':["
+            load(STAGES(
                 "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]},"
-                " 'repeat':'700ms','while':[{'action':'signal','signal':'USR1'},{'action':'scavenge'}]}]}"));
-        for (uint64_t t = 0; t <= 3000; t += 100) {
-                OomlessSample x = mem(t >= 500 && t < 2700 ? 750 : 100);
-                step(&r, t, &x);
-        }
+                " 'repeat':'700ms','while':[{'action':'signal','signal':'USR1'},{'action':'scavenge'}]}")));
+        for (uint64_t t = 0; t <= 3000; t += 100)
+                step_mem(&r, t, t >= 500 && t < 2700 ? 750 : 100);
         expect_log(&r, "500: 0->1 enter\n"
                        "1200: while[1] signal\n"
                        "1200: while[1] scavenge\n"
@@ -237,9 +234,9 @@ TEST(noisy_single_signal_does_not_trigger)
         Run r;
         run_init(
             &r,
-            load("{'version':1,'sampling_interval':'100ms','stages':["
-                 "{'enter':{'all':[{'psi.full.avg10':'>= 20%'},{'memory':'>= 60%'}]},"
-                 " 'exit':{'any':[{'memory':'< 50%'}],'for':'300ms'},'on_enter':[{'action':'notify'}]}]}"));
+            load(STAGES(
+                "{'enter':{'all':[{'psi.full.avg10':'>= 20%'},{'memory':'>= 60%'}]},"
+                " 'exit':{'any':[{'memory':'< 50%'}],'for':'300ms'},'on_enter':[{'action':'notify'}]}")));
         for (uint64_t t = 0; t <= 10000; t += 100) {
                 OomlessSample x = mem(t < 6000 ? 300 : 700);
                 x.psi_valid = t < 8000;
@@ -284,9 +281,8 @@ static void oom_kill_spread_out(OomlessSample *x, uint64_t t)
 TEST(events_within_window)
 {
         /* Three increments by 2000; the last one leaves the 2s window at 4000. */
-        check_events("{'version':1,'sampling_interval':'100ms','stages':["
-                     "{'enter':{'all':[{'events.max':'>= 3','within':'2s'}]},"
-                     " 'exit':{'all':[{'events.max':'< 1','within':'2s'}]}}]}",
+        check_events(STAGES("{'enter':{'all':[{'events.max':'>= 3','within':'2s'}]},"
+                            " 'exit':{'all':[{'events.max':'< 1','within':'2s'}]}}"),
                      5000, max_at_1000_1500_2000,
                      "2000: 0->1 enter\n"
                      "4000: 1->0 exit\n");
@@ -294,9 +290,8 @@ TEST(events_within_window)
 
 TEST(events_spread_out_do_not_add_up)
 {
-        check_events("{'version':1,'sampling_interval':'100ms','stages':["
-                     "{'enter':{'all':[{'events.oom_kill':'>= 2','within':'1s'}]},"
-                     " 'exit':{'all':[{'events.oom_kill':'< 1','within':'1s'}]}}]}",
+        check_events(STAGES("{'enter':{'all':[{'events.oom_kill':'>= 2','within':'1s'}]},"
+                            " 'exit':{'all':[{'events.oom_kill':'< 1','within':'1s'}]}}"),
                      6000, oom_kill_spread_out, "5500: 0->1 enter\n");
 }
 
@@ -306,9 +301,9 @@ TEST(psi_trigger_fired_within)
         Run r;
         run_init(
             &r,
-            load("{'version':1,'sampling_interval':'100ms','stages':["
-                 "{'enter':{'all':[{'psi_trigger':'full 100ms per 1s','within':'1s'},{'memory':'>= 50%'}]},"
-                 " 'exit':{'all':[{'memory':'< 40%'}]}}]}"));
+            load(STAGES(
+                "{'enter':{'all':[{'psi_trigger':'full 100ms per 1s','within':'1s'},{'memory':'>= 50%'}]},"
+                " 'exit':{'all':[{'memory':'< 40%'}]}}")));
         for (uint64_t t = 0; t <= 5000; t += 100) {
                 OomlessSample x = mem(t >= 2500 && t < 3100 ? 300 : 600);
                 x.psi_trigger_count = 1;
@@ -332,10 +327,8 @@ TEST(direct_recovery_runs_all_exits)
                  " 'on_enter':[{'action':'throttle','memory_high':'90%'}],'on_exit':[{'action':'notify'}]},"
                  "{'enter':{'all':[{'memory':'>= 80%'}]},'exit':{'all':[{'memory':'< 30%'}],'for':'300ms'},"
                  " 'on_exit':[{'action':'scavenge'}]}]}"));
-        for (uint64_t t = 0; t <= 2000; t += 100) {
-                OomlessSample x = mem(t < 500 ? 0 : t < 600 ? 750 : t < 1000 ? 850 : 100);
-                step(&r, t, &x);
-        }
+        for (uint64_t t = 0; t <= 2000; t += 100)
+                step_mem(&r, t, t < 500 ? 0 : t < 600 ? 750 : t < 1000 ? 850 : 100);
         expect_log(&r, "500: 0->1 enter\n"
                        "500: enter[1] throttle\n"
                        "600: 1->2 enter\n"
@@ -350,10 +343,10 @@ TEST(direct_recovery_runs_all_exits)
 TEST(unknown_limit)
 {
         Run r;
-        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
-                          "{'enter':{'any':[{'memory':'>= 70%'},{'headroom':'<= "
-                          "10%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
-                          "{'enter':{'all':[{'memory':'>= 2K'}]},'exit':{'all':[{'memory':'< 1K'}]}}]}"));
+        run_init(&r,
+                 load(STAGES("{'enter':{'any':[{'memory':'>= 70%'},{'headroom':'<= "
+                             "10%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
+                             "{'enter':{'all':[{'memory':'>= 2K'}]},'exit':{'all':[{'memory':'< 1K'}]}}")));
         for (uint64_t t = 0; t <= 1000; t += 100) {
                 OomlessSample x = { .current = t < 500 ? 1500 : 4096, .limit = OOMLESS_NO_LIMIT };
                 step(&r, t, &x);
@@ -369,13 +362,13 @@ TEST(unknown_limit)
 TEST(working_set_anon_file_shmem)
 {
         Run r;
-        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
-                          "{'name':'ws','enter':{'all':[{'working_set':'>= 80%'},{'file':'< 50%'}]},"
-                          " 'exit':{'all':[{'working_set':'< 70%'}]},'on_enter':[{'action':'notify'}]},"
-                          "{'name':'anon','enter':{'all':[{'anon':'>= 850B'}]},"
-                          " 'exit':{'all':[{'anon':'< 800B'}]}},"
-                          "{'name':'shmem','enter':{'all':[{'shmem':'>= 900B'}]},"
-                          " 'exit':{'all':[{'shmem':'< 100B'}]}}]}"));
+        run_init(&r,
+                 load(STAGES("{'name':'ws','enter':{'all':[{'working_set':'>= 80%'},{'file':'< 50%'}]},"
+                             " 'exit':{'all':[{'working_set':'< 70%'}]},'on_enter':[{'action':'notify'}]},"
+                             "{'name':'anon','enter':{'all':[{'anon':'>= 850B'}]},"
+                             " 'exit':{'all':[{'anon':'< 800B'}]}},"
+                             "{'name':'shmem','enter':{'all':[{'shmem':'>= 900B'}]},"
+                             " 'exit':{'all':[{'shmem':'< 100B'}]}}")));
         for (uint64_t t = 0; t <= 500; t += 100) { /* cache at the limit: nothing */
                 OomlessSample x = mem(990);
                 x.file = 950, x.inactive_file = 900, x.anon = 40;
@@ -416,10 +409,9 @@ TEST(reset_and_carry_over)
         ASSERT_EQ(t.reason, POLICY_REASON_ENTER);
 
         /* Reload with a two-stage policy: the level clamps, the entry time stays. */
-        small =
-            load("{'version':1,'sampling_interval':'100ms','stages':["
-                 "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
-                 "{'enter':{'all':[{'memory':'>= 95%'}]},'exit':{'all':[{'memory':'< 80%'}],'for':'1s'}}]}");
+        small = load(STAGES(
+            "{'enter':{'all':[{'memory':'>= 70%'}]},'exit':{'all':[{'memory':'< 60%'}]}},"
+            "{'enter':{'all':[{'memory':'>= 95%'}]},'exit':{'all':[{'memory':'< 80%'}],'for':'1s'}}"));
         s2 = policy_state_carry_over(small, s);
         ASSERT_TRUE(s2);
         ASSERT_EQ(policy_state_stage(s2), 2);

@@ -1,26 +1,55 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <signal.h>
 
+#include "macro.h"
 #include "test.h"
 #include "units.h"
 
+/* One text and what parsing it gives: the value, or the error (a positive errno). */
+typedef struct UnitCase {
+        const char *text;
+        int error;
+        uint64_t want;
+} UnitCase;
+
+static void check_cases(int (*parse)(const char *, uint64_t *), const UnitCase *cases, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                uint64_t v = 0;
+                int r = parse(cases[i].text, &v);
+                printf("'%s' -> %d, %" PRIu64 "\n", cases[i].text, r, v);
+                if (cases[i].error)
+                        ASSERT_ERROR(r, cases[i].error);
+                else {
+                        ASSERT_OK(r);
+                        ASSERT_U64_EQ(v, cases[i].want);
+                }
+        }
+}
+
 TEST(sizes)
 {
-        uint64_t v;
-        ASSERT_OK(units_parse_size("512M", &v));
-        ASSERT_U64_EQ(v, 512ull << 20);
-        ASSERT_OK(units_parse_size("1.5G", &v));
-        ASSERT_U64_EQ(v, 3ull << 29);
-        ASSERT_OK(units_parse_size("4096", &v));
-        ASSERT_U64_EQ(v, 4096);
-        ASSERT_OK(units_parse_size("64KiB", &v));
-        ASSERT_U64_EQ(v, 65536);
-        ASSERT_ERROR(units_parse_size("", &v), EINVAL);
-        ASSERT_ERROR(units_parse_size("-1M", &v), EINVAL);
-        ASSERT_ERROR(units_parse_size("12Q", &v), EINVAL);
-        ASSERT_ERROR(units_parse_size("1.5", &v), EINVAL);
-        ASSERT_ERROR(units_parse_size("99999999999999999999", &v), ERANGE);
-        ASSERT_ERROR(units_parse_size("99999999999T", &v), ERANGE);
+        static const UnitCase cases[] = {
+                { "512M", 0, 512ull << 20 },
+                { "1.5G", 0, 3ull << 29 },
+                { "4096", 0, 4096 },
+                { "64KiB", 0, 65536 },
+                { "2kib", 0, 2048 },
+                { "3T", 0, 3ull << 40 },
+                { "7b", 0, 7 },
+                { "", EINVAL },
+                { "-1M", EINVAL },
+                { "12Q", EINVAL },
+                { "1iB", EINVAL },
+                { "1Mx", EINVAL },
+                { "1.5", EINVAL },
+                { "1.5B", EINVAL },
+                { "99999999999999999999", ERANGE },
+                { "99999999999T", ERANGE },
+        };
+        check_cases(units_parse_size, cases, ELEMENTSOF(cases));
+        ASSERT_ERROR(units_parse_size(NULL, &(uint64_t){ 0 }), EINVAL);
 }
 
 TEST(size_specs)
@@ -41,17 +70,11 @@ TEST(size_specs)
 
 TEST(durations)
 {
-        uint64_t v;
-        ASSERT_OK(units_parse_duration("250ms", &v));
-        ASSERT_U64_EQ(v, 250000);
-        ASSERT_OK(units_parse_duration("1.5s", &v));
-        ASSERT_U64_EQ(v, 1500000);
-        ASSERT_OK(units_parse_duration("10", &v));
-        ASSERT_U64_EQ(v, 10000000);
-        ASSERT_OK(units_parse_duration("2m", &v));
-        ASSERT_U64_EQ(v, 120000000);
-        ASSERT_ERROR(units_parse_duration("10 s", &v), EINVAL);
-        ASSERT_ERROR(units_parse_duration("s", &v), EINVAL);
+        static const UnitCase cases[] = {
+                { "250ms", 0, 250000 }, { "1.5s", 0, 1500000 }, { "10", 0, 10000000 },
+                { "2m", 0, 120000000 }, { "10 s", EINVAL },     { "s", EINVAL },
+        };
+        check_cases(units_parse_duration, cases, ELEMENTSOF(cases));
 }
 
 TEST(signals)
