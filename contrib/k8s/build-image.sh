@@ -155,6 +155,7 @@ have=$(podman image inspect --format '{{index .Labels "dev.oomless.content-hash"
 if [ "$have" = "$hash" ]; then
         echo "$tag: up to date (content $hash)" >&2
 else
+        old_id=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
         podman import -q \
                 --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
                 --change 'CMD ["/usr/bin/oomless", "help"]' \
@@ -162,6 +163,8 @@ else
                 --change "LABEL org.opencontainers.image.version=$version" \
                 --change 'LABEL org.opencontainers.image.source=contrib/k8s/build-image.sh' \
                 "$tarball" "$tag" >/dev/null
+        # The image this one replaces, now untagged, unless something else still uses it.
+        [ -z "$old_id" ] || podman rmi "$old_id" >/dev/null 2>&1 || true
         echo "$tag: built, rootfs $(size_of "$root") (bundle $(size_of "$b"), needs glibc >= ${need#GLIBC_})" >&2
 fi
 echo "$tag"
