@@ -20,7 +20,7 @@ packages=(
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # pods on a real container runtime (tests/k8s, contrib/k8s): podman kube play with runc (crun refuses
         # the hybrid layout here), patchelf for the injection bundle's $ORIGIN RUNPATH
-        podman runc catatonit patchelf
+        podman runc catatonit patchelf python3-yaml
         # benchmark peers (bench/alloc)
         libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
 )
