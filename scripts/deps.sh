@@ -18,6 +18,10 @@ packages=(
         golang-go
         # the pure cgroup v2 VM (tests/vm)
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
+        # pods on a real container runtime (tests/k8s, contrib/k8s): podman kube play with runc (crun refuses
+        # the hybrid layout here) and catatonit (its pause image), patchelf for the injection bundle's
+        # $ORIGIN RUNPATH, python3-yaml for tests/k8s/render.py
+        podman runc catatonit patchelf python3-yaml
         # benchmark peers (bench/alloc)
         libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
 )
