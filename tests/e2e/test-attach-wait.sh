@@ -5,7 +5,7 @@
 # sends TERM, waits the grace, sends KILL, and attach follows the new process; the capability line at
 # start; `check --mode attach`; and a leaking app under LD_PRELOAD=liboomless.so with
 # OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully.
-# Cost: about 15 s.
+# Cost: about 20 s.
 source "$(dirname "$0")/lib.sh"
 : "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
 
@@ -141,7 +141,9 @@ stubborn_pid() {
 }
 wait_for $((5 * factor)) stubborn_pid >/dev/null || fail "stubborn did not start"
 first=$(stubborn_pid)
-start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms
+port=$(free_port)
+start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms \
+        --listen "127.0.0.1:$port"
 wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid $first\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "no SIGTERM for the restart"; }
 wait_for $((5 * factor)) grep -q "TERM $first" "$E2E_TMP/terms" || fail "the target did not get SIGTERM"
 wait_for $((5 * factor)) log_has "did not stop within its grace; sending SIGKILL" || fail "no SIGKILL after the grace"
@@ -150,6 +152,12 @@ second=$(grep -oE "now following pid [0-9]+" "$E2E_TMP/log" | head -1 | grep -oE
 [[ $second != "$first" ]] || fail "followed the same pid"
 wait_status "$OOMLESS_PID"
 assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .child.restarts)" 1 "status: restarts"
+# The metric counts attach's restarts too, and its help says so.
+assert_eq "$(metric oomless_restarts_total)" 1 "oomless_restarts_total after the restart in attach mode"
+help=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+        "http://127.0.0.1:$port/metrics" | grep "^# HELP oomless_restarts_total")
+assert_match "$help" "attach" "oomless_restarts_total's help names attach"
+[[ $help != *"(run mode)"* ]] || fail "oomless_restarts_total's help still says run mode only: $help"
 stop_runtime stubborn
 kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID" $((10 * factor))

@@ -4,7 +4,7 @@
 # /metrics serves oomless_target_up 0 (1 once attached, 0 again while --follow looks for the next
 # process), `oomless status` says "waiting for target"; SIGTERM during the wait (the first one and
 # the one between targets) ends attach with status 0 and a log line.
-# Cost: about 5 s.
+# Cost: about 5 s on an idle machine, 15 s on a loaded one (python3 start-ups for each request).
 source "$(dirname "$0")/lib.sh"
 
 mem_dir=$(own_cgroup_dirs | sed -n 1p)
