@@ -486,13 +486,33 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* As run's wake-ups (manager-decide.c): at most one wake-triggered sample per 5 ms. */
+#define TARGET_WAKE_MIN_INTERVAL_USEC (5 * USEC_PER_MSEC)
+
+/* The allocator's heap crossed the watermark (the page's wake FIFO): decide now, not at the tick. */
+static void on_page_wake(Control *c, void *userdata)
+{
+        Manager *m = userdata;
+        (void)c;
+
+        if (m->target.waiting || !m->sampler)
+                return; /* between targets: the next one is found first */
+        if (manager_sample(m) >= 0)
+                manager_decide(m);
+}
+
 int target_start(Manager *m)
 {
         int r;
 
         m->target.since_usec = now_usec(CLOCK_MONOTONIC);
-        if (m->control)
+        if (m->control) {
                 sampler_set_control(m->sampler, m->control);
+                if (control_wake_fd(m->control) >= 0 &&
+                    control_add_wake_source(m->control, m->event, TARGET_WAKE_MIN_INTERVAL_USEC,
+                                            on_page_wake, m) < 0)
+                        log_warning("Cannot watch the control page's wake FIFO; relying on the tick.");
+        }
         if (m->cfg.attach_pid > 0) {
                 r = watch(m, m->cfg.attach_pid);
                 if (r < 0)

@@ -4,8 +4,9 @@
 # shell "runtime" loop, keeping its counters and its HTTP endpoint; the restart action in attach mode
 # sends TERM, waits the grace, sends KILL, and attach follows the new process; the capability line at
 # start; `check --mode attach`; and a leaking app under LD_PRELOAD=liboomless.so with
-# OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully.
-# Cost: about 20 s.
+# OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully; the
+# page's wake FIFO (PATH.wake, OOMLESS_WAKE) acts on a heap crossing before the tick.
+# Cost: about 25 s.
 source "$(dirname "$0")/lib.sh"
 : "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
 
@@ -19,7 +20,7 @@ mkdir "$cg"
 E2E_CGROUP_CREATED=$cg
 # The runtimes' apps are in $cg, not all our children: kill them before the cgroup is removed.
 kill_cg() {
-        touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak 2>/dev/null || true
+        touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak "$E2E_TMP"/stop-leak6 2>/dev/null || true
         local p
         for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
         wait_for $((5 * factor)) test ! -s "$cg/cgroup.procs" || true
@@ -230,6 +231,28 @@ kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 0 "attach exit status"
 [[ -f $page ]] || fail "the control page was removed at exit (the app keeps mapping it)"
+pkill -KILL -f "$BALLOON --leak" || true
+wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
+
+## 6. The file page's wake FIFO, PATH.wake: with a 30 s tick, the heap crossing the watermark (85% of
+## the limit) is handled at once through OOMLESS_WAKE, not at the next tick.
+page=$E2E_TMP/shared6/control
+mkdir -p "$E2E_TMP/shared6"
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page" --follow --interval 30s \
+        --policy "$E2E_TMP/leak.json"
+wait_for $((5 * factor)) log_has "Created the control page $page: .*OOMLESS_WAKE=$page.wake" || fail "no wake FIFO named at start"
+[[ -p $page.wake ]] || fail "$page.wake is not a FIFO"
+[[ $(stat -c %a "$page.wake") == 660 ]] || fail "$page.wake has mode $(stat -c %a "$page.wake"), not 0660"
+runtime leak6 env LD_PRELOAD="$LIBOOMLESS" OOMLESS_CONTROL="$page" OOMLESS_WAKE="$page.wake" "$BALLOON" --leak --rate 30M --step 1M --quiet
+wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
+# The tick after the first sample is 30 s away: only the wake-up can act within 10 s.
+wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid [0-9]+\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "the crossing did not wake attach (no restart before the tick)"; }
+stop_runtime leak6
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 0 "attach exit status"
+[[ -p $page.wake ]] || fail "the wake FIFO was removed at exit (the app keeps it open)"
 pkill -KILL -f "$BALLOON --leak" || true
 for p in "${E2E_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
