@@ -4,7 +4,7 @@
 # /metrics serves oomless_target_up 0 (1 once attached, 0 again while --follow looks for the next
 # process), `oomless status` says "waiting for target"; SIGTERM during the wait (the first one and
 # the one between targets) ends attach with status 0 and a log line.
-# Cost: about 5 s on an idle machine, 15 s on a loaded one (python3 start-ups for each request).
+# Cost: about 5 s.
 source "$(dirname "$0")/lib.sh"
 
 mem_dir=$(own_cgroup_dirs | sed -n 1p)
@@ -24,16 +24,15 @@ trap 'kill_cg; e2e_cleanup' EXIT
 
 factor=${OOMLESS_TEST_TIME_FACTOR:-1}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# get PATH: "CODE BODY" of GET http://127.0.0.1:$port/PATH (a 503 is an answer, not an error).
+# get PATH: "CODE BODY" of GET http://127.0.0.1:$port/PATH (a 503 is an answer, not an error), through
+# bash's /dev/tcp: a python3 start-up per request costs a second on a loaded machine.
 get() {
-        python3 - "http://127.0.0.1:$port$1" <<'PY'
-import sys, urllib.request, urllib.error
-try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=5)
-    print(r.status, r.read().decode(), end="")
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode(), end="")
-PY
+        local fd resp
+        exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+        printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&"$fd"
+        resp=$(tr -d '\r' <&"$fd")
+        exec {fd}>&-
+        printf '%s %s' "$(head -1 <<<"$resp" | awk '{print $2}')" "${resp#*$'\n\n'}"
 }
 metric() { get /metrics | awk -v n="$1" '$1 == n {print $2}'; }
 log_has() { grep -Eq -- "$1" "$E2E_TMP/log"; }
