@@ -211,6 +211,10 @@ start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page
         --policy "$E2E_TMP/leak.json"
 wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
 wait_status "$OOMLESS_PID"
+# The status socket is up while attach waits: the cap is published at the first tick after "Found",
+# and the allocator reports it once its background thread has seen it.
+reports_cap() { [[ $(jget "$(status_json "$OOMLESS_PID")" .heap.cap) =~ ^[0-9]+$ ]]; }
+wait_for $((5 * factor)) reports_cap || fail "the allocator reports no heap cap: $(jget "$(status_json "$OOMLESS_PID")" .heap)"
 json=$(status_json "$OOMLESS_PID")
 cap=$(jget "$json" .heap.cap)
 assert_match "$cap" '^[0-9]+$' "the heap cap the allocator reports"
