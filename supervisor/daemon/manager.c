@@ -295,7 +295,24 @@ char *manager_status_document(void *userdata)
 
         if (!m->target.waiting)
                 return manager_render_status(m);
-        /* No target to sample: who we are, the policy, the counters, and what we wait for. */
+        if (m->sampler) {
+                /* Between targets (--follow): the cgroup and the page as last bound, and that attach
+                 * looks for the next process. */
+                char *doc = manager_render_status(m), *out;
+                cJSON *root = doc ? cJSON_Parse(doc) : NULL;
+                if (!root ||
+                    !cJSON_ReplaceItemInObject(root, "waiting", cJSON_CreateString(m->cfg.wait.text))) {
+                        cJSON_Delete(root);
+                        return doc;
+                }
+                out = cJSON_PrintUnformatted(root);
+                cJSON_Delete(root);
+                if (!out)
+                        return doc;
+                free(doc);
+                return out;
+        }
+        /* No target found yet: who we are, the policy, the counters, and what we wait for. */
         StatusInfo info = {
                 .mode = "attach",
                 .supervisor_pid = getpid(),
