@@ -16,12 +16,14 @@ void cmd_help_attach(FILE *f)
               "  --cgroup=PATH           the cgroup, absolute or relative to the cgroupfs mount\n"
               "  --wait=SPEC             wait for the target to appear: comm:NAME (exact /proc/PID/comm),\n"
               "                          cmdline:TEXT (in the command line), pidfile:PATH, or\n"
-              "                          control:PATH (the pid an allocator published in that page)\n"
+              "                          control:PATH (the pid an allocator published in that page);\n"
+              "                          the status socket and --listen are up meanwhile (/readyz: 503)\n"
               "  --wait-timeout=DUR      give up waiting after DUR (default: wait forever)\n"
               "  --follow                when the target exits, find its successor by --wait's SPEC and go\n"
               "                          on, keeping the policy state, counters and endpoints\n"
               "  --control-page=PATH     create (or continue) the control page as a file at PATH, for an\n"
-              "                          app started with LD_PRELOAD=liboomless.so OOMLESS_CONTROL=PATH\n",
+              "                          app started with LD_PRELOAD=liboomless.so OOMLESS_CONTROL=PATH\n"
+              "                          (and OOMLESS_WAKE=PATH.wake, the FIFO created next to it)\n",
               f);
         cmd_help_cgroup_options(f);
         cmd_help_common_options(f);

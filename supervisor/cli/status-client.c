@@ -287,6 +287,9 @@ void status_print_human(FILE *f, const cJSON *root)
         fprintf(f, "oomless %s (%s), up %ss\n", fmt_pid(a, sizeof(a), root, "supervisor_pid"),
                 get_str(s1, sizeof(s1), root, "mode"),
                 fmt_double(b, sizeof(b), root, "uptime_sec", 0, SANE_SECONDS, 1));
+        if (cJSON_IsString(field(root, "waiting")))
+                fprintf(f, "  target:  waiting for target (--wait=%s)\n",
+                        get_str(s1, sizeof(s1), root, "waiting"));
         fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
         fprintf(f, "  tier:    %s\n", get_str(s2, sizeof(s2), root, "tier"));
         fprintf(f, "  leaf:    %s\n", get_str(s3, sizeof(s3), root, "leaf"));
@@ -344,6 +347,9 @@ static void print_brief(FILE *f, pid_t pid, const cJSON *root)
                 get_str(s1, sizeof(s1), root, "mode"), fmt_count(a, sizeof(a), pol, "stage"),
                 get_str(s2, sizeof(s2), pol, "stage_name"), fmt_bytes(b, sizeof(b), mem, "current"),
                 fmt_bytes(c, sizeof(c), mem, "limit"));
+        if (cJSON_IsString(field(root, "waiting")))
+                fprintf(f, "  target:  waiting for target (--wait=%s)\n",
+                        get_str(s1, sizeof(s1), root, "waiting"));
         fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
         fprintf(f, "  leaf:    %s\n", get_str(s2, sizeof(s2), root, "leaf"));
 }

@@ -102,12 +102,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 /* Answered from the loop itself: if this is served, the loop runs. */
                 return respond_text(c, MHD_HTTP_OK, "ok\n");
         if (streq(url, "/readyz")) {
-                const char *stage = NULL;
-                char buf[160];
-                if (s->cb.ready(s->cb.userdata, &stage))
+                char buf[256] = "";
+                if (s->cb.ready(s->cb.userdata, buf, sizeof(buf)))
                         return respond_text(c, MHD_HTTP_OK, "ready\n");
-                snprintf(buf, sizeof(buf), "not ready: stage %s declares \"ready\": false\n", stage ?: "?");
-                return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, buf);
+                return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, *buf ? buf : "not ready\n");
         }
         if (streq(url, "/status")) {
                 char *body = s->cb.status(s->cb.userdata);

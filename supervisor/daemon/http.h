@@ -29,8 +29,9 @@ typedef struct HttpCallbacks {
         char *(*metrics)(void *userdata, MetricsFormat fmt, size_t *ret_len);
         /* The `oomless status --json` document (malloc'd); NULL on OOM. */
         char *(*status)(void *userdata);
-        /* false while the current stage declares "ready": false; *ret_stage names it. */
-        bool (*ready)(void *userdata, const char **ret_stage);
+        /* false while not ready (a stage that declares "ready": false, attach still waiting for its
+         * target); then why (size bytes) says so in one line, the body of the 503. */
+        bool (*ready)(void *userdata, char *why, size_t size);
         void *userdata;
 } HttpCallbacks;
 

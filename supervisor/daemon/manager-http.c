@@ -52,7 +52,10 @@ static char *render_metrics(void *userdata, MetricsFormat fmt, size_t *ret_len)
                 .policy_name = policy_name(p),
                 .dry_run = supervise_dry_run(m->supervise),
                 .ready = st.ready,
-                .workload_running = m->cfg.mode == MANAGER_RUN ? m->child_running : !m->stopping,
+                .workload_running =
+                    m->cfg.mode == MANAGER_RUN ? m->child_running : !m->stopping && !m->target.waiting,
+                .attach = m->cfg.mode == MANAGER_ATTACH,
+                .target_up = m->cfg.mode == MANAGER_ATTACH && !m->target.waiting && !m->stopping,
                 .samples = m->samples,
                 .sample_valid = m->have_sample,
                 .sample = m->last,
@@ -84,16 +87,23 @@ static char *render_metrics(void *userdata, MetricsFormat fmt, size_t *ret_len)
 
 static char *render_status(void *userdata)
 {
-        return manager_render_status(userdata);
+        return manager_status_document(userdata);
 }
 
-static bool is_ready(void *userdata, const char **ret_stage)
+static bool is_ready(void *userdata, char *why, size_t size)
 {
         Manager *m = userdata;
         SuperviseStats st;
 
+        /* A sidecar started before its app: alive (/livez), but not supervising anything yet. */
+        if (m->target.waiting) {
+                snprintf(why, size, "not ready: waiting for the target (--wait=%s)\n", m->cfg.wait.text);
+                return false;
+        }
         supervise_stats(m->supervise, now_usec(CLOCK_MONOTONIC), &st);
-        *ret_stage = policy_stage_name(supervise_policy(m->supervise), st.stage);
+        if (!st.ready)
+                snprintf(why, size, "not ready: stage %s declares \"ready\": false\n",
+                         policy_stage_name(supervise_policy(m->supervise), st.stage) ?: "?");
         return st.ready;
 }
 

@@ -23,6 +23,12 @@ char *manager_render_status(void *userdata);
 
 /* manager.c: the memory events, populated and PSI trigger watches on m->cg (again after --follow). */
 int manager_arm_watches(Manager *m);
+/* manager.c, attach --wait: the target appeared (m->cfg.attach_pid): sets up its cgroup, the sampler
+ * and the action runner, and starts supervising it (errors logged). */
+int manager_target_found(Manager *m);
+/* manager.c: the status document (socket and /status): manager_render_status(), or while attach
+ * waits for its target one that says so. */
+char *manager_status_document(void *userdata);
 
 /* manager-http.c: the HTTP endpoint when --listen or the policy's "http" asks for one (errors
  * logged). */

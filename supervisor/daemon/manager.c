@@ -268,8 +268,12 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         if (m->cfg.mode == MANAGER_ATTACH) {
                 if (IN_SET(sig, SIGTERM, SIGINT, SIGQUIT)) {
-                        log_info("%s: oomless attach ends; the target keeps running.",
-                                 units_signal_to_string(sig));
+                        if (m->target.waiting)
+                                log_info("%s: oomless attach ends while waiting for the target (--wait=%s).",
+                                         units_signal_to_string(sig), m->cfg.wait.text);
+                        else
+                                log_info("%s: oomless attach ends; the target keeps running.",
+                                         units_signal_to_string(sig));
                         run_report_set_reason(&m->report, false, "%s: oomless was told to stop",
                                               units_signal_to_string(sig));
                         return manager_exit(m, 0);
@@ -325,6 +329,49 @@ static int add_signals(Manager *m)
         return 0;
 }
 
+/* ---- status ---- */
+
+char *manager_status_document(void *userdata)
+{
+        Manager *m = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!m->target.waiting)
+                return manager_render_status(m);
+        if (m->sampler) {
+                /* Between targets (--follow): the cgroup and the page as last bound, and that attach
+                 * looks for the next process. */
+                char *doc = manager_render_status(m), *out;
+                cJSON *root = doc ? cJSON_Parse(doc) : NULL;
+                if (!root ||
+                    !cJSON_ReplaceItemInObject(root, "waiting", cJSON_CreateString(m->cfg.wait.text))) {
+                        cJSON_Delete(root);
+                        return doc;
+                }
+                out = cJSON_PrintUnformatted(root);
+                cJSON_Delete(root);
+                if (!out)
+                        return doc;
+                free(doc);
+                return out;
+        }
+        /* No target found yet: who we are, the policy, the counters, and what we wait for. */
+        StatusInfo info = {
+                .mode = "attach",
+                .supervisor_pid = getpid(),
+                .tier = m->cg ? cg_tier_to_string(cg_tier(m->cg)) : cg_tier_to_string(CG_TIER_NONE),
+                .leaf = m->cg ? cg_leaf_path(m->cg) : NULL,
+                .uptime_sec = (double)(now - m->start_usec) / (double)USEC_PER_SEC,
+                .restarts = m->restarts,
+                .dry_run = m->cfg.dry_run,
+                .instance_id = m->instance_id,
+                .waiting = m->cfg.wait.text,
+        };
+        supervise_status(m->supervise, now, &info);
+        info.recent_actions = m->runner ? actions_status_json(m->runner) : NULL;
+        return status_render_json(&info);
+}
+
 /* ---- life cycle ---- */
 
 static int manager_run_loop(Manager *m);
@@ -350,10 +397,34 @@ static int check_tier_options(const ManagerConfig *cfg, CgTier tier)
         return 0;
 }
 
+/* The cgroup and the sampler: at start, or for attach --wait once the target appeared. */
+static int setup_cgroup(Manager *m)
+{
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        if (m->cfg.mode == MANAGER_RUN)
+                r = cg_setup_run(&m->cfg.cg, &m->cg, &msg);
+        else
+                r = cg_setup_attach(&m->cfg.cg, m->cfg.attach_pid, m->cfg.attach_cgroup, &m->cg, &msg);
+        if (r < 0) {
+                if (msg)
+                        return log_error_errno(r, "%s", msg);
+                return log_error_errno(r, "Cannot set up the cgroup: %m");
+        }
+        log_info("%s", cg_describe(m->cg));
+        r = check_tier_options(&m->cfg, cg_tier(m->cg));
+        if (r < 0)
+                return r;
+        r = sampler_new(m->cg, NULL, &m->sampler);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the sampler: %m");
+        return 0;
+}
+
 int manager_new(const ManagerConfig *cfg, Manager **ret)
 {
         _cleanup_(manager_freep) Manager *m = NULL;
-        _cleanup_free_ char *msg = NULL;
         char path[PATH_MAX];
         int r;
 
@@ -377,26 +448,18 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
         if (r < 0)
                 return r;
 
-        if (cfg->mode == MANAGER_RUN)
-                r = cg_setup_run(&cfg->cg, &m->cg, &msg);
-        else {
-                r = target_prepare(m); /* --control-page, --wait */
+        if (cfg->mode == MANAGER_ATTACH) {
+                r = target_prepare(m); /* --control-page; --wait finds the target on the loop */
                 if (r < 0)
                         return r;
-                r = cg_setup_attach(&cfg->cg, m->cfg.attach_pid, cfg->attach_cgroup, &m->cg, &msg);
         }
-        if (r < 0) {
-                if (msg)
-                        return log_error_errno(r, "%s", msg);
-                return log_error_errno(r, "Cannot set up the cgroup: %m");
+        /* While attach waits for its target there is no cgroup yet: that, the sampler and the action
+         * runner come once it appeared (manager_target_found()). */
+        if (!m->target.waiting) {
+                r = setup_cgroup(m);
+                if (r < 0)
+                        return r;
         }
-        log_info("%s", cg_describe(m->cg));
-        r = check_tier_options(cfg, cg_tier(m->cg));
-        if (r < 0)
-                return r;
-        r = sampler_new(m->cg, NULL, &m->sampler);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up the sampler: %m");
 
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -408,7 +471,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return r;
         m->instance_dir = m->rundir->path;
         snprintf(path, sizeof(path), "%s/" STATUS_SOCKET_NAME, m->instance_dir);
-        r = status_server_new(m->event, path, manager_render_status, m, &m->status);
+        r = status_server_new(m->event, path, manager_status_document, m, &m->status);
         if (r < 0)
                 return r;
 
@@ -421,10 +484,12 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 log_info("Sampling every %" PRIu64 "ms (--interval), not the policy's %" PRIu64 "ms.",
                          m->interval_usec / USEC_PER_MSEC, supervise_interval(m->supervise) / USEC_PER_MSEC);
 
-        r = manager_setup_acting(m);
-        if (r < 0)
-                return r;
-        manager_stop_init(m); /* stops through the actuator, which exists from here on */
+        if (!m->target.waiting) {
+                r = manager_setup_acting(m);
+                if (r < 0)
+                        return r;
+                manager_stop_init(m); /* stops through the actuator, which exists from here on */
+        }
         r = manager_setup_http(m);
         if (r < 0)
                 return r;
@@ -443,6 +508,39 @@ int manager_run(Manager *m)
         r = manager_run_loop(m);
         manager_log_summary(m, r);
         return r;
+}
+
+/* The sampling from now on: the start record, the watches and the tick. */
+static int start_supervising(Manager *m)
+{
+        int r;
+
+        manager_log_start(m);
+        (void)manager_arm_watches(m);
+        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0,
+                                       manager_tick_accuracy(m->interval_usec), on_tick, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot arm the sampling timer: %m");
+        (void)sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
+        (void)manager_react_start(m);
+        return 0;
+}
+
+int manager_target_found(Manager *m)
+{
+        int r;
+
+        r = setup_cgroup(m);
+        if (r < 0)
+                return r;
+        r = manager_setup_acting(m);
+        if (r < 0)
+                return r;
+        manager_stop_init(m);
+        r = target_start(m);
+        if (r < 0)
+                return r;
+        return start_supervising(m);
 }
 
 static int manager_run_loop(Manager *m)
@@ -464,6 +562,12 @@ static int manager_run_loop(Manager *m)
                         workload_done(&m->child);
                         return workload_exec_errno_to_status(m->child.exec_errno);
                 }
+        } else if (m->target.waiting) {
+                r = target_wait_start(m);
+                if (r < 0) {
+                        run_report_set_reason(&m->report, false, "the target could not be looked for");
+                        return WORKLOAD_EXIT_FAILURE;
+                }
         } else {
                 r = target_start(m);
                 if (r < 0) {
@@ -472,17 +576,13 @@ static int manager_run_loop(Manager *m)
                 }
         }
 
-        manager_log_start(m);
-        (void)manager_arm_watches(m);
-        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, 0,
-                                       manager_tick_accuracy(m->interval_usec), on_tick, m);
-        if (r < 0) {
-                log_error_errno(r, "Cannot arm the sampling timer: %m");
-                run_report_set_reason(&m->report, false, "oomless failed");
-                return WORKLOAD_EXIT_FAILURE;
+        if (!m->target.waiting) {
+                r = start_supervising(m);
+                if (r < 0) {
+                        run_report_set_reason(&m->report, false, "oomless failed");
+                        return WORKLOAD_EXIT_FAILURE;
+                }
         }
-        (void)sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
-        (void)manager_react_start(m);
 
         notify_ready();
         r = sd_event_loop(m->event);

@@ -134,8 +134,9 @@ typedef struct Manager {
         uint64_t k8s_flush_deadline;
 } Manager;
 
-/* Builds the manager: loads the policy, sets up the cgroup, the runtime directory and the status
- * socket. Errors are logged; the caller exits 125. */
+/* Builds the manager: loads the policy, sets up the cgroup (attach --wait: once the target appeared,
+ * from the loop), the runtime directory, the status socket and the HTTP endpoint. Errors are logged;
+ * the caller exits 125. */
 int manager_new(const ManagerConfig *cfg, Manager **ret);
 /* Starts the workload (run) or the watch (attach), runs the loop, and returns the exit status. */
 int manager_run(Manager *m);

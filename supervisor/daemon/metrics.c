@@ -253,7 +253,9 @@ static void render_actions(Out *o, const MetricsFigures *f)
                                    (const char *const[]){ "action", policy_action_kind_to_string(k),
                                                           "outcome", action_outcome_to_string(oc), NULL },
                                    f->actions[k][oc]);
-        counter_u64(o, "oomless_restarts_total", "Restarts of the workload by oomless (run mode).",
+        counter_u64(o, "oomless_restarts_total",
+                    "Restarts of the workload by oomless (run), or of the target by the restart action "
+                    "(attach, counted when --follow finds the new process).",
                     f->restarts);
         counter_u64(o, "oomless_oom_kills_total",
                     "Kernel OOM kills seen in the workload's cgroup since oomless started.", f->oom_kills);
@@ -281,6 +283,12 @@ char *metrics_render(const MetricsFigures *f, MetricsFormat fmt, size_t *ret_len
                   "1 unless the current stage declares \"ready\": false (/readyz).", f->ready);
         gauge_u64(&o, "oomless_workload_running", NULL, "1 while the supervised workload runs.",
                   f->workload_running);
+        if (f->attach)
+                gauge_u64(
+                    &o, "oomless_target_up", NULL,
+                    "attach: 1 while the target is found and watched, 0 while --wait or --follow looks "
+                    "for it.",
+                    f->target_up);
         counter_u64(&o, "oomless_samples_total", "Samples of the workload's memory taken by the loop.",
                     f->samples);
         if (f->sample_valid)

@@ -26,6 +26,8 @@ typedef struct MetricsFigures {
         bool dry_run;
         bool ready;
         bool workload_running;
+        bool attach;      /* attach mode: oomless_target_up is written */
+        bool target_up;   /* attach: 1 once the target is found and watched, 0 while --wait/--follow look */
         uint64_t samples; /* samples taken by the loop */
 
         bool sample_valid; /* the loop's last sample; without one no memory family is written */

@@ -78,6 +78,10 @@ char *status_render_json(StatusInfo *info)
                                       cJSON_CreateStringArray((const char *const *)info->command, (int)n));
         } else
                 cJSON_AddNullToObject(root, "command");
+        if (info->waiting)
+                cJSON_AddStringToObject(root, "waiting", info->waiting);
+        else
+                cJSON_AddNullToObject(root, "waiting");
 
         o = cJSON_AddObjectToObject(root, "memory");
         cJSON_AddItemToObject(o, "current", json_u64_or_null(info->sample_valid, s->current));

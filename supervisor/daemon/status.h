@@ -24,6 +24,7 @@ typedef struct StatusInfo {
         double uptime_sec;
         const char *instance_id;
         char *const *command; /* the workload's argv; NULL when unknown (attach --cgroup) */
+        const char *waiting;  /* attach: the --wait SPEC while the target is looked for; else NULL */
 
         bool sample_valid;
         OomlessSample sample;

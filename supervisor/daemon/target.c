@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -249,9 +248,6 @@ int target_find(const TargetSpec *spec, Control *own, pid_t gone, pid_t *ret)
 
 int target_prepare(Manager *m)
 {
-        uint64_t start = now_usec(CLOCK_MONOTONIC);
-        char d[32];
-        pid_t pid = 0;
         int r;
 
         if (m->cfg.control_page) {
@@ -260,33 +256,70 @@ int target_prepare(Manager *m)
                         return log_error_errno(r, "Cannot set up the control page %s: %m",
                                                m->cfg.control_page);
         }
-        if (!m->cfg.wait_set)
+        m->target.waiting = m->cfg.wait_set;
+        return 0;
+}
+
+static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        Target *t = &m->target;
+        char d[32];
+        pid_t pid = 0;
+        int r;
+
+        r = target_find(&m->cfg.wait, m->control, 0, &pid);
+        if (r < 0) {
+                run_report_set_reason(&m->report, false, "the target could not be looked for");
+                return manager_exit(m, WORKLOAD_EXIT_FAILURE);
+        }
+        if (r == 0) {
+                if (m->cfg.wait_timeout_usec &&
+                    now_usec(CLOCK_MONOTONIC) - t->wait_start_usec >= m->cfg.wait_timeout_usec) {
+                        log_error_errno(-ETIMEDOUT,
+                                        "No target matching --wait=%s appeared within %s; is the app "
+                                        "running and visible (shareProcessNamespace)?",
+                                        m->cfg.wait.text,
+                                        units_format_duration(d, sizeof(d), m->cfg.wait_timeout_usec));
+                        run_report_set_reason(&m->report, false, "no target appeared (--wait-timeout)");
+                        t->wait_timer = sd_event_source_disable_unref(t->wait_timer);
+                        return manager_exit(m, WORKLOAD_EXIT_FAILURE);
+                }
+                (void)sd_event_source_set_time(s, usec + TARGET_POLL_USEC);
+                (void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
                 return 0;
+        }
+        t->wait_timer = sd_event_source_disable_unref(t->wait_timer);
+        t->waiting = false;
+        log_info("Found the target: pid %d (--wait=%s).", (int)pid, m->cfg.wait.text);
+        m->cfg.attach_pid = pid;
+        m->command = strv_free(m->command);
+        (void)workload_read_cmdline(pid, &m->command);
+        r = manager_target_found(m);
+        if (r < 0) {
+                run_report_set_reason(&m->report, false, "the target could not be supervised");
+                return manager_exit(m, WORKLOAD_EXIT_FAILURE);
+        }
+        return 0;
+}
+
+int target_wait_start(Manager *m)
+{
+        Target *t = &m->target;
+        char d[32];
+        int r;
+
         if (m->cfg.wait_timeout_usec)
                 log_info("Waiting up to %s for the target (--wait=%s).",
                          units_format_duration(d, sizeof(d), m->cfg.wait_timeout_usec), m->cfg.wait.text);
         else
                 log_info("Waiting for the target (--wait=%s).", m->cfg.wait.text);
-        for (;;) {
-                r = target_find(&m->cfg.wait, m->control, 0, &pid);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        break;
-                if (m->cfg.wait_timeout_usec &&
-                    now_usec(CLOCK_MONOTONIC) - start >= m->cfg.wait_timeout_usec)
-                        return log_error_errno(
-                            -ETIMEDOUT,
-                            "No target matching --wait=%s appeared within %s; is the app "
-                            "running and visible (shareProcessNamespace)?",
-                            m->cfg.wait.text, units_format_duration(d, sizeof(d), m->cfg.wait_timeout_usec));
-                struct timespec ts = { 0, (long)(TARGET_POLL_USEC * 1000) };
-                (void)nanosleep(&ts, NULL);
-        }
-        log_info("Found the target: pid %d (--wait=%s).", (int)pid, m->cfg.wait.text);
-        m->cfg.attach_pid = pid;
-        m->command = strv_free(m->command);
-        (void)workload_read_cmdline(pid, &m->command);
+        t->wait_start_usec = now_usec(CLOCK_MONOTONIC);
+        /* The first look at once: a target already there is taken without delay. */
+        r = sd_event_add_time(m->event, &t->wait_timer, CLOCK_MONOTONIC, t->wait_start_usec, 0,
+                              on_wait_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot arm the timer that looks for the target: %m");
         return 0;
 }
 
@@ -389,6 +422,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
         }
         t->follow_timer = sd_event_source_disable_unref(t->follow_timer);
         t->kill_timer = sd_event_source_disable_unref(t->kill_timer);
+        t->waiting = false;
 
         /* Its cgroup may be a new one (a container is restarted in a new cgroup), and a cgroup read
          * through /proc/PID/root must be read through the new pid. */
@@ -439,6 +473,7 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                 return manager_exit(m, 0);
         }
         t->gone = pid;
+        t->waiting = true;
         log_struct(LOG_LEVEL_NOTICE, LOG_FIELDS(LOG_STR("event", "target_exited"), LOG_I64("pid", pid)),
                    "target pid %d exited; following (--wait=%s).", (int)pid, m->cfg.wait.text);
         r = sd_event_add_time_relative(m->event, &t->follow_timer, CLOCK_MONOTONIC, TARGET_POLL_USEC / 4, 0,
@@ -450,13 +485,33 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* As run's wake-ups (manager-decide.c): at most one wake-triggered sample per 5 ms. */
+#define TARGET_WAKE_MIN_INTERVAL_USEC (5 * USEC_PER_MSEC)
+
+/* The allocator's heap crossed the watermark (the page's wake FIFO): decide now, not at the tick. */
+static void on_page_wake(Control *c, void *userdata)
+{
+        Manager *m = userdata;
+        (void)c;
+
+        if (m->target.waiting || !m->sampler)
+                return; /* between targets: the next one is found first */
+        if (manager_sample(m) >= 0)
+                manager_decide(m);
+}
+
 int target_start(Manager *m)
 {
         int r;
 
         m->target.since_usec = now_usec(CLOCK_MONOTONIC);
-        if (m->control)
+        if (m->control) {
                 sampler_set_control(m->sampler, m->control);
+                if (control_wake_fd(m->control) >= 0 &&
+                    control_add_wake_source(m->control, m->event, TARGET_WAKE_MIN_INTERVAL_USEC,
+                                            on_page_wake, m) < 0)
+                        log_warning("Cannot watch the control page's wake FIFO; relying on the tick.");
+        }
         if (m->cfg.attach_pid > 0) {
                 r = watch(m, m->cfg.attach_pid);
                 if (r < 0)
@@ -516,6 +571,7 @@ int target_restart(Manager *m, int stop_signal, uint64_t grace_usec)
 
 void target_done(Target *t)
 {
+        t->wait_timer = sd_event_source_disable_unref(t->wait_timer);
         t->follow_timer = sd_event_source_disable_unref(t->follow_timer);
         t->kill_timer = sd_event_source_disable_unref(t->kill_timer);
 }

@@ -42,7 +42,10 @@ int target_find(const TargetSpec *spec, Control *own, pid_t gone, pid_t *ret);
 
 /* attach's state for the target, inside the Manager. */
 typedef struct Target {
+        sd_event_source *wait_timer;   /* --wait: looking for the first process */
         sd_event_source *follow_timer; /* --follow: looking for the new process */
+        uint64_t wait_start_usec;      /* CLOCK_MONOTONIC when the wait began, for --wait-timeout */
+        bool waiting;                  /* --wait or --follow is looking for the target right now */
         sd_event_source *kill_timer;   /* restart: SIGKILL after the grace */
         pid_t gone;                    /* the pid that exited last */
         unsigned follows;              /* processes followed after the first */
@@ -52,9 +55,13 @@ typedef struct Target {
         const char *restart_skip;      /* else why restart actions are skipped */
 } Target;
 
-/* manager_new, attach: creates the --control-page and waits (blocking, before the loop exists) for
- * --wait's target, filling m->cfg.attach_pid. Logged; < 0 ends oomless (125). */
+/* manager_new, attach: creates the --control-page; with --wait, notes that the target is still to be
+ * found (t->waiting). Logged; < 0 ends oomless (125). */
 int target_prepare(Manager *m);
+/* manager_run, attach --wait: looks for the target every TARGET_POLL_USEC on the loop, so the status
+ * socket, the HTTP endpoint and SIGTERM work while it is not there yet. Once found, fills
+ * m->cfg.attach_pid and calls manager_target_found(); --wait-timeout ends oomless (125). */
+int target_wait_start(Manager *m);
 /* manager_run, attach: watches the target's pidfd; its exit ends oomless or, with --follow, starts
  * looking for its successor. Logs the capability line. */
 int target_start(Manager *m);

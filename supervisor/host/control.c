@@ -257,6 +257,43 @@ static int reuse_page(Control *c, const char *path)
         return 1;
 }
 
+/* The page's wake FIFO, PATH.wake, for OOMLESS_WAKE: one an earlier oomless left is continued (an
+ * allocator may hold it open), anything else there is replaced. Without it the supervisor only reads
+ * the page on its tick, so a failure is a warning. */
+static void open_page_fifo(Control *c)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        if (asprintf(&p, "%s.wake", c->path) < 0)
+                return;
+        for (int attempt = 0;; attempt++) {
+                if (mkfifo(p, 0600) >= 0) {
+                        /* The app writes it: it may run under another uid that shares our group. */
+                        (void)chmod(p, 0660);
+                        break;
+                }
+                if (errno == EEXIST && lstat(p, &st) == 0 && S_ISFIFO(st.st_mode) &&
+                    (st.st_uid == geteuid() || geteuid() == 0))
+                        break;
+                if (errno != EEXIST || attempt > 0 || unlink(p) < 0) {
+                        log_warning_errno(errno, "Cannot create the wake FIFO %s, relying on the tick: %m",
+                                          p);
+                        return;
+                }
+        }
+        /* O_RDWR keeps a writer attached: no EOF when the allocator closes its end, no ENXIO for its
+         * open. O_NOFOLLOW and the type check: a link or file planted since is never read. */
+        c->wake_fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (c->wake_fd < 0 || fstat(c->wake_fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+                log_warning("Cannot open the wake FIFO %s, relying on the tick.", p);
+                c->wake_fd = safe_close(c->wake_fd);
+                return;
+        }
+        free(c->wake_path);
+        c->wake_path = TAKE_PTR(p);
+}
+
 int control_open_page(const char *path, Control **ret)
 {
         _cleanup_(control_freep) Control *c = NULL;
@@ -288,10 +325,13 @@ int control_open_page(const char *path, Control **ret)
                 r = publish_sup(c);
                 if (r < 0)
                         return r;
+                open_page_fifo(c);
                 *ret = TAKE_PTR(c);
                 return 0;
         }
 
+        /* Before the page appears: an allocator that finds the page may cross its watermark at once. */
+        open_page_fifo(c);
         /* Built under a temporary name and renamed into place, so an allocator waiting for the path
          * (liboomless retries OOMLESS_CONTROL until it exists) never maps a half-written page. */
         if (asprintf(&tmp, "%s/.%s.%d.tmp", dir, slash + 1, (int)getpid()) < 0)
@@ -315,9 +355,9 @@ int control_open_page(const char *path, Control **ret)
                 (void)unlink(tmp);
                 return r;
         }
-        log_info("Created the control page %s: start the app with LD_PRELOAD=liboomless.so and "
-                 "OOMLESS_CONTROL=%s.",
-                 path, path);
+        log_info("Created the control page %s: start the app with LD_PRELOAD=liboomless.so, "
+                 "OOMLESS_CONTROL=%s%s%s.",
+                 path, path, *c->wake_path ? " and OOMLESS_WAKE=" : "", c->wake_path);
         *ret = TAKE_PTR(c);
         return 0;
 }

@@ -54,8 +54,9 @@ int control_create_sealed(const char *dir, Control **ret);
 /* The page as a regular file at path, for a workload oomless did not start (attach --control-page, a
  * sidecar sharing a directory with the app): a valid page left there by an earlier oomless is
  * continued, anything else is replaced by a new page renamed into place (so that an allocator waiting
- * for the path never sees half of one). No wake FIFO. The file is left in place at control_free(): the
- * app keeps mapping it, and the next oomless continues it. */
+ * for the path never sees half of one). The wake FIFO is PATH.wake (continued or created, 0660; a
+ * warning and none when that fails). Both are left in place at control_free(): the app keeps them
+ * open, and the next oomless continues them. */
 int control_open_page(const char *path, Control **ret);
 /* The workload's process was replaced (attach --follow): clears an allocator half still published by
  * gone, and from now on adds the counters of each publisher that leaves to those reported after it,

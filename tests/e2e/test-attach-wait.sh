@@ -4,8 +4,9 @@
 # shell "runtime" loop, keeping its counters and its HTTP endpoint; the restart action in attach mode
 # sends TERM, waits the grace, sends KILL, and attach follows the new process; the capability line at
 # start; `check --mode attach`; and a leaking app under LD_PRELOAD=liboomless.so with
-# OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully.
-# Cost: about 15 s.
+# OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully; the
+# page's wake FIFO (PATH.wake, OOMLESS_WAKE) acts on a heap crossing before the tick.
+# Cost: about 25 s.
 source "$(dirname "$0")/lib.sh"
 : "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
 
@@ -19,7 +20,7 @@ mkdir "$cg"
 E2E_CGROUP_CREATED=$cg
 # The runtimes' apps are in $cg, not all our children: kill them before the cgroup is removed.
 kill_cg() {
-        touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak 2>/dev/null || true
+        touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak "$E2E_TMP"/stop-leak6 2>/dev/null || true
         local p
         for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
         wait_for $((5 * factor)) test ! -s "$cg/cgroup.procs" || true
@@ -141,7 +142,9 @@ stubborn_pid() {
 }
 wait_for $((5 * factor)) stubborn_pid >/dev/null || fail "stubborn did not start"
 first=$(stubborn_pid)
-start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms
+port=$(free_port)
+start_oomless "$E2E_TMP/log" attach --wait=comm:stubborn --follow --policy "$E2E_TMP/restart.json" --interval 100ms \
+        --listen "127.0.0.1:$port"
 wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid $first\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "no SIGTERM for the restart"; }
 wait_for $((5 * factor)) grep -q "TERM $first" "$E2E_TMP/terms" || fail "the target did not get SIGTERM"
 wait_for $((5 * factor)) log_has "did not stop within its grace; sending SIGKILL" || fail "no SIGKILL after the grace"
@@ -150,6 +153,12 @@ second=$(grep -oE "now following pid [0-9]+" "$E2E_TMP/log" | head -1 | grep -oE
 [[ $second != "$first" ]] || fail "followed the same pid"
 wait_status "$OOMLESS_PID"
 assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .child.restarts)" 1 "status: restarts"
+# The metric counts attach's restarts too, and its help says so.
+assert_eq "$(metric oomless_restarts_total)" 1 "oomless_restarts_total after the restart in attach mode"
+help=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+        "http://127.0.0.1:$port/metrics" | grep "^# HELP oomless_restarts_total")
+assert_match "$help" "attach" "oomless_restarts_total's help names attach"
+[[ $help != *"(run mode)"* ]] || fail "oomless_restarts_total's help still says run mode only: $help"
 stop_runtime stubborn
 kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID" $((10 * factor))
@@ -202,6 +211,10 @@ start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page
         --policy "$E2E_TMP/leak.json"
 wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
 wait_status "$OOMLESS_PID"
+# The status socket is up while attach waits: the cap is published at the first tick after "Found",
+# and the allocator reports it once its background thread has seen it.
+reports_cap() { [[ $(jget "$(status_json "$OOMLESS_PID")" .heap.cap) =~ ^[0-9]+$ ]]; }
+wait_for $((5 * factor)) reports_cap || fail "the allocator reports no heap cap: $(jget "$(status_json "$OOMLESS_PID")" .heap)"
 json=$(status_json "$OOMLESS_PID")
 cap=$(jget "$json" .heap.cap)
 assert_match "$cap" '^[0-9]+$' "the heap cap the allocator reports"
@@ -222,6 +235,28 @@ kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 0 "attach exit status"
 [[ -f $page ]] || fail "the control page was removed at exit (the app keeps mapping it)"
+pkill -KILL -f "$BALLOON --leak" || true
+wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
+
+## 6. The file page's wake FIFO, PATH.wake: with a 30 s tick, the heap crossing the watermark (85% of
+## the limit) is handled at once through OOMLESS_WAKE, not at the next tick.
+page=$E2E_TMP/shared6/control
+mkdir -p "$E2E_TMP/shared6"
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait="control:$page" --control-page="$page" --follow --interval 30s \
+        --policy "$E2E_TMP/leak.json"
+wait_for $((5 * factor)) log_has "Created the control page $page: .*OOMLESS_WAKE=$page.wake" || fail "no wake FIFO named at start"
+[[ -p $page.wake ]] || fail "$page.wake is not a FIFO"
+[[ $(stat -c %a "$page.wake") == 660 ]] || fail "$page.wake has mode $(stat -c %a "$page.wake"), not 0660"
+runtime leak6 env LD_PRELOAD="$LIBOOMLESS" OOMLESS_CONTROL="$page" OOMLESS_WAKE="$page.wake" "$BALLOON" --leak --rate 30M --step 1M --quiet
+wait_for $((10 * factor)) log_has "Found the target: pid [0-9]+" || fail "the control page never became live"
+# The tick after the first sample is 30 s away: only the wake-up can act within 10 s.
+wait_for $((10 * factor)) log_has "Sent SIGTERM to the target \(pid [0-9]+\) to restart it" || { cat "$E2E_TMP/log" >&2; fail "the crossing did not wake attach (no restart before the tick)"; }
+stop_runtime leak6
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 0 "attach exit status"
+[[ -p $page.wake ]] || fail "the wake FIFO was removed at exit (the app keeps it open)"
 pkill -KILL -f "$BALLOON --leak" || true
 for p in "${E2E_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
