@@ -107,6 +107,8 @@ typedef enum PolicySignal {
         POLICY_SIGNAL_ANON,        /* sample.anon; bytes or % of sample.limit */
         POLICY_SIGNAL_FILE,        /* sample.file (page cache); bytes or % of sample.limit */
         POLICY_SIGNAL_SHMEM,       /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
+        POLICY_SIGNAL_KERNEL,      /* sample.kernel (slab, stacks, ...); bytes or % of sample.limit */
+        POLICY_SIGNAL_WS_RATE,     /* growth of the working set, bytes per second over a window (signed) */
         POLICY_SIGNAL_SOME10,      /* psi some avg10, percent */
         POLICY_SIGNAL_SOME60,      /* psi some avg60 */
         POLICY_SIGNAL_FULL10,      /* psi full avg10 */
@@ -115,6 +117,7 @@ typedef enum PolicySignal {
         POLICY_SIGNAL_EV_MAX,      /* ... max */
         POLICY_SIGNAL_EV_OOM,      /* ... oom */
         POLICY_SIGNAL_EV_OOMKILL,  /* ... oom_kill */
+        POLICY_SIGNAL_HEAP_CAP_HITS, /* allocations the allocator refused at the cap, within a window */
         POLICY_SIGNAL_PSI_TRIGGER, /* a kernel PSI trigger fired within a window */
         POLICY_SIGNAL_STAGE_TIME,  /* time spent in the current stage */
         _POLICY_SIGNAL_MAX,
@@ -311,7 +314,8 @@ typedef struct PolicyDecision {
         uint32_t budget_permille;
 
         bool resolved; /* the fields below are filled in */
-        /* THROTTLE: the memory.high to set (UINT64_MAX for "max"); RECLAIM: the bytes to reclaim (a
+        /* THROTTLE: the memory.high to set (UINT64_MAX for "max"), never below policy_throttle_floor();
+         * RECLAIM: the bytes to reclaim (a
          * percentage of the effective limit, or of memory.current when there is no limit). */
         uint64_t bytes;
         /* .bytes could not be resolved: THROTTLE, a percentage of an unknown limit; RECLAIM, the amount
@@ -366,6 +370,11 @@ bool policy_state_exit_holds(const PolicyState *s, unsigned level);
  * "direct") when the current stage's exit condition holds and its cooldown passed. */
 void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *sample, uint64_t now_usec,
                      PolicyDecisions *ret_decisions, PolicyTransition *ret_transition);
+
+/* The lowest memory.high a throttle sets: the working set plus a margin (1/32 of the limit, at least
+ * POLICY_THROTTLE_MARGIN_MIN), so that throttling slows growth but never reclaims what is in use. */
+#define POLICY_THROTTLE_MARGIN_MIN (UINT64_C(4) << 20)
+uint64_t policy_throttle_floor(const OomlessSample *sample);
 
 /* Fills the resolved fields of d (see PolicyDecision) from its action and the sample. Pure and
  * idempotent. */
