@@ -6,10 +6,11 @@
  * as long as it likes. Everything is measured on the working set (memory.current minus inactive file
  * cache, the kubelet's figure); the evidence is:
  *  - growth: working_set_rate, the working set's growth over 500ms. A leak of 100 MB/s under 256M goes
- *    from 55% to the heap cap (~98%) in ~1.1 s; the restart asks after 700ms held plus one sample, so
- *    the leaker gets its SIGTERM at ~85%. A slower leak (8 MB/s and up) is caught past 75%: at 20 MB/s
- *    that leaves ~2 s. A burst (one big malloc, or 1 MiB steps at memory speed) to a steady level
- *    stays in the rate's window for 500ms at most, shorter than the 700ms hold: steady is never growth.
+ *    from 50% to the heap cap (~97%) in ~1.2 s; the restart asks after 700ms held plus one sample, so
+ *    the leaker gets its SIGTERM at ~83%. A slower leak (8 MB/s and up) is caught past 75%: at 20 MB/s
+ *    that leaves ~2 s. A burst to a steady level (one big malloc, or 1 MiB steps at memory speed) stays
+ *    in the rate's window for 500ms at most, shorter than the 700ms hold: steady is not growth. The
+ *    price: a ramp slower than ~350 MB/s from below half the limit to above it reads as a leak.
  *  - reclaim failing: PSI full (stalls of every task), memory.events max (v1 failcnt) with the working
  *    set at 95%, or oom (the kernel found nothing to reclaim);
  *  - the allocator's cap refusing allocations (heap.cap_hits) with the working set near the limit:
@@ -68,7 +69,7 @@ static const char default_json[] =
     "      \"description\": \"Stop the workload gracefully before the kernel OOM-kills it or its allocations "
     "fail, then restart it.\",\n"
     "      \"enter\": { \"any\": [\n"
-    "                   { \"all\": [ { \"working_set\": \">= 55%\" }, { \"working_set_rate\": \">= 50M/s\", "
+    "                   { \"all\": [ { \"working_set\": \">= 50%\" }, { \"working_set_rate\": \">= 50M/s\", "
     "\"within\": \"500ms\" } ] },\n"
     "                   { \"all\": [ { \"working_set\": \">= 75%\" }, { \"working_set_rate\": \">= 8M/s\", "
     "\"within\": \"500ms\" } ] },\n"

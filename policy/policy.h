@@ -466,3 +466,15 @@ PolicyRestartVerdict policy_restart_decide(const Policy *p, PolicyRestartState *
 /* A kernel OOM kill inside the leaf that did not end the main process still counts toward
  * max_restarts within the window. */
 void policy_restart_note_oom_kill(const Policy *p, PolicyRestartState *st, uint64_t now_usec);
+
+/* The largest part of the working set, named for people: "anon" (heaps, stacks), "shmem" (tmpfs,
+ * shared memory), "kernel" (slab, stacks, page tables), "file" (page cache in active use). NULL when
+ * the sample has no breakdown. */
+const char *policy_memory_cause(const OomlessSample *sample);
+/* Whether a restart would leave the trouble in place: shmem (tmpfs files, shared memory) holds at
+ * least half the working set, and it outlives the processes that wrote it. */
+bool policy_restart_futile(const OomlessSample *sample);
+
+/* Exit status of `oomless run` when the workload was stopped, once and for good, because restarting
+ * it would not free its memory (policy_restart_futile()): tmpfs or shared memory fills the limit. */
+#define POLICY_EXIT_SHMEM 123

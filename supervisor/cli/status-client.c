@@ -312,10 +312,13 @@ void status_print_human(FILE *f, const cJSON *root)
                         fmt_count(c, sizeof(c), child, "restarts"));
         else
                 fprintf(f, "  child:   none, restarts %s\n", fmt_count(c, sizeof(c), child, "restarts"));
-        fprintf(f, "  policy:  %s%s, stage %s (%s) for %ss\n", get_str(s1, sizeof(s1), pol, "name"),
+        fprintf(f, "  policy:  %s%s, stage %s (%s) for %ss", get_str(s1, sizeof(s1), pol, "name"),
                 cJSON_IsTrue(field(pol, "dry_run")) ? " (dry run)" : "",
                 fmt_count(a, sizeof(a), pol, "stage"), get_str(s2, sizeof(s2), pol, "stage_name"),
                 fmt_double(b, sizeof(b), pol, "stage_since_sec", 0, SANE_SECONDS, 1));
+        if (cJSON_IsString(field(pol, "cause")))
+                fprintf(f, ", cause %s", get_str(s2, sizeof(s2), pol, "cause"));
+        fputc('\n', f);
         const cJSON *bud = field(pol, "budget");
         if (cJSON_IsObject(bud)) {
                 char bs[64], bp[64];

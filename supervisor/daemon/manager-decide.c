@@ -52,7 +52,7 @@ void manager_publish_heap_cap(Manager *m)
 
         if (!m->control)
                 return;
-        cap = supervise_heap_cap(m->supervise, m->last.limit, &watermark);
+        cap = supervise_heap_cap(m->supervise, &m->last, &watermark);
         if (cap == 0)
                 return;
         /* A percent of a small limit can come to less than the allocator's floor, which it would
@@ -66,8 +66,12 @@ void manager_publish_heap_cap(Manager *m)
                         supervise_heap_cap_published(m->supervise, cap);
                 return;
         }
-        if (actions_set_heap_cap(m->runner, cap, watermark) >= 0)
+        if (actions_set_heap_cap(m->runner, cap, watermark) >= 0) {
                 supervise_heap_cap_published(m->supervise, cap);
+                /* The policy decides on this sample with the cap now in force, not last tick's. */
+                if (m->last.heap_valid)
+                        m->last.heap_cap = cap;
+        }
 }
 
 void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
@@ -207,6 +211,8 @@ static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_us
                 return -EOPNOTSUPP; /* attach: we did not start it, we cannot start it again */
         if (!m->child_running)
                 return -ESRCH;
+        if (m->have_sample && policy_restart_futile(&m->last))
+                return manager_stop_for_shmem(m, stop_signal, grace_usec);
         log_notice("Restarting the workload: %s.", reason ?: "requested by the policy");
         supervise_restart_requested(m->supervise);
         return manager_restart_workload(m, stop_signal, grace_usec);
@@ -233,6 +239,7 @@ int manager_setup_supervise(Manager *m)
                                                  .dry_run = m->cfg.dry_run,
                                                  .run = m->cfg.mode == MANAGER_RUN,
                                                  .heap_cap = m->cfg.heap_cap,
+                                                 .heap_cap_auto = m->cfg.heap_cap_auto,
                                                  .user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL,
                                                  .policy_changed = on_policy_changed,
                                                  .userdata = m },

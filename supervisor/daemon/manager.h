@@ -53,6 +53,7 @@ typedef struct ManagerConfig {
         bool dry_run;
         bool preload;
         SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
+        bool heap_cap_auto; /* publish the live cap instead (supervise_heap_cap()); the default */
         const char *runtime_dir;
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
         ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
@@ -97,6 +98,9 @@ typedef struct Manager {
 
         bool stopping;   /* the workload is being stopped for good */
         bool restarting; /* the workload is being stopped to be started again */
+        /* A restart was asked for while shmem held the working set (policy_restart_futile()): the
+         * workload is stopped once instead, and oomless exits POLICY_EXIT_SHMEM. */
+        bool shmem_stop;
         Stop stop;       /* the stop signal, its grace and the kill after it */
         int exit_status;
         bool draining; /* the loop is to end once the running actions finished (exit drain) */

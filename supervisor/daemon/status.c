@@ -144,6 +144,10 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddNumberToObject(o, "stage", info->stage);
         cJSON_AddStringToObject(o, "stage_name", info->stage_name ? info->stage_name : "normal");
         cJSON_AddNumberToObject(o, "stage_since_sec", round3(info->stage_since_sec));
+        if (info->cause)
+                cJSON_AddStringToObject(o, "cause", info->cause);
+        else
+                cJSON_AddNullToObject(o, "cause");
         cJSON_AddItemToObject(o, "recent_actions",
                               info->recent_actions ? info->recent_actions : cJSON_CreateArray());
         info->recent_actions = NULL;
