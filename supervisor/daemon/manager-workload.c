@@ -220,6 +220,7 @@ static void child_ended(Manager *m, const siginfo_t *si)
         char how[96];
 
         m->child_running = false;
+        m->last_exit_pid = si->si_pid;
         m->child_source = sd_event_source_disable_unref(m->child_source);
         stop_cancel(&m->stop);
         m->restarting = false;
