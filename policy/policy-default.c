@@ -5,12 +5,13 @@
  * reclaims that page cache on demand), and a service may hold a steady working set near its limit for
  * as long as it likes. Everything is measured on the working set (memory.current minus inactive file
  * cache, the kubelet's figure); the evidence is:
- *  - growth: working_set_rate, the working set's growth over 500ms. A leak of 100 MB/s under 256M goes
- *    from 50% to the heap cap (~97%) in ~1.2 s; the restart asks after 700ms held plus one sample, so
- *    the leaker gets its SIGTERM at ~83%. A slower leak (8 MB/s and up) is caught past 75%: at 20 MB/s
- *    that leaves ~2 s. A burst to a steady level (one big malloc, or 1 MiB steps at memory speed) stays
- *    in the rate's window for 500ms at most, shorter than the 700ms hold: steady is not growth. The
- *    price: a ramp slower than ~350 MB/s from below half the limit to above it reads as a leak.
+ *  - growth near the limit: a working set past 94% that still grows (working_set_rate over 500ms).
+ *    A steady service at 92% never gets there, however fast it got to 92% (one malloc, 1 MiB steps, a
+ *    slow machine): only the level and the trend together decide, with no hold, because a leak of
+ *    100 MB/s crosses the last 6% of 256M in 150ms. The supervisor publishes the allocator's wake
+ *    watermark just past this level (supervise_heap_cap()), so a malloc leak is sampled the moment it
+ *    crosses, and stopped ~8 MiB below the heap cap; other memory (tmpfs, mmap) is sampled every 100ms,
+ *    ~15 MiB below the kernel's limit.
  *  - reclaim failing: PSI full (stalls of every task), memory.events max (v1 failcnt) with the working
  *    set at 95%, or oom (the kernel found nothing to reclaim);
  *  - the allocator's cap refusing allocations (heap.cap_hits) with the working set near the limit:
@@ -37,7 +38,8 @@ static const char default_json[] =
     "      \"name\": \"warn\",\n"
     "      \"description\": \"Tell the workload its working set is getting close to the limit.\",\n"
     "      \"enter\": { \"any\": [ { \"working_set\": \">= 80%\" },\n"
-    "                          { \"all\": [ { \"psi.full.avg10\": \">= 10%\" }, { \"working_set\": \">= 50%\" "
+    "                          { \"all\": [ { \"psi.full.avg10\": \">= 10%\" }, { \"working_set\": \">= "
+    "50%\" "
     "} ] } ],\n"
     "                 \"for\": \"500ms\" },\n"
     "      \"exit\": { \"all\": [ { \"working_set\": \"< 70%\" }, { \"psi.full.avg10\": \"< 5%\" } ], "
@@ -66,19 +68,19 @@ static const char default_json[] =
     "    },\n"
     "    {\n"
     "      \"name\": \"restart\",\n"
-    "      \"description\": \"Stop the workload gracefully before the kernel OOM-kills it or its allocations "
+    "      \"description\": \"Stop the workload gracefully before the kernel OOM-kills it or its "
+    "allocations "
     "fail, then restart it.\",\n"
     "      \"enter\": { \"any\": [\n"
-    "                   { \"all\": [ { \"working_set\": \">= 50%\" }, { \"working_set_rate\": \">= 50M/s\", "
+    "                   { \"all\": [ { \"working_set\": \">= 94%\" }, { \"working_set_rate\": \">= 1M/s\", "
     "\"within\": \"500ms\" } ] },\n"
-    "                   { \"all\": [ { \"working_set\": \">= 75%\" }, { \"working_set_rate\": \">= 8M/s\", "
-    "\"within\": \"500ms\" } ] },\n"
-    "                   { \"all\": [ { \"working_set\": \">= 90%\" }, { \"psi.full.avg10\": \">= 40%\" } ] },\n"
-    "                   { \"all\": [ { \"working_set\": \">= 85%\" }, { \"events.oom\": \">= 1\", \"within\": "
+    "                   { \"all\": [ { \"working_set\": \">= 90%\" }, { \"psi.full.avg10\": \">= 40%\" } ] "
+    "},\n"
+    "                   { \"all\": [ { \"working_set\": \">= 85%\" }, { \"events.oom\": \">= 1\", "
+    "\"within\": "
     "\"5s\" } ] },\n"
     "                   { \"all\": [ { \"working_set\": \">= 80%\" }, { \"heap.cap_hits\": \">= 1\", "
-    "\"within\": \"5s\" } ] } ],\n"
-    "                 \"for\": \"700ms\" },\n"
+    "\"within\": \"5s\" } ] } ] },\n"
     "      \"exit\": { \"all\": [ { \"working_set\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
     "      \"cooldown\": \"2s\",\n"
     "      \"max_dwell\": \"30s\",\n"

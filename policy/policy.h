@@ -100,26 +100,26 @@ char *policy_format_duration(char *buf, size_t len, uint64_t usec);
 /* ---- Signals, conditions (exposed for status output and tests) ------------------------------------ */
 
 typedef enum PolicySignal {
-        POLICY_SIGNAL_MEMORY,      /* sample.current; bytes or % of sample.limit */
-        POLICY_SIGNAL_HEADROOM,    /* sample.limit - sample.current; bytes or % of sample.limit */
-        POLICY_SIGNAL_HEAP,        /* sample.heap_held; bytes or % of sample.heap_cap */
-        POLICY_SIGNAL_WORKING_SET, /* sample.current - sample.inactive_file (floor 0); bytes or % */
-        POLICY_SIGNAL_ANON,        /* sample.anon; bytes or % of sample.limit */
-        POLICY_SIGNAL_FILE,        /* sample.file (page cache); bytes or % of sample.limit */
-        POLICY_SIGNAL_SHMEM,       /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
-        POLICY_SIGNAL_KERNEL,      /* sample.kernel (slab, stacks, ...); bytes or % of sample.limit */
-        POLICY_SIGNAL_WS_RATE,     /* growth of the working set, bytes per second over a window (signed) */
-        POLICY_SIGNAL_SOME10,      /* psi some avg10, percent */
-        POLICY_SIGNAL_SOME60,      /* psi some avg60 */
-        POLICY_SIGNAL_FULL10,      /* psi full avg10 */
-        POLICY_SIGNAL_FULL60,      /* psi full avg60 */
-        POLICY_SIGNAL_EV_HIGH,     /* memory.events high increments within a window */
-        POLICY_SIGNAL_EV_MAX,      /* ... max */
-        POLICY_SIGNAL_EV_OOM,      /* ... oom */
-        POLICY_SIGNAL_EV_OOMKILL,  /* ... oom_kill */
+        POLICY_SIGNAL_MEMORY,        /* sample.current; bytes or % of sample.limit */
+        POLICY_SIGNAL_HEADROOM,      /* sample.limit - sample.current; bytes or % of sample.limit */
+        POLICY_SIGNAL_HEAP,          /* sample.heap_held; bytes or % of sample.heap_cap */
+        POLICY_SIGNAL_WORKING_SET,   /* sample.current - sample.inactive_file (floor 0); bytes or % */
+        POLICY_SIGNAL_ANON,          /* sample.anon; bytes or % of sample.limit */
+        POLICY_SIGNAL_FILE,          /* sample.file (page cache); bytes or % of sample.limit */
+        POLICY_SIGNAL_SHMEM,         /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
+        POLICY_SIGNAL_KERNEL,        /* sample.kernel (slab, stacks, ...); bytes or % of sample.limit */
+        POLICY_SIGNAL_WS_RATE,       /* growth of the working set, bytes per second over a window (signed) */
+        POLICY_SIGNAL_SOME10,        /* psi some avg10, percent */
+        POLICY_SIGNAL_SOME60,        /* psi some avg60 */
+        POLICY_SIGNAL_FULL10,        /* psi full avg10 */
+        POLICY_SIGNAL_FULL60,        /* psi full avg60 */
+        POLICY_SIGNAL_EV_HIGH,       /* memory.events high increments within a window */
+        POLICY_SIGNAL_EV_MAX,        /* ... max */
+        POLICY_SIGNAL_EV_OOM,        /* ... oom */
+        POLICY_SIGNAL_EV_OOMKILL,    /* ... oom_kill */
         POLICY_SIGNAL_HEAP_CAP_HITS, /* allocations the allocator refused at the cap, within a window */
-        POLICY_SIGNAL_PSI_TRIGGER, /* a kernel PSI trigger fired within a window */
-        POLICY_SIGNAL_STAGE_TIME,  /* time spent in the current stage */
+        POLICY_SIGNAL_PSI_TRIGGER,   /* a kernel PSI trigger fired within a window */
+        POLICY_SIGNAL_STAGE_TIME,    /* time spent in the current stage */
         _POLICY_SIGNAL_MAX,
         _POLICY_SIGNAL_INVALID = -22,
 } PolicySignal;

@@ -334,14 +334,15 @@ int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec)
         log_struct(LOG_LEVEL_ERROR,
                    LOG_FIELDS(LOG_STR("event", "shmem_stop"), LOG_STR("cause", "shmem"),
                               LOG_U64("shmem", m->last.shmem), LOG_U64("working_set", working_set),
-                              LOG_U64("memory_limit", m->last.limit), LOG_I64("exit_status", POLICY_EXIT_SHMEM)),
+                              LOG_U64("memory_limit", m->last.limit),
+                              LOG_I64("exit_status", POLICY_EXIT_SHMEM)),
                    "shmem (tmpfs, shared memory) holds %s of the %s working set (limit %s): a restart would "
                    "not free it, so the workload is stopped once instead (%s, grace %.1fs) and oomless "
                    "exits %d. Remove the files (e.g. in /dev/shm) or raise the limit.",
                    units_format_size(shm, sizeof(shm), m->last.shmem),
                    units_format_size(ws, sizeof(ws), working_set),
-                   units_format_size(lim, sizeof(lim), m->last.limit), units_signal_to_string(sig) ?: "signal",
-                   (double)grace_usec / 1e6, POLICY_EXIT_SHMEM);
+                   units_format_size(lim, sizeof(lim), m->last.limit),
+                   units_signal_to_string(sig) ?: "signal", (double)grace_usec / 1e6, POLICY_EXIT_SHMEM);
         m->shmem_stop = true;
         if (!m->stopping)
                 notify_stopping();

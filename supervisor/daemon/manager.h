@@ -52,7 +52,7 @@ typedef struct ManagerConfig {
         const char *policy_path; /* NULL: the built-in default */
         bool dry_run;
         bool preload;
-        SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
+        SizeSpec heap_cap;  /* published in the control page; unset: the allocator's own setting */
         bool heap_cap_auto; /* publish the live cap instead (supervise_heap_cap()); the default */
         const char *runtime_dir;
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
@@ -108,7 +108,7 @@ typedef struct Manager {
         bool oom_seen_valid;
         uint64_t oom_seen;          /* the leaf's oom_kill counter, reported up to here */
         uint64_t oom_pending_since; /* a rise whose victim the kernel log did not name yet; 0: none */
-        Stop stop;       /* the stop signal, its grace and the kill after it */
+        Stop stop;                  /* the stop signal, its grace and the kill after it */
         int exit_status;
         bool draining; /* the loop is to end once the running actions finished (exit drain) */
 

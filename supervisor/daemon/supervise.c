@@ -165,8 +165,15 @@ uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t
                 if (s->published_cap != 0 &&
                     (cap > s->published_cap ? cap - s->published_cap : s->published_cap - cap) < step)
                         return 0;
-        } else
-                cap = units_size_spec_resolve(&s->cfg.heap_cap, limit);
+                /* Wake us where a growing heap puts the working set just past the built-in policy's
+                 * last line (94%): sampled on the crossing, not up to a tick later, a leak of 100 MB/s
+                 * is stopped several MiB below the cap. The 2M cover pages held but not touched yet. */
+                uint64_t at = limit / 10000 * SUPERVISE_WAKE_PERMYRIAD + (UINT64_C(2) << 20);
+                at = at > outside ? at - outside : 0;
+                *ret_watermark = MIN(at, cap - cap / 64);
+                return cap == s->published_cap ? 0 : cap;
+        }
+        cap = units_size_spec_resolve(&s->cfg.heap_cap, limit);
         if (cap == s->published_cap)
                 return 0;
         *ret_watermark = limit / 100 * 85;
