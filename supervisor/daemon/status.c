@@ -96,6 +96,7 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddItemToObject(o, "anon", json_u64_or_null(info->sample_valid && s->anon > 0, s->anon));
         cJSON_AddItemToObject(o, "file", json_u64_or_null(info->sample_valid && s->file > 0, s->file));
         cJSON_AddItemToObject(o, "shmem", json_u64_or_null(info->sample_valid, s->shmem));
+        cJSON_AddItemToObject(o, "kernel", json_u64_or_null(info->sample_valid, s->kernel));
         cJSON_AddItemToObject(
             o, "inactive_file",
             json_u64_or_null(info->sample_valid && s->inactive_file > 0, s->inactive_file));

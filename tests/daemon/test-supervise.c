@@ -355,6 +355,8 @@ TEST(heap_cap_auto)
         /* before the workload: the limit less the reserve; a malloc of 235M fits */
         cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, 252 * MIB);
+        /* the allocator wakes us where the heap puts the working set past 94% (plus 2M untouched) */
+        ASSERT_U64_EQ(wm, 256 * MIB / 10000 * SUPERVISE_WAKE_PERMYRIAD + 2 * MIB);
         supervise_heap_cap_published(s, cap);
         /* the heap grows to 235M: only the 3M outside it (binaries, stacks) come off */
         x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.heap_valid = true, x.heap_held = 235 * MIB;
