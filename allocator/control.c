@@ -247,6 +247,9 @@ static void ma_control_try(int from_state)
         ma_ctl = c;
         ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
+        /* The supervisor's cap from the start, not from the first poll: a program whose first
+         * allocation is its largest (one malloc of 90% of the limit) must not meet our own default. */
+        ma_control_poll(false);
         errno = saved_errno;
 }
 

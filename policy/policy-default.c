@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The built-in policy, used without --policy. Sized for the case the project promises to handle: a
- * workload leaking ~20 MB/s under a 256M limit goes from 70% to 100% in ~4 s and from 90% to 100% in
- * ~1.3 s. Sampling every 100ms sees each percent of that ramp; stage 3 restarts once 90% has held for
- * 300ms (so one sample at the limit during a burst, which the kernel resolves within milliseconds, does
- * not decide alone), with a 500ms grace: the leaf is killed at ~97% at the latest, before the kernel
- * OOM killer would act. On v2 the stage-2 throttle (memory.high at 96%) slows the last stretch further.
+ * The built-in policy, used without --policy. It decides on evidence of trouble, never on the level of
+ * memory.current alone, because a cgroup that reads files sits at its limit by design (the kernel
+ * reclaims that page cache on demand), and a service may hold a steady working set near its limit for
+ * as long as it likes. Everything is measured on the working set (memory.current minus inactive file
+ * cache, the kubelet's figure); the evidence is:
+ *  - growth near the limit: a working set past 94% that still grows (working_set_rate over 500ms).
+ *    A steady service at 92% never gets there, however fast it got to 92% (one malloc, 1 MiB steps, a
+ *    slow machine): only the level and the trend together decide, with no hold, because a leak of
+ *    100 MB/s crosses the last 6% of 256M in 150ms. The supervisor publishes the allocator's wake
+ *    watermark just past this level (supervise_heap_cap()), so a malloc leak is sampled the moment it
+ *    crosses, and stopped ~8 MiB below the heap cap; other memory (tmpfs, mmap) is sampled every 100ms,
+ *    ~15 MiB below the kernel's limit.
+ *  - reclaim failing: PSI full (stalls of every task), memory.events max (v1 failcnt) with the working
+ *    set at 95%, or oom (the kernel found nothing to reclaim);
+ *  - the allocator's cap refusing allocations (heap.cap_hits) with the working set near the limit:
+ *    the program is about to fail (Redis panics on it), so it gets a graceful stop.
+ * The stop grace is 10s, docker's and systemd's default, so a real service can drain or finish a panic
+ * report; a leaker that dies of SIGTERM is gone at once. A steady service gets "warn" at most.
  * The restart mode is "never": an exit nobody asked for ends oomless with the workload's status, as an
  * init should; only the restarts this policy asks for start the workload again.
  */
@@ -15,32 +27,38 @@ static const char default_json[] =
     "{\n"
     "  \"version\": 1,\n"
     "  \"name\": \"default\",\n"
-    "  \"description\": \"Built-in policy: warn at 70%, degrade at 85% (scavenge, throttle), restart "
-    "gracefully at 90% of the effective limit, before the kernel OOM killer acts.\",\n"
+    "  \"description\": \"Built-in policy: warn when the working set passes 80%; degrade when reclaim "
+    "fails (PSI full, limit hits at 95%); restart gracefully when the working set keeps growing toward the "
+    "limit or the heap cap refuses allocations. Page cache and a steady working set are left alone.\",\n"
     "  \"sampling_interval\": \"100ms\",\n"
     "  \"restart\": { \"mode\": \"never\", \"initial_delay\": \"1s\", \"max_delay\": \"1m\",\n"
     "               \"reset_after\": \"5m\", \"max_restarts\": 5, \"window\": \"10m\" },\n"
     "  \"stages\": [\n"
     "    {\n"
     "      \"name\": \"warn\",\n"
-    "      \"description\": \"Tell the workload memory is getting tight.\",\n"
-    "      \"enter\": { \"any\": [ { \"memory\": \">= 70%\" },\n"
-    "                          { \"all\": [ { \"psi.full.avg10\": \">= 20%\" }, { \"memory\": \">= 50%\" } "
-    "] } ],\n"
-    "                 \"for\": \"200ms\" },\n"
-    "      \"exit\": { \"all\": [ { \"memory\": \"< 60%\" }, { \"psi.full.avg10\": \"< 10%\" } ], \"for\": "
-    "\"2s\" },\n"
-    "      \"max_dwell\": \"10m\",\n"
+    "      \"description\": \"Tell the workload its working set is getting close to the limit.\",\n"
+    "      \"enter\": { \"any\": [ { \"working_set\": \">= 80%\" },\n"
+    "                          { \"all\": [ { \"psi.full.avg10\": \">= 10%\" }, { \"working_set\": \">= "
+    "50%\" "
+    "} ] } ],\n"
+    "                 \"for\": \"500ms\" },\n"
+    "      \"exit\": { \"all\": [ { \"working_set\": \"< 70%\" }, { \"psi.full.avg10\": \"< 5%\" } ], "
+    "\"for\": \"2s\" },\n"
     "      \"on_enter\": [ { \"action\": \"notify\" } ]\n"
     "    },\n"
     "    {\n"
     "      \"name\": \"degrade\",\n"
-    "      \"description\": \"Ask the allocator to return memory, and slow allocations near the limit.\",\n"
-    "      \"enter\": { \"any\": [ { \"memory\": \">= 85%\" },\n"
-    "                          { \"all\": [ { \"psi.full.avg10\": \">= 40%\" }, { \"memory\": \">= 70%\" } "
-    "] } ] },\n"
-    "      \"exit\": { \"all\": [ { \"memory\": \"< 75%\" }, { \"psi.full.avg10\": \"< 20%\" } ], \"for\": "
-    "\"2s\" },\n"
+    "      \"description\": \"Reclaim is failing: ask the allocator to return memory, slow growth above the "
+    "working set.\",\n"
+    "      \"enter\": { \"any\": [ { \"all\": [ { \"psi.full.avg10\": \">= 20%\" }, { \"working_set\": \">= "
+    "85%\" } ] },\n"
+    "                          { \"all\": [ { \"events.max\": \">= 1\", \"within\": \"2s\" }, { "
+    "\"working_set\": \">= 95%\" } ] } ],\n"
+    "                 \"for\": \"500ms\" },\n"
+    "      \"exit\": { \"all\": [ { \"psi.full.avg10\": \"< 10%\" } ],\n"
+    "                \"any\": [ { \"working_set\": \"< 90%\" }, { \"events.max\": \"< 1\", \"within\": "
+    "\"5s\" } ],\n"
+    "                \"for\": \"2s\" },\n"
     "      \"cooldown\": \"1s\",\n"
     "      \"repeat\": \"2s\",\n"
     "      \"max_dwell\": \"2m\",\n"
@@ -50,18 +68,25 @@ static const char default_json[] =
     "    },\n"
     "    {\n"
     "      \"name\": \"restart\",\n"
-    "      \"description\": \"Stop the workload gracefully before the kernel OOM-kills it, then restart "
-    "it.\",\n"
-    "      \"enter\": { \"any\": [ { \"memory\": \">= 90%\" },\n"
-    "                          { \"all\": [ { \"events.max\": \">= 1\", \"within\": \"2s\" }, { \"memory\": "
-    "\">= 85%\" } ] } ],\n"
-    "                 \"for\": \"300ms\" },\n"
-    "      \"exit\": { \"all\": [ { \"memory\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
+    "      \"description\": \"Stop the workload gracefully before the kernel OOM-kills it or its "
+    "allocations "
+    "fail, then restart it.\",\n"
+    "      \"enter\": { \"any\": [\n"
+    "                   { \"all\": [ { \"working_set\": \">= 94%\" }, { \"working_set_rate\": \">= 1M/s\", "
+    "\"within\": \"500ms\" } ] },\n"
+    "                   { \"all\": [ { \"working_set\": \">= 90%\" }, { \"psi.full.avg10\": \">= 40%\" } ] "
+    "},\n"
+    "                   { \"all\": [ { \"working_set\": \">= 85%\" }, { \"events.oom\": \">= 1\", "
+    "\"within\": "
+    "\"5s\" } ] },\n"
+    "                   { \"all\": [ { \"working_set\": \">= 80%\" }, { \"heap.cap_hits\": \">= 1\", "
+    "\"within\": \"5s\" } ] } ] },\n"
+    "      \"exit\": { \"all\": [ { \"working_set\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
     "      \"cooldown\": \"2s\",\n"
     "      \"max_dwell\": \"30s\",\n"
     "      \"on_max_dwell\": [ { \"action\": \"kill\", \"scope\": \"leaf\" } ],\n"
     "      \"on_enter\": [ { \"action\": \"notify\" },\n"
-    "                    { \"action\": \"restart\", \"stop_signal\": \"TERM\", \"grace\": \"500ms\" } ]\n"
+    "                    { \"action\": \"restart\", \"stop_signal\": \"TERM\", \"grace\": \"10s\" } ]\n"
     "    }\n"
     "  ]\n"
     "}\n";

@@ -24,7 +24,20 @@ static uint64_t elapsed(uint64_t now, uint64_t t)
         return now > t ? now - t : 0;
 }
 
-enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOMKILL, _EV_N };
+/* In PolicySignal order from POLICY_SIGNAL_EV_HIGH: the allocator's cap hits ride along with the
+ * kernel's counters, so one history serves every "within" count. */
+enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOMKILL, EV_CAPHITS, _EV_N };
+
+/* The working set's history for working_set_rate: one point per RATE_SPACING at most, so the ring
+ * spans POLICY_RATE_WINDOW_MAX_USEC however often the supervisor samples (a wake can sample every
+ * 5 ms). */
+#define RATE_POINTS  256
+#define RATE_SPACING (POLICY_RATE_WINDOW_MAX_USEC / (RATE_POINTS - 16))
+
+typedef struct RatePoint {
+        uint64_t t;
+        uint64_t ws;
+} RatePoint;
 
 typedef struct EventPoint {
         uint64_t t;
@@ -50,6 +63,12 @@ struct PolicyState {
         /* memory.events change points, oldest first, as a ring. */
         EventPoint ev[POLICY_EVENT_HISTORY_MAX];
         size_t ev_head, ev_n;
+        /* The last counters of each source, so that a source that is missing from one sample (the
+         * allocator between runs) does not read as a counter going back. */
+        uint64_t ev_last[_EV_N];
+
+        RatePoint ws[RATE_POINTS];
+        size_t ws_head, ws_n;
 
         bool trig_seen;
         uint64_t trig_count[OOMLESS_PSI_TRIGGERS_MAX];
@@ -130,11 +149,21 @@ uint64_t policy_state_stage_since_usec(const PolicyState *s)
 
 static void events_record(PolicyState *s, const OomlessSample *x, uint64_t now)
 {
-        uint64_t c[_EV_N] = { x->ev_high, x->ev_max, x->ev_oom, x->ev_oom_kill };
+        uint64_t c[_EV_N];
         EventPoint *last;
 
-        if (!x->events_valid)
+        if (!x->events_valid && !x->heap_valid)
                 return;
+        memcpy(c, s->ev_last, sizeof(c));
+        if (x->events_valid) {
+                c[EV_HIGH] = x->ev_high;
+                c[EV_MAX] = x->ev_max;
+                c[EV_OOM] = x->ev_oom;
+                c[EV_OOMKILL] = x->ev_oom_kill;
+        }
+        if (x->heap_valid)
+                c[EV_CAPHITS] = x->heap_cap_hits;
+        memcpy(s->ev_last, c, sizeof(c));
         if (s->ev_n > 0) {
                 last = &s->ev[(s->ev_head + s->ev_n - 1) % POLICY_EVENT_HISTORY_MAX];
                 if (memcmp(last->c, c, sizeof(c)) == 0)
@@ -156,6 +185,50 @@ static void events_record(PolicyState *s, const OomlessSample *x, uint64_t now)
         e->t = now;
         memcpy(e->c, c, sizeof(c));
         s->ev_n++;
+}
+
+static uint64_t working_set(const OomlessSample *x)
+{
+        return x->current - MIN(x->inactive_file, x->current);
+}
+
+static void rate_record(PolicyState *s, const OomlessSample *x, uint64_t now)
+{
+        if (s->ws_n > 0) {
+                const RatePoint *last = &s->ws[(s->ws_head + s->ws_n - 1) % RATE_POINTS];
+                if (now < last->t + RATE_SPACING)
+                        return;
+        }
+        if (s->ws_n == RATE_POINTS) {
+                s->ws_head = (s->ws_head + 1) % RATE_POINTS;
+                s->ws_n--;
+        }
+        s->ws[(s->ws_head + s->ws_n) % RATE_POINTS] = (RatePoint){ .t = now, .ws = working_set(x) };
+        s->ws_n++;
+}
+
+/* The working set's growth in bytes per second over the last `window`, from the newest point at
+ * least that old to the current sample. Unknown (false) until the history spans half the window:
+ * a rate over a sliver of time is noise. A shrinking working set gives a negative rate. */
+static bool rate_get(const PolicyState *s, const OomlessSample *x, uint64_t now, uint64_t window,
+                     double *ret)
+{
+        const RatePoint *base = NULL;
+        uint64_t from = now > window ? now - window : 0;
+
+        for (size_t i = 0; i < s->ws_n; i++) {
+                const RatePoint *e = &s->ws[(s->ws_head + i) % RATE_POINTS];
+                if (e->t > from)
+                        break;
+                base = e;
+        }
+        if (!base && s->ws_n > 0)
+                base = &s->ws[s->ws_head];
+        if (!base || elapsed(now, base->t) == 0 || elapsed(now, base->t) < window / 2)
+                return false;
+        *ret = ((double)working_set(x) - (double)base->ws) * (double)USEC_PER_SEC /
+               (double)elapsed(now, base->t);
+        return true;
 }
 
 /* Increment of counter k within (now - window, now]. */
@@ -245,7 +318,17 @@ static bool cmp_true(const Policy *p, const PolicyState *s, const PolicyCmp *c, 
                         return false;
                 return compare_size(x->heap_held, c, x->heap_cap);
         case POLICY_SIGNAL_WORKING_SET:
-                return compare_size(x->current - MIN(x->inactive_file, x->current), c, x->limit);
+                return compare_size(working_set(x), c, x->limit);
+        case POLICY_SIGNAL_KERNEL:
+                return compare_size(x->kernel, c, x->limit);
+        case POLICY_SIGNAL_WS_RATE: {
+                double rate;
+                if (!rate_get(s, x, now, c->within_usec, &rate))
+                        return false;
+                /* Compare in whole bytes per second; a negative rate is below every threshold. */
+                return compare_u128(rate <= 0 ? 0 : (__uint128_t)rate, c->op, c->size.bytes) &&
+                       !(rate < 0 && (c->op == POLICY_OP_GE || c->op == POLICY_OP_GT));
+        }
         case POLICY_SIGNAL_ANON:
                 return compare_size(x->anon, c, x->limit);
         case POLICY_SIGNAL_FILE:
@@ -260,6 +343,10 @@ static bool cmp_true(const Policy *p, const PolicyState *s, const PolicyCmp *c, 
                 return compare_psi(x->psi_valid, x->psi_full.avg10, c);
         case POLICY_SIGNAL_FULL60:
                 return compare_psi(x->psi_valid, x->psi_full.avg60, c);
+        case POLICY_SIGNAL_HEAP_CAP_HITS:
+                if (!events_increment(s, EV_CAPHITS, now, c->within_usec, &inc))
+                        return false;
+                return compare_u128(inc, c->op, c->count);
         case POLICY_SIGNAL_EV_HIGH:
         case POLICY_SIGNAL_EV_MAX:
         case POLICY_SIGNAL_EV_OOM:
@@ -375,6 +462,15 @@ static void settle_down(const Policy *p, PolicyState *s, unsigned to, PolicyReas
 
 /* ---- resolution ---- */
 
+uint64_t policy_throttle_floor(const OomlessSample *x)
+{
+        uint64_t margin = POLICY_THROTTLE_MARGIN_MIN;
+
+        if (x->limit != 0 && x->limit != OOMLESS_NO_LIMIT)
+                margin = MAX(margin, x->limit / 32);
+        return working_set(x) + margin;
+}
+
 void policy_decision_resolve(PolicyDecision *d, const OomlessSample *x)
 {
         const PolicyAction *a = d->action;
@@ -389,6 +485,10 @@ void policy_decision_resolve(PolicyDecision *d, const OomlessSample *x)
         case POLICY_ACTION_THROTTLE:
                 d->bytes = units_size_spec_resolve(&a->memory_high, x->limit);
                 d->bytes_unknown = a->memory_high.percent && x->limit == OOMLESS_NO_LIMIT;
+                /* memory.high below the working set makes the kernel reclaim what the workload is
+                 * using: it stalls, and a healthy service is made sick. Never below what it needs. */
+                if (!d->undo && !d->bytes_unknown && d->bytes != UINT64_MAX && x->current > 0)
+                        d->bytes = MAX(d->bytes, policy_throttle_floor(x));
                 break;
         case POLICY_ACTION_RECLAIM:
                 d->bytes = units_size_spec_resolve(&a->amount,
@@ -421,12 +521,13 @@ void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *x, ui
 
         events_record(s, x, now);
         triggers_record(s, p, x, now);
-
         for (unsigned l = 1; l <= p->n_stages; l++) {
                 const PolicyStage *st = &p->stages[l - 1];
                 track(&s->hold[l].enter_since, cond_true(p, s, &st->enter.root, x, now), now);
                 track(&s->hold[l].exit_since, cond_true(p, s, &st->exit.root, x, now), now);
         }
+
+        rate_record(s, x, now);
 
         for (unsigned l = p->n_stages; l > cur; l--)
                 if (held(s->hold[l].enter_since, s->hold[l].left_at, p->stages[l - 1].enter.for_usec, now)) {
@@ -482,6 +583,10 @@ void policy_state_reset(const Policy *p, PolicyState *s, uint64_t now, PolicyDec
                 s->hold[i].left_at = 0;
         s->ev_n = 0;
         s->ev_head = 0;
+        memset(s->ev_last, 0, sizeof(s->ev_last));
+        /* The new run's working set starts over: its growth from the old one's is no trend. */
+        s->ws_n = 0;
+        s->ws_head = 0;
         triggers_reset(s);
         if (ret_transition)
                 *ret_transition = t;

@@ -173,6 +173,24 @@ static bool parse_event_count(Parser *ps, const char *v, const char *path, Polic
         return true;
 }
 
+/* "20M/s": bytes per second, over "within" (default 1s). A bare number or a percent is refused: the
+ * rate is the working set's growth in bytes, whatever the limit. */
+static bool parse_rate(Parser *ps, const char *key, const char *v, const char *path, PolicyCmp *c)
+{
+        char buf[64];
+        size_t n = strlen(v);
+
+        if (n < 3 || n >= sizeof(buf) || strcmp(v + n - 2, "/s") != 0 || strchr(v, '%')) {
+                json_error(ps, path, "write a size per second, e.g. \">= 20M/s\"",
+                           "%s \"%s\" is not a rate in bytes per second", key, v);
+                return false;
+        }
+        memcpy(buf, v, n - 2);
+        buf[n - 2] = '\0';
+        c->within_usec = USEC_PER_SEC;
+        return json_parse_size(ps, buf, path, key, false, false, &c->size);
+}
+
 /* "80", "12.5": digits with no unit, ambiguous for a size signal (bytes? percent?). */
 static bool is_bare_number(const char *s)
 {
@@ -236,11 +254,10 @@ static bool parse_cmp_value(Parser *ps, const char *key, const char *s, const ch
                         return false;
                 }
                 return true;
-        case POLICY_SIGNAL_EV_HIGH:
-        case POLICY_SIGNAL_EV_MAX:
-        case POLICY_SIGNAL_EV_OOM:
-        case POLICY_SIGNAL_EV_OOMKILL:
+        POLICY_COUNT_SIGNAL_CASES:
                 return parse_event_count(ps, v, path, c);
+        case POLICY_SIGNAL_WS_RATE:
+                return parse_rate(ps, key, v, path, c);
         case POLICY_SIGNAL_STAGE_TIME:
                 return json_parse_duration(ps, v, path, &c->usec);
         default:
@@ -266,14 +283,17 @@ static bool parse_cmp_within(Parser *ps, const cJSON *within, const char *key, c
                 return false;
         }
         json_subpath(p, path, "within");
-        if (c->signal != POLICY_SIGNAL_PSI_TRIGGER &&
-            !(c->signal >= POLICY_SIGNAL_EV_HIGH && c->signal <= POLICY_SIGNAL_EV_OOMKILL)) {
-                json_error(ps, p, "remove it; only events.* and psi_trigger count within a window",
+        if (!policy_signal_windowed(c->signal)) {
+                json_error(ps, p,
+                           "remove it; only events.*, heap.cap_hits, psi_trigger and working_set_rate "
+                           "look at a window",
                            "\"within\" does not apply to %s", key);
                 return false;
         }
         return json_get_sampled_duration(ps, within, p, ps->p->interval_usec, false, &c->within_usec) &&
-               json_check_duration_max(ps, p, c->within_usec, 3600 * USEC_PER_SEC,
+               json_check_duration_max(ps, p, c->within_usec,
+                                       c->signal == POLICY_SIGNAL_WS_RATE ? POLICY_RATE_WINDOW_MAX_USEC
+                                                                          : 3600 * USEC_PER_SEC,
                                        "\"within\" window is too long");
 }
 

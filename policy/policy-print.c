@@ -108,10 +108,11 @@ static void print_cond_node(Printer *pr, const Policy *p, cJSON *arr, const Poli
                 snprintf(v, sizeof(v), "%s %s", policy_op_to_string(m->op),
                          policy_format_centi(b, sizeof(b), m->centi));
                 break;
-        case POLICY_SIGNAL_EV_HIGH:
-        case POLICY_SIGNAL_EV_MAX:
-        case POLICY_SIGNAL_EV_OOM:
-        case POLICY_SIGNAL_EV_OOMKILL:
+        case POLICY_SIGNAL_WS_RATE:
+                snprintf(v, sizeof(v), "%s %s/s", policy_op_to_string(m->op),
+                         policy_format_size_spec(b, sizeof(b), &m->size));
+                break;
+        POLICY_COUNT_SIGNAL_CASES:
                 snprintf(v, sizeof(v), "%s %llu", policy_op_to_string(m->op), (unsigned long long)m->count);
                 break;
         case POLICY_SIGNAL_STAGE_TIME:
@@ -126,8 +127,7 @@ static void print_cond_node(Printer *pr, const Policy *p, cJSON *arr, const Poli
                 return;
         }
         add_str(pr, o, policy_signal_to_string(m->signal), v);
-        if (m->signal == POLICY_SIGNAL_PSI_TRIGGER ||
-            (m->signal >= POLICY_SIGNAL_EV_HIGH && m->signal <= POLICY_SIGNAL_EV_OOMKILL))
+        if (policy_signal_windowed(m->signal))
                 add_dur(pr, o, "within", m->within_usec);
 }
 

@@ -66,3 +66,32 @@ void policy_restart_note_oom_kill(const Policy *p, PolicyRestartState *st, uint6
         prune(st, p->restart.window_usec, now);
         push(st, now);
 }
+
+const char *policy_memory_cause(const OomlessSample *x)
+{
+        /* v2's file and v1's total_cache both include shmem; the inactive part is no working set. */
+        uint64_t file = x->file - MIN(x->file, x->shmem);
+        uint64_t active_file = file - MIN(file, x->inactive_file);
+        const struct {
+                const char *name;
+                uint64_t v;
+        } parts[] = {
+                { "anon", x->anon },
+                { "shmem", x->shmem },
+                { "kernel", x->kernel },
+                { "file", active_file },
+        };
+        size_t best = 0;
+
+        for (size_t i = 1; i < ELEMENTSOF(parts); i++)
+                if (parts[i].v > parts[best].v)
+                        best = i;
+        return parts[best].v > 0 ? parts[best].name : NULL;
+}
+
+bool policy_restart_futile(const OomlessSample *x)
+{
+        uint64_t ws = x->current - MIN(x->inactive_file, x->current);
+
+        return x->shmem > 0 && x->shmem >= ws / 2;
+}

@@ -78,6 +78,10 @@ static bool cmp_key(const PolicyCmp *c, int *ret_class, uint64_t *ret_value)
                 *ret_class = 2;
                 *ret_value = c->centi;
                 return true;
+        case POLICY_SIGNAL_WS_RATE:
+                *ret_class = 3;
+                *ret_value = c->size.bytes;
+                return true;
         default:
                 return false;
         }
@@ -91,7 +95,8 @@ static void fmt_cmp(char *buf, size_t len, const PolicyCmp *c)
                 policy_format_centi(v, sizeof(v), c->centi);
         else
                 policy_format_size_spec(v, sizeof(v), &c->size);
-        snprintf(buf, len, "%s %s %s", policy_signal_to_string(c->signal), policy_op_to_string(c->op), v);
+        snprintf(buf, len, "%s %s %s%s", policy_signal_to_string(c->signal), policy_op_to_string(c->op), v,
+                 c->signal == POLICY_SIGNAL_WS_RATE ? "/s" : "");
 }
 
 /* The direct comparisons of a condition (the top-level all/any lists), with their paths. */

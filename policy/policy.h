@@ -100,23 +100,26 @@ char *policy_format_duration(char *buf, size_t len, uint64_t usec);
 /* ---- Signals, conditions (exposed for status output and tests) ------------------------------------ */
 
 typedef enum PolicySignal {
-        POLICY_SIGNAL_MEMORY,      /* sample.current; bytes or % of sample.limit */
-        POLICY_SIGNAL_HEADROOM,    /* sample.limit - sample.current; bytes or % of sample.limit */
-        POLICY_SIGNAL_HEAP,        /* sample.heap_held; bytes or % of sample.heap_cap */
-        POLICY_SIGNAL_WORKING_SET, /* sample.current - sample.inactive_file (floor 0); bytes or % */
-        POLICY_SIGNAL_ANON,        /* sample.anon; bytes or % of sample.limit */
-        POLICY_SIGNAL_FILE,        /* sample.file (page cache); bytes or % of sample.limit */
-        POLICY_SIGNAL_SHMEM,       /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
-        POLICY_SIGNAL_SOME10,      /* psi some avg10, percent */
-        POLICY_SIGNAL_SOME60,      /* psi some avg60 */
-        POLICY_SIGNAL_FULL10,      /* psi full avg10 */
-        POLICY_SIGNAL_FULL60,      /* psi full avg60 */
-        POLICY_SIGNAL_EV_HIGH,     /* memory.events high increments within a window */
-        POLICY_SIGNAL_EV_MAX,      /* ... max */
-        POLICY_SIGNAL_EV_OOM,      /* ... oom */
-        POLICY_SIGNAL_EV_OOMKILL,  /* ... oom_kill */
-        POLICY_SIGNAL_PSI_TRIGGER, /* a kernel PSI trigger fired within a window */
-        POLICY_SIGNAL_STAGE_TIME,  /* time spent in the current stage */
+        POLICY_SIGNAL_MEMORY,        /* sample.current; bytes or % of sample.limit */
+        POLICY_SIGNAL_HEADROOM,      /* sample.limit - sample.current; bytes or % of sample.limit */
+        POLICY_SIGNAL_HEAP,          /* sample.heap_held; bytes or % of sample.heap_cap */
+        POLICY_SIGNAL_WORKING_SET,   /* sample.current - sample.inactive_file (floor 0); bytes or % */
+        POLICY_SIGNAL_ANON,          /* sample.anon; bytes or % of sample.limit */
+        POLICY_SIGNAL_FILE,          /* sample.file (page cache); bytes or % of sample.limit */
+        POLICY_SIGNAL_SHMEM,         /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
+        POLICY_SIGNAL_KERNEL,        /* sample.kernel (slab, stacks, ...); bytes or % of sample.limit */
+        POLICY_SIGNAL_WS_RATE,       /* growth of the working set, bytes per second over a window (signed) */
+        POLICY_SIGNAL_SOME10,        /* psi some avg10, percent */
+        POLICY_SIGNAL_SOME60,        /* psi some avg60 */
+        POLICY_SIGNAL_FULL10,        /* psi full avg10 */
+        POLICY_SIGNAL_FULL60,        /* psi full avg60 */
+        POLICY_SIGNAL_EV_HIGH,       /* memory.events high increments within a window */
+        POLICY_SIGNAL_EV_MAX,        /* ... max */
+        POLICY_SIGNAL_EV_OOM,        /* ... oom */
+        POLICY_SIGNAL_EV_OOMKILL,    /* ... oom_kill */
+        POLICY_SIGNAL_HEAP_CAP_HITS, /* allocations the allocator refused at the cap, within a window */
+        POLICY_SIGNAL_PSI_TRIGGER,   /* a kernel PSI trigger fired within a window */
+        POLICY_SIGNAL_STAGE_TIME,    /* time spent in the current stage */
         _POLICY_SIGNAL_MAX,
         _POLICY_SIGNAL_INVALID = -22,
 } PolicySignal;
@@ -313,7 +316,8 @@ typedef struct PolicyDecision {
         uint32_t budget_permille;
 
         bool resolved; /* the fields below are filled in */
-        /* THROTTLE: the memory.high to set (UINT64_MAX for "max"); RECLAIM: the bytes to reclaim (a
+        /* THROTTLE: the memory.high to set (UINT64_MAX for "max"), never below policy_throttle_floor();
+         * RECLAIM: the bytes to reclaim (a
          * percentage of the effective limit, or of memory.current when there is no limit). */
         uint64_t bytes;
         /* .bytes could not be resolved: THROTTLE, a percentage of an unknown limit; RECLAIM, the amount
@@ -402,6 +406,11 @@ uint64_t policy_adaptive_interval(uint64_t headroom_bytes, uint64_t rate_bytes_p
  * "direct") when the current stage's exit condition holds and its cooldown passed. */
 void policy_evaluate(const Policy *p, PolicyState *s, const OomlessSample *sample, uint64_t now_usec,
                      PolicyDecisions *ret_decisions, PolicyTransition *ret_transition);
+
+/* The lowest memory.high a throttle sets: the working set plus a margin (1/32 of the limit, at least
+ * POLICY_THROTTLE_MARGIN_MIN), so that throttling slows growth but never reclaims what is in use. */
+#define POLICY_THROTTLE_MARGIN_MIN (UINT64_C(4) << 20)
+uint64_t policy_throttle_floor(const OomlessSample *sample);
 
 /* Fills the resolved fields of d (see PolicyDecision) from its action and the sample. Pure and
  * idempotent. */
@@ -499,3 +508,15 @@ PolicyRestartVerdict policy_restart_decide(const Policy *p, PolicyRestartState *
 /* A kernel OOM kill inside the leaf that did not end the main process still counts toward
  * max_restarts within the window. */
 void policy_restart_note_oom_kill(const Policy *p, PolicyRestartState *st, uint64_t now_usec);
+
+/* The largest part of the working set, named for people: "anon" (heaps, stacks), "shmem" (tmpfs,
+ * shared memory), "kernel" (slab, stacks, page tables), "file" (page cache in active use). NULL when
+ * the sample has no breakdown. */
+const char *policy_memory_cause(const OomlessSample *sample);
+/* Whether a restart would leave the trouble in place: shmem (tmpfs files, shared memory) holds at
+ * least half the working set, and it outlives the processes that wrote it. */
+bool policy_restart_futile(const OomlessSample *sample);
+
+/* Exit status of `oomless run` when the workload was stopped, once and for good, because restarting
+ * it would not free its memory (policy_restart_futile()): tmpfs or shared memory fills the limit. */
+#define POLICY_EXIT_SHMEM 123

@@ -37,6 +37,9 @@ typedef struct OomlessSample {
          * working set, the figure cAdvisor and the kubelet's eviction use. */
         uint64_t inactive_file;
         uint64_t swap_current; /* 0 when unknown */
+        /* Kernel memory charged to the workload (v2 memory.stat kernel, or kernel_stack + slab + percpu
+         * on kernels before 5.18; v1 memory.kmem.usage_in_bytes); 0 when the tier does not expose it. */
+        uint64_t kernel;
 
         /* memory.events counters (v1: failcnt -> max, oom_control under_oom/oom_kill). */
         bool events_valid;

@@ -49,11 +49,11 @@ enum {
 
 void cmd_help_cgroup_options(FILE *f)
 {
-        fputs(
-            "  --cgroup-mode=MODE      auto (default), v2, v1, observe or none\n"
-            "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
-            "  --heap-cap=SIZE         heap cap published to liboomless (default 95% of the limit; none)\n",
-            f);
+        fputs("  --cgroup-mode=MODE      auto (default), v2, v1, observe or none\n"
+              "  --memory-limit=SIZE     the limit to supervise against on tier none\n"
+              "  --heap-cap=SIZE         heap cap published to liboomless (default auto: from live figures; "
+              "none)\n",
+              f);
 }
 
 void cmd_help_common_options(FILE *f)
@@ -177,9 +177,9 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         .tree_limit = UINT64_MAX },
                 .stop_timeout_usec = MANAGER_DEFAULT_STOP_TIMEOUT_USEC,
                 .preload = mode == MANAGER_RUN,
-                /* Above the built-in policy's restart threshold (90%), so a leaking heap is restarted
-                 * gracefully first; the cap is the backstop that turns a kernel kill into ENOMEM. */
-                .heap_cap = { .set = true, .percent = true, .permyriad = 9500 },
+                /* Computed from the live figures (supervise_heap_cap()): the cap is the backstop that
+                 * turns a kernel kill into ENOMEM, so it leaves the heap everything the kernel would. */
+                .heap_cap_auto = true,
                 .runtime_dir = cmd_default_runtime_dir(),
         };
 
@@ -279,13 +279,13 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 }
                 case OPT_HEAP_CAP:
-                        if (streq(optarg, "none")) {
-                                cfg->heap_cap = (SizeSpec){ 0 };
+                        cfg->heap_cap = (SizeSpec){ 0 };
+                        cfg->heap_cap_auto = streq(optarg, "auto");
+                        if (streq(optarg, "none") || cfg->heap_cap_auto)
                                 break;
-                        }
                         if (units_parse_size_spec(optarg, &cfg->heap_cap) < 0)
                                 return bad(cmd, "--heap-cap", optarg,
-                                           "a size like 512M, a percent like 95%, or none "
+                                           "a size like 512M, a percent like 95%, auto or none "
                                            "(the allocator's own OOMLESS_HEAP_CAP)");
                         /* The allocator refuses a cap under its floor (every allocation would fail);
                          * a percent is checked against the limit once it is known. */

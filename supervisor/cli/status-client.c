@@ -293,12 +293,13 @@ void status_print_human(FILE *f, const cJSON *root)
         fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
         fprintf(f, "  tier:    %s\n", get_str(s2, sizeof(s2), root, "tier"));
         fprintf(f, "  leaf:    %s\n", get_str(s3, sizeof(s3), root, "leaf"));
-        fprintf(
-            f, "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s, shmem %s\n",
-            fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
-            fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
-            fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"),
-            fmt_bytes(h, sizeof(h), mem, "shmem"));
+        fprintf(f,
+                "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s, shmem %s",
+                fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
+                fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
+                fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"),
+                fmt_bytes(h, sizeof(h), mem, "shmem"));
+        fprintf(f, ", kernel %s\n", fmt_bytes(a, sizeof(a), mem, "kernel"));
         if (cJSON_IsObject(psi)) {
                 const cJSON *so = field(psi, "some"), *fu = field(psi, "full");
                 fprintf(f, "  psi:     some %s/%s, full %s/%s (avg10/avg60)\n",
@@ -315,10 +316,13 @@ void status_print_human(FILE *f, const cJSON *root)
                         fmt_count(c, sizeof(c), child, "restarts"));
         else
                 fprintf(f, "  child:   none, restarts %s\n", fmt_count(c, sizeof(c), child, "restarts"));
-        fprintf(f, "  policy:  %s%s, stage %s (%s) for %ss\n", get_str(s1, sizeof(s1), pol, "name"),
+        fprintf(f, "  policy:  %s%s, stage %s (%s) for %ss", get_str(s1, sizeof(s1), pol, "name"),
                 cJSON_IsTrue(field(pol, "dry_run")) ? " (dry run)" : "",
                 fmt_count(a, sizeof(a), pol, "stage"), get_str(s2, sizeof(s2), pol, "stage_name"),
                 fmt_double(b, sizeof(b), pol, "stage_since_sec", 0, SANE_SECONDS, 1));
+        if (cJSON_IsString(field(pol, "cause")))
+                fprintf(f, ", cause %s", get_str(s2, sizeof(s2), pol, "cause"));
+        fputc('\n', f);
         const cJSON *bud = field(pol, "budget");
         if (cJSON_IsObject(bud)) {
                 char bs[64], bp[64];

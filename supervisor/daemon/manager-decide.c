@@ -5,9 +5,12 @@
  * runner) sit here. */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <inttypes.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "kmsg.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "notify.h"
@@ -33,6 +36,79 @@ static int sample_into(Manager *m, OomlessSample *ret)
         return r;
 }
 
+/* How long a rise of the oom_kill counter waits for the kernel's log line naming its victim: the
+ * kernel counts the kill before it logs it. */
+#define OOM_VICTIM_WAIT_USEC (1 * USEC_PER_SEC)
+
+static void log_oom_victim(Manager *m, const KmsgOomKill *k)
+{
+        char anon[32], file[32], shm[32], cg_shm[32];
+        bool main_process = m->child_running ? k->pid == m->child.pid : k->pid == m->last_exit_pid;
+
+        log_struct(LOG_LEVEL_ERROR,
+                   LOG_FIELDS(LOG_STR("event", "oom_kill_victim"), LOG_I64("pid", k->pid),
+                              LOG_STR("comm", k->comm), LOG_U64("anon_rss", k->anon_rss),
+                              LOG_U64("file_rss", k->file_rss), LOG_U64("shmem_rss", k->shmem_rss),
+                              LOG_BOOL("main_process", main_process), LOG_U64("shmem", m->last.shmem),
+                              LOG_STR("leaf", cg_leaf_path(m->cg))),
+                   "The kernel OOM-killed pid %d (%s) in the workload's cgroup: anon-rss %s, file-rss %s, "
+                   "shmem-rss %s%s; the cgroup's shmem %s.",
+                   (int)k->pid, k->comm, units_format_size(anon, sizeof(anon), k->anon_rss),
+                   units_format_size(file, sizeof(file), k->file_rss),
+                   units_format_size(shm, sizeof(shm), k->shmem_rss),
+                   main_process ? " (the main process)" : " (not the main process)",
+                   units_format_size(cg_shm, sizeof(cg_shm), m->last.shmem));
+        run_report_oom_victim(&m->report, (int)k->pid, k->comm);
+}
+
+/* Every kernel OOM kill inside the leaf, whichever process it hit, reported once: the counter says
+ * that one happened, the kernel log which process it was. A kill whose victim the log does not name
+ * within OOM_VICTIM_WAIT_USEC (no /dev/kmsg, or a ring that overflowed) is reported unnamed. */
+static void report_oom_kills(Manager *m)
+{
+        KmsgOomKill k[8];
+        const char *leaf = cg_leaf_path(m->cg), *name;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        int n = 0;
+
+        if (!m->last.events_valid || !leaf)
+                return;
+        if (!m->oom_seen_valid || m->last.ev_oom_kill < m->oom_seen) {
+                /* The first sample, or a counter that started over (a new leaf). */
+                m->oom_seen = m->last.ev_oom_kill;
+                m->oom_seen_valid = true;
+                m->kmsg_fd = m->kmsg_fd == -EBADF ? kmsg_open() : m->kmsg_fd;
+                return;
+        }
+        if (m->last.ev_oom_kill == m->oom_seen)
+                return;
+        name = strrchr(leaf, '/') ? strrchr(leaf, '/') + 1 : leaf;
+        if (m->kmsg_fd >= 0) {
+                n = kmsg_read_oom_kills(m->kmsg_fd, name, k, ELEMENTSOF(k));
+                if (n < 0)
+                        n = 0;
+        }
+        for (int i = 0; i < n && m->oom_seen < m->last.ev_oom_kill; i++, m->oom_seen++)
+                log_oom_victim(m, &k[i]);
+        if (m->oom_seen == m->last.ev_oom_kill) {
+                m->oom_pending_since = 0;
+                return;
+        }
+        if (m->oom_pending_since == 0)
+                m->oom_pending_since = now;
+        if (now - m->oom_pending_since < OOM_VICTIM_WAIT_USEC && m->kmsg_fd >= 0)
+                return;
+        log_struct(LOG_LEVEL_ERROR,
+                   LOG_FIELDS(LOG_STR("event", "oom_kill_victim"), LOG_STR("comm", NULL),
+                              LOG_U64("kills", m->last.ev_oom_kill - m->oom_seen), LOG_STR("leaf", leaf)),
+                   "The kernel OOM-killed %" PRIu64 " process(es) in the workload's cgroup; the victim is "
+                   "unknown (%s).",
+                   m->last.ev_oom_kill - m->oom_seen,
+                   m->kmsg_fd >= 0 ? "the kernel log did not name it" : "/dev/kmsg cannot be read");
+        m->oom_seen = m->last.ev_oom_kill;
+        m->oom_pending_since = 0;
+}
+
 /* The loop's sample, the one supervision decides on. */
 int manager_sample(Manager *m)
 {
@@ -42,6 +118,7 @@ int manager_sample(Manager *m)
                 m->samples++;
                 run_report_sample(&m->report, &m->last);
                 manager_k8s_sample(m);
+                report_oom_kills(m);
         }
         return r;
 }
@@ -53,7 +130,7 @@ void manager_publish_heap_cap(Manager *m)
 
         if (!m->control)
                 return;
-        cap = supervise_heap_cap(m->supervise, m->last.limit, &watermark);
+        cap = supervise_heap_cap(m->supervise, &m->last, &watermark);
         if (cap == 0)
                 return;
         /* A percent of a small limit can come to less than the allocator's floor, which it would
@@ -67,8 +144,12 @@ void manager_publish_heap_cap(Manager *m)
                         supervise_heap_cap_published(m->supervise, cap);
                 return;
         }
-        if (actions_set_heap_cap(m->runner, cap, watermark) >= 0)
+        if (actions_set_heap_cap(m->runner, cap, watermark) >= 0) {
                 supervise_heap_cap_published(m->supervise, cap);
+                /* The policy decides on this sample with the cap now in force, not last tick's. */
+                if (m->last.heap_valid)
+                        m->last.heap_cap = cap;
+        }
 }
 
 void manager_run_decisions(Manager *m, const SuperviseDecisions *d)
@@ -216,6 +297,8 @@ static int cb_request_restart(void *userdata, int stop_signal, uint64_t grace_us
         }
         if (!m->child_running)
                 return -ESRCH;
+        if (m->have_sample && policy_restart_futile(&m->last))
+                return manager_stop_for_shmem(m, stop_signal, grace_usec);
         log_notice("Restarting the workload: %s.", reason ?: "requested by the policy");
         supervise_restart_requested(m->supervise);
         return manager_restart_workload(m, stop_signal, grace_usec);
@@ -242,6 +325,7 @@ int manager_setup_supervise(Manager *m)
                                                  .dry_run = m->cfg.dry_run,
                                                  .run = m->cfg.mode == MANAGER_RUN,
                                                  .heap_cap = m->cfg.heap_cap,
+                                                 .heap_cap_auto = m->cfg.heap_cap_auto,
                                                  .user_heap_cap = getenv("OOMLESS_HEAP_CAP") != NULL,
                                                  .policy_changed = on_policy_changed,
                                                  .userdata = m },

@@ -222,6 +222,7 @@ static void child_ended(Manager *m, const siginfo_t *si)
         char how[96];
 
         m->child_running = false;
+        m->last_exit_pid = si->si_pid;
         m->child_source = sd_event_source_disable_unref(m->child_source);
         stop_cancel(&m->stop);
         m->restarting = false;
@@ -264,6 +265,13 @@ static void child_ended(Manager *m, const siginfo_t *si)
         m->last_exit_oom_killed = oom;
         m->last_exit_usec = now_usec(CLOCK_MONOTONIC);
         m->exit_status = status;
+        if (m->shmem_stop) {
+                m->exit_status = POLICY_EXIT_SHMEM;
+                run_report_set_reason(&m->report, true,
+                                      "the workload was stopped because shmem (tmpfs, shared memory) filled "
+                                      "the limit, which a restart would not free (it %s)",
+                                      how);
+        }
 
         /* Daemonized grandchildren do not outlive the workload, so a restart starts clean. */
         manager_kill_leftovers(m);
@@ -311,6 +319,36 @@ int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec)
         if (!m->child_running || m->stopping)
                 return -ESRCH;
         m->restarting = true;
+        return stop_begin(&m->stop, m->child.pidfd, sig, grace_usec);
+}
+
+/* Restarting frees nothing that tmpfs or shared memory holds: the files outlive the processes, and
+ * the next run would meet the same full limit (a restart loop until the policy gives up). So the
+ * workload is stopped once, with the restart's signal and grace, and oomless exits
+ * POLICY_EXIT_SHMEM with the reason. */
+int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec)
+{
+        char shm[32], ws[32], lim[32];
+        uint64_t working_set = m->last.current - MIN(m->last.inactive_file, m->last.current);
+
+        if (!m->child_running || m->stopping)
+                return -ESRCH;
+        log_struct(LOG_LEVEL_ERROR,
+                   LOG_FIELDS(LOG_STR("event", "shmem_stop"), LOG_STR("cause", "shmem"),
+                              LOG_U64("shmem", m->last.shmem), LOG_U64("working_set", working_set),
+                              LOG_U64("memory_limit", m->last.limit),
+                              LOG_I64("exit_status", POLICY_EXIT_SHMEM)),
+                   "shmem (tmpfs, shared memory) holds %s of the %s working set (limit %s): a restart would "
+                   "not free it, so the workload is stopped once instead (%s, grace %.1fs) and oomless "
+                   "exits %d. Remove the files (e.g. in /dev/shm) or raise the limit.",
+                   units_format_size(shm, sizeof(shm), m->last.shmem),
+                   units_format_size(ws, sizeof(ws), working_set),
+                   units_format_size(lim, sizeof(lim), m->last.limit),
+                   units_signal_to_string(sig) ?: "signal", (double)grace_usec / 1e6, POLICY_EXIT_SHMEM);
+        m->shmem_stop = true;
+        if (!m->stopping)
+                notify_stopping();
+        m->stopping = true;
         return stop_begin(&m->stop, m->child.pidfd, sig, grace_usec);
 }
 

@@ -433,6 +433,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret)
                 return log_error_errno(-ENOMEM, "Out of memory");
         m->cfg = *cfg;
         m->target_pidfd = -EBADF;
+        m->kmsg_fd = -EBADF;
         m->child.pidfd = -EBADF;
         m->stop.pidfd = -EBADF;
         for (size_t i = 0; i < ELEMENTSOF(m->psi_fds); i++)
@@ -614,6 +615,7 @@ Manager *manager_free(Manager *m)
         m->command = strv_free(m->command);
 
         stop_done(&m->stop);
+        m->kmsg_fd = safe_close(m->kmsg_fd);
         m->drain_timer = sd_event_source_disable_unref(m->drain_timer);
         m->runner = actions_free(m->runner);
         m->actuator = actuator_free(m->actuator);

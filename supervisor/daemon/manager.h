@@ -57,7 +57,8 @@ typedef struct ManagerConfig {
         bool dry_run;
         bool tick_only; /* --tick-only: no threshold events, hold timers or adaptive interval */
         bool preload;
-        SizeSpec heap_cap; /* published in the control page; unset: the allocator's own setting */
+        SizeSpec heap_cap;  /* published in the control page; unset: the allocator's own setting */
+        bool heap_cap_auto; /* publish the live cap instead (supervise_heap_cap()); the default */
         const char *runtime_dir;
         bool keep_on_supervisor_death; /* run: no PR_SET_PDEATHSIG on the workload */
         ListenAddr listen; /* --listen, when listen_set; else the policy's "http.listen", if any */
@@ -100,6 +101,7 @@ typedef struct Manager {
         bool last_exit_valid;
         int last_exit_status, last_exit_signal;
         bool last_exit_oom_killed;
+        pid_t last_exit_pid; /* the main process that ended last */
         uint64_t last_exit_usec;
         sd_event_source *restart_timer;
 
@@ -110,7 +112,16 @@ typedef struct Manager {
 
         bool stopping;   /* the workload is being stopped for good */
         bool restarting; /* the workload is being stopped to be started again */
-        Stop stop;       /* the stop signal, its grace and the kill after it */
+        /* A restart was asked for while shmem held the working set (policy_restart_futile()): the
+         * workload is stopped once instead, and oomless exits POLICY_EXIT_SHMEM. */
+        bool shmem_stop;
+
+        /* Kernel OOM kills in the leaf, each reported once with its victim (manager-decide.c). */
+        int kmsg_fd; /* /dev/kmsg at its end; -errno when it cannot be read */
+        bool oom_seen_valid;
+        uint64_t oom_seen;          /* the leaf's oom_kill counter, reported up to here */
+        uint64_t oom_pending_since; /* a rise whose victim the kernel log did not name yet; 0: none */
+        Stop stop;                  /* the stop signal, its grace and the kill after it */
         int exit_status;
         bool draining; /* the loop is to end once the running actions finished (exit drain) */
 

@@ -140,6 +140,8 @@ static void render_memory(Out *o, const MetricsFigures *f)
                   s->file);
         gauge_u64(o, "oomless_memory_shmem_bytes", "bytes",
                   "Shared memory and tmpfs (memory.stat shmem, v1 total_shmem).", s->shmem);
+        gauge_u64(o, "oomless_memory_kernel_bytes", "bytes",
+                  "Kernel memory charged (memory.stat kernel, v1 memory.kmem.usage_in_bytes).", s->kernel);
         gauge_u64(o, "oomless_memory_swap_bytes", "bytes",
                   "Swap used by the workload (memory.swap.current).", s->swap_current);
         if (s->limit != OOMLESS_NO_LIMIT)

@@ -82,6 +82,15 @@ static double sec(uint64_t usec)
         return (double)usec / (double)USEC_PER_SEC;
 }
 
+void run_report_oom_victim(RunReport *rr, int pid, const char *comm)
+{
+        size_t n = strlen(rr->oom_victims);
+
+        if (n + 1 < sizeof(rr->oom_victims))
+                snprintf(rr->oom_victims + n, sizeof(rr->oom_victims) - n, "%s%s[%d]", n ? ", " : "", comm,
+                         pid);
+}
+
 void run_report_log(const RunReport *rr, const RunReportExit *e, uint64_t now_usec)
 {
         _cleanup_(cJSON_Deletep) cJSON *stages = cJSON_CreateObject(), *actions = cJSON_CreateObject();
@@ -140,12 +149,15 @@ void run_report_log(const RunReport *rr, const RunReportExit *e, uint64_t now_us
                                 : LOG_STR("peak_working_set", NULL),
                 LOG_JSON("stage_seconds", stages_json), LOG_JSON("actions", actions_json),
                 LOG_U64("actions_total", total), LOG_U64("restarts", e->restarts),
-                LOG_U64("oom_kills", oom_kills), LOG_I64("exit_status", e->exit_status),
+                LOG_U64("oom_kills", oom_kills),
+                LOG_STR("oom_victims", rr->oom_victims[0] ? rr->oom_victims : NULL),
+                LOG_I64("exit_status", e->exit_status),
                 LOG_STR("exit_reason", rr->exit_reason[0] ? rr->exit_reason : "unknown")),
             "Summary: ran %.1fs; peak memory %s, peak working set %s; %s; restarts %u; kernel OOM "
-            "kills %" PRIu64 "; exit status %d: %s.",
+            "kills %" PRIu64 "%s%s%s; exit status %d: %s.",
             sec(now_usec - rr->start_usec),
             rr->have_sample ? units_format_size(a, sizeof(a), rr->peak_memory) : "unknown",
             rr->have_sample ? units_format_size(b, sizeof(b), rr->peak_working_set) : "unknown", text,
-            e->restarts, oom_kills, e->exit_status, rr->exit_reason[0] ? rr->exit_reason : "unknown");
+            e->restarts, oom_kills, rr->oom_victims[0] ? " (" : "", rr->oom_victims,
+            rr->oom_victims[0] ? ")" : "", e->exit_status, rr->exit_reason[0] ? rr->exit_reason : "unknown");
 }

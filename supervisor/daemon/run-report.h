@@ -24,6 +24,7 @@ typedef struct RunReport {
         uint64_t stage_since_usec;
         uint64_t stage_usec[POLICY_STAGES_MAX + 1]; /* time spent in each level before the current stay */
         char exit_reason[160];                      /* "" until something says why the run ends */
+        char oom_victims[128]; /* "dd[123], sh[120]": the kernel's victims named by its log */
 } RunReport;
 
 void run_report_init(RunReport *rr, uint64_t now_usec);
@@ -31,6 +32,8 @@ void run_report_init(RunReport *rr, uint64_t now_usec);
 void run_report_sample(RunReport *rr, const OomlessSample *s);
 /* Every stage change, at t->at_usec (or now_usec when that is 0). */
 void run_report_transition(RunReport *rr, const PolicyTransition *t, uint64_t now_usec);
+/* A kernel OOM kill's victim, for the summary. */
+void run_report_oom_victim(RunReport *rr, int pid, const char *comm);
 /* Why the run ends; the first reason given sticks unless force (a later, better explanation). */
 void run_report_set_reason(RunReport *rr, bool force, const char *fmt, ...) _printf_(3, 4);
 

@@ -100,6 +100,7 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddItemToObject(o, "anon", json_u64_or_null(info->sample_valid && s->anon > 0, s->anon));
         cJSON_AddItemToObject(o, "file", json_u64_or_null(info->sample_valid && s->file > 0, s->file));
         cJSON_AddItemToObject(o, "shmem", json_u64_or_null(info->sample_valid, s->shmem));
+        cJSON_AddItemToObject(o, "kernel", json_u64_or_null(info->sample_valid, s->kernel));
         cJSON_AddItemToObject(
             o, "inactive_file",
             json_u64_or_null(info->sample_valid && s->inactive_file > 0, s->inactive_file));
@@ -148,6 +149,10 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddNumberToObject(o, "stage", info->stage);
         cJSON_AddStringToObject(o, "stage_name", info->stage_name ? info->stage_name : "normal");
         cJSON_AddNumberToObject(o, "stage_since_sec", round3(info->stage_since_sec));
+        if (info->cause)
+                cJSON_AddStringToObject(o, "cause", info->cause);
+        else
+                cJSON_AddNullToObject(o, "cause");
         cJSON_AddItemToObject(o, "recent_actions",
                               info->recent_actions ? info->recent_actions : cJSON_CreateArray());
         info->recent_actions = NULL;

@@ -41,6 +41,7 @@ typedef struct StatusInfo {
         double last_exit_sec_ago;
 
         const char *policy_name;
+        const char *cause; /* the largest part of the working set while in a stage, or NULL */
         bool dry_run;
         unsigned stage;
         const char *stage_name;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "oomless/control.h"
 #include "policy-file.h"
 
 struct Supervise {
@@ -141,14 +142,37 @@ size_t supervise_psi_triggers(const Supervise *s, const char **ret, size_t max)
 /* The published cap follows the effective limit, which a parent cgroup may change while we run. The
  * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
  * than at the next tick. */
-uint64_t supervise_heap_cap(const Supervise *s, uint64_t limit, uint64_t *ret_watermark)
+uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t *ret_watermark)
 {
-        uint64_t cap;
+        uint64_t cap, limit = x->limit;
 
-        if (!s->cfg.heap_cap.set || s->cfg.user_heap_cap)
+        if ((!s->cfg.heap_cap.set && !s->cfg.heap_cap_auto) || s->cfg.user_heap_cap)
                 return 0;
         if (limit == 0 || limit == OOMLESS_NO_LIMIT)
                 return 0;
+        if (s->cfg.heap_cap_auto) {
+                /* What the kernel would still give the heap: the limit less everything charged that
+                 * is not the heap and cannot be reclaimed cheaply, less a reserve for stacks, the
+                 * allocator's metadata and the sampling lag. A fixed share would refuse memory the
+                 * kernel would have given (a single malloc of 92% of the limit). */
+                uint64_t ws = x->current - MIN(x->inactive_file, x->current);
+                uint64_t outside = ws - (x->heap_valid ? MIN(x->heap_held, ws) : 0);
+                uint64_t reserve = MAX(SUPERVISE_HEAP_RESERVE_MIN, limit / 64);
+                uint64_t step = MAX(UINT64_C(1) << 20, limit / 256);
+
+                cap = limit > outside + reserve ? limit - outside - reserve : 0;
+                cap = MAX(cap, (uint64_t)OOMLESS_CONTROL_HEAP_CAP_MIN);
+                if (s->published_cap != 0 &&
+                    (cap > s->published_cap ? cap - s->published_cap : s->published_cap - cap) < step)
+                        return 0;
+                /* Wake us where a growing heap puts the working set just past the built-in policy's
+                 * last line (94%): sampled on the crossing, not up to a tick later, a leak of 100 MB/s
+                 * is stopped several MiB below the cap. The 2M cover pages held but not touched yet. */
+                uint64_t at = limit / 10000 * SUPERVISE_WAKE_PERMYRIAD + (UINT64_C(2) << 20);
+                at = at > outside ? at - outside : 0;
+                *ret_watermark = MIN(at, cap - cap / 64);
+                return cap == s->published_cap ? 0 : cap;
+        }
         cap = units_size_spec_resolve(&s->cfg.heap_cap, limit);
         if (cap == s->published_cap)
                 return 0;
@@ -174,6 +198,7 @@ void supervise_heap_cap_published(Supervise *s, uint64_t cap)
 static void log_transition(const Supervise *s, const PolicyTransition *t, const OomlessSample *sample)
 {
         char cur[32], lim[32], ws[32], shm[32];
+        const char *cause = t->to > t->from ? policy_memory_cause(sample) : NULL;
         uint64_t working_set = sample->current - MIN(sample->inactive_file, sample->current);
         double pct = sample->limit && sample->limit != OOMLESS_NO_LIMIT
                          ? 100.0 * (double)sample->current / (double)sample->limit
@@ -190,17 +215,18 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
                        sample->limit != OOMLESS_NO_LIMIT ? LOG_U64("memory_limit", sample->limit)
                                                          : LOG_STR("memory_limit", NULL),
                        LOG_U64("working_set", working_set), LOG_U64("shmem", sample->shmem),
+                       LOG_STR("cause", cause),
                        sample->psi_valid ? LOG_DBL("psi_full_avg10", sample->psi_full.avg10)
                                          : LOG_STR("psi_full_avg10", NULL),
                        LOG_BOOL("dry_run", s->dry_run)),
             "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), working set %s, shmem %s, psi full avg10 "
-            "%.2f%%%s",
+            "%.2f%%%s%s%s",
             t->from, t->to, policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
             units_format_size(cur, sizeof(cur), sample->current),
             units_format_size(lim, sizeof(lim), sample->limit), pct,
             units_format_size(ws, sizeof(ws), working_set),
             units_format_size(shm, sizeof(shm), sample->shmem), sample->psi_full.avg10,
-            s->dry_run ? " (dry run)" : "");
+            cause ? "; largest part of the working set: " : "", cause ?: "", s->dry_run ? " (dry run)" : "");
 }
 
 static void log_budget(const Supervise *s, const char *what)
@@ -410,6 +436,8 @@ void supervise_status(const Supervise *s, uint64_t now_usec, StatusInfo *info)
         info->dry_run = s->dry_run;
         info->stage = policy_state_stage(s->state);
         info->stage_name = policy_stage_name(s->policy, info->stage);
+        if (info->stage > 0 && info->sample_valid)
+                info->cause = policy_memory_cause(&info->sample);
         info->stage_since_sec = (double)(now_usec - MIN(now_usec, since)) / 1e6;
         info->ready = policy_stage_ready(s->policy, info->stage);
         info->budget_valid = true;

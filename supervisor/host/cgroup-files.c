@@ -22,6 +22,10 @@ static const CgKey keys[] = {
         { V2, CG_FD_STAT, "memory.stat", "file", F(file), 0 },
         { V2, CG_FD_STAT, "memory.stat", "shmem", F(shmem), 0 },
         { V2, CG_FD_STAT, "memory.stat", "inactive_file", F(inactive_file), 0 },
+        { V2, CG_FD_STAT, "memory.stat", "kernel", F(kernel), 0 },
+        { V2, CG_FD_STAT, "memory.stat", "kernel_stack", F(kernel_parts), CG_KEY_ADD },
+        { V2, CG_FD_STAT, "memory.stat", "slab", F(kernel_parts), CG_KEY_ADD },
+        { V2, CG_FD_STAT, "memory.stat", "percpu", F(kernel_parts), CG_KEY_ADD },
         { V1, CG_FD_STAT, "memory.stat", "total_rss", F(anon), 0 },
         { V1, CG_FD_STAT, "memory.stat", "total_cache", F(file), 0 },
         { V1, CG_FD_STAT, "memory.stat", "total_shmem", F(shmem), 0 },
@@ -31,6 +35,7 @@ static const CgKey keys[] = {
         /* The limit row comes first of the held-limit rows: ancestors hold the same file. */
         { V2, CG_FD_MAX, "memory.max", NULL, F(limit), CG_KEY_MIN },
         { V1, CG_FD_MAX, "memory.limit_in_bytes", NULL, F(limit), CG_KEY_MIN },
+        { V1, CG_FD_KMEM, "memory.kmem.usage_in_bytes", NULL, F(kernel), 0 },
         { V2, CG_FD_HIGH, "memory.high", NULL, F(high), 0 },
         { V1, CG_FD_HIGH, "memory.soft_limit_in_bytes", NULL, F(high), 0 },
         { V2, CG_FD_SWAP, "memory.swap.current", NULL, F(swap_current), 0 },

@@ -69,6 +69,7 @@ typedef enum CgFd {
         CG_FD_FAILCNT,
         CG_FD_MEMSW_FAILCNT,
         CG_FD_OOM_CONTROL,
+        CG_FD_KMEM,      /* v1 memory.kmem.usage_in_bytes */
         CG_FD_PROCS,     /* v2 only: see cg_v1_ops on v1's cached pid lists */
         CG_FD_PRESSURE,  /* memory.pressure of the leaf or of the unified twin */
         CG_FD_CGEVENTS,  /* cgroup.events, likewise */

@@ -108,6 +108,9 @@ unsigned cg_caps(const Cg *cg);
  * OomlessSample fields of the same names. */
 typedef struct CgFigures {
         uint64_t current, peak, limit, high, anon, file, shmem, inactive_file, swap_current;
+        /* memory.stat kernel (v2, 5.18+) or kmem.usage_in_bytes (v1); kernel_parts sums v2's
+         * kernel_stack, slab and percpu, the figure older kernels give instead. */
+        uint64_t kernel, kernel_parts;
         bool events_valid;
         uint64_t ev_low, ev_high, ev_max, ev_oom, ev_oom_kill, ev_oom_group_kill;
         bool psi_valid;

@@ -308,28 +308,77 @@ TEST(dry_run)
         ASSERT_EQ(d.ds.n, 1);
 }
 
+static OomlessSample lim(uint64_t limit)
+{
+        return (OomlessSample){ .limit = limit, .high = OOMLESS_NO_LIMIT };
+}
+
 TEST(heap_cap)
 {
         Supervise *s = NULL;
         uint64_t wm = 0, cap;
+        OomlessSample x;
 
         write_policy(policy_json("t", "never", 0, false));
         SuperviseConfig cfg = { .policy_path = policy_path,
                                 .heap_cap = { .set = true, .percent = true, .permyriad = 9500 } };
         ASSERT_OK(supervise_new(&cfg, T0, &s));
-        ASSERT_U64_EQ(supervise_heap_cap(s, OOMLESS_NO_LIMIT, &wm), 0);
-        cap = supervise_heap_cap(s, 1000 * MIB, &wm);
+        x = lim(OOMLESS_NO_LIMIT);
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        x = lim(1000 * MIB);
+        cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, units_size_spec_resolve(&cfg.heap_cap, 1000 * MIB));
         ASSERT_U64_EQ(wm, 1000 * MIB / 100 * 85);
         supervise_heap_cap_published(s, cap);
-        ASSERT_U64_EQ(supervise_heap_cap(s, 1000 * MIB, &wm), 0);
-        ASSERT_TRUE(supervise_heap_cap(s, 2000 * MIB, &wm) > cap);
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        x = lim(2000 * MIB);
+        ASSERT_TRUE(supervise_heap_cap(s, &x, &wm) > cap);
         s = supervise_free(s);
 
         /* The user's own OOMLESS_HEAP_CAP is never published over. */
         cfg.user_heap_cap = true;
         ASSERT_OK(supervise_new(&cfg, T0, &s));
-        ASSERT_U64_EQ(supervise_heap_cap(s, 1000 * MIB, &wm), 0);
+        x = lim(1000 * MIB);
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        s = supervise_free(s);
+}
+
+/* --heap-cap=auto: the limit less what lies outside the heap (working set minus heap held) less the
+ * reserve (1/64 of the limit, at least 4M); republished only when it moves by 1/256 of the limit. */
+TEST(heap_cap_auto)
+{
+        Supervise *s = NULL;
+        uint64_t wm = 0, cap;
+        OomlessSample x = lim(256 * MIB);
+
+        write_policy(policy_json("t", "never", 0, false));
+        SuperviseConfig cfg = { .policy_path = policy_path, .heap_cap_auto = true };
+        ASSERT_OK(supervise_new(&cfg, T0, &s));
+        /* before the workload: the limit less the reserve; a malloc of 235M fits */
+        cap = supervise_heap_cap(s, &x, &wm);
+        ASSERT_U64_EQ(cap, 252 * MIB);
+        /* the allocator wakes us where the heap puts the working set past 94% (plus 2M untouched) */
+        ASSERT_U64_EQ(wm, 256 * MIB / 10000 * SUPERVISE_WAKE_PERMYRIAD + 2 * MIB);
+        supervise_heap_cap_published(s, cap);
+        /* the heap grows to 235M: only the 3M outside it (binaries, stacks) come off */
+        x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.heap_valid = true, x.heap_held = 235 * MIB;
+        cap = supervise_heap_cap(s, &x, &wm);
+        ASSERT_U64_EQ(cap, 249 * MIB);
+        supervise_heap_cap_published(s, cap);
+        /* less than 1M of change is not worth a publish */
+        x.current = 240 * MIB + 512 * 1024;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        /* 40M of tmpfs outside the heap: the cap makes room for it */
+        x.current = 280 * MIB, x.shmem = 40 * MIB;
+        cap = supervise_heap_cap(s, &x, &wm);
+        ASSERT_U64_EQ(cap, 256 * MIB - (280 - 2 - 235) * MIB - 4 * MIB);
+        supervise_heap_cap_published(s, cap);
+        /* page cache (inactive file) is not outside the heap: the kernel reclaims it first */
+        x.current = 300 * MIB, x.inactive_file = 22 * MIB;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        /* never under the allocator's floor */
+        x.current = 300 * MIB, x.inactive_file = 0, x.heap_held = 1 * MIB;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 4 * MIB);
         s = supervise_free(s);
 }
 

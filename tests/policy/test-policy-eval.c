@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "policy.h"
 #include "test.h"
 
@@ -577,21 +578,25 @@ TEST(restart_modes)
         policy_free(never);
 }
 
-/* The built-in policy against the case it is designed for: 20 MB/s into a 256M limit, sampled every
- * 100ms. It must warn, degrade, and ask for the restart before the limit, with the stop signal's grace
- * ending before the kernel would OOM-kill. */
-TEST(default_policy_catches_20mb_per_s_leak)
+/* Runs the built-in policy over a trace of working sets (bytes at time t, ms), sampled every 100ms under
+ * a 256M limit with no PSI stall and no events, until end_ms. Returns the time of the first restart
+ * decision (0 if none) and the highest level reached. */
+typedef uint64_t (*WsTrace)(uint64_t t_ms);
+
+static uint64_t run_default(WsTrace f, uint64_t end_ms, unsigned *ret_max_level, uint64_t *ret_grace_ms)
 {
         Policy *p = policy_default();
         PolicyState *s = policy_state_new(p, 0);
-        const uint64_t limit = 256ULL << 20, rate = 20000000; /* bytes per second */
-        uint64_t t_restart = 0, t_warn = 0, t_degrade = 0, grace = 0;
+        uint64_t t_restart = 0;
+        unsigned max_level = 0;
 
         ASSERT_TRUE(p && s);
-        for (uint64_t t = 0; t * rate / 1000 < limit; t += 100) {
-                OomlessSample x = {
-                        .current = t * rate / 1000, .limit = limit, .events_valid = true, .psi_valid = true
-                };
+        for (uint64_t t = 0; t <= end_ms; t += 100) {
+                OomlessSample x = { .current = f(t),
+                                    .limit = 256ULL << 20,
+                                    .high = OOMLESS_NO_LIMIT,
+                                    .events_valid = true,
+                                    .psi_valid = true };
                 PolicyDecisions d;
                 PolicyTransition tr;
 
@@ -599,20 +604,163 @@ TEST(default_policy_catches_20mb_per_s_leak)
                 for (size_t i = 0; i < d.n; i++)
                         if (d.items[i].action->kind == POLICY_ACTION_RESTART && !t_restart) {
                                 t_restart = t;
-                                grace = d.items[i].action->grace_usec / MS;
+                                if (ret_grace_ms)
+                                        *ret_grace_ms = d.items[i].action->grace_usec / MS;
                         }
-                if (tr.changed && tr.to == 1)
-                        t_warn = t;
-                if (tr.changed && tr.to == 2)
-                        t_degrade = t;
+                max_level = MAX(max_level, policy_state_stage(s));
         }
-        printf(
-            "warn at %llums, degrade at %llums, restart at %llums (grace %llums), limit reached at %llums\n",
-            (unsigned long long)t_warn, (unsigned long long)t_degrade, (unsigned long long)t_restart,
-            (unsigned long long)grace, (unsigned long long)(limit * 1000 / rate));
-        ASSERT_TRUE(t_warn > 0 && t_degrade > t_warn && t_restart > t_degrade);
-        /* the kill after the grace period still lands with a margin of at least 400ms before the limit */
-        ASSERT_TRUE(t_restart + grace + 400 <= limit * 1000 / rate);
+        policy_state_free(s);
+        policy_free(p);
+        *ret_max_level = max_level;
+        return t_restart;
+}
+
+#define MIB (1ULL << 20)
+
+static uint64_t leak_20(uint64_t t)
+{
+        return 3 * MIB + t * 20 * MIB / 1000;
+}
+
+static uint64_t leak_100(uint64_t t)
+{
+        return 3 * MIB + t * 100 * MIB / 1000;
+}
+
+/* 235 MiB (92% of 256M) in one block at t=1s, held. */
+static uint64_t steady_block(uint64_t t)
+{
+        return t < 1000 ? 3 * MIB : 238 * MIB;
+}
+
+/* 1 MiB steps at memory speed (~1 GB/s): the ramp spans a few samples. */
+static uint64_t steady_steps(uint64_t t)
+{
+        return t < 1000 ? 3 * MIB : MIN(238 * MIB, 3 * MIB + (t - 1000) * 1024 * MIB / 1000);
+}
+
+/* 1 MiB steps on a slow machine (50 MiB/s, as under emulation): a long ramp, still to 92%. */
+static uint64_t steady_slow_steps(uint64_t t)
+{
+        return t < 1000 ? 3 * MIB : MIN(238 * MIB, 3 * MIB + (t - 1000) * 50 * MIB / 1000);
+}
+
+/* A service that grows by 3 MiB every 2 s at 92%: allocations come and go, no trend. */
+static uint64_t steady_jitter(uint64_t t)
+{
+        return 235 * MIB + (t / 2000 % 2) * 3 * MIB;
+}
+
+/* The built-in policy decides on evidence: a steady working set at 92% (reached at once, in steps, or
+ * with jitter) and no stall gets warn at most; leaks at 20 and 100 MB/s get their restart on the
+ * sample that sees them past 94% and growing, below the heap cap (the limit minus a few MiB); at
+ * 20 MB/s that leaves >= 300ms. The grace is 10s. */
+TEST(default_policy_steady_is_warned_leaks_restarted)
+{
+        const uint64_t cap = 250 * MIB; /* the live cap: 256M minus the non-heap part and the reserve */
+        unsigned lvl;
+        uint64_t grace = 0, t;
+
+        ASSERT_EQ(run_default(steady_block, 31000, &lvl, NULL), 0u);
+        ASSERT_EQ(lvl, 1u);
+        ASSERT_EQ(run_default(steady_steps, 31000, &lvl, NULL), 0u);
+        ASSERT_EQ(lvl, 1u);
+        ASSERT_EQ(run_default(steady_slow_steps, 31000, &lvl, NULL), 0u);
+        ASSERT_EQ(lvl, 1u);
+        ASSERT_EQ(run_default(steady_jitter, 31000, &lvl, NULL), 0u);
+        ASSERT_EQ(lvl, 1u);
+
+        t = run_default(leak_20, 15000, &lvl, &grace);
+        printf("20 MiB/s: restart at %llums (working set %llu MiB), cap reached at %llums\n",
+               (unsigned long long)t, (unsigned long long)(leak_20(t) / MIB),
+               (unsigned long long)((cap - 3 * MIB) * 1000 / (20 * MIB)));
+        ASSERT_TRUE(t > 0);
+        ASSERT_TRUE(leak_20(t + 300) < cap);
+        ASSERT_EQ(grace, 10000u);
+
+        t = run_default(leak_100, 3000, &lvl, &grace);
+        printf("100 MiB/s: restart at %llums (working set %llu MiB), cap reached at %llums\n",
+               (unsigned long long)t, (unsigned long long)(leak_100(t) / MIB),
+               (unsigned long long)((cap - 3 * MIB) * 1000 / (100 * MIB)));
+        ASSERT_TRUE(t > 0);
+        ASSERT_TRUE(leak_100(t) < cap);
+}
+
+/* working_set_rate: bytes per second over "within"; unknown until half the window is covered; a
+ * shrinking working set is below every ">=" threshold; the history starts over on a reset. */
+TEST(working_set_rate)
+{
+        Run r;
+        PolicyDecisions d;
+        PolicyTransition t;
+
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'name':'grow','enter':{'all':[{'working_set_rate':'>= 100B/s','within':'1s'}]},"
+                          " 'exit':{'all':[{'working_set_rate':'< 10B/s','within':'1s'}]}}]}"));
+        for (uint64_t ms = 0; ms <= 1500; ms += 100) /* 20 bytes per 100ms = 200 B/s from 0.5s on */
+                step(&r, ms, &(OomlessSample){ .current = 100 + ms / 5, .limit = 1000 });
+        for (uint64_t ms = 1600; ms <= 3000; ms += 100) /* shrinking */
+                step(&r, ms, &(OomlessSample){ .current = 400 - (ms - 1500) / 10, .limit = 1000 });
+        expect_log(&r, "500: 0->1 enter\n"
+                       "2200: 1->0 exit\n");
+        policy_state_reset(r.p, r.s, 3100 * MS, &d, &t);
+        /* after a reset the old run's working set is no base for a rate */
+        step(&r, 3100, &(OomlessSample){ .current = 900, .limit = 1000 });
+        step(&r, 3200, &(OomlessSample){ .current = 900, .limit = 1000 });
+        run_done(&r);
+}
+
+/* heap.cap_hits counts the allocator's refusals within a window; kernel is a size signal. */
+TEST(heap_cap_hits_and_kernel)
+{
+        Run r;
+
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'name':'kmem','enter':{'all':[{'kernel':'>= 50%'}]},"
+                          " 'exit':{'all':[{'kernel':'< 40%'}]}},"
+                          "{'name':'cap','enter':{'all':[{'heap.cap_hits':'>= 2','within':'1s'}]},"
+                          " 'exit':{'all':[{'heap.cap_hits':'< 1','within':'1s'}]}}]}"));
+        for (uint64_t ms = 0; ms <= 400; ms += 100) {
+                OomlessSample x = mem(100);
+                x.kernel = ms >= 300 ? 600 : 100;
+                step(&r, ms, &x);
+        }
+        for (uint64_t ms = 500; ms <= 3000; ms += 100) {
+                /* one hit per 1.2s: never 2 within 1s; then eight at once */
+                OomlessSample x = mem(100);
+                x.heap_valid = true;
+                x.heap_cap_hits = ms < 2500 ? ms / 1200 : 10;
+                x.kernel = 600;
+                step(&r, ms, &x);
+        }
+        expect_log(&r, "300: 0->1 enter\n"
+                       "2500: 1->2 enter\n");
+        run_done(&r);
+}
+
+/* A throttle never sets memory.high below the working set plus a margin (1/32 of the limit, >= 4M). */
+TEST(throttle_floor)
+{
+        Policy *p = load("{'version':1,'sampling_interval':'100ms','stages':["
+                         "{'name':'t','enter':{'all':[{'memory':'>= 50%'}]},'exit':{'all':[{'memory':'< "
+                         "40%'}]},"
+                         " 'on_enter':[{'action':'throttle','memory_high':'60%'}]}]}");
+        const uint64_t lim = 256 * MIB;
+        PolicyDecision d = { .action = &(PolicyAction){ 0 } };
+        OomlessSample x = { .limit = lim, .high = OOMLESS_NO_LIMIT };
+        PolicyDecisions ds;
+        PolicyState *s = policy_state_new(p, 0);
+
+        /* working set 200M (78%), cache 40M: memory.high at 60% would reclaim the working set */
+        x.current = 240 * MIB, x.inactive_file = 40 * MIB;
+        policy_evaluate(p, s, &x, 0, &ds, NULL);
+        ASSERT_EQ(ds.n, 1u);
+        ASSERT_EQ(ds.items[0].bytes, 200 * MIB + lim / 32);
+        /* a working set well below: the policy's own figure */
+        x.current = 140 * MIB, x.inactive_file = 100 * MIB;
+        policy_decision_resolve(&ds.items[0], &x);
+        ASSERT_EQ(ds.items[0].bytes, lim * 60 / 100);
+        (void)d;
         policy_state_free(s);
         policy_free(p);
 }
