@@ -14,6 +14,8 @@ packages=(
         prometheus
         # the control page clients (contrib/go; contrib/python needs only python3)
         golang-go
+        # the runtimes of the scenario suite (tests/scenarios): Java (javac builds its workload) and Node
+        openjdk-17-jdk-headless nodejs
         # the pure cgroup v2 VM (tests/vm)
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # benchmark peers (bench/alloc)
