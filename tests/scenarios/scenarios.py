@@ -20,9 +20,10 @@ Outcomes are ranked:
     broken (0)   wrong output with a zero status, or hung until the harness's timeout
 
 The verdict compares the ranks: better, same or worse. A healthy scenario must match exactly: the
-same exit status, no restart, no OOM kill, and a wall time within 1.5x + 3 s. A scenario where
-oomless promises protection is worse whenever the kernel OOM-kills anything under oomless. Worse
-fails (exit 1).
+same exit status, no restart, no OOM kill, no stage above the mildest (warn), and a wall time within
+1.5x + 3 s. A scenario where oomless promises protection is worse whenever the kernel OOM-kills
+anything under oomless, when its outcome is below what oomless promises for it, or when it is
+restarted although a restart cannot help (tmpfs). Worse fails (exit 1). tests/scenarios/README.md has the details.
 
     scenarios.py --oomless BIN --bin-dir DIR [--only a,b] [--list] [--json FILE] [--keep]
 """
@@ -375,10 +376,12 @@ class Result:
         self.output = ""
         self.note = ""
         self.summary = None
+        self.max_stage = 0
+        self.max_stage_name = ""
 
     def as_dict(self):
         return {k: getattr(self, k) for k in ("exit", "kills", "kills_dmesg", "victims", "restarts", "peak",
-                                                "ws", "wall", "outcome", "note")}
+                                                "ws", "wall", "outcome", "note", "max_stage", "max_stage_name")}
 
 
 def _kill_tree(proc):
@@ -551,6 +554,8 @@ def run_with(sc, ctx, cmd):
             continue
         if ev.get("event") == "summary":
             summary = ev
+        if ev.get("event") == "stage" and (ev.get("stage") or 0) > res.max_stage:
+            res.max_stage, res.max_stage_name = ev["stage"], ev.get("stage_name", "")
     res.summary = summary
     leafname = os.path.basename(probe.path) if probe else None
     if probe:
@@ -586,6 +591,8 @@ def verdict(sc, a, b):
             why.append(f"exit {b.exit} != {a.exit}")
         if b.restarts:
             why.append(f"{b.restarts} restarts")
+        if b.max_stage > 1:  # the mildest stage (the built-in policy's warn) is all a healthy one may see
+            why.append(f"reached stage {b.max_stage} ({b.max_stage_name})")
         if b.kills:
             why.append(f"{b.kills} OOM kills")
         if b.outcome != "correct":
@@ -629,7 +636,9 @@ def run_scenario(sc, ctx):
 # ---- table ---------------------------------------------------------------------------------------
 
 def mb(n):
-    return f"{n / MIB:.0f}M" if n else "-"
+    if not n:
+        return "-"
+    return f"{n / MIB:.1f}M" if n < 10 * MIB else f"{n / MIB:.0f}M"
 
 
 def cell(r):
@@ -637,6 +646,8 @@ def cell(r):
     s = f"{r.outcome}, exit {r.exit}, {kills}"
     if r.restarts:
         s += f", {r.restarts} restart" + ("s" if r.restarts != 1 else "")
+    if r.max_stage:
+        s += f", up to {r.max_stage_name or r.max_stage}"
     return s + f"; peak {mb(r.peak)}, ws {mb(r.ws)}; {r.wall:.1f}s"
 
 
