@@ -178,11 +178,11 @@ def victims(name):
 class Scenario:
     def __init__(self, name, kind, what, cmd, *, limit=256 * MIB, policy=None, env=None, client=None,
                  timeout=60, done=r"^done:", degraded=None, protect=True, setup=None, teardown=None,
-                 needs=(), with_env=None, prep=None, promise=None, max_restarts=None):
+                 with_env=None, prep=None, promise=None, max_restarts=None):
         self.name, self.kind, self.what, self.cmd = name, kind, what, cmd
         self.limit, self.policy, self.env, self.client = limit, policy, env or {}, client
         self.timeout, self.done, self.degraded, self.protect = timeout, done, degraded, protect
-        self.setup, self.teardown, self.needs = setup, teardown, needs
+        self.setup, self.teardown = setup, teardown
         self.with_env = with_env or {}
         self.prep = prep  # before each of the two runs
         self.promise = promise  # the outcome oomless promises for this scenario (sick ones)
