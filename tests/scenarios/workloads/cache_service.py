@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
 """A cache service that follows the oomless budget (contrib/python/oomless.py).
 
-It answers RATE requests per second for SECONDS, each for a new key most of the time, and caches
-every answer (about 1.1 KiB each): at its normal size the cache holds NORMAL entries, more than the
-limit has room for. The capacity follows the budget: normal * budget // 1000. Every answer is
+It answers REQUESTS requests at up to RATE per second, each for a new key most of the time, and
+caches every answer (about 1.1 KiB each): at its normal size the cache holds NORMAL entries, more
+than the limit has room for. The work is a count, not a time, so a slower machine does the same. The capacity follows the budget: normal * budget // 1000. Every answer is
 checked, so "done" means every request was answered correctly, whatever the cache held.
 
-    PYTHONMALLOC=malloc python3 cache_service.py NORMAL RATE SECONDS
+    PYTHONMALLOC=malloc python3 cache_service.py NORMAL RATE REQUESTS [CLIENT_DIR]
 """
 import collections
 import os
@@ -23,7 +23,7 @@ def compute(key):
 
 
 def main():
-    normal, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    normal, rate, requests = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     cache = collections.OrderedDict()
     lock = threading.Lock()
     cap = [normal]
@@ -39,8 +39,8 @@ def main():
     start = time.monotonic()
     served = hits = 0
     key = 0
-    while time.monotonic() - start < seconds:
-        for _ in range(rate // 100):
+    while served < requests:
+        for _ in range(min(rate // 100, requests - served)):
             k = key if served % 10 else max(0, key - 1000)
             key += 1
             with lock:
@@ -59,7 +59,9 @@ def main():
                 print(f"cache: wrong answer for {k}", flush=True)
                 return 1
             served += 1
-        time.sleep(0.01)
+        ahead = served / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)
     w.stop()
     print(f"done: {served} requests answered correctly, {hits} hits, capacity {cap[0]}, holds {len(cache)}", flush=True)
     return 0
