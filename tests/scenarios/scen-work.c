@@ -4,7 +4,7 @@
  * build-like job that writes files and reads them back. Each prints one result line that the harness
  * checks ("done ..."), so a run that ends early or wrong is visible, not only its exit status.
  *
- *   scen-work leak RATE_MB_S JOB_S STATE_FILE
+ *   scen-work leak RATE_MB_S JOB_MB STATE_FILE
  *   scen-work fork WORKERS PARALLEL SIZE_MB
  *   scen-work build DIR FILES FILE_MB ANON_MB
  *
@@ -73,52 +73,51 @@ static void write_progress(const char *path, double v)
                 rename(tmp, path);
 }
 
-/* A service that does JOB_S seconds of work and leaks RATE MB/s meanwhile. Its progress survives a
- * graceful restart (SIGTERM saves it), as a real service's committed work does; a kernel OOM kill
- * loses what was done since the last save (every 0.5 s). */
+/* A service that does a job of JOB units, each of which leaks 1 MiB, at up to RATE units per second.
+ * The work is a count, not a time, so a slower machine leaks as much. Its progress survives a graceful
+ * restart (SIGTERM saves it), as a real service's committed work does; a kernel OOM kill loses what
+ * was done since the last save (every 0.5 s). */
 static int do_leak(int argc, char **argv)
 {
-        double rate, job, done, t0, last_save, elapsed_mb = 0;
+        double rate, job, done, t0, last_save;
+        long this_run = 0;
         const char *state;
 
         if (argc != 3)
-                return fprintf(stderr, "usage: scen-work leak RATE_MB_S JOB_S STATE_FILE\n"), 1;
+                return fprintf(stderr, "usage: scen-work leak RATE_MB_S JOB_MB STATE_FILE\n"), 1;
         rate = atof(argv[0]);
         job = atof(argv[1]);
         state = argv[2];
         signal(SIGTERM, on_term);
         done = read_progress(state);
-        printf("leak: starting at %.1fs of %.1fs\n", done, job);
-        fflush(stdout);
+        printf("leak: starting at %.0f of %.0f MiB\n", done, job);
         t0 = last_save = now_s();
         while (done < job) {
-                double t = now_s();
-                double want_mb = (t - t0) * rate;
-                while (elapsed_mb < want_mb) {
+                while (this_run < (now_s() - t0) * rate && done < job) {
                         char *p = malloc(MIB);
                         if (!p) {
                                 write_progress(state, done);
-                                printf("leak: malloc failed after %.0f MiB (ENOMEM) at %.1fs\n", elapsed_mb,
-                                       done);
+                                printf("leak: malloc failed after %ld MiB (ENOMEM) at %.0f of %.0f\n",
+                                       this_run, done, job);
                                 return 3;
                         }
                         memset(p, 0x5a, MIB);
-                        elapsed_mb += 1;
+                        this_run++;
+                        done++;
                 }
                 if (stop_requested) {
                         write_progress(state, done);
-                        printf("leak: SIGTERM at %.1fs of %.1fs, progress saved\n", done, job);
+                        printf("leak: SIGTERM at %.0f of %.0f, progress saved\n", done, job);
                         return 0;
                 }
                 sleep_s(0.01);
-                done += now_s() - t;
                 if (now_s() - last_save >= 0.5) {
                         write_progress(state, done);
                         last_save = now_s();
                 }
         }
         write_progress(state, done);
-        printf("done: job of %.1fs finished\n", job);
+        printf("done: job of %.0f MiB finished\n", job);
         return 0;
 }
 

@@ -4,7 +4,7 @@
 // SIGTERM saves it). Prints "done: ..." on success.
 //
 //   java -cp DIR Heap live LIVE_MB SECONDS
-//   java -cp DIR Heap leak RATE_MB SECONDS STATE
+//   java -cp DIR Heap leak RATE_MB JOB_MB STATE
 import java.nio.file.*;
 import java.util.ArrayList;
 
@@ -46,19 +46,19 @@ public class Heap {
         double rate = Double.parseDouble(a[1]), job = Double.parseDouble(a[2]);
         state = a[3];
         try { progress = Double.parseDouble(Files.readString(Paths.get(state)).trim()); } catch (Exception e) { progress = 0; }
-        System.out.printf("leak: starting at %.1fs of %.1fs%n", progress, job);
+        System.out.printf("leak: starting at %.0f of %.0f MiB%n", progress, job);
         Runtime.getRuntime().addShutdownHook(new Thread(Heap::save));
         ArrayList<byte[]> leaked = new ArrayList<>();
-        long t0 = System.nanoTime();
-        double mb = 0, lastSave = 0;
+        long t0 = System.nanoTime(), lastSave = t0;
+        long thisRun = 0;
         while (progress < job) {
-            long t = System.nanoTime();
-            while (mb < (t - t0) / 1e9 * rate) { byte[] b = new byte[1 << 20]; b[4096] = 1; leaked.add(b); mb++; }
+            while (thisRun < (System.nanoTime() - t0) / 1e9 * rate && progress < job) {
+                byte[] b = new byte[1 << 20]; b[4096] = 1; leaked.add(b); thisRun++; progress++;
+            }
             Thread.sleep(10);
-            progress += (System.nanoTime() - t) / 1e9;
-            if (progress - lastSave >= 0.5) { save(); lastSave = progress; }
+            if (System.nanoTime() - lastSave >= 500_000_000L) { save(); lastSave = System.nanoTime(); }
         }
         save();
-        System.out.printf("done: job of %.1fs finished%n", job);
+        System.out.printf("done: job of %.0f MiB finished%n", job);
     }
 }

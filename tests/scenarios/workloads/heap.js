@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // A Node service: "live" keeps LIVE_MB in small objects and churns garbage for SECONDS; "leak" does a
-// job of SECONDS while leaking RATE_MB per second, keeping its progress in STATE across restarts (a
-// SIGTERM saves it). Prints "done: ..." on success.
+// job of JOB units, each of which leaks about 1 MiB, at up to RATE units per second, keeping its
+// progress in STATE across restarts (a SIGTERM saves it). Prints "done: ..." on success.
 //
 //   node heap.js live LIVE_MB SECONDS
-//   node heap.js leak RATE_MB SECONDS STATE
+//   node heap.js leak RATE_MB JOB_MB STATE
 'use strict';
 const fs = require('fs');
 const mode = process.argv[2];
@@ -36,22 +36,20 @@ if (mode === 'live') {
 } else {
   const rate = +process.argv[3], job = +process.argv[4], state = process.argv[5];
   let progress = 0;
-  try { progress = parseFloat(fs.readFileSync(state, 'utf8')) || 0; } catch (e) {}
-  const save = () => { fs.writeFileSync(state + '.tmp', progress.toFixed(3) + '\n'); fs.renameSync(state + '.tmp', state); };
-  process.on('SIGTERM', () => { save(); console.log(`leak: SIGTERM at ${progress.toFixed(1)}s of ${job}s, progress saved`); process.exit(0); });
-  console.log(`leak: starting at ${progress.toFixed(1)}s of ${job}s`);
+  try { progress = parseInt(fs.readFileSync(state, 'utf8'), 10) || 0; } catch (e) {}
+  const save = () => { fs.writeFileSync(state + '.tmp', progress + '\n'); fs.renameSync(state + '.tmp', state); };
+  process.on('SIGTERM', () => { save(); console.log(`leak: SIGTERM at ${progress} of ${job} MiB, progress saved`); process.exit(0); });
+  console.log(`leak: starting at ${progress} of ${job} MiB`);
   const leaked = [];
   const t0 = Date.now();
-  let mb = 0, lastSave = 0;
+  let thisRun = 0, lastSave = Date.now();
   (function step() {
-    const t = Date.now();
-    while (mb < (t - t0) / 1000 * rate) { const a = []; for (let k = 0; k < 1024; k++) a.push(obj(k)); leaked.push(a); mb++; }
-    setTimeout(() => {
-      progress += (Date.now() - t) / 1000;
-      if (progress - lastSave >= 0.5) { save(); lastSave = progress; }
-      if (progress < job) return step();
-      save();
-      console.log(`done: job of ${job}s finished`);
-    }, 10);
+    while (thisRun < (Date.now() - t0) / 1000 * rate && progress < job) {
+      const a = []; for (let k = 0; k < 1024; k++) a.push(obj(k)); leaked.push(a); thisRun++; progress++;
+    }
+    if (Date.now() - lastSave >= 500) { save(); lastSave = Date.now(); }
+    if (progress < job) return setTimeout(step, 10);
+    save();
+    console.log(`done: job of ${job} MiB finished`);
   })();
 }
