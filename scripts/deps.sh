@@ -16,6 +16,8 @@ packages=(
         python3-kubernetes
         # the control page clients (contrib/go; contrib/python needs only python3)
         golang-go
+        # the runtimes of the scenario suite (tests/scenarios): Java (javac builds its workload) and Node
+        openjdk-17-jdk-headless nodejs
         # the pure cgroup v2 VM (tests/vm)
         qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio kmod systemd
         # pods on a real container runtime (tests/k8s, contrib/k8s): podman kube play with runc (crun refuses

@@ -15,12 +15,13 @@
 
 typedef struct RuntimeEnvOptions {
         bool go, java, node;     /* which runtimes to cap */
-        uint32_t go_permyriad;   /* GOMEMLIMIT as a fraction of the limit; 0 = default 90% */
+        uint32_t go_permyriad;   /* GOMEMLIMIT as a fraction of the limit; 0 = default 80% */
         uint32_t java_permyriad; /* MaxRAMPercentage; 0 = default 75% */
         uint32_t node_permyriad; /* old space as a fraction of the limit; 0 = default 75% */
 } RuntimeEnvOptions;
 
-#define RUNTIME_ENV_GO_DEFAULT_PERMYRIAD   9000u
+/* Measured, not guessed: docs/runtimes.md has the runs behind each share (bench/scenarios/share.py). */
+#define RUNTIME_ENV_GO_DEFAULT_PERMYRIAD   8000u
 #define RUNTIME_ENV_JAVA_DEFAULT_PERMYRIAD 7500u
 #define RUNTIME_ENV_NODE_DEFAULT_PERMYRIAD 7500u
 

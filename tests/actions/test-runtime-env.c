@@ -35,7 +35,7 @@ TEST(adds_all_three_from_limit)
         ASSERT_EQ(added, 3);
         ASSERT_EQ(count(out), 5);
         ASSERT_STREQ(get(out, "PATH"), "/usr/bin");
-        ASSERT_STREQ(get(out, "GOMEMLIMIT"), "966367641"); /* 90% of 1 GiB */
+        ASSERT_STREQ(get(out, "GOMEMLIMIT"), "858993459"); /* 80% of 1 GiB */
         ASSERT_STREQ(get(out, "JAVA_TOOL_OPTIONS"), "-XX:MaxRAM=1073741824 -XX:MaxRAMPercentage=75.00");
         ASSERT_STREQ(get(out, "NODE_OPTIONS"), "--max-old-space-size=768");
         /* the input is untouched */
@@ -117,7 +117,7 @@ TEST(huge_limit_does_not_overflow)
         _cleanup_strv_free_ char **out = NULL;
 
         ASSERT_OK(runtime_env_apply(NULL, UINT64_MAX - 1, &(RuntimeEnvOptions){ .go = true }, &out, NULL));
-        ASSERT_STREQ(get(out, "GOMEMLIMIT"), "16602069666338596452"); /* 90% of 2^64-2, no wrap-around */
+        ASSERT_STREQ(get(out, "GOMEMLIMIT"), "14757395258967641291"); /* 80% of 2^64-2, no wrap-around */
 }
 
 TEST_MAIN()
