@@ -2,7 +2,7 @@
 # Reacting between ticks (issue 9), on the tier this host has. Each case runs the reaction workload
 # (bench/reaction/workload.c) under a policy that enters a stage at 50% of a 256M limit and signals
 # the workload (SIGUSR1); the workload prints the time from its own crossing to that signal.
-#  1. An allocator crossing (malloc) with the tick at 10 s enters the stage within 250 ms, and the log
+#  1. An allocator crossing (malloc) with the tick at 10 s enters the stage within 50 ms, and the log
 #     shows the allocator's wake.
 #  2. The same for an mmap workload, which the allocator never sees: on v1 a kernel threshold
 #     (cgroup.event_control) fires; on v2 the adaptive tick catches it.
@@ -18,9 +18,11 @@ source "$(dirname "$0")/lib.sh"
 THR=$((128 << 20))
 # In the VM (TCG, about 26x slower) the bounds are scaled: timing there is indicative only.
 F=${OOMLESS_TEST_TIME_FACTOR:-1}
-# Issue 9 asks for 50 ms. This machine is shared by several sessions (load average up to 12 on 2
-# CPUs), where the woken supervisor and the workload itself wait up to ~100 ms for a CPU; 250 ms still
-# tells an event from the 10 s tick, or from the 1 s idle tick (bench/reaction measures the figures).
+# Issue 9 asks for 50 ms. On a loaded machine (load average up to 12 on 2 CPUs here) the woken
+# supervisor and the workload itself may wait ~100 ms for a CPU, so a crossing case is tried up to
+# three times and the best must be under 50 ms: one fast crossing proves the event path, since the
+# tick is 10 s (bench/reaction measures the distribution). The hold case keeps a looser bound.
+FAST=$((50 * F))
 LIM=$((250 * F))
 
 policy() { # FOR INTERVAL
@@ -47,17 +49,26 @@ react() {
         TIER=$(grep -oE 'cgroup tier [a-z0-9]+' "$LOG" | head -1 | awk '{print $3}')
 }
 
+# best_of MODE INTERVAL: up to three runs, stopping at the first under $FAST ms.
+best_of() {
+        local i
+        for i in 1 2 3; do
+                react "$1" "$2"
+                say "$1 crossing, tick $2: stage signal after ${LAT_MS} ms (try $i, tier $TIER)"
+                ((LAT_MS < FAST)) && return 0
+        done
+        return 0
+}
+
 policy 0s 100ms
-react malloc 10s
-say "malloc crossing, tick 10s: stage signal after ${LAT_MS} ms (tier $TIER)"
-((LAT_MS < LIM)) || fail "malloc: the stage came ${LAT_MS} ms after the crossing (want < $LIM with a 10 s tick)"
+best_of malloc 10s
+((LAT_MS < FAST)) || fail "malloc: the stage came ${LAT_MS} ms after the crossing at best (want < $FAST with a 10 s tick)"
 assert_file_contains "$LOG" "The allocator crossed a wake threshold" "the allocator's wake"
 
-react mmap 10s
-say "mmap crossing, tick 10s: stage signal after ${LAT_MS} ms"
+best_of mmap 10s
 case $TIER in
 v1)
-        ((LAT_MS < LIM)) || fail "mmap: the stage came ${LAT_MS} ms after the crossing (want < $LIM)"
+        ((LAT_MS < FAST)) || fail "mmap: the stage came ${LAT_MS} ms after the crossing at best (want < $FAST)"
         assert_file_contains "$LOG" "memory threshold was crossed \(cgroup.event_control\)" "the v1 threshold"
         ;;
 v2)
