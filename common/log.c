@@ -375,17 +375,6 @@ static int log_dispatch(LogLevel level, int error, const char *file, int line, c
         return -error;
 }
 
-int log_internal(LogLevel level, int error, const char *file, int line, const char *fmt, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = log_dispatch(level, error, file, line, NULL, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
 int log_struct_internal(LogLevel level, int error, const char *file, int line, const LogField *fields,
                         const char *fmt, ...)
 {
