@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "instance.h"
 #include "mode-caps.h"
 #include "strv.h"
 #include "target.h"
@@ -89,6 +90,15 @@ TEST(find_real_process)
         FILE *f = fopen(pidfile, "re");
         ASSERT_TRUE(f && fscanf(f, "%d", &pid) == 1);
         fclose(f);
+        /* The shell forks before it execs the copy: wait until the pid carries its name. */
+        for (int i = 0; i < 500; i++) {
+                char comm[32];
+
+                if (instance_read_proc_file(pid, "comm", comm, sizeof(comm)) > 0 &&
+                    strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n')
+                        break;
+                usleep(10000);
+        }
 
         snprintf(spec, sizeof(spec), "comm:%s", name);
         ASSERT_OK(target_spec_parse(spec, &s));
