@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alloc-fast.h"
+#include "posix-memalign.h"
 
 void cfree(void *p);
 
@@ -54,16 +55,7 @@ static inline bool ma_pow2(size_t a)
 
 MA_API int posix_memalign(void **memptr, size_t align, size_t n)
 {
-        if (!ma_pow2(align) || align % sizeof(void *))
-                return EINVAL;
-        int saved = errno;
-        void *p = ma_memalign(align, n);
-        if (!p) {
-                errno = saved;
-                return ENOMEM;
-        }
-        *memptr = p;
-        return 0;
+        return posix_memalign_via(ma_memalign, memptr, align, n);
 }
 
 MA_API void *aligned_alloc(size_t align, size_t n)

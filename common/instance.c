@@ -109,26 +109,34 @@ int instance_lock(int dir_fd)
         return 0;
 }
 
+int instance_read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
+{
+        char path[64];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        n = read(fd, buf, size - 1);
+        if (n <= 0)
+                return n < 0 ? negative_errno() : -EIO;
+        buf[n] = 0;
+        return (int)n;
+}
+
 /* When pid started, in seconds of CLOCK_REALTIME (to the second: /proc/stat's btime is whole). */
 static int process_start(pid_t pid, long long *ret)
 {
-        char path[64], buf[1024];
+        char buf[1024];
         const char *p;
         long long btime = -1, ticks;
         long hz = sysconf(_SC_CLK_TCK);
         _cleanup_fclose_ FILE *f = NULL;
-        ssize_t n;
-        int fd;
 
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        n = read(fd, buf, sizeof(buf) - 1);
-        safe_close(fd);
-        if (n <= 0)
+        if (instance_read_proc_file(pid, "stat", buf, sizeof(buf)) < 0)
                 return -EIO;
-        buf[n] = 0;
         /* The comm may hold spaces and parentheses: the fields start after the last ')'. starttime is
          * field 22, the 20th after it. */
         p = strrchr(buf, ')');

@@ -46,3 +46,7 @@ int instance_lock(int dir_fd);
  * it and locking it). A pid that started later was reused. When it returns false, the caller holds the
  * lock through dir_fd. */
 bool instance_may_be_alive(int dir_fd, pid_t pid);
+
+/* Reads /proc/PID/NAME (a small file: what fits in size - 1 bytes) into buf, NUL-terminated. Returns
+ * its length, -EIO where it is empty, or a negative errno. */
+int instance_read_proc_file(pid_t pid, const char *name, char *buf, size_t size);

@@ -55,14 +55,6 @@ LogLevel log_get_max_level(void)
         return max_level;
 }
 
-int log_level_from_string(const char *s)
-{
-        for (size_t i = 0; i < ELEMENTSOF(level_names); i++)
-                if (strcasecmp(s, level_names[i]) == 0)
-                        return (int)i;
-        return -EINVAL;
-}
-
 void log_set_format(LogFormat f)
 {
         format = f;
@@ -73,12 +65,23 @@ LogFormat log_get_format(void)
         return format;
 }
 
-int log_format_from_string(const char *s)
+/* The index of s in names, in any case, or -EINVAL. */
+static int name_index(const char *const *names, size_t n, const char *s)
 {
-        for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-                if (strcasecmp(s, format_names[i]) == 0)
+        for (size_t i = 0; i < n; i++)
+                if (strcasecmp(s, names[i]) == 0)
                         return (int)i;
         return -EINVAL;
+}
+
+int log_level_from_string(const char *s)
+{
+        return name_index(level_names, ELEMENTSOF(level_names), s);
+}
+
+int log_format_from_string(const char *s)
+{
+        return name_index(format_names, ELEMENTSOF(format_names), s);
 }
 
 /* systemd sets $JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected to stdout/stderr; a match
@@ -370,17 +373,6 @@ static int log_dispatch(LogLevel level, int error, const char *file, int line, c
         else
                 emit_text(level, file, line, msg);
         return -error;
-}
-
-int log_internal(LogLevel level, int error, const char *file, int line, const char *fmt, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = log_dispatch(level, error, file, line, NULL, fmt, ap);
-        va_end(ap);
-        return r;
 }
 
 int log_struct_internal(LogLevel level, int error, const char *file, int line, const LogField *fields,

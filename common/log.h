@@ -80,20 +80,20 @@ typedef struct LogField {
 /* The fields of one record: LOG_FIELDS(LOG_STR("event", "stage"), LOG_U64("stage", 2)). */
 #define LOG_FIELDS(...) ((const LogField[]){ __VA_ARGS__, { .type = LOG_FIELD_END } })
 
-int log_internal(LogLevel level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 int log_struct_internal(LogLevel level, int error, const char *file, int line, const LogField *fields,
                         const char *fmt, ...) _printf_(6, 7);
 
-#define log_full_errno(level, error, ...) log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
-#define log_debug(...)                    (void)log_full_errno(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
-#define log_info(...)                     (void)log_full_errno(LOG_LEVEL_INFO, 0, __VA_ARGS__)
-#define log_notice(...)                   (void)log_full_errno(LOG_LEVEL_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...)                  (void)log_full_errno(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
-#define log_error(...)                    (void)log_full_errno(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
-#define log_debug_errno(e, ...)           log_full_errno(LOG_LEVEL_DEBUG, (e), __VA_ARGS__)
-#define log_info_errno(e, ...)            log_full_errno(LOG_LEVEL_INFO, (e), __VA_ARGS__)
-#define log_warning_errno(e, ...)         log_full_errno(LOG_LEVEL_WARNING, (e), __VA_ARGS__)
-#define log_error_errno(e, ...)           log_full_errno(LOG_LEVEL_ERROR, (e), __VA_ARGS__)
+#define log_full_errno(level, error, ...)                                                                   \
+        log_struct_internal((level), (error), __FILE__, __LINE__, NULL, __VA_ARGS__)
+#define log_debug(...)            (void)log_full_errno(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)             (void)log_full_errno(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_notice(...)           (void)log_full_errno(LOG_LEVEL_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)          (void)log_full_errno(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
+#define log_error(...)            (void)log_full_errno(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define log_debug_errno(e, ...)   log_full_errno(LOG_LEVEL_DEBUG, (e), __VA_ARGS__)
+#define log_info_errno(e, ...)    log_full_errno(LOG_LEVEL_INFO, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_LEVEL_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)   log_full_errno(LOG_LEVEL_ERROR, (e), __VA_ARGS__)
 
 /* log_struct(LOG_LEVEL_NOTICE, LOG_FIELDS(LOG_STR("event", "restart"), LOG_U64("restarts", n)),
  *            "Restarting the workload (restart %u).", n); */

@@ -68,10 +68,8 @@ static bool parse_argv(Parser *ps, const cJSON *j, const char *path, char ***ret
                 return false;
         }
         v = calloc(n + 1, sizeof(char *));
-        if (!v) {
-                ps->oom = -ENOMEM;
-                return false;
-        }
+        if (!v)
+                return parser_oom(ps);
         for (const cJSON *c = j->child; c; c = c->next, i++) {
                 const char *s;
 
@@ -222,10 +220,8 @@ static bool parse_headers(Parser *ps, const cJSON *j, const char *path, bool bea
                                    "invalid value of header \"%s\"", c->string);
                         return false;
                 }
-                if (strv_pushf(&l, "%s: %s", c->string, v) < 0) {
-                        ps->oom = -ENOMEM;
-                        return false;
-                }
+                if (strv_pushf(&l, "%s: %s", c->string, v) < 0)
+                        return parser_oom(ps);
         }
         *ret = TAKE_PTR(l);
         return true;
@@ -528,10 +524,8 @@ bool grammar_action_list(Parser *ps, const cJSON *j, const char *path, PolicyWhe
         if (n == 0)
                 return true;
         l->items = calloc(n, sizeof(PolicyAction));
-        if (!l->items) {
-                ps->oom = -ENOMEM;
-                return false;
-        }
+        if (!l->items)
+                return parser_oom(ps);
         l->n = n;
         for (const cJSON *c = j->child; c; c = c->next, i++)
                 if (!parse_action(ps, c, json_subindex(p, path, i), when, &l->items[i]))

@@ -402,10 +402,8 @@ static bool parse_cond_list(Parser *ps, const cJSON *j, const char *path, unsign
                 return false;
         }
         items = calloc(n, sizeof(PolicyCond));
-        if (!items) {
-                ps->oom = -ENOMEM;
-                return false;
-        }
+        if (!items)
+                return parser_oom(ps);
         *ret = items;
         *ret_n = n;
         size_t i = 0;

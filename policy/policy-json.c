@@ -209,10 +209,8 @@ bool json_get_string(Parser *ps, const cJSON *j, const char *path, const char **
 bool json_dup_string(Parser *ps, const char *s, char **ret)
 {
         char *d = strdup(s);
-        if (!d) {
-                ps->oom = -ENOMEM;
-                return false;
-        }
+        if (!d)
+                return parser_oom(ps);
         free(*ret);
         *ret = d;
         return true;

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,13 @@ typedef struct Parser {
         int oom; /* -ENOMEM once an allocation failed: the walk goes on, the result is dropped */
         unsigned errors;
 } Parser;
+
+/* Out of memory while parsing: the whole parse fails with -ENOMEM. For "return parser_oom(ps);". */
+static inline bool parser_oom(Parser *ps)
+{
+        ps->oom = -ENOMEM;
+        return false;
+}
 
 /* Checks the bytes (size, UTF-8, control characters, nesting, "\u0000") and parses them. Problems are
  * added to diags with line:column and give -EINVAL; -ENOMEM on allocation failure. */

@@ -32,16 +32,13 @@ pid=$!
 # change of the stage or the budget, then a summary.
 sleep 0.5
 /usr/bin/python3 - "$oomless" "$runtime" "$pid" <<'PY' || true
-import json, os, subprocess, sys, time
+import os, sys, time
+sys.path.insert(0, "bench/self-healing")
+import run  # the bench's `oomless status --json` reader
 oomless, runtime, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 def status():
-    try:
-        out = subprocess.run([oomless, "status", "--runtime-dir", runtime, "--pid", str(pid), "--json"],
-                             capture_output=True, text=True, timeout=5).stdout
-        return json.loads(out)
-    except (ValueError, subprocess.SubprocessError):
-        return None
+    return run.status(oomless, runtime, pid)
 
 def alive():
     try:

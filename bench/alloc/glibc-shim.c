@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "posix-memalign.h"
+
 extern void *__libc_malloc(size_t size);
 extern void __libc_free(void *ptr);
 extern void *__libc_calloc(size_t n, size_t size);
@@ -62,16 +64,7 @@ void *aligned_alloc(size_t align, size_t size)
 
 int posix_memalign(void **out, size_t align, size_t size)
 {
-        if (align < sizeof(void *) || (align & (align - 1)))
-                return EINVAL;
-        int saved = errno;
-        void *p = __libc_memalign(align, size);
-        if (!p) {
-                errno = saved;
-                return ENOMEM;
-        }
-        *out = p;
-        return 0;
+        return posix_memalign_via(__libc_memalign, out, align, size);
 }
 
 void *valloc(size_t size)

@@ -11,34 +11,26 @@ It fills no faster than --grow MiB/s. One line per change of the budget, weight 
         python3 examples/python/cache_service.py --cache-mib 110 --grow 20 --seconds 30
 
 Without a supervisor the budget reads 1000 and the cache simply keeps its normal size. It uses
-contrib/python/oomless.py (one file, no dependencies; copy it next to your code).
+contrib/python/oomless.py (one file, no dependencies; copy it next to your code) and the cache of
+contrib/python/example.py.
 """
 import argparse
-import collections
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "python"))
 import oomless  # noqa: E402
+from example import Cache as ExampleCache  # noqa: E402
 
 
-class Cache:
-    """FIFO-evicting values whose total size follows the budget."""
+class Cache(ExampleCache):
+    """FIFO-evicting values whose total size follows the budget: the contrib example's cache, counted
+    in values of value_size bytes."""
 
     def __init__(self, normal_bytes: int, value_size: int):
-        self.normal = normal_bytes // value_size
-        self.capacity = self.normal
+        super().__init__(normal_bytes // value_size)
         self.value_size = value_size
-        self.entries = collections.OrderedDict()
-        self.lock = threading.Lock()
-
-    def resize(self, budget: int) -> None:
-        with self.lock:
-            self.capacity = self.normal * budget // 1000
-            while len(self.entries) > self.capacity:
-                self.entries.popitem(last=False)
 
     def fill_one(self, key: int) -> bool:
         with self.lock:

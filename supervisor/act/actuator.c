@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "instance.h"
+
 /* Calls op when the actuator has it, else -EOPNOTSUPP. */
 #define CALL(a, op, ...) ((a) && (a)->ops->op ? (a)->ops->op((a), ##__VA_ARGS__) : -EOPNOTSUPP)
 
@@ -100,19 +102,13 @@ int actuator_pidfd_signal(pid_t pid, int sig)
 
 static int read_statm_rss(pid_t pid, uint64_t *ret)
 {
-        char path[64], buf[128];
+        char buf[128];
         unsigned long long size, resident;
-        _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
+        int r;
 
-        snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return n < 0 ? negative_errno() : -EIO;
-        buf[n] = 0;
+        r = instance_read_proc_file(pid, "statm", buf, sizeof(buf));
+        if (r < 0)
+                return r;
         if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
                 return -EIO;
         *ret = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The oomless binary: picks the subcommand and sets up what every one of them needs. */
 #define _GNU_SOURCE 1
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,35 +53,37 @@ static int help(const char *what)
         return 0;
 }
 
+/* $name's value through parse, or negative where it is unset, empty or (said on stderr, before any
+ * log is set up) invalid: a bad variable is ignored, not fatal. */
+static int env_choice(const char *name, int (*parse)(const char *s), const char *expected)
+{
+        const char *v = getenv(name);
+        int r;
+
+        if (!v || !*v)
+                return -ENOENT;
+        r = parse(v);
+        if (r < 0)
+                fprintf(stderr, "oomless: $%s: invalid value '%s' (expected %s), ignoring\n", name, v,
+                        expected);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
-        const char *level = getenv("OOMLESS_LOG_LEVEL"), *format = getenv("OOMLESS_LOG_FORMAT");
+        int level, format;
         const char *cmd;
 
         /* Before anything else: signals arrive through sd-event only, never asynchronously. */
         if (reaper_block_signals() < 0)
                 return WORKLOAD_EXIT_FAILURE;
-        if (level && *level) {
-                int l = log_level_from_string(level);
-                if (l >= 0)
-                        log_set_max_level((LogLevel)l);
-                else
-                        fprintf(stderr,
-                                "oomless: $OOMLESS_LOG_LEVEL: invalid value '%s' (expected debug, info, "
-                                "notice, warning or error), ignoring\n",
-                                level);
-        }
-
-        if (format && *format) {
-                int f = log_format_from_string(format);
-                if (f >= 0)
-                        log_set_format((LogFormat)f);
-                else
-                        fprintf(stderr,
-                                "oomless: $OOMLESS_LOG_FORMAT: invalid value '%s' (expected text or json), "
-                                "ignoring\n",
-                                format);
-        }
+        level =
+            env_choice("OOMLESS_LOG_LEVEL", log_level_from_string, "debug, info, notice, warning or error");
+        if (level >= 0)
+                log_set_max_level((LogLevel)level);
+        format = env_choice("OOMLESS_LOG_FORMAT", log_format_from_string, "text or json");
+        if (format >= 0)
+                log_set_format((LogFormat)format);
 
         if (argc < 2) {
                 cmd_help_main(stderr);

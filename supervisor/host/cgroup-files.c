@@ -12,26 +12,26 @@
 #define F(field) offsetof(CgFigures, field)
 #define V2       CG_FILES_V2
 #define V1       CG_FILES_V1
+/* Keys of memory.stat and of v2's memory.events, several to a line: the table stays one screen. */
+/* clang-format off */
+#define STAT(flavour, key, field, how) { flavour, CG_FD_STAT, "memory.stat", key, F(field), how }
+#define EVENT(key, field) { V2, CG_FD_EVENTS, "memory.events", key, F(field), CG_KEY_EVENTS }
+/* clang-format on */
 
 static const CgKey keys[] = {
         { V2, CG_FD_CURRENT, "memory.current", NULL, F(current), CG_KEY_REQUIRED },
         { V1, CG_FD_CURRENT, "memory.usage_in_bytes", NULL, F(current), CG_KEY_REQUIRED },
         { V2, CG_FD_PEAK, "memory.peak", NULL, F(peak), 0 },
         { V1, CG_FD_PEAK, "memory.max_usage_in_bytes", NULL, F(peak), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "anon", F(anon), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "file", F(file), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "shmem", F(shmem), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "inactive_file", F(inactive_file), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "kernel", F(kernel), 0 },
-        { V2, CG_FD_STAT, "memory.stat", "kernel_stack", F(kernel_parts), CG_KEY_ADD },
-        { V2, CG_FD_STAT, "memory.stat", "slab", F(kernel_parts), CG_KEY_ADD },
-        { V2, CG_FD_STAT, "memory.stat", "percpu", F(kernel_parts), CG_KEY_ADD },
-        { V1, CG_FD_STAT, "memory.stat", "total_rss", F(anon), 0 },
-        { V1, CG_FD_STAT, "memory.stat", "total_cache", F(file), 0 },
-        { V1, CG_FD_STAT, "memory.stat", "total_shmem", F(shmem), 0 },
-        { V1, CG_FD_STAT, "memory.stat", "total_inactive_file", F(inactive_file), 0 },
-        { V1, CG_FD_STAT, "memory.stat", "total_swap", F(swap_current), 0 },
-        { V1, CG_FD_STAT, "memory.stat", "hierarchical_memory_limit", F(limit), CG_KEY_MIN },
+        /* clang-format off */
+        STAT(V2, "anon", anon, 0), STAT(V2, "file", file, 0), STAT(V2, "shmem", shmem, 0),
+        STAT(V2, "inactive_file", inactive_file, 0), STAT(V2, "kernel", kernel, 0),
+        STAT(V2, "kernel_stack", kernel_parts, CG_KEY_ADD), STAT(V2, "slab", kernel_parts, CG_KEY_ADD),
+        STAT(V2, "percpu", kernel_parts, CG_KEY_ADD),
+        STAT(V1, "total_rss", anon, 0), STAT(V1, "total_cache", file, 0), STAT(V1, "total_shmem", shmem, 0),
+        STAT(V1, "total_inactive_file", inactive_file, 0), STAT(V1, "total_swap", swap_current, 0),
+        STAT(V1, "hierarchical_memory_limit", limit, CG_KEY_MIN),
+        /* clang-format on */
         /* The limit row comes first of the held-limit rows: ancestors hold the same file. */
         { V2, CG_FD_MAX, "memory.max", NULL, F(limit), CG_KEY_MIN },
         { V1, CG_FD_MAX, "memory.limit_in_bytes", NULL, F(limit), CG_KEY_MIN },
@@ -40,12 +40,10 @@ static const CgKey keys[] = {
         { V1, CG_FD_HIGH, "memory.soft_limit_in_bytes", NULL, F(high), 0 },
         { V2, CG_FD_SWAP, "memory.swap.current", NULL, F(swap_current), 0 },
         /* Reading memory.events also re-arms its POLLPRI notification (cg_events_fd). */
-        { V2, CG_FD_EVENTS, "memory.events", "low", F(ev_low), CG_KEY_EVENTS },
-        { V2, CG_FD_EVENTS, "memory.events", "high", F(ev_high), CG_KEY_EVENTS },
-        { V2, CG_FD_EVENTS, "memory.events", "max", F(ev_max), CG_KEY_EVENTS },
-        { V2, CG_FD_EVENTS, "memory.events", "oom", F(ev_oom), CG_KEY_EVENTS },
-        { V2, CG_FD_EVENTS, "memory.events", "oom_kill", F(ev_oom_kill), CG_KEY_EVENTS },
-        { V2, CG_FD_EVENTS, "memory.events", "oom_group_kill", F(ev_oom_group_kill), CG_KEY_EVENTS },
+        /* clang-format off */
+        EVENT("low", ev_low), EVENT("high", ev_high), EVENT("max", ev_max), EVENT("oom", ev_oom),
+        EVENT("oom_kill", ev_oom_kill), EVENT("oom_group_kill", ev_oom_group_kill),
+        /* clang-format on */
         /* v1 has no memory.events: failcnt (+ memsw.failcnt, where a memory+swap limit makes the charge
          * fail instead) counts hits of the limit (~"max"); oom_control has the kill counter and whether
          * the group is stuck in OOM right now (ev_oom = oom_kill + under_oom). */

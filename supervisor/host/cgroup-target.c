@@ -27,6 +27,19 @@ static bool visible(const char *dir)
         return dir && access(dir, F_OK) >= 0;
 }
 
+/* One hierarchy of h becomes root (taken), mounted read-only at "/" of itself. */
+static void read_through(CgHost *h, char **dir, char **path, char **mount, bool *mount_ro, char *root)
+{
+        free(*dir);
+        free(*path);
+        free(*mount);
+        *dir = root;
+        *mount = root ? strdup(root) : NULL;
+        *path = strdup("/");
+        *mount_ro = true;
+        h->proc_root = true;
+}
+
 void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
 {
         _cleanup_free_ char *base = NULL, *v1 = NULL;
@@ -40,14 +53,7 @@ void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
                 log_info("The cgroup of pid %d is not visible under %s (another cgroup namespace); "
                          "reading it through %s, read-only.",
                          (int)pid, h->v2_mount, base);
-                free(h->v2_dir);
-                free(h->v2_path);
-                free(h->v2_mount);
-                h->v2_dir = strdup(base);
-                h->v2_mount = strdup(base);
-                h->v2_path = strdup("/");
-                h->v2_mount_ro = true;
-                h->proc_root = true;
+                read_through(h, &h->v2_dir, &h->v2_path, &h->v2_mount, &h->v2_mount_ro, strdup(base));
                 return;
         }
         v1 = cg_path_join(base, "memory");
@@ -55,14 +61,7 @@ void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
                 log_info("The memory cgroup of pid %d is not visible under %s; reading it through %s, "
                          "read-only.",
                          (int)pid, h->v1_mount, v1);
-                free(h->v1_dir);
-                free(h->v1_path);
-                free(h->v1_mount);
-                h->v1_dir = TAKE_PTR(v1);
-                h->v1_mount = strdup(h->v1_dir);
-                h->v1_path = strdup("/");
-                h->v1_mount_ro = true;
-                h->proc_root = true;
+                read_through(h, &h->v1_dir, &h->v1_path, &h->v1_mount, &h->v1_mount_ro, TAKE_PTR(v1));
                 /* The unified tree of a hybrid host would be our own view of it: not the target's. */
                 free(h->v2_dir);
                 h->v2_dir = NULL;

@@ -70,13 +70,19 @@ static int fake_get_memory_high(Actuator *a, uint64_t *ret)
         return f->get_high_r;
 }
 
+/* Logs the write, and takes it unless the case makes it fail with r. */
+static int fake_set(Fake *f, const char *what, uint64_t *value, int r, uint64_t bytes)
+{
+        fake_log(f, "%s %llu\n", what, (unsigned long long)bytes);
+        if (r == 0)
+                *value = bytes;
+        return r;
+}
+
 static int fake_set_memory_high(Actuator *a, uint64_t bytes)
 {
         Fake *f = (Fake *)a;
-        fake_log(f, "set_high %llu\n", (unsigned long long)bytes);
-        if (f->set_high_r == 0)
-                f->high = bytes;
-        return f->set_high_r;
+        return fake_set(f, "set_high", &f->high, f->set_high_r, bytes);
 }
 
 static int fake_get_memory_max(Actuator *a, uint64_t *ret)
@@ -88,10 +94,7 @@ static int fake_get_memory_max(Actuator *a, uint64_t *ret)
 static int fake_set_memory_max(Actuator *a, uint64_t bytes)
 {
         Fake *f = (Fake *)a;
-        fake_log(f, "set_max %llu\n", (unsigned long long)bytes);
-        if (f->set_max_r == 0)
-                f->max = bytes;
-        return f->set_max_r;
+        return fake_set(f, "set_max", &f->max, f->set_max_r, bytes);
 }
 
 static int fake_kill_all(Actuator *a, int sig)
@@ -345,6 +348,14 @@ static void run_cases(const Case *cases, size_t n)
         {                                                                                                   \
                 .kind = POLICY_ACTION_RESTART, .stop_signal = SIGTERM, .grace_usec = USEC_PER_SEC           \
         }
+#define SHED(permille)                                                                                      \
+        {                                                                                                   \
+                .kind = POLICY_ACTION_SHED, .shed_permille = (permille)                                     \
+        }
+#define WEIGHT(w)                                                                                           \
+        {                                                                                                   \
+                .kind = POLICY_ACTION_WEIGHT, .weight = (w)                                                 \
+        }
 
 TEST(outcomes_of_the_synchronous_kinds)
 {
@@ -390,17 +401,15 @@ TEST(outcomes_of_the_synchronous_kinds)
                 { .a = { .kind = POLICY_ACTION_SCAVENGE },
                   .o = ACTION_OUTCOME_SKIPPED,
                   .part = "no allocator" },
-                { .a = { .kind = POLICY_ACTION_SHED, .shed_permille = 425 },
+                { .a = SHED(425),
                   .o = ACTION_OUTCOME_OK,
                   .part = "budget 42.5% published (no control page)" },
-                { .a = { .kind = POLICY_ACTION_SHED, .shed_permille = 400 },
+                { .a = SHED(400),
                   .dry_run = true,
                   .o = ACTION_OUTCOME_WOULD,
                   .part = "would shed to budget 40%" },
-                { .a = { .kind = POLICY_ACTION_WEIGHT, .weight = 10 },
-                  .o = ACTION_OUTCOME_OK,
-                  .part = "weight 10 published" },
-                { .a = { .kind = POLICY_ACTION_WEIGHT, .weight = 10 },
+                { .a = WEIGHT(10), .o = ACTION_OUTCOME_OK, .part = "weight 10 published" },
+                { .a = WEIGHT(10),
                   .dry_run = true,
                   .o = ACTION_OUTCOME_WOULD,
                   .part = "would publish weight 10" },

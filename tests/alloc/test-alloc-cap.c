@@ -191,15 +191,22 @@ static void cleanup(void)
         acg_destroy(&cg);
 }
 
-static void setup(void)
+/* Creates c unless it exists already; says whether it did. */
+static bool create_once(AllocCg *c, const char *name, unsigned long long limit)
 {
-        if (cg.dir[0])
-                return;
+        if (c->dir[0])
+                return false;
         if (geteuid() != 0)
                 test_skip("needs root to create a memory cgroup");
-        if (!acg_create(&cg, "oomless-alloc-cap", LIMIT))
+        if (!acg_create(c, name, limit))
                 test_skip("cannot create a child memory cgroup under our own");
-        atexit(cleanup);
+        return true;
+}
+
+static void setup(void)
+{
+        if (create_once(&cg, "oomless-alloc-cap", LIMIT))
+                atexit(cleanup);
 }
 
 /* cap 0: the default rule, which must leave between the 4M reserve and 4M + 12M (what a small test
@@ -317,12 +324,8 @@ static void cleanup256(void)
 
 static void setup256(void)
 {
-        if (cg256.dir[0])
+        if (!create_once(&cg256, "oomless-alloc-cap256", LIMIT256))
                 return;
-        if (geteuid() != 0)
-                test_skip("needs root to create a memory cgroup");
-        if (!acg_create(&cg256, "oomless-alloc-cap256", LIMIT256))
-                test_skip("cannot create a child memory cgroup under our own");
         if (getenv("OOMLESS_TEST_REQUIRE_V2") && !cg256.v2)
                 test_skip("not a pure cgroup v2 host (this variant runs in the VM: vm/alloc)");
         atexit(cleanup256);

@@ -91,6 +91,14 @@ def own_v2_dir():
     return _own_dir("cgroup2", lambda hid, ctrls: hid == "0")
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def read_file(path):
     try:
         with open(path) as f:
@@ -404,6 +412,34 @@ class Ctx:
         for cg in reversed(self.cgroups):
             remove_cgroup(cg)
         return problems
+
+
+def start_cache_app(ctx, name, run_args, app_args):
+    """cache-app (built next to balloon) under examples/policies/self-healing.json, started and running."""
+    ctx.require_tier()
+    cache_app = os.path.join(os.path.dirname(ctx.balloon), "cache-app")
+    check(os.access(cache_app, os.X_OK), f"no cache-app next to balloon: {cache_app}")
+    pol = os.path.join(os.path.dirname(ctx.srcdir), "..", "examples", "policies", "self-healing.json")
+    s = Oomless(ctx, name, ["--policy", pol] + run_args, [cache_app] + app_args).start()
+    s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
+    return s
+
+
+def budget_sample(s):
+    """(status, its policy.budget, memory as a fraction of the limit), from a running supervisor."""
+    st = s.status()
+    check(st is not None, "the supervisor stopped serving status")
+    b = st["policy"].get("budget")
+    check(b is not None, f"no policy.budget in status: {st['policy']}")
+    lim = st["memory"]["limit"]
+    return st, b, st["memory"]["current"] / lim if lim else 0
+
+
+def check_log(s, *lines):
+    """Each of lines stands in the supervisor's log."""
+    log = s.log_text()
+    for line in lines:
+        check(line in log, f"the log has no {line!r} line")
 
 
 def make_cgroup(ctx, name, memory_max):

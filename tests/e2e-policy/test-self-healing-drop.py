@@ -15,7 +15,6 @@ climbs back to 55% after the first shed. Expected, from the policy (shed to 40%,
 Checked from `oomless status --json` every 250 ms and the log: two sheds, the second to 30%, a
 climb after it in 7.5% steps that never passes 40%, the log's "budget shed again" line naming the
 failed level, no kernel OOM kill, memory never at the limit. Costs about 35 s."""
-import os
 import time
 
 import e2elib as E
@@ -25,24 +24,14 @@ RUN_SEC = 35
 
 
 def body(ctx):
-    ctx.require_tier()
-    cache_app = os.path.join(os.path.dirname(ctx.balloon), "cache-app")
-    check(os.access(cache_app, os.X_OK), f"no cache-app next to balloon: {cache_app}")
-    pol = os.path.join(os.path.dirname(ctx.srcdir), "..", "examples", "policies", "self-healing.json")
-    s = E.Oomless(ctx, "drop", ["--policy", pol, "--memory-max", "256M"],
-                  [cache_app, "--cache-mib", "240", "--grow", "60", "--seconds", str(RUN_SEC + 30),
-                   "--ballast-mib", "70", "--ballast-at-budget", "550"]).start()
-    s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
+    s = E.start_cache_app(ctx, "drop", ["--memory-max", "256M"],
+                          ["--cache-mib", "240", "--grow", "60", "--seconds", str(RUN_SEC + 30),
+                           "--ballast-mib", "70", "--ballast-at-budget", "550"])
     samples = []  # (t, budget dict, memory fraction, oom kills)
     t0 = time.monotonic()
     while time.monotonic() - t0 < RUN_SEC:
-        st = s.status()
-        check(st is not None, "the supervisor stopped serving status")
-        b = st["policy"].get("budget")
-        check(b is not None, f"no policy.budget in status: {st['policy']}")
-        lim = st["memory"]["limit"]
-        samples.append((time.monotonic() - t0, b, st["memory"]["current"] / lim if lim else 0,
-                        st["events"]["oom_kill"]))
+        st, b, frac = E.budget_sample(s)
+        samples.append((time.monotonic() - t0, b, frac, st["events"]["oom_kill"]))
         if b["sheds"] >= 2 and b.get("steps", 0) >= 2 and b["phase"] in ("settled", "climb") \
                 and time.monotonic() - t0 > 25:
             break
@@ -66,9 +55,7 @@ def body(ctx):
     check(max(x[3] for x in samples) == 0, "the kernel OOM-killed the workload")
     worst = max(x[2] for x in samples)
     check(worst < 0.97, f"memory reached {worst:.0%} of the limit")
-    log = s.log_text()
-    check("budget shed again: 30.0%" in log, "the log has no 'budget shed again: 30.0%' line")
-    check("last failed 55.0%" in log, "the log does not name the failed level 55.0%")
+    E.check_log(s, "budget shed again: 30.0%", "last failed 55.0%")
     s.stop()
 
 

@@ -10,8 +10,6 @@
 - memory is never above 85% of the limit after the first shed (status read every 250 ms);
 - the budget settles: the same value over the last 15 s, below 100%, shown in status;
 - the log shows the shed and the climb's steps (event=budget)."""
-import os
-import socket
 import threading
 import time
 import urllib.error
@@ -21,14 +19,6 @@ import e2elib as E
 from e2elib import check
 
 RUN_SEC = 50
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def readyz(port):
@@ -42,14 +32,9 @@ def readyz(port):
 
 
 def body(ctx):
-    ctx.require_tier()
-    cache_app = os.path.join(os.path.dirname(ctx.balloon), "cache-app")
-    check(os.access(cache_app, os.X_OK), f"no cache-app next to balloon: {cache_app}")
-    pol = os.path.join(os.path.dirname(ctx.srcdir), "..", "examples", "policies", "self-healing.json")
-    port = free_port()
-    s = E.Oomless(ctx, "heal", ["--policy", pol, "--memory-max", "256M", "--listen", f"127.0.0.1:{port}"],
-                  [cache_app, "--cache-mib", "240", "--grow", "20", "--seconds", str(RUN_SEC + 30)]).start()
-    st = s.wait_status(lambda st: st["child"]["pid"] is not None, what="a running child")
+    port = E.free_port()
+    s = E.start_cache_app(ctx, "heal", ["--memory-max", "256M", "--listen", f"127.0.0.1:{port}"],
+                          ["--cache-mib", "240", "--grow", "20", "--seconds", str(RUN_SEC + 30)])
 
     codes, stop = [], threading.Event()
 
@@ -66,12 +51,7 @@ def body(ctx):
     t0 = time.monotonic()
     try:
         while time.monotonic() - t0 < RUN_SEC:
-            st = s.status()
-            check(st is not None, "the supervisor stopped serving status")
-            b = st["policy"].get("budget")
-            check(b is not None, f"no policy.budget in status: {st['policy']}")
-            lim = st["memory"]["limit"]
-            frac = st["memory"]["current"] / lim if lim else 0
+            st, b, frac = E.budget_sample(s)
             samples.append((time.monotonic(), st["policy"]["stage"], b["sheds"], b["ratio"], frac))
             time.sleep(0.25)
     finally:
@@ -103,9 +83,7 @@ def body(ctx):
     check(t503 is not None, f"/readyz never answered 503; codes seen {sorted({c for _, c in codes})}")
     check(any(c == 200 and t > t503 for t, c in codes), "/readyz did not answer 200 after the shed")
     check(codes[-1][1] == 200, f"/readyz answers {codes[-1][1]} at the end")
-    log = s.log_text()
-    check("budget shed: 40.0%" in log, "the log has no 'budget shed: 40.0%' line")
-    check("budget step: " in log, "the log shows no budget step")
+    E.check_log(s, "budget shed: 40.0%", "budget step: ")
     s.stop()
 
 

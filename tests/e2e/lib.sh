@@ -138,6 +138,27 @@ own_cgroup_dirs() {
         fi
 }
 
+# make_target_cgroup NAME: creates $cg, a cgroup for an app that attach watches (like a container's),
+# below $mem_dir, our own memory cgroup; e2e_cleanup removes it. Skips where the memory controller is
+# not ours to delegate.
+make_target_cgroup() {
+        mem_dir=$(own_cgroup_dirs | sed -n 1p)
+        [[ -n $mem_dir ]] || fail "no cgroup of our own found in /proc/self/cgroup"
+        if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+                grep -qw memory "$mem_dir/cgroup.subtree_control" || skip "memory controller not enabled below $mem_dir"
+        fi
+        cg=$mem_dir/$1-$$
+        mkdir "$cg"
+        E2E_CGROUP_CREATED=$cg
+}
+
+# kill_cgroup_procs DIR: its processes are not all our children; kill them before it is removed.
+kill_cgroup_procs() {
+        local p
+        for p in $(cat "$1/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+        wait_for $((5 * ${OOMLESS_TEST_TIME_FACTOR:-1})) test ! -s "$1/cgroup.procs" || true
+}
+
 # assert_cleaned OOMLESS_PID [LEAF]: no cgroup oomless PID created is left in either hierarchy, and
 # its runtime directory is gone.
 assert_cleaned() {

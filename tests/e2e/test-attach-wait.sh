@@ -10,20 +10,11 @@
 source "$(dirname "$0")/lib.sh"
 : "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
 
-mem_dir=$(own_cgroup_dirs | sed -n 1p)
-[[ -n $mem_dir ]] || fail "no cgroup of our own found in /proc/self/cgroup"
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-        grep -qw memory "$mem_dir/cgroup.subtree_control" || skip "memory controller not enabled below $mem_dir"
-fi
-cg=$mem_dir/oomless-e2e-attach-wait-$$
-mkdir "$cg"
-E2E_CGROUP_CREATED=$cg
+make_target_cgroup oomless-e2e-attach-wait
 # The runtimes' apps are in $cg, not all our children: kill them before the cgroup is removed.
 kill_cg() {
         touch "$E2E_TMP"/stop-comm "$E2E_TMP"/stop-stubborn "$E2E_TMP"/stop-leak "$E2E_TMP"/stop-leak6 2>/dev/null || true
-        local p
-        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-        wait_for $((5 * factor)) test ! -s "$cg/cgroup.procs" || true
+        kill_cgroup_procs "$cg"
 }
 trap 'kill_cg; e2e_cleanup' EXIT
 
@@ -120,13 +111,19 @@ wait_exit "$OOMLESS_PID" $((10 * factor))
 assert_eq "$RC" 125 "--wait-timeout expired"
 assert_file_contains "$E2E_TMP/log" "No target matching --wait=comm:never-there appeared within 500ms" "timeout message"
 
-## 3. The restart action in attach mode: TERM, the grace, KILL; the runtime restarts; attach follows.
-cat >"$E2E_TMP/restart.json" <<'JSON'
-{ "version": 1, "name": "restart-now", "sampling_interval": "100ms",
-  "stages": [ { "name": "restart", "enter": { "all": [ { "headroom": ">= 2B" } ] },
-                "exit": { "all": [ { "headroom": "< 1B" } ], "for": "1h" },
-                "on_enter": [ { "action": "restart", "stop_signal": "SIGTERM", "grace": "1s", "timeout": "5s" } ] } ] }
+# restart_policy FILE NAME ENTER EXIT EXIT_FOR GRACE: one stage that restarts (SIGTERM, then KILL
+# after GRACE) on entering at the condition ENTER, left at EXIT held EXIT_FOR.
+restart_policy() {
+        cat >"$1" <<JSON
+{ "version": 1, "name": "$2", "sampling_interval": "100ms",
+  "stages": [ { "name": "restart", "enter": { "all": [ { $3 } ] },
+                "exit": { "all": [ { $4 } ], "for": "$5" },
+                "on_enter": [ { "action": "restart", "stop_signal": "SIGTERM", "grace": "$6", "timeout": "5s" } ] } ] }
 JSON
+}
+
+## 3. The restart action in attach mode: TERM, the grace, KILL; the runtime restarts; attach follows.
+restart_policy "$E2E_TMP/restart.json" restart-now '"headroom": ">= 2B"' '"headroom": "< 1B"' 1h 1s
 cat >"$E2E_TMP/stubborn" <<SH
 #!/bin/sh
 trap 'echo "TERM \$\$" >>$E2E_TMP/terms' TERM
@@ -195,12 +192,7 @@ out=$("$OOMLESS" check "$E2E_TMP/restart.json")
 limit_f=memory.limit_in_bytes
 [[ -f $cg/$limit_f ]] || limit_f=memory.max
 echo $((64 << 20)) >"$cg/$limit_f"
-cat >"$E2E_TMP/leak.json" <<'JSON'
-{ "version": 1, "name": "restart-leak", "sampling_interval": "100ms",
-  "stages": [ { "name": "restart", "enter": { "all": [ { "memory": ">= 50%" } ] },
-                "exit": { "all": [ { "memory": "< 30%" } ], "for": "200ms" },
-                "on_enter": [ { "action": "restart", "stop_signal": "SIGTERM", "grace": "2s", "timeout": "5s" } ] } ] }
-JSON
+restart_policy "$E2E_TMP/leak.json" restart-leak '"memory": ">= 50%"' '"memory": "< 30%"' 200ms 2s
 page=$E2E_TMP/shared/control
 mkdir -p "$E2E_TMP/shared"
 runtime leak env LD_PRELOAD="$LIBOOMLESS" OOMLESS_CONTROL="$page" "$BALLOON" --leak --rate 30M --step 1M --quiet

@@ -7,18 +7,9 @@
 # Cost: about 5 s.
 source "$(dirname "$0")/lib.sh"
 
-mem_dir=$(own_cgroup_dirs | sed -n 1p)
-[[ -n $mem_dir ]] || fail "no cgroup of our own found in /proc/self/cgroup"
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-        grep -qw memory "$mem_dir/cgroup.subtree_control" || skip "memory controller not enabled below $mem_dir"
-fi
-cg=$mem_dir/oomless-e2e-attach-waiting-$$
-mkdir "$cg"
-E2E_CGROUP_CREATED=$cg
+make_target_cgroup oomless-e2e-attach-waiting
 kill_cg() {
-        local p
-        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-        wait_for 5 test ! -s "$cg/cgroup.procs" || true
+        kill_cgroup_procs "$cg"
 }
 trap 'kill_cg; e2e_cleanup' EXIT
 

@@ -4,14 +4,7 @@
 # `attach --cgroup` (ends when the cgroup empties). attach creates and moves nothing.
 source "$(dirname "$0")/lib.sh"
 
-mem_dir=$(own_cgroup_dirs | sed -n 1p)
-[[ -n $mem_dir ]] || fail "no cgroup of our own found in /proc/self/cgroup"
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-        grep -qw memory "$mem_dir/cgroup.subtree_control" || skip "memory controller not enabled below $mem_dir"
-fi
-cg=$mem_dir/oomless-e2e-attach-$$
-mkdir "$cg"
-E2E_CGROUP_CREATED=$cg
+make_target_cgroup oomless-e2e-attach
 
 # Ends the target; oomless attach must then exit 0 by itself with END_MESSAGE in its log, and clean up.
 end_target() {

@@ -3,33 +3,11 @@
  * asserting every transition and every decision with its exact time. Limits are 1000 bytes so that
  * "memory = 700" reads as 70%. */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "macro.h"
-#include "policy.h"
-#include "test.h"
-
-#define MS 1000ULL
+#include "policy-test.h"
 
 static Policy *load(const char *json_sq)
 {
-        char *json = strdup(json_sq);
-        PolicyDiags d = { 0 };
-        Policy *p = NULL;
-
-        ASSERT_TRUE(json);
-        for (char *c = json; *c; c++)
-                if (*c == '\'')
-                        *c = '"';
-        if (policy_parse(json, strlen(json), "trace", &p, &d) < 0) {
-                for (size_t i = 0; i < d.n; i++)
-                        fprintf(stderr, "%s\n", policy_diag_format(&d.items[i], "trace"));
-                TEST_FAIL("policy does not parse");
-        }
-        free(json);
-        return p;
+        return policy_test_load(json_sq, "trace");
 }
 
 typedef struct Run {
@@ -651,15 +629,30 @@ static uint64_t steady_jitter(uint64_t t)
         return 235 * MIB + (t / 2000 % 2) * 3 * MIB;
 }
 
+/* A leak of mib_per_s under the built-in policy is restarted, and margin_ms after that sample it is still
+ * below the live cap (256M minus the non-heap part and the reserve). */
+static void expect_leak_restart(WsTrace leak, unsigned mib_per_s, uint64_t end_ms, uint64_t margin_ms,
+                                uint64_t *ret_grace_ms)
+{
+        const uint64_t cap = 250 * MIB;
+        unsigned lvl;
+        uint64_t t = run_default(leak, end_ms, &lvl, ret_grace_ms);
+
+        printf("%u MiB/s: restart at %llums (working set %llu MiB), cap reached at %llums\n", mib_per_s,
+               (unsigned long long)t, (unsigned long long)(leak(t) / MIB),
+               (unsigned long long)((cap - 3 * MIB) * 1000 / (mib_per_s * MIB)));
+        ASSERT_TRUE(t > 0);
+        ASSERT_TRUE(leak(t + margin_ms) < cap);
+}
+
 /* The built-in policy decides on evidence: a steady working set at 92% (reached at once, in steps, or
  * with jitter) and no stall gets warn at most; leaks at 20 and 100 MB/s get their restart on the
  * sample that sees them past 94% and growing, below the heap cap (the limit minus a few MiB); at
  * 20 MB/s that leaves >= 300ms. The grace is 10s. */
 TEST(default_policy_steady_is_warned_leaks_restarted)
 {
-        const uint64_t cap = 250 * MIB; /* the live cap: 256M minus the non-heap part and the reserve */
         unsigned lvl;
-        uint64_t grace = 0, t;
+        uint64_t grace = 0;
 
         ASSERT_EQ(run_default(steady_block, 31000, &lvl, NULL), 0u);
         ASSERT_EQ(lvl, 1u);
@@ -670,20 +663,9 @@ TEST(default_policy_steady_is_warned_leaks_restarted)
         ASSERT_EQ(run_default(steady_jitter, 31000, &lvl, NULL), 0u);
         ASSERT_EQ(lvl, 1u);
 
-        t = run_default(leak_20, 15000, &lvl, &grace);
-        printf("20 MiB/s: restart at %llums (working set %llu MiB), cap reached at %llums\n",
-               (unsigned long long)t, (unsigned long long)(leak_20(t) / MIB),
-               (unsigned long long)((cap - 3 * MIB) * 1000 / (20 * MIB)));
-        ASSERT_TRUE(t > 0);
-        ASSERT_TRUE(leak_20(t + 300) < cap);
+        expect_leak_restart(leak_20, 20, 15000, 300, &grace);
         ASSERT_EQ(grace, 10000u);
-
-        t = run_default(leak_100, 3000, &lvl, &grace);
-        printf("100 MiB/s: restart at %llums (working set %llu MiB), cap reached at %llums\n",
-               (unsigned long long)t, (unsigned long long)(leak_100(t) / MIB),
-               (unsigned long long)((cap - 3 * MIB) * 1000 / (100 * MIB)));
-        ASSERT_TRUE(t > 0);
-        ASSERT_TRUE(leak_100(t) < cap);
+        expect_leak_restart(leak_100, 100, 3000, 0, NULL);
 }
 
 /* working_set_rate: bytes per second over "within"; unknown until half the window is covered; a

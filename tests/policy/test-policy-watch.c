@@ -3,33 +3,11 @@
  * "for" decided at its end whatever the sampling interval), the memory levels published as wake
  * thresholds, and the adaptive interval. Limits are 1000 bytes so that "memory = 700" reads as 70%. */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "macro.h"
-#include "policy.h"
-#include "test.h"
-
-#define MS 1000ULL
+#include "policy-test.h"
 
 static Policy *load(const char *json_sq)
 {
-        char *json = strdup(json_sq);
-        PolicyDiags d = { 0 };
-        Policy *p = NULL;
-
-        ASSERT_TRUE(json);
-        for (char *c = json; *c; c++)
-                if (*c == '\'')
-                        *c = '"';
-        if (policy_parse(json, strlen(json), "watch", &p, &d) < 0) {
-                for (size_t i = 0; i < d.n; i++)
-                        fprintf(stderr, "%s\n", policy_diag_format(&d.items[i], "watch"));
-                TEST_FAIL("policy does not parse");
-        }
-        free(json);
-        return p;
+        return policy_test_load(json_sq, "watch");
 }
 
 static OomlessSample mem(uint64_t current)

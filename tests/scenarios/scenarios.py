@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 MIB = 1 << 20
 SKIP = 77
+
+sys.path.insert(0, os.path.join(HERE, "..", "e2e-policy"))
+from e2elib import free_port, read_file as read, read_keyed  # noqa: E402
 
 # Inside the VM (tests/vm) everything runs several times slower: stretch the harness's own timeouts.
 TIME_FACTOR = min(3.0, max(1.0, float(os.environ.get("OOMLESS_TEST_TIME_FACTOR", "1") or 1)))
@@ -92,21 +94,8 @@ def cgroup_parent():
     raise Skip("no writable memory cgroup (v1 memory hierarchy or cgroup2 with memory) for us")
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def keyed(path):
-    out = {}
-    for line in (read(path) or "").splitlines():
-        p = line.split()
-        if len(p) == 2 and p[1].lstrip("-").isdigit():
-            out[p[0]] = int(p[1])
-    return out
+    return read_keyed(path) or {}
 
 
 class Probe:
@@ -206,14 +195,6 @@ class Ctx:
 
     def path(self, *p):
         return os.path.join(self.work, *p)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def need(prog):

@@ -14,55 +14,11 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"sync"
 	"time"
 
+	"oomless/contrib/go/example/budgetcache"
 	"oomless/contrib/go/oomless"
 )
-
-// cache is a FIFO-evicting map whose capacity follows the budget.
-type cache struct {
-	mu       sync.Mutex
-	normal   int
-	capacity int
-	keys     []int
-	entries  map[int][]byte
-}
-
-func (c *cache) resize(budget int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.capacity = c.normal * budget / 1000
-	c.evict()
-}
-
-func (c *cache) evict() {
-	for len(c.keys) > c.capacity {
-		delete(c.entries, c.keys[0])
-		c.keys = c.keys[1:]
-	}
-}
-
-func (c *cache) get(k int) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.entries[k]; ok {
-		return v
-	}
-	v := make([]byte, 1024) // the expensive computation
-	if c.capacity > 0 {
-		c.entries[k] = v
-		c.keys = append(c.keys, k)
-		c.evict()
-	}
-	return v
-}
-
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
 
 func main() {
 	normalMiB := flag.Int64("normal-mib", 256, "the Go memory limit at budget 1000, MiB")
@@ -73,16 +29,12 @@ func main() {
 	flag.Parse()
 
 	page := oomless.Default()
-	if page.Attached() {
-		fmt.Println("supervised: true")
-	} else {
-		fmt.Printf("supervised: false (%s)\n", page.Why())
-	}
-	c := &cache{normal: *cacheNormal, capacity: *cacheNormal, entries: map[int][]byte{}}
+	fmt.Println("supervised:", budgetcache.Supervised(page))
+	c := budgetcache.New(*cacheNormal)
 	stop := page.FollowBudget(*normalMiB<<20, *interval, func(st oomless.State, limit int64) {
-		c.resize(st.Budget)
+		c.Resize(st.Budget)
 		fmt.Printf("stage %d budget %d weight %d ready %t: memory limit %d (read back %d), cache capacity %d\n",
-			st.Stage, st.Budget, st.Weight, st.Ready, limit, debug.SetMemoryLimit(-1), c.capacity)
+			st.Stage, st.Budget, st.Weight, st.Ready, limit, debug.SetMemoryLimit(-1), c.Capacity())
 	})
 	defer stop()
 
@@ -108,10 +60,10 @@ func main() {
 	end := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
 	for k := 0; time.Now().Before(end); {
 		for i := 0; i < 200; i++ {
-			c.get(k % (2 * *cacheNormal))
+			c.Get(k%(2**cacheNormal), func() []byte { return make([]byte, 1024) }) // the expensive computation
 			k++
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	fmt.Printf("done: cache holds %d\n", c.len())
+	fmt.Printf("done: cache holds %d\n", c.Len())
 }

@@ -16,53 +16,11 @@ import (
 	"flag"
 	"fmt"
 	"runtime/debug"
-	"sync"
 	"time"
 
+	"oomless/contrib/go/example/budgetcache"
 	"oomless/contrib/go/oomless"
 )
-
-// cache keeps values FIFO; its capacity (in values) follows the budget.
-type cache struct {
-	mu       sync.Mutex
-	normal   int
-	capacity int
-	size     int
-	values   [][]byte
-}
-
-func (c *cache) resize(budget int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.capacity = c.normal * budget / 1000
-	if len(c.values) > c.capacity {
-		drop := len(c.values) - c.capacity
-		for i := 0; i < drop; i++ {
-			c.values[i] = nil
-		}
-		c.values = append([][]byte(nil), c.values[drop:]...)
-	}
-}
-
-func (c *cache) fillOne() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.values) >= c.capacity {
-		return false
-	}
-	v := make([]byte, c.size)
-	for i := 0; i < len(v); i += 4096 {
-		v[i] = 1 // touched: charged to the cgroup
-	}
-	c.values = append(c.values, v)
-	return true
-}
-
-func (c *cache) mib() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.values) * c.size >> 20
-}
 
 func main() {
 	cacheMiB := flag.Int("cache-mib", 96, "cache size at budget 1000, MiB")
@@ -73,28 +31,32 @@ func main() {
 	flag.Parse()
 
 	page := oomless.Default()
-	if page.Attached() {
-		fmt.Println("cache-service: supervised true")
-	} else {
-		fmt.Printf("cache-service: supervised false (%s)\n", page.Why())
-	}
+	fmt.Println("cache-service: supervised", budgetcache.Supervised(page))
 	size := *valueKiB << 10
-	c := &cache{normal: (*cacheMiB << 20) / size, size: size}
-	c.capacity = c.normal
+	c := budgetcache.New((*cacheMiB << 20) / size)
+	mib := func() int { return c.Len() * size >> 20 }
 	stop := page.FollowBudget(*normalMiB<<20, 50*time.Millisecond, func(st oomless.State, limit int64) {
-		c.resize(st.Budget)
+		c.Resize(st.Budget)
 		// A real service tells its registry the weight and its readiness probe the readiness here.
 		fmt.Printf("cache-service: stage %d budget %d weight %d ready %t: memory limit %d (read back %d), "+
 			"cache capacity %d MiB, holds %d MiB\n", st.Stage, st.Budget, st.Weight, st.Ready, limit,
-			debug.SetMemoryLimit(-1), c.capacity*c.size>>20, c.mib())
+			debug.SetMemoryLimit(-1), c.Capacity()*size>>20, mib())
 	})
+	touched := func() []byte {
+		v := make([]byte, size)
+		for i := 0; i < len(v); i += 4096 {
+			v[i] = 1 // touched: charged to the cgroup
+		}
+		return v
+	}
 	start := time.Now()
-	for time.Since(start).Seconds() < *seconds {
-		if float64(c.mib()) < time.Since(start).Seconds()**grow && c.fillOne() {
+	for k := 0; time.Since(start).Seconds() < *seconds; {
+		if float64(mib()) < time.Since(start).Seconds()**grow && c.Fill(k, touched) {
+			k++
 			continue
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
-	fmt.Printf("cache-service: done: holds %d MiB, capacity %d MiB\n", c.mib(), c.capacity*c.size>>20)
+	fmt.Printf("cache-service: done: holds %d MiB, capacity %d MiB\n", mib(), c.Capacity()*size>>20)
 }
