@@ -38,6 +38,7 @@ static _Atomic int ma_bw_seen = MA_BW_NORMAL; /* last budget and weight delivere
 static uint32_t ma_ctl_version;               /* the page's header version */
 static uint64_t ma_scavenge_ack;
 static _Atomic int ma_ctl_publisher; /* this process owns the allocator half */
+static _Atomic int ma_ctl_attaching; /* the first read at attach: no claim (ma_control_try) */
 static _Atomic int ma_ctl_claimed;   /* the first claim was tried (later ones: background only) */
 static uint64_t ma_instance_id;      /* published with every snapshot; new per image and per fork */
 static uint64_t ma_cap_refused;      /* the last too-small heap_cap from the page we reported */
@@ -248,8 +249,12 @@ static void ma_control_try(int from_state)
         ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
         /* The supervisor's cap from the start, not from the first poll: a program whose first
-         * allocation is its largest (one malloc of 90% of the limit) must not meet our own default. */
+         * allocation is its largest (one malloc of 90% of the limit) must not meet our own default.
+         * This read does not claim the allocator half: a wrapper (sh -c, an init) maps the page
+         * first and would publish its own tiny heap instead of the program it starts. */
+        atomic_store(&ma_ctl_attaching, 1);
         ma_control_poll(false);
+        atomic_store(&ma_ctl_attaching, 0);
         errno = saved_errno;
 }
 
@@ -387,6 +392,7 @@ static void ma_control_poll_locked(bool from_background)
 {
         const char *gone = NULL;
         if (!atomic_load_explicit(&ma_ctl_publisher, memory_order_relaxed) &&
+            !atomic_load_explicit(&ma_ctl_attaching, memory_order_relaxed) &&
             (from_background || !atomic_load_explicit(&ma_ctl_claimed, memory_order_relaxed)))
                 ma_ctl_claim();
         struct oomless_control_sup sup;
