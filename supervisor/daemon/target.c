@@ -296,6 +296,15 @@ static int on_wait_timer(sd_event_source *s, uint64_t usec, void *userdata)
         m->command = strv_free(m->command);
         (void)workload_read_cmdline(pid, &m->command);
         r = manager_target_found(m);
+        if (r < 0 && !alive(pid)) {
+                /* It ended between being found and being set up (its cgroup went with it): the
+                 * same as ending a moment later, not a failure of ours. */
+                log_info("The target process %d exited while oomless attached to it: nothing left to "
+                         "supervise, oomless attach ends.",
+                         (int)pid);
+                run_report_set_reason(&m->report, false, "the target process %d exited", (int)pid);
+                return manager_exit(m, 0);
+        }
         if (r < 0) {
                 run_report_set_reason(&m->report, false, "the target could not be supervised");
                 return manager_exit(m, WORKLOAD_EXIT_FAILURE);

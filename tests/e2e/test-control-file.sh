@@ -20,8 +20,10 @@ cat >"$E2E_TMP/work.sh" <<'SH'
 echo "env: fd=${OOMLESS_CONTROL_FD:-none} path=${OOMLESS_CONTROL:-none}"
 "$BALLOON" --max 64M --step 1M --quiet
 echo "big=$?"
-"$BALLOON" --max 16M --step 1M --hold 4s --quiet
-echo "small=$?"
+# exec: the small balloon takes over the shell's pid, which may already publish into the page's
+# allocator half (the first process to claim it does; a slow machine lets the shell's background
+# thread claim before a child starts). The same pid claims it again from the new image.
+exec "$BALLOON" --max 16M --step 1M --hold 8s --quiet
 SH
 export BALLOON
 # no-memfd execs oomless, so $! is oomless's pid.
@@ -42,10 +44,9 @@ st=$(status_json "$pid")
 assert_eq "$(jget "$st" .heap.cap)" $((32 << 20)) "heap.cap in status"
 wait_exit "$pid" 30
 cat "$E2E_TMP/run.log.out" >&2
-assert_eq "$RC" 0 "exit status"
+assert_eq "$RC" 0 "exit status (the 16M balloon under the cap runs)"
 assert_file_contains "$E2E_TMP/run.log" "Cannot create a sealed control page, using a file" "the fallback is logged"
 assert_file_contains "$E2E_TMP/run.log.out" "^env: fd=none path=$dir/control$" "the workload is given the file"
 assert_file_contains "$E2E_TMP/run.log.out" '^big=3$' "64M under a 32M heap cap fails its malloc"
-assert_file_contains "$E2E_TMP/run.log.out" '^small=0$' "16M under the cap runs"
 assert_cleaned "$pid"
 say "ok"
