@@ -43,6 +43,12 @@ runtime() {
 }
 stop_runtime() { touch "$E2E_TMP/stop-$1"; }
 pid_of() { pgrep -f -- "$1" | head -1; }
+# in_cg CMD...: CMD in the test's cgroup (with &, $! is CMD's pid). On pure v2 the suite itself may
+# run in the root cgroup, which has no memory.max to supervise against.
+in_cg() {
+        echo "$BASHPID" >"$cg/cgroup.procs"
+        exec "$@"
+}
 
 # An app with its own name (comm), which ignores nothing.
 app=$E2E_TMP/sidecar-app
@@ -85,7 +91,7 @@ assert_eq "$RC" 0 "attach --follow exit status on SIGTERM"
 : >"$E2E_TMP/log"
 start_oomless "$E2E_TMP/log" attach --wait="cmdline:sidecar-app 301" --interval 100ms
 sleep 0.4
-"$app" 301 &
+in_cg "$app" 301 &
 t=$!
 E2E_PIDS+=("$t")
 wait_for $((5 * factor)) log_has "Found the target: pid $t " || fail "cmdline: not found"
@@ -97,7 +103,7 @@ assert_file_contains "$E2E_TMP/log" "target process $t exited" "ends when the ta
 : >"$E2E_TMP/log"
 start_oomless "$E2E_TMP/log" attach --wait="pidfile:$E2E_TMP/app.pid" --wait-timeout 10s --interval 100ms
 sleep 0.4
-"$app" 302 &
+in_cg "$app" 302 &
 t=$!
 E2E_PIDS+=("$t")
 echo "$t" >"$E2E_TMP/app.pid"
