@@ -168,7 +168,7 @@ wait_exit "$OOMLESS_PID" $((10 * factor))
 pkill -KILL -f "^/bin/sh $E2E_TMP/stubborn" || true
 
 # Without --follow the restart cannot work: said at start, and skipped.
-"$E2E_TMP/stubborn" &
+in_cg "$E2E_TMP/stubborn" &
 t=$!
 E2E_PIDS+=("$t")
 : >"$E2E_TMP/log"
