@@ -22,6 +22,13 @@
 
 /* One warning about a bad snapshot per this interval; the rest are counted and summarised. */
 #define CONTROL_WARN_INTERVAL_USEC (10 * USEC_PER_SEC)
+
+typedef enum {
+        CONTROL_WARN_TORN,
+        CONTROL_WARN_READ,
+        CONTROL_WARN_INVALID,
+        _CONTROL_WARN_MAX,
+} ControlWarn;
 /* The kernel's absolute ceiling for pid_max (PID_MAX_LIMIT on 64-bit). */
 #define CONTROL_PID_LIMIT 4194304u
 
@@ -58,8 +65,10 @@ struct Control {
         uint64_t carry_returned, carry_cap_hits, carry_scavenges;
         bool seen_allocator;
 
-        uint64_t last_warn_usec;
-        unsigned suppressed_warnings;
+        /* Rate limits per kind of problem, so that torn reads (a writer preempted mid-publish, common
+         * on a loaded or emulated machine) cannot hide an invalid value behind their limit. */
+        uint64_t last_warn_usec[_CONTROL_WARN_MAX];
+        unsigned suppressed_warnings[_CONTROL_WARN_MAX];
 };
 
 static uint32_t read_pid_max(void)
@@ -464,31 +473,31 @@ int64_t control_request_scavenge(Control *c)
         return (int64_t)c->sup.scavenge_seq;
 }
 
-static _printf_(2, 3) void warn_bad(Control *c, const char *fmt, ...)
+static _printf_(3, 4) void warn_bad(Control *c, ControlWarn kind, const char *fmt, ...)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
         char msg[512];
         va_list ap;
 
-        if (c->last_warn_usec != 0 && now - c->last_warn_usec < CONTROL_WARN_INTERVAL_USEC) {
-                c->suppressed_warnings++;
+        if (c->last_warn_usec[kind] != 0 && now - c->last_warn_usec[kind] < CONTROL_WARN_INTERVAL_USEC) {
+                c->suppressed_warnings[kind]++;
                 return;
         }
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (c->suppressed_warnings > 0)
+        if (c->suppressed_warnings[kind] > 0)
                 log_warning(
                     "Control page %s: %s; ignoring this snapshot of the allocator's figures (a torn or "
                     "invalid value from the workload); %u similar warning(s) suppressed.",
-                    c->path, msg, c->suppressed_warnings);
+                    c->path, msg, c->suppressed_warnings[kind]);
         else
                 log_warning(
                     "Control page %s: %s; ignoring this snapshot of the allocator's figures (a torn or "
                     "invalid value from the workload).",
                     c->path, msg);
-        c->suppressed_warnings = 0;
-        c->last_warn_usec = now;
+        c->suppressed_warnings[kind] = 0;
+        c->last_warn_usec[kind] = now;
 }
 
 /* Whether a snapshot comes from the publisher of the last accepted one, whose counters it must
@@ -577,7 +586,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
                 uint32_t s1, s2;
 
                 if (i >= CONTROL_READ_RETRIES) {
-                        warn_bad(c, "field seq stayed odd or kept changing over %u reads",
+                        warn_bad(c, CONTROL_WARN_TORN, "field seq stayed odd or kept changing over %u reads",
                                  CONTROL_READ_RETRIES);
                         return -EAGAIN;
                 }
@@ -587,7 +596,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
                 if (r >= 0 && !(s1 & 1))
                         r = pread_full(c->fd, &s2, sizeof(s2), seq_off);
                 if (r < 0) {
-                        warn_bad(c, "cannot read the allocator's half: %s",
+                        warn_bad(c, CONTROL_WARN_READ, "cannot read the allocator's half: %s",
                                  r == -EIO ? "the file was truncated" : strerror(-r));
                         return r;
                 }
@@ -601,7 +610,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
 
         field = validate(c, &a, why, sizeof(why));
         if (field) {
-                warn_bad(c, "field %s: %s", field, why);
+                warn_bad(c, CONTROL_WARN_INVALID, "field %s: %s", field, why);
                 return -EBADMSG;
         }
 

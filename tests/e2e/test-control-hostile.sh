@@ -105,4 +105,8 @@ factor=${OOMLESS_TEST_TIME_FACTOR:-1}
 ((cpu_ms * 10 < wall_ms * factor)) ||
         fail "the supervisor used ${cpu_ms} ms of CPU in ${wall_ms} ms (>= $((10 * factor))% of a core)"
 ! grep -Eq 'SIGBUS|Bus error|status 135' "$E2E_TMP/adv.log" || fail "a SIGBUS somewhere"
+# Each kind of problem (torn, unreadable, invalid) is logged at most once per 10 s: the attack's
+# thousands of bad snapshots give a handful of lines, and at least one.
+lines=$(grep -c "ignoring this snapshot" "$E2E_TMP/adv.log" || true)
+((lines >= 1 && lines <= 6)) || fail "$lines lines about discarded snapshots in a 10 s attack (want 1..6)"
 say "ok"
