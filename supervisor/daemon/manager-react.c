@@ -6,7 +6,9 @@
  *    stage and the current stage's exit threshold, in the allocator's own figures (held bytes: the
  *    cgroup's level minus what the cgroup holds besides the heap);
  *  - on v1, kernel thresholds on memory.usage_in_bytes at the same levels (host/cg-events.c), re-armed
- *    when they move, for growth that bypasses the allocator;
+ *    when they move, for growth that bypasses the allocator. The kernel checks them only every so many
+ *    pages, so the upward one is armed that much early, and its event is followed by short samples
+ *    until the level itself is crossed;
  *  - where no kernel threshold exists (v2), an adaptive tick: shorter as the headroom to the nearest
  *    level shrinks, scaled by the observed growth (policy_adaptive_interval());
  *  - a timer at the end of the next running hold ("for", cooldown, max_dwell, repeat), so that a hold
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cg-events.h"
 #include "log.h"
@@ -51,7 +54,23 @@ struct React {
         uint64_t logged_interval; /* the adaptive interval last logged */
         uint64_t wake_above;      /* the allocator's upward threshold as published, held bytes; 0 none */
         unsigned follow;          /* follow-up samples since the heap went past wake_above */
+        uint64_t kt_slack;        /* how late a v1 threshold event can be, bytes (kernel_slack()) */
+        bool kt_is_early;         /* the upward threshold is armed early by the slack */
+        bool kt_early;            /* the early upward threshold fired: follow until the level */
 };
+
+/* v1 checks its thresholds once every THRESHOLDS_EVENTS_TARGET (128) page events on each CPU, and
+ * charges pages in batches of MEMCG_CHARGE_BATCH (64): an event can come this far past its level
+ * (measured here: 0.9 MiB, one 10 ms step of a 100 MiB/s workload). */
+static uint64_t kernel_slack(void)
+{
+        long page = sysconf(_SC_PAGESIZE), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (page <= 0)
+                page = 4096;
+        if (cpus <= 0)
+                cpus = 1;
+        return (uint64_t)(128 + 64) * (uint64_t)page * (uint64_t)cpus;
+}
 
 uint64_t manager_tick_accuracy(uint64_t interval_usec)
 {
@@ -112,6 +131,8 @@ static int on_threshold(sd_event_source *s, int fd, uint32_t revents, void *user
         (void)revents;
 
         (void)cg_thresholds_consume(m->react->kt);
+        if (m->react->kt_is_early)
+                m->react->kt_early = true;
         react_event(m, "A memory threshold was crossed (cgroup.event_control)");
         return 0;
 }
@@ -144,6 +165,7 @@ int manager_react_start(Manager *m)
         if (!r)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r->kt_above = UINT64_MAX;
+        r->kt_slack = kernel_slack();
         r->interval = m->interval_usec;
         q = sd_event_add_time(m->event, &r->soon, CLOCK_MONOTONIC, UINT64_MAX, REACT_ACCURACY_MIN, on_soon,
                               m);
@@ -175,14 +197,16 @@ React *manager_react_free(React *r)
         return NULL;
 }
 
-static void arm_kernel(Manager *m, uint64_t above, uint64_t below)
+/* Arms above and below, and early (0: none) with them. Already armed, the early level is kept: it
+ * may just have fired, and a re-arm would cost the loop its RCU grace periods at the worst moment. */
+static void arm_kernel(Manager *m, uint64_t above, uint64_t early, uint64_t below)
 {
         React *r = m->react;
         int fd, q;
 
-        if (!r->kt || (above == r->kt_above && below == r->kt_below))
+        if (!r->kt || (above == r->kt_above && below == r->kt_below && (!early || r->kt_is_early)))
                 return;
-        fd = cg_thresholds_arm(r->kt, above, below);
+        fd = cg_thresholds_arm(r->kt, above, early, below);
         if (fd < 0) {
                 log_warning_errno(fd,
                                   "Cannot arm memory thresholds in %s/cgroup.event_control, adapting "
@@ -195,13 +219,16 @@ static void arm_kernel(Manager *m, uint64_t above, uint64_t below)
         }
         r->kt_above = above;
         r->kt_below = below;
+        r->kt_is_early = early != 0;
         if (r->kt_source)
                 q = sd_event_source_set_io_fd(r->kt_source, fd);
         else
                 q = sd_event_add_io(m->event, &r->kt_source, fd, EPOLLIN, on_threshold, m);
         if (q < 0)
                 log_warning_errno(q, "Cannot watch the memory thresholds: %m");
-        log_debug("Memory thresholds armed at %" PRIu64 " (up) and %" PRIu64 " (down) bytes.", above, below);
+        log_debug("Memory thresholds armed at %" PRIu64 " (up, early at %" PRIu64 ") and %" PRIu64
+                  " (down) bytes.",
+                  above, early, below);
 }
 
 /* A level in the cgroup's figures, as held bytes of the heap: the rest of the charge is taken as it
@@ -298,8 +325,9 @@ void manager_react_update(Manager *m)
 {
         React *r = m->react;
         PolicyWatch w;
-        uint64_t deadline, now, interval, headroom = UINT64_MAX, rate = 0;
+        uint64_t deadline, now, interval, headroom = UINT64_MAX, rate = 0, early;
         unsigned stage;
+        bool near;
 
         if (!r || !m->have_sample)
                 return;
@@ -307,7 +335,15 @@ void manager_react_update(Manager *m)
         r->pending_usec = 0;
         stage = supervise_watch(m->supervise, &m->last, now_usec(CLOCK_MONOTONIC), &w, &deadline);
         publish_alloc(m, &m->last, &w);
-        arm_kernel(m, w.above, w.below);
+        /* With a level early by the kernel's slack, while the usage is below that: its event comes
+         * before the crossing, not up to a slack after it, and the follow-up samples below find the
+         * crossing. */
+        early = 0;
+        if (w.above != UINT64_MAX && w.above > r->kt_slack && m->last.current < w.above - r->kt_slack)
+                early = w.above - r->kt_slack;
+        if (w.above == UINT64_MAX || m->last.current >= w.above || m->last.current + r->kt_slack < w.above)
+                r->kt_early = false;
+        arm_kernel(m, w.above, early, w.below);
         interval = m->interval_usec;
         if (r->adaptive)
                 interval = adapt(m, &m->last, &w, now, &headroom, &rate);
@@ -316,12 +352,13 @@ void manager_react_update(Manager *m)
         if (idle(m, stage, &w))
                 interval = MAX(interval, REACT_IDLE_USEC);
         set_interval(m, interval, now, headroom, rate);
-        /* Past the allocator's threshold, short of the cgroup's level: the pages are being touched. */
-        if (w.above != UINT64_MAX && m->last.current < w.above && m->last.heap_valid && r->wake_above &&
-            m->last.heap_held >= r->wake_above && r->follow < REACT_FOLLOW_MAX) {
+        /* Short of the cgroup's level, but past the allocator's threshold (the pages are being touched)
+         * or past the early kernel threshold: follow with short samples, a bounded number of them. */
+        near = (m->last.heap_valid && r->wake_above && m->last.heap_held >= r->wake_above) || r->kt_early;
+        if (w.above != UINT64_MAX && m->last.current < w.above && near && r->follow < REACT_FOLLOW_MAX) {
                 r->follow++;
                 deadline = MIN(deadline, now + REACT_FOLLOW_USEC);
-        } else if (!(m->last.heap_valid && r->wake_above && m->last.heap_held >= r->wake_above))
+        } else if (!near)
                 r->follow = 0;
         if (deadline != UINT64_MAX)
                 arm_soon(m, deadline);

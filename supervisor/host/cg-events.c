@@ -63,7 +63,7 @@ static int register_level(const CgThresholds *t, int efd, int fd, uint64_t level
         return cg_write_file(t->dir, "cgroup.event_control", buf);
 }
 
-int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t below)
+int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t early, uint64_t below)
 {
         _cleanup_close_ int efd = -EBADF;
         int r;
@@ -76,6 +76,11 @@ int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t below)
                 r = register_level(t, efd, t->usage_fd, above);
                 if (r >= 0)
                         r = register_level(t, efd, t->memsw_fd, above);
+                if (r < 0)
+                        return r;
+        }
+        if (early > 0 && early != UINT64_MAX && early < above) {
+                r = register_level(t, efd, t->usage_fd, early);
                 if (r < 0)
                         return r;
         }
