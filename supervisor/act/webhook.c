@@ -395,15 +395,14 @@ int webhook_post(Webhook *w, const WebhookRequest *req, webhook_done_t done, voi
                 j->answer_max = MIN(req->answer_max, (size_t)WEBHOOK_BODY_MAX);
                 j->answer = malloc(j->answer_max + 1);
                 if (!j->answer) {
-                        free(j);
+                        job_free(j);
                         return -ENOMEM;
                 }
                 j->answer[0] = 0;
         }
         char ct[128];
         if (req->content_type && (strlen(req->content_type) > 100 || strpbrk(req->content_type, "\r\n"))) {
-                free(j->answer);
-                free(j);
+                job_free(j); /* not queued yet (no j->w): frees the easy handle and the buffer */
                 return -EINVAL;
         }
         snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type ?: "application/json");

@@ -82,6 +82,8 @@ int manager_react_start(Manager *m);
 /* After each decision: re-arms what is watched until the next one. */
 void manager_react_update(Manager *m);
 React *manager_react_free(React *r);
+/* After attach --follow rebound m->cg: the v1 thresholds are reopened on the new cgroup. */
+void manager_react_rebind(Manager *m);
 /* The tick's next interval (the adaptive one on v2) and the timer accuracy that fits an interval. */
 uint64_t manager_react_tick_interval(Manager *m);
 uint64_t manager_tick_accuracy(uint64_t interval_usec);

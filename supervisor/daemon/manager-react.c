@@ -186,6 +186,34 @@ int manager_react_start(Manager *m)
         return 0;
 }
 
+/* The thresholds hold their own directory and an fd on the old cgroup's usage file: that cgroup may
+ * be gone (a container restarted in a new one), its eventfd then never fires, and idle() would still
+ * trust it and slow the tick to 1 s. */
+void manager_react_rebind(Manager *m)
+{
+        React *r = m->react;
+        int q;
+
+        if (!r)
+                return;
+        r->kt_source = sd_event_source_disable_unref(r->kt_source);
+        r->kt = cg_thresholds_free(r->kt);
+        r->kt_above = UINT64_MAX;
+        r->kt_below = 0;
+        r->kt_is_early = r->kt_early = false;
+        r->follow = 0;
+        r->adaptive = false;
+        q = cg_thresholds_new(m->cg, &r->kt);
+        if (q < 0) {
+                r->adaptive = true;
+                if (q != -EOPNOTSUPP)
+                        log_warning_errno(q,
+                                          "Cannot open memory.usage_in_bytes of %s for thresholds, adapting "
+                                          "the tick instead: %m",
+                                          cg_leaf_path(m->cg) ?: "the new cgroup");
+        }
+}
+
 React *manager_react_free(React *r)
 {
         if (!r)

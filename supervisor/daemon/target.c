@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,11 +108,18 @@ static bool related_to_us(pid_t pid)
 
 static int read_small(const char *path, char *buf, size_t size)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK and regular files only: a pidfile's directory is shared with the workload, and
+         * a FIFO planted there would block the loop in open() or read() for good. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
         ssize_t n;
 
         if (fd < 0)
                 return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EBADFD;
+        }
         n = read(fd, buf, size - 1);
         close(fd);
         if (n < 0)
@@ -202,22 +211,53 @@ static int find_in_pidfile(const TargetSpec *spec, pid_t gone, pid_t *ret)
         return 1;
 }
 
-/* The page is live once an allocator published its pid there and that process lives. */
+/* Whether pid maps the file st names (/proc/PID/maps: "addr perms offset MAJ:MIN inode path"). */
+static bool maps_file(pid_t pid, const struct stat *st)
+{
+        char path[64], line[512];
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof(line), f)) {
+                unsigned maj, min;
+                unsigned long long ino;
+                if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
+                        found = ino == (unsigned long long)st->st_ino && maj == major(st->st_dev) &&
+                                min == minor(st->st_dev);
+        }
+        fclose(f);
+        return found;
+}
+
+/* The page is live once an allocator published its pid there and that process lives. The pid is
+ * written by the workload, so it is taken only from a process that maps the page (an allocator
+ * does; oomless never maps it), and never for init or oomless's own family: a forged pid must not
+ * point attach's restarts and signals at another container or at the pod's pause process. */
 static int find_in_control(const TargetSpec *spec, Control *own, pid_t gone, pid_t *ret)
 {
         struct oomless_control page;
+        struct stat st;
         pid_t pid;
+        ssize_t n;
+        int fd = open(spec->arg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 
+        if (fd < 0)
+                return 0;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(page)) {
+                close(fd);
+                return 0;
+        }
         if (own && control_path(own) && streq(control_path(own), spec->arg)) {
                 ControlAllocFigures f;
+                close(fd);
                 if (control_read_alloc(own, &f) < 0)
                         return 0;
                 pid = f.pid;
         } else {
-                int fd = open(spec->arg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-                ssize_t n;
-                if (fd < 0)
-                        return 0;
                 n = pread(fd, &page, sizeof(page), 0);
                 close(fd);
                 if (n != (ssize_t)sizeof(page) || page.magic != OOMLESS_CONTROL_MAGIC ||
@@ -225,7 +265,7 @@ static int find_in_control(const TargetSpec *spec, Control *own, pid_t gone, pid
                         return 0;
                 pid = (pid_t)page.alloc.pid;
         }
-        if (pid <= 0 || pid == gone || !alive(pid))
+        if (pid <= 1 || pid == gone || !alive(pid) || related_to_us(pid) || !maps_file(pid, &st))
                 return 0;
         *ret = pid;
         return 1;
@@ -419,7 +459,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
         Target *t = &m->target;
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = NULL, *old_leaf = NULL;
         pid_t pid = 0;
         int r;
 
@@ -436,11 +476,20 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
         /* Its cgroup may be a new one (a container is restarted in a new cgroup), and a cgroup read
          * through /proc/PID/root must be read through the new pid. */
         disarm_watches(m);
+        old_leaf = strdup(cg_leaf_path(m->cg) ?: "");
         r = cg_rebind_attach(m->cg, &m->cfg.cg, pid, &msg);
         if (r < 0)
                 log_warning_errno(r, "Cannot read the cgroup of the new process %d, keeping %s: %s",
                                   (int)pid, cg_leaf_path(m->cg) ?: "the old one", msg ?: "unknown reason");
         (void)manager_arm_watches(m);
+        manager_react_rebind(m);
+        /* A new cgroup's oom_kill counter is not the old one's: kills from before we followed it are
+         * not ours to report. In the same cgroup it goes on, and a kill that caused this restart is. */
+        if (!old_leaf || !streq(old_leaf, cg_leaf_path(m->cg) ?: "")) {
+                m->oom_seen_valid = false;
+                m->k8s_oom_seen_valid = false;
+                m->oom_pending_since = 0;
+        }
         if (m->control)
                 control_rebaseline(m->control, t->gone);
 

@@ -5,7 +5,8 @@
 # sends TERM, waits the grace, sends KILL, and attach follows the new process; the capability line at
 # start; `check --mode attach`; and a leaking app under LD_PRELOAD=liboomless.so with
 # OOMLESS_CONTROL=FILE (started before the page exists) is capped and restarted gracefully; the
-# page's wake FIFO (PATH.wake, OOMLESS_WAKE) acts on a heap crossing before the tick.
+# page's wake FIFO (PATH.wake, OOMLESS_WAKE) acts on a heap crossing before the tick; forged pids in
+# the page (a process that does not map it, pid 1) and a FIFO planted as the pidfile are refused.
 # Cost: about 25 s.
 source "$(dirname "$0")/lib.sh"
 : "${LIBOOMLESS:?set LIBOOMLESS to liboomless.so}"
@@ -235,6 +236,30 @@ assert_eq "$RC" 0 "attach exit status"
 [[ -f $page ]] || fail "the control page was removed at exit (the app keeps mapping it)"
 pkill -KILL -f "$BALLOON --leak" || true
 wait_for $((10 * factor)) test ! -s "$cg/cgroup.procs" || true
+
+## 5b. Forged targets. The page's pid is written by the workload: a pid that does not map the page
+## (here a sleep in the same cgroup), or pid 1, is not taken. A FIFO planted where the pidfile should
+## be does not block attach.
+in_cg sleep 60 &
+forged=$!
+E2E_PIDS+=("$forged")
+forge_pid() { python3 -c 'import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(196); f.write(struct.pack("<I", int(sys.argv[2])))' "$page" "$1"; }
+for p in "$forged" 1; do
+        forge_pid "$p"
+        : >"$E2E_TMP/log"
+        start_oomless "$E2E_TMP/log" attach --wait="control:$page" --wait-timeout 1s
+        wait_exit "$OOMLESS_PID" $((10 * factor))
+        assert_eq "$RC" 125 "--wait=control with a forged pid $p in the page"
+        ! log_has "Found the target" || fail "attach took the forged pid $p from the page"
+done
+kill -KILL "$forged"
+mkfifo "$E2E_TMP/planted.pid"
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" attach --wait="pidfile:$E2E_TMP/planted.pid" --wait-timeout 1s
+wait_exit "$OOMLESS_PID" $((10 * factor))
+assert_eq "$RC" 125 "--wait=pidfile on a FIFO ends at its timeout"
 
 ## 6. The file page's wake FIFO, PATH.wake: with a 30 s tick, the heap crossing the watermark (85% of
 ## the limit) is handled at once through OOMLESS_WAKE, not at the next tick.
