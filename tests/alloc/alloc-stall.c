@@ -18,6 +18,7 @@
 
 static _Thread_local bool stall_armed;
 static _Atomic int stall_state; /* 0 idle, 1 a thread is stalled, 2 released */
+static _Atomic unsigned opens;
 
 void alloc_stall_arm_this_thread(void)
 {
@@ -35,6 +36,11 @@ bool alloc_stall_wait(long ms)
         return false;
 }
 
+unsigned alloc_stall_opens(void)
+{
+        return atomic_load(&opens);
+}
+
 void alloc_stall_release(void)
 {
         atomic_store(&stall_state, 2);
@@ -49,6 +55,7 @@ int open(const char *path, int flags, ...)
                 mode = va_arg(ap, unsigned);
                 va_end(ap);
         }
+        atomic_fetch_add(&opens, 1);
         if (stall_armed) {
                 struct timespec ts = { 0, 1000000 };
                 stall_armed = false;
