@@ -21,6 +21,14 @@ static MA_TLS unsigned ma_slow_ticks;
 #define MA_CAP_REFRESH_HIT_NS  UINT64_C(10000000)
 #define MA_CAP_REFRESH_IDLE_NS UINT64_C(1000000000)
 
+/* On a cap hit: a fresher default cap, unless the supervisor's is in force. Then the cgroup files
+ * (levels walked, memory.stat read, on v2 an rstat flush) would be read only to be discarded; the
+ * idle refresh keeps the fallback (ma_opt.cap) current. */
+static bool ma_cap_refresh_hit(void)
+{
+        return !ma_cap_supervised() && ma_cap_refresh(MA_CAP_REFRESH_HIT_NS);
+}
+
 void ma_init_slow(void)
 {
         int expected = 0;
@@ -104,7 +112,7 @@ bool ma_pressure(size_t request)
         ma_in_pressure = true;
         /* The default cap may be stale, since what the cgroup holds outside the heap shrinks too: a
          * cap that now leaves room (with a margin for the span around a small object) is not a hit. */
-        if (ma_fail_was_cap && ma_cap_refresh(MA_CAP_REFRESH_HIT_NS)) {
+        if (ma_fail_was_cap && ma_cap_refresh_hit()) {
                 uint64_t cap = atomic_load(&ma_cap);
                 if (atomic_load(&ma_held) + request + (UINT64_C(1) << 20) <= cap) {
                         ma_in_pressure = false;
@@ -160,7 +168,7 @@ static void *ma_large_alloc(size_t n, size_t align_pages, bool *ret_zeroed)
         if (npages == 0)
                 npages = 1;
         uint64_t cap = atomic_load_explicit(&ma_cap, memory_order_relaxed);
-        if (cap && npages * MA_PAGE > cap && ma_cap_refresh(MA_CAP_REFRESH_HIT_NS))
+        if (cap && npages * MA_PAGE > cap && ma_cap_refresh_hit())
                 cap = atomic_load_explicit(&ma_cap, memory_order_relaxed);
         if (cap && npages * MA_PAGE > cap) {
                 /* Larger than the whole cap: no amount of scavenging helps, and a program probing

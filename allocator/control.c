@@ -21,8 +21,12 @@ static struct oomless_control *ma_ctl;
 /* 0 not tried, 1 mapped, 2 standalone (never mapped, or detached), 3 pending: OOMLESS_CONTROL names a
  * file that does not exist yet (a sidecar supervisor may start after the app); retried by polls. */
 static _Atomic int ma_ctl_state;
+/* An open is under way (state 2 meanwhile): a child forked then would stay in state 2 for good, so
+ * its fork handler makes it pending (3) again instead. */
+static _Atomic bool ma_ctl_trying;
 static _Atomic uint64_t ma_ctl_retry_ns; /* the last open tried while pending */
 static _Atomic int ma_poll_busy;
+static _Atomic bool ma_ctl_bg; /* the background thread runs (or is starting) and polls the page */
 static _Atomic uint64_t ma_last_poll_ns;
 static _Atomic int ma_stage_now;  /* last stage read from the page */
 static _Atomic int ma_stage_seen; /* last stage delivered to callbacks */
@@ -42,7 +46,12 @@ static _Atomic int ma_ctl_attaching; /* the first read at attach: no claim (ma_c
 static _Atomic int ma_ctl_claimed;   /* the first claim was tried (later ones: background only) */
 static uint64_t ma_instance_id;      /* published with every snapshot; new per image and per fork */
 static uint64_t ma_cap_refused;      /* the last too-small heap_cap from the page we reported */
-static _Atomic bool ma_sup_cap;      /* the cap in force is the supervisor's, not our default */
+/* The supervisor's cap when it is the one in force, 0 when ours (the default) is: one word, so a
+ * default-cap refresh that races a poll can tell which value to put back (ma_cap_refresh). */
+static _Atomic uint64_t ma_sup_cap;
+/* ma_cap_refresh's rate limit and reentry guard, at file scope so the fork handler can reset them. */
+static _Atomic uint64_t ma_refresh_last_ns;
+static _Atomic int ma_refresh_busy;
 
 /*
  * The SIGBUS guard, for a page that is a plain file. Anyone who can write the file can truncate it,
@@ -100,8 +109,13 @@ static bool ma_guard_install(void *base)
         sigemptyset(&sa.sa_mask);
         /* The previous action is read first and not rewritten while ours is live: a SIGBUS on
          * another thread may read it at any moment from then on. */
-        if (sigaction(SIGBUS, NULL, &ma_bus_prev) < 0)
+        struct sigaction cur;
+        if (sigaction(SIGBUS, NULL, &cur) < 0)
                 return false;
+        /* Ours already (an open that a fork interrupted, retried in the child): the previous action
+         * it recorded stays; recording ourselves would make a foreign SIGBUS loop. */
+        if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != ma_sigbus)
+                ma_bus_prev = cur;
         atomic_store(&ma_guard_lo, (uintptr_t)base);
         if (sigaction(SIGBUS, &sa, NULL) == 0)
                 return true;
@@ -206,6 +220,7 @@ static void ma_control_try(int from_state)
                 return;
         if (!atomic_compare_exchange_strong(&ma_ctl_state, &expected, 2))
                 return;
+        atomic_store(&ma_ctl_trying, true);
         int saved_errno = errno;
         const char *why = NULL;
         bool sealed = false;
@@ -216,6 +231,7 @@ static void ma_control_try(int from_state)
                  * that exists is always complete. Wait quietly; polls retry. */
                 atomic_store(&ma_ctl_retry_ns, ma_now_ns());
                 atomic_store(&ma_ctl_state, 3);
+                atomic_store(&ma_ctl_trying, false);
                 errno = saved_errno;
                 return;
         }
@@ -241,6 +257,7 @@ static void ma_control_try(int from_state)
                 mb_str(&m, "; running without a control page (the supervisor and liboomless versions "
                            "must match)");
                 mb_flush(&m);
+                atomic_store(&ma_ctl_trying, false);
                 errno = saved_errno;
                 return;
         }
@@ -248,6 +265,7 @@ static void ma_control_try(int from_state)
         ma_ctl = c;
         ma_instance_id = ma_os_random_id();
         atomic_store(&ma_ctl_state, 1);
+        atomic_store(&ma_ctl_trying, false);
         /* The supervisor's cap from the start, not from the first poll: a program whose first
          * allocation is its largest (one malloc of 90% of the limit) must not meet our own default.
          * This read does not claim the allocator half: a wrapper (sh -c, an init) maps the page
@@ -278,7 +296,7 @@ static void ma_ctl_detach(const char *why)
                 return;
         (void)ma_os_zero_fixed(ma_ctl, OOMLESS_CONTROL_SIZE);
         atomic_store(&ma_ctl_publisher, 0);
-        atomic_store(&ma_sup_cap, false);
+        atomic_store(&ma_sup_cap, 0);
         atomic_store(&ma_cap, __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED));
         ma_stats_set_wake_watermark(0);
         ma_stats_set_wake_below(0);
@@ -356,7 +374,7 @@ static void ma_ctl_publish(void)
 /* The supervisor's cap, unless it is under the floor: then ours, with one line per refused value. */
 static uint64_t ma_ctl_cap(uint64_t published)
 {
-        atomic_store(&ma_sup_cap, published >= MA_CAP_FLOOR);
+        atomic_store(&ma_sup_cap, published >= MA_CAP_FLOOR ? published : 0);
         if (!published)
                 return __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED);
         if (published >= MA_CAP_FLOOR)
@@ -432,7 +450,8 @@ detach:
 }
 
 /* A pending page is looked for at most every 200 ms: by the background thread, or by slow paths when
- * there is none (OOMLESS_BACKGROUND=0). Never from the fast path. */
+ * it is not running (OOMLESS_BACKGROUND=0, its pthread_create failed, or a fork child before it
+ * restarts). Never from the fast path. */
 #define MA_CTL_RETRY_NS 200000000u
 
 void ma_control_poll(bool from_background)
@@ -440,7 +459,7 @@ void ma_control_poll(bool from_background)
         int state = atomic_load_explicit(&ma_ctl_state, memory_order_relaxed);
         if (state == 3) {
                 uint64_t t = ma_now_ns();
-                if ((from_background || !ma_opt.background) &&
+                if ((from_background || !atomic_load_explicit(&ma_ctl_bg, memory_order_relaxed)) &&
                     t - atomic_load_explicit(&ma_ctl_retry_ns, memory_order_relaxed) >= MA_CTL_RETRY_NS) {
                         atomic_store(&ma_ctl_retry_ns, t);
                         ma_control_try(3);
@@ -483,19 +502,22 @@ void ma_control_poll(bool from_background)
         ma_stats_note_held(atomic_load(&ma_held));
 }
 
+bool ma_cap_supervised(void)
+{
+        return atomic_load_explicit(&ma_sup_cap, memory_order_relaxed) != 0;
+}
+
 bool ma_cap_refresh(uint64_t min_interval_ns)
 {
-        static _Atomic uint64_t last_ns;
-        static _Atomic int busy;
         bool raised = false;
         if (!ma_opt.cap_auto)
                 return false;
-        uint64_t now = ma_now_ns(), last = atomic_load_explicit(&last_ns, memory_order_relaxed);
+        uint64_t now = ma_now_ns(), last = atomic_load_explicit(&ma_refresh_last_ns, memory_order_relaxed);
         if (last && now - last < min_interval_ns)
                 return false;
-        if (atomic_exchange(&busy, 1))
+        if (atomic_exchange(&ma_refresh_busy, 1))
                 return false;
-        atomic_store(&last_ns, now);
+        atomic_store(&ma_refresh_last_ns, now);
         int saved = errno;
         uint64_t limit, old = __atomic_load_n(&ma_opt.cap, __ATOMIC_RELAXED);
         uint64_t cap = ma_default_cap(atomic_load(&ma_held), &limit);
@@ -505,9 +527,24 @@ bool ma_cap_refresh(uint64_t min_interval_ns)
         if (!atomic_load(&ma_sup_cap)) {
                 raised = cap > old;
                 atomic_store(&ma_cap, cap);
+                /* A poll may have put the supervisor's cap in force between our check and our store,
+                 * which then overwrote it. Polls store ma_sup_cap before ma_cap and these are seq_cst:
+                 * if ma_sup_cap still reads 0 here, any poll not seen stores ma_cap after us; if not,
+                 * put its value back, until the value we stored is the latest one a poll published. */
+                for (uint64_t sup; (sup = atomic_load(&ma_sup_cap));) {
+                        atomic_store(&ma_cap, sup);
+                        raised = false;
+                        if (atomic_load(&ma_sup_cap) == sup)
+                                break;
+                }
         }
-        atomic_store(&busy, 0);
+        atomic_store(&ma_refresh_busy, 0);
         return raised;
+}
+
+void ma_control_note_background(bool running)
+{
+        atomic_store(&ma_ctl_bg, running);
 }
 
 bool ma_control_mapped(void)
@@ -517,7 +554,17 @@ bool ma_control_mapped(void)
 
 void ma_control_fork_child(void)
 {
+        /* Only the forking thread survives: a poll, a refresh or an open that another thread was in
+         * the middle of will never finish, and their guards would shut this child out for good. */
         atomic_store(&ma_poll_busy, 0);
+        atomic_store(&ma_refresh_busy, 0);
+        atomic_store(&ma_refresh_last_ns, 0);
+        atomic_store(&ma_ctl_attaching, 0);
+        atomic_store(&ma_ctl_bg, false); /* the thread did not survive the fork */
+        int trying = 2;
+        if (atomic_exchange(&ma_ctl_trying, false) &&
+            atomic_compare_exchange_strong(&ma_ctl_state, &trying, 3))
+                atomic_store(&ma_ctl_retry_ns, 0); /* retried at the next poll */
         /* The parent keeps publishing; this child may take over only once the parent is gone, and
          * then as a new instance: its counters are not the parent's. */
         atomic_store(&ma_ctl_publisher, 0);

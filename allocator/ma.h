@@ -286,9 +286,11 @@ void ma_control_poll(bool from_background); /* no locks held */
 /* Recomputes the default cap from the cgroup files, at most once per interval, and puts it in force
  * unless the supervisor publishes one. Slow paths only, no locks held. True when the cap rose. */
 bool ma_cap_refresh(uint64_t min_interval_ns);
+bool ma_cap_supervised(void); /* the cap in force is the supervisor's (from the control page) */
 bool ma_control_mapped(void);
 bool ma_control_pending(void); /* OOMLESS_CONTROL names a file not there yet */
 void ma_control_fork_child(void);
+void ma_control_note_background(bool running); /* from scavenger.c: whether its thread serves polls */
 int ma_current_stage(void);
 int ma_current_budget(void); /* permille, 0..1000; 1000 without a page */
 int ma_current_weight(void); /* 0..100; 100 without a page */

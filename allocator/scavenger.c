@@ -45,6 +45,7 @@ void ma_maybe_start_background(void)
         int expected = 0;
         if (!atomic_compare_exchange_strong(&ma_bg_state, &expected, 1))
                 return;
+        ma_control_note_background(true);
         /* All signals blocked, so process-directed signals never land on our thread. */
         sigset_t all, old;
         pthread_attr_t attr;
@@ -55,8 +56,10 @@ void ma_maybe_start_background(void)
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 256 << 10);
         int saved = errno;
-        if (pthread_create(&t, &attr, ma_bg_main, NULL) != 0)
+        if (pthread_create(&t, &attr, ma_bg_main, NULL) != 0) {
                 atomic_store(&ma_bg_state, 2);
+                ma_control_note_background(false); /* slow paths serve the control page */
+        }
         errno = saved;
         pthread_attr_destroy(&attr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -25,17 +25,27 @@
  * - the cap follows what the cgroup holds outside the heap: with the holder in the cgroup at the
  *   child's start, the cap is at most 256M - 96M; the holder then exits, and the child's
  *   malloc(200 MiB) succeeds, since a cap hit re-reads the cgroup (the slow-path refresh).
+ * A fork child keeps refreshing its default cap (fork_child_keeps_refreshing), in a third cgroup:
+ *
+ *     oomless-alloc-capfork-<pid>/            256M (memsw too), lowered to 128M by the fork child
+ *       child: this binary, LD_PRELOAD=liboomless.so, OOMLESS_BACKGROUND=0
+ *         a thread stalled inside a cap refresh (alloc-stall.c holds its open()) while it forks
+ *         grandchild: lowers the limit, hits the cap, must see a cap under 128M
+ *
  * Costs about 3 s. With OOMLESS_TEST_REQUIRE_V2=1 (ctest alloc/cap-rule-purev2, run by vm/alloc)
  * anything but a pure v2 memory cgroup skips.
  *
  * Usage: test-alloc-cap /path/to/liboomless.so
  */
 #include "alloc-cg.h"
+#include "alloc-stall.h"
 #include "oomless/oomless.h"
 #include "test.h"
 #include "alloc-test.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #define LIMIT (128ull << 20)
 
@@ -106,6 +116,58 @@ static int child_fixed_heap(size_t mib)
         return 0;
 }
 
+/* A cap hit, which refreshes the default cap. Volatile, or the compiler drops the pair. */
+static void cap_hit(void)
+{
+        void *volatile p = malloc((size_t)1 << 40);
+        free(p);
+}
+
+/* A refresh stalled in its open() of a cgroup file. */
+static void *refresh_and_stall(void *arg)
+{
+        (void)arg;
+        alloc_stall_arm_this_thread();
+        cap_hit();
+        return NULL;
+}
+
+/* Forks while another thread is inside a cap refresh; the grandchild lowers the cgroup's limit to
+ * 128M and hits the cap. Prints "before CAP" and "after CAP" (the grandchild's cap). */
+static int child_fork_refresh(const char *dir)
+{
+        pthread_t t;
+        struct oomless_stats st = { .size = sizeof(st) };
+        bool v2 = getenv("TEST_CG_V2") != NULL;
+        free(malloc(16));
+        oomless_try_stats(&st);
+        printf("before %llu\n", (unsigned long long)st.cap);
+        fflush(stdout);
+        if (pthread_create(&t, NULL, refresh_and_stall, NULL) != 0)
+                return 8;
+        if (!alloc_stall_wait(5000))
+                return 9; /* the refresh never opened a file */
+        pid_t pid = fork();
+        if (pid == 0) {
+                const char *lim = "134217728";
+                if (!(v2 ? acg_write(dir, "memory.max", lim)
+                         : acg_write(dir, "memory.limit_in_bytes", lim) &&
+                               acg_write(dir, "memory.memsw.limit_in_bytes", lim)))
+                        _exit(10);
+                cap_hit(); /* the default cap is re-read */
+                oomless_try_stats(&st);
+                printf("after %llu\n", (unsigned long long)st.cap);
+                fflush(stdout);
+                _exit(0);
+        }
+        alloc_stall_release();
+        pthread_join(t, NULL);
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return 11;
+        return WEXITSTATUS(status);
+}
+
 static int child_main(const char *mode)
 {
         if (strcmp(mode, "one235") == 0)
@@ -114,6 +176,8 @@ static int child_main(const char *mode)
                 return child_wait_then_block(200);
         if (strcmp(mode, "fixed200") == 0)
                 return child_fixed_heap(200);
+        if (strcmp(mode, "forkrefresh") == 0)
+                return child_fork_refresh(getenv("TEST_CG_DIR"));
 
         size_t block = strcmp(mode, "small") == 0 || strcmp(mode, "pressure") == 0 ? 512 : 1 << 20;
         unsigned long long total = 0;
@@ -442,6 +506,49 @@ TEST(rule_follows_usage_outside_the_heap)
         unsigned long long cap1 = strtoull(buf + 3, NULL, 10);
         ASSERT_TRUE(cap1 >= (200ull << 20));
         ASSERT_EQ(acg_oom_kills(&cg256), kills);
+}
+
+/* --- A fork child's default cap still follows the cgroup --- */
+
+static AllocCg cgfork;
+
+static void cleanup_fork(void)
+{
+        acg_destroy(&cgfork);
+}
+
+TEST(fork_child_keeps_refreshing)
+{
+        char buf[256], e1[1200], e2[1500];
+        int out;
+        if (!create_once(&cgfork, "oomless-alloc-capfork", LIMIT256))
+                TEST_FAIL("cgroup already made");
+        atexit(cleanup_fork);
+        pid_t pid = at_fork_piped(&out, NULL);
+        if (pid == 0) {
+                if (!acg_attach(&cgfork, getpid()))
+                        _exit(5);
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "TEST_CG_DIR=%s", cgfork.dir);
+                char *envp[] = { e1, e2, (char *)"OOMLESS_BACKGROUND=0",
+                                 cgfork.v2 ? (char *)"TEST_CG_V2=1" : (char *)"X=1", NULL };
+                char *argv[] = { (char *)self, (char *)"child", (char *)"forkrefresh", NULL };
+                execve(self, argv, envp);
+                _exit(6);
+        }
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
+        printf("  %s  status 0x%x\n", buf, status);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        unsigned long long before = 0, after = 0;
+        ASSERT_EQ(sscanf(buf, "before %llu after %llu", &before, &after), 2);
+        if (before < (160ull << 20))
+                TEST_FAIL("cap %llu before the fork, expected 256M less a little", before);
+        if (after >= (128ull << 20))
+                TEST_FAIL("the fork child's cap %llu did not follow the limit down to 128M: its refresh "
+                          "stayed busy from the parent's thread",
+                          after);
 }
 
 int main(int argc, char **argv)

@@ -6,7 +6,10 @@
  * and scavenge requests under the seqlock, and checks that the child's allocator delivers the stage
  * to its callback, obeys the cap, serves the scavenge (scavenge_ack), publishes its figures, and
  * pokes the FIFO when its heap crosses the watermark. A page with a bad magic gets one warning and
- * the child runs standalone. The example cache-app sheds its cache when the stage rises.
+ * the child runs standalone. The example cache-app sheds its cache when the stage rises. A page that
+ * appears only after the child started, in a child whose background thread cannot be created
+ * (alloc-nothread.c), is still found: by its slow paths (about 0.5 s). Cap hits under the
+ * supervisor's cap open no cgroup file (alloc-stall.c counts opens; about 0.4 s).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +24,8 @@
 #include "test.h"
 #include "alloc-test.h"
 #include "alloc-page.h"
+#include "alloc-nothread.h"
+#include "alloc-stall.h"
 
 static const char *lib;
 static const char *cache_app; /* examples/workloads/cache-app, optional */
@@ -75,6 +80,44 @@ static int child_main(void)
         fflush(stdout);
         /* Phase 3: stay alive so the supervisor can ask for a scavenge and read the figures. */
         at_sleep_ms(3000);
+        return 0;
+}
+
+/* Without a background thread: large allocations (slow paths) until the page that appears later
+ * is found and says stage 2. Prints "ok REFUSED" (the threads refused) or "timeout REFUSED". */
+static int child_late_main(void)
+{
+        bool ok = false;
+        for (int i = 0; i < 500 && !ok; i++) {
+                void *volatile p = malloc(1 << 20);
+                free(p);
+                ok = oomless_try_stage() == 2;
+                at_sleep_ms(10);
+        }
+        printf("%s %u\n", ok ? "ok" : "timeout", alloc_nothread_refused());
+        fflush(stdout);
+        return 0;
+}
+
+/* Under the supervisor's cap, 20 cap hits 12 ms apart (each may refresh the default cap). Prints
+ * "opens N" (the files opened meanwhile), or "unsupervised CAP". */
+static int child_hits_main(void)
+{
+        struct oomless_stats st = { .size = sizeof(st) };
+        free(malloc(16));
+        oomless_try_stats(&st);
+        if (st.cap != (64ull << 20)) {
+                printf("unsupervised %llu\n", (unsigned long long)st.cap);
+                return 0;
+        }
+        unsigned before = alloc_stall_opens();
+        for (int i = 0; i < 20; i++) {
+                void *volatile p = malloc(1ull << 30); /* over the whole cap: a hit, ENOMEM */
+                free(p);
+                at_sleep_ms(12);
+        }
+        printf("opens %u\n", alloc_stall_opens() - before);
+        fflush(stdout);
         return 0;
 }
 
@@ -234,6 +277,63 @@ TEST(cache_app_sheds_on_stage)
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
+TEST(late_page_without_background_thread)
+{
+        char ctl[300], tmp[300], buf[256] = "";
+        snprintf(ctl, sizeof(ctl), "%s/control-late", dir);
+        snprintf(tmp, sizeof(tmp), "%s/control-late.tmp", dir);
+        int out;
+        pid_t pid = at_fork_piped(&out, NULL);
+        if (pid == 0) {
+                char e1[1200], e2[400];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
+                char *envp[] = { e1, e2, (char *)"TEST_NO_THREADS=1", NULL };
+                char *argv[] = { self, (char *)"child-late", NULL };
+                execve(self, argv, envp);
+                _exit(99);
+        }
+        at_sleep_ms(300); /* the child is up, its page pending, its background thread refused */
+        /* As the supervisor does: complete under another name, then renamed into place. */
+        struct oomless_control *c = ap_make_file(tmp, OOMLESS_CONTROL_MAGIC);
+        ap_sup_write(c, 2, 0, 0, 0);
+        ASSERT_EQ(rename(tmp, ctl), 0);
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
+        printf("  child: %s", buf);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(strncmp(buf, "ok ", 3) == 0);
+        ASSERT_TRUE(strtoul(buf + 3, NULL, 10) >= 1); /* it did try to start the thread */
+        munmap(c, OOMLESS_CONTROL_SIZE);
+}
+
+TEST(cap_hits_under_supervisor_cap_read_no_cgroup_files)
+{
+        char ctl[300], buf[256] = "";
+        snprintf(ctl, sizeof(ctl), "%s/control-hits", dir);
+        struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
+        ap_sup_write(c, 0, 64ull << 20, 0, 0);
+        int out;
+        pid_t pid = at_fork_piped(&out, NULL);
+        if (pid == 0) {
+                char e1[1200], e2[400];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
+                char *envp[] = { e1, e2, (char *)"OOMLESS_BACKGROUND=0", NULL };
+                char *argv[] = { self, (char *)"child-hits", NULL };
+                execve(self, argv, envp);
+                _exit(99);
+        }
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
+        printf("  child: %s", buf);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_STREQ(buf, "opens 0\n");
+        munmap(c, OOMLESS_CONTROL_SIZE);
+}
+
 static void cleanup(void)
 {
         char p[300];
@@ -242,6 +342,12 @@ static void cleanup(void)
         snprintf(p, sizeof(p), "%s/control-bad", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/control-app", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/control-hits", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/control-late", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/control-late.tmp", dir);
         unlink(p);
         snprintf(p, sizeof(p), "%s/wake", dir);
         unlink(p);
@@ -252,6 +358,10 @@ int main(int argc, char **argv)
 {
         if (argc >= 2 && strcmp(argv[1], "child") == 0)
                 return child_main();
+        if (argc >= 2 && strcmp(argv[1], "child-late") == 0)
+                return child_late_main();
+        if (argc >= 2 && strcmp(argv[1], "child-hits") == 0)
+                return child_hits_main();
         if (argc < 2)
                 TEST_FAIL("usage: %s /path/to/liboomless.so", argv[0]);
         lib = argv[1];
