@@ -88,7 +88,9 @@ static void report_oom_kills(Manager *m)
         memcg = memcg ?: leaf;
         name = strrchr(memcg, '/') ? strrchr(memcg, '/') + 1 : memcg;
         if (m->kmsg_fd >= 0) {
-                n = kmsg_read_oom_kills(m->kmsg_fd, name, &m->kmsg_match, k, ELEMENTSOF(k));
+                /* No more than the counter rose by: a kill logged since stays for its own rise. */
+                n = kmsg_read_oom_kills(m->kmsg_fd, name, &m->kmsg_match, k,
+                                        MIN(ELEMENTSOF(k), (size_t)(m->last.ev_oom_kill - m->oom_seen)));
                 if (n < 0)
                         n = 0;
         }

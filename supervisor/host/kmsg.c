@@ -162,7 +162,7 @@ int kmsg_read_oom_kills(int fd, const char *memcg_name, KmsgMatch *match, KmsgOo
         char rec[8192];
         size_t n = 0;
 
-        for (;;) {
+        while (n < max) {
                 ssize_t len = read(fd, rec, sizeof(rec) - 1);
                 if (len < 0) {
                         if (errno == EINTR || errno == EPIPE)
@@ -183,8 +183,7 @@ int kmsg_read_oom_kills(int fd, const char *memcg_name, KmsgMatch *match, KmsgOo
                 if (kmsg_parse_constraint(msg, memcg_name, &pid))
                         match->pid = pid;
                 else if (match->pid > 0 && kmsg_parse_killed(msg, &k) && k.pid == match->pid) {
-                        if (n < max)
-                                ret[n++] = k;
+                        ret[n++] = k;
                         match->pid = 0;
                 }
         }

@@ -43,7 +43,8 @@ typedef struct KmsgMatch {
         pid_t pid; /* the victim of our memcg's constraint line whose "Killed process" is not read yet */
 } KmsgMatch;
 
-/* Reads every record logged since the last call (never blocks) and stores the OOM kills inside the
- * memcg named memcg_name (its last path component, as the kernel prints it), at most max, in ret.
- * Returns how many, or -errno. */
+/* Reads the records logged since the last call (never blocks) and stores the OOM kills inside the
+ * memcg named memcg_name (its last path component, as the kernel prints it) in ret. Stops after max
+ * of them: the records after stay for the next call, so a kill logged before the counter that wakes
+ * the caller showed it is named by the next rise. Returns how many, or -errno. */
 int kmsg_read_oom_kills(int fd, const char *memcg_name, KmsgMatch *match, KmsgOomKill *ret, size_t max);

@@ -166,6 +166,15 @@ TEST(read_across_calls)
         send_record(sv[1], KILLED("3", "79"));
         ASSERT_EQ(kmsg_read_oom_kills(sv[0], "cri-containerd-ab.scope", &match, k, 4), 1);
         ASSERT_EQ(k[0].pid, 79);
+        /* Two kills logged while the counter showed one: the second stays for the next rise. */
+        send_record(sv[1], CONSTRAINT("3", "cri-containerd-ab.scope", "80"));
+        send_record(sv[1], KILLED("3", "80"));
+        send_record(sv[1], CONSTRAINT("3", "cri-containerd-ab.scope", "81"));
+        send_record(sv[1], KILLED("3", "81"));
+        ASSERT_EQ(kmsg_read_oom_kills(sv[0], "cri-containerd-ab.scope", &match, k, 1), 1);
+        ASSERT_EQ(k[0].pid, 80);
+        ASSERT_EQ(kmsg_read_oom_kills(sv[0], "cri-containerd-ab.scope", &match, k, 4), 1);
+        ASSERT_EQ(k[0].pid, 81);
         close(sv[0]);
         close(sv[1]);
 }
