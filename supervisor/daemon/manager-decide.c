@@ -67,7 +67,7 @@ static void log_oom_victim(Manager *m, const KmsgOomKill *k)
 static void report_oom_kills(Manager *m)
 {
         KmsgOomKill k[8];
-        const char *leaf = cg_leaf_path(m->cg), *name;
+        const char *leaf = cg_leaf_path(m->cg), *memcg = cg_memcg_path(m->cg), *name;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
         int n = 0;
 
@@ -77,14 +77,20 @@ static void report_oom_kills(Manager *m)
                 /* The first sample, or a counter that started over (a new leaf). */
                 m->oom_seen = m->last.ev_oom_kill;
                 m->oom_seen_valid = true;
+                m->kmsg_match = (KmsgMatch){};
                 m->kmsg_fd = m->kmsg_fd == -EBADF ? kmsg_open() : m->kmsg_fd;
                 return;
         }
         if (m->last.ev_oom_kill == m->oom_seen)
                 return;
-        name = strrchr(leaf, '/') ? strrchr(leaf, '/') + 1 : leaf;
+        /* The kernel prints the memcg's path from its hierarchy's root, which our view of the tree
+         * (a cgroup namespace, or /proc/PID/root for attach) may not share: its last component is. */
+        memcg = memcg ?: leaf;
+        name = strrchr(memcg, '/') ? strrchr(memcg, '/') + 1 : memcg;
         if (m->kmsg_fd >= 0) {
-                n = kmsg_read_oom_kills(m->kmsg_fd, name, k, ELEMENTSOF(k));
+                /* No more than the counter rose by: a kill logged since stays for its own rise. */
+                n = kmsg_read_oom_kills(m->kmsg_fd, name, &m->kmsg_match, k,
+                                        MIN(ELEMENTSOF(k), (size_t)(m->last.ev_oom_kill - m->oom_seen)));
                 if (n < 0)
                         n = 0;
         }
@@ -107,6 +113,7 @@ static void report_oom_kills(Manager *m)
                    m->kmsg_fd >= 0 ? "the kernel log did not name it" : "/dev/kmsg cannot be read");
         m->oom_seen = m->last.ev_oom_kill;
         m->oom_pending_since = 0;
+        m->kmsg_match = (KmsgMatch){};
 }
 
 /* The loop's sample, the one supervision decides on. */

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "http.h"
 #include "k8s-events.h"
+#include "kmsg.h"
 #include "listen-addr.h"
 #include "macro.h"
 #include "oomless/sample.h"
@@ -118,6 +119,7 @@ typedef struct Manager {
 
         /* Kernel OOM kills in the leaf, each reported once with its victim (manager-decide.c). */
         int kmsg_fd; /* /dev/kmsg at its end; -errno when it cannot be read */
+        KmsgMatch kmsg_match;
         bool oom_seen_valid;
         uint64_t oom_seen;          /* the leaf's oom_kill counter, reported up to here */
         uint64_t oom_pending_since; /* a rise whose victim the kernel log did not name yet; 0: none */

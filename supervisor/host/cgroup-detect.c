@@ -95,7 +95,8 @@ static char *dir_in_mount(const char *mnt, const char *root, const char *path, c
 void cg_host_done(CgHost *h)
 {
         char *strs[] = {
-                h->sysroot, h->v2_mount, h->v2_dir, h->v2_path, h->v1_mount, h->v1_dir, h->v1_path
+                h->sysroot,  h->v2_mount, h->v2_dir,  h->v2_path,
+                h->v1_mount, h->v1_dir,   h->v1_path, h->memcg_path,
         };
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 free(strs[i]);
@@ -196,7 +197,7 @@ int cg_host_load(const char *sysroot, pid_t pid, CgHost *ret)
         if (h.v1_mount && v1_root && v1_cg)
                 h.v1_dir = dir_in_mount(h.v1_mount, v1_root, v1_cg, &h.v1_path);
         if (pid > 0)
-                cg_host_via_proc_root(&h, pid, !!v2_cg, !!v1_cg);
+                cg_host_via_proc_root(&h, pid, v2_cg, v1_cg);
         h.memtotal = cg_read_memtotal(h.sysroot);
         *ret = h;
         return 0;

@@ -34,12 +34,14 @@ typedef struct CgHost {
 
         uint64_t memtotal; /* bytes, from meminfo; UINT64_MAX when unreadable */
         bool proc_root;    /* the target's cgroup is read through /proc/PID/root (cgroup-target.c) */
+        char *memcg_path;  /* then its memory cgroup as /proc/PID/cgroup names it (the kernel log's) */
 } CgHost;
 
 int cg_host_load(const char *sysroot, pid_t pid, CgHost *ret);
-/* When pid's cgroup, named in its /proc/PID/cgroup, is not visible in our mount: points h at
- * /proc/PID/root/sys/fs/cgroup instead, read-only, with one log line (cgroup-target.c). */
-void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named);
+/* When pid's cgroup, named in its /proc/PID/cgroup (v2_cg, v1_cg: NULL when not named), is not
+ * visible in our mount: points h at /proc/PID/root/sys/fs/cgroup instead, read-only, with one log
+ * line, and keeps the name in h->memcg_path (cgroup-target.c). */
+void cg_host_via_proc_root(CgHost *h, pid_t pid, const char *v2_cg, const char *v1_cg);
 void cg_host_done(CgHost *h);
 
 /* Outcome of detection: the tier, one phrase of why (for cg_describe), and for a refused forced
@@ -146,6 +148,7 @@ struct Cg {
         char *sup_leaf;      /* v2 run: the supervisor's own leaf */
         char *orig_dir;      /* v2 run: the cgroup the supervisor came from (the leaves' parent) */
         char *pressure_path; /* memory.pressure of leaf or uni_leaf */
+        char *memcg_path;    /* CgHost.memcg_path: the leaf's name in the kernel log when leaf's is not */
         bool leaf_created, uni_created, sup_created, moved_self;
         char enabled_ctrls[64]; /* v2: controllers we switched on in orig_dir (space separated) */
 

@@ -27,22 +27,39 @@ static bool visible(const char *dir)
         return dir && access(dir, F_OK) >= 0;
 }
 
-/* One hierarchy of h becomes root (taken), mounted read-only at "/" of itself. */
-static void read_through(CgHost *h, char **dir, char **path, char **mount, bool *mount_ro, char *root)
+/* One hierarchy of h becomes root (taken), mounted read-only at "/" of itself; cg_path, the target's
+ * cgroup as /proc/PID/cgroup names it, is kept for the kernel log. Nothing changes when memory runs
+ * out: the target's cgroup stays unread, as before this call. */
+static void read_through(CgHost *h, char **dir, char **path, char **mount, bool *mount_ro, char *root,
+                         const char *cg_path)
 {
+        _cleanup_free_ char *r = root, *m = NULL, *p = NULL, *name = NULL;
+
+        if (!r)
+                return;
+        m = strdup(r);
+        p = strdup("/");
+        name = strdup(cg_path);
+        if (!m || !p || !name) {
+                log_error_errno(-ENOMEM, "Out of memory reading the target's cgroup through %s.", r);
+                return;
+        }
         free(*dir);
         free(*path);
         free(*mount);
-        *dir = root;
-        *mount = root ? strdup(root) : NULL;
-        *path = strdup("/");
+        *dir = TAKE_PTR(r);
+        *mount = TAKE_PTR(m);
+        *path = TAKE_PTR(p);
         *mount_ro = true;
+        free(h->memcg_path);
+        h->memcg_path = TAKE_PTR(name);
         h->proc_root = true;
 }
 
-void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
+void cg_host_via_proc_root(CgHost *h, pid_t pid, const char *v2_cg, const char *v1_cg)
 {
         _cleanup_free_ char *base = NULL, *v1 = NULL;
+        bool v2_named = v2_cg, v1_named = v1_cg;
 
         if (pid <= 0)
                 return;
@@ -53,7 +70,7 @@ void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
                 log_info("The cgroup of pid %d is not visible under %s (another cgroup namespace); "
                          "reading it through %s, read-only.",
                          (int)pid, h->v2_mount, base);
-                read_through(h, &h->v2_dir, &h->v2_path, &h->v2_mount, &h->v2_mount_ro, strdup(base));
+                read_through(h, &h->v2_dir, &h->v2_path, &h->v2_mount, &h->v2_mount_ro, strdup(base), v2_cg);
                 return;
         }
         v1 = cg_path_join(base, "memory");
@@ -61,11 +78,18 @@ void cg_host_via_proc_root(CgHost *h, pid_t pid, bool v2_named, bool v1_named)
                 log_info("The memory cgroup of pid %d is not visible under %s; reading it through %s, "
                          "read-only.",
                          (int)pid, h->v1_mount, v1);
-                read_through(h, &h->v1_dir, &h->v1_path, &h->v1_mount, &h->v1_mount_ro, TAKE_PTR(v1));
+                read_through(h, &h->v1_dir, &h->v1_path, &h->v1_mount, &h->v1_mount_ro, TAKE_PTR(v1), v1_cg);
+                if (!h->proc_root)
+                        return;
                 /* The unified tree of a hybrid host would be our own view of it: not the target's. */
                 free(h->v2_dir);
                 h->v2_dir = NULL;
         }
+}
+
+const char *cg_memcg_path(const Cg *cg)
+{
+        return cg->memcg_path;
 }
 
 int cg_rebind_attach(Cg *cg, const CgOptions *opts, pid_t pid, char **reterr_msg)

@@ -54,8 +54,8 @@ Cg *cg_free(Cg *cg)
         close_all(cg);
         if (cg->run_mode && cg->ops && cg->ops->teardown)
                 cg->ops->teardown(cg);
-        char *strs[] = { cg->describe, cg->why,      cg->sysroot,  cg->leaf,         cg->leaf_rel,
-                         cg->uni_leaf, cg->sup_leaf, cg->orig_dir, cg->pressure_path };
+        char *strs[] = { cg->describe, cg->why,      cg->sysroot,  cg->leaf,          cg->leaf_rel,
+                         cg->uni_leaf, cg->sup_leaf, cg->orig_dir, cg->pressure_path, cg->memcg_path };
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 free(strs[i]);
         free(cg);
@@ -241,6 +241,8 @@ int cg_setup_attach(const CgOptions *opts, pid_t pid, const char *cgroup_path, C
                         goto out;
         }
         r = cg_from_verdict(opts, &h, false, pid, cgroup_path, ret, reterr_msg);
+        if (r >= 0)
+                (*ret)->memcg_path = TAKE_PTR(h.memcg_path);
 out:
         cg_host_done(&h);
         return r;

@@ -161,6 +161,9 @@ int cg_reclaim(Cg *cg, uint64_t bytes);
 CgTier cg_tier(const Cg *cg);
 /* Absolute path of the workload leaf in the memory hierarchy (/sys/fs/cgroup/... ). */
 const char *cg_leaf_path(const Cg *cg);
+/* The leaf's path as the kernel's log names its memcg, where that differs from cg_leaf_path() in more
+ * than a prefix (attach through /proc/PID/root: "/../x.scope" from /proc/PID/cgroup); else NULL. */
+const char *cg_memcg_path(const Cg *cg);
 /* Absolute path of the leaf's memory.pressure, or NULL; for $MEMORY_PRESSURE_WATCH. */
 const char *cg_pressure_path(const Cg *cg);
 /* Directory in the unified tree used for PSI, cgroup.events and cgroup.kill: the leaf itself on v2,
