@@ -35,6 +35,9 @@
  * threshold but the cgroup not yet past the level, sample again this soon, at most this many times. */
 #define REACT_FOLLOW_USEC (1 * USEC_PER_MSEC)
 #define REACT_FOLLOW_MAX  50
+/* A series of follow-up samples after the early kernel threshold starts at most this often: a steady
+ * service whose churn dances across the early level must not cost 50 samples per crossing. */
+#define REACT_BAND_FOLLOW_EVERY_USEC (1 * USEC_PER_SEC)
 /* The adaptive tick's floor. */
 #define REACT_FLOOR_USEC (5 * USEC_PER_MSEC)
 /* The tick while nothing can change without an event waking us first (idle()). */
@@ -51,12 +54,13 @@ struct React {
         bool adaptive;
         uint64_t interval; /* the tick interval in force */
         uint64_t prev_current, prev_usec, last_event_usec;
-        uint64_t logged_interval; /* the adaptive interval last logged */
-        uint64_t wake_above;      /* the allocator's upward threshold as published, held bytes; 0 none */
-        unsigned follow;          /* follow-up samples since the heap went past wake_above */
-        uint64_t kt_slack;        /* how late a v1 threshold event can be, bytes (kernel_slack()) */
-        bool kt_is_early;         /* the upward threshold is armed early by the slack */
-        bool kt_early;            /* the early upward threshold fired: follow until the level */
+        uint64_t logged_interval;  /* the adaptive interval last logged */
+        uint64_t wake_above;       /* the allocator's upward threshold as published, held bytes; 0 none */
+        unsigned follow;           /* follow-up samples since the heap went past wake_above */
+        uint64_t kt_slack;         /* how late a v1 threshold event can be, bytes (kernel_slack()) */
+        bool kt_is_early;          /* the upward threshold is armed early by the slack */
+        bool kt_early;             /* the early upward threshold fired: follow until the level */
+        uint64_t band_follow_usec; /* when the last series of follow-ups after it started */
 };
 
 /* v1 checks its thresholds once every THRESHOLDS_EVENTS_TARGET (128) page events on each CPU, and
@@ -355,7 +359,7 @@ void manager_react_update(Manager *m)
         PolicyWatch w;
         uint64_t deadline, now, interval, headroom = UINT64_MAX, rate = 0, early;
         unsigned stage;
-        bool near;
+        bool near, heap_near, kt_near;
 
         if (!r || !m->have_sample)
                 return;
@@ -382,7 +386,15 @@ void manager_react_update(Manager *m)
         set_interval(m, interval, now, headroom, rate);
         /* Short of the cgroup's level, but past the allocator's threshold (the pages are being touched)
          * or past the early kernel threshold: follow with short samples, a bounded number of them. */
-        near = (m->last.heap_valid && r->wake_above && m->last.heap_held >= r->wake_above) || r->kt_early;
+        heap_near = m->last.heap_valid && r->wake_above && m->last.heap_held >= r->wake_above;
+        kt_near = r->kt_early;
+        if (kt_near && !heap_near && r->follow == 0) {
+                if (r->band_follow_usec && now < r->band_follow_usec + REACT_BAND_FOLLOW_EVERY_USEC)
+                        kt_near = false;
+                else
+                        r->band_follow_usec = now;
+        }
+        near = heap_near || kt_near;
         if (w.above != UINT64_MAX && m->last.current < w.above && near && r->follow < REACT_FOLLOW_MAX) {
                 r->follow++;
                 deadline = MIN(deadline, now + REACT_FOLLOW_USEC);
