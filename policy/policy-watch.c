@@ -27,10 +27,16 @@ static void watch_cmp(const PolicyCmp *c, const OomlessSample *x, bool enter, Po
         uint64_t v, level;
         bool up;
 
-        if (c->signal == POLICY_SIGNAL_MEMORY) {
+        if (c->signal == POLICY_SIGNAL_MEMORY || c->signal == POLICY_SIGNAL_WORKING_SET) {
+                /* The working set is current less inactive file cache, never more than current: it
+                 * cannot rise past a level before current does, so an upward working-set level is
+                 * watched on current (early at worst). A downward one cannot be: current may stay
+                 * above it, held by cache, while the working set is already below. */
                 if (!spec_level(&c->size, x->limit, &v))
                         return;
                 up = policy_op_above(c->op);
+                if (c->signal == POLICY_SIGNAL_WORKING_SET && !(enter && up))
+                        return;
                 /* current >= v, current > v, current <= v, current < v */
                 level = c->op == POLICY_OP_GT || c->op == POLICY_OP_LE ? (v == UINT64_MAX ? v : v + 1) : v;
         } else if (c->signal == POLICY_SIGNAL_HEADROOM) {
@@ -73,7 +79,8 @@ static uint64_t need(const PolicyCond *c, const OomlessSample *x)
         if (!c->group) {
                 const PolicyCmp *m = &c->cmp;
                 bool unknown = x->limit == 0 || x->limit == OOMLESS_NO_LIMIT;
-                if (m->signal == POLICY_SIGNAL_MEMORY) {
+                /* working_set <= current: a floor on the working set is one on current too. */
+                if (m->signal == POLICY_SIGNAL_MEMORY || m->signal == POLICY_SIGNAL_WORKING_SET) {
                         if (m->size.percent && unknown)
                                 return UINT64_MAX;
                         if (!policy_op_above(m->op) || !spec_level(&m->size, x->limit, &v))

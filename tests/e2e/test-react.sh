@@ -11,6 +11,7 @@
 #     (the log shows the timer's wake-up right before the stage line).
 #  4. The tick keeps its interval: at 50 ms, 2 s of /metrics count about 40 samples (sd-event's
 #     default accuracy of 250 ms made it 8).
+#  5. On v1, an idle workload under the built-in policy is sampled once a second (the idle tick).
 # Costs about 8 s.
 source "$(dirname "$0")/lib.sh"
 : "${REACTION:?set REACTION to the reaction workload}"
@@ -125,4 +126,17 @@ say "tick at 50 ms: $n samples in $ms ms"
 ((rate >= 17000 / F && rate <= 21000 * F)) || fail "a 50 ms tick gave $n samples in $ms ms (want 17..21 per s)"
 kill -TERM "$OOMLESS_PID"
 wait_exit "$OOMLESS_PID"
+
+# 5. Idle: the built-in policy (on the working set) below every stage's floor, with a way to be
+# woken there (a v1 threshold, or no limit at all), ticks once a second, not at its 100 ms.
+if [[ $TIER == v1 ]]; then
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        start_oomless "$E2E_TMP/idle.log" run --memory-max 256M --listen "127.0.0.1:$port" -- sleep 30
+        wait_for 10 count_ticks >/dev/null || fail "no /metrics from the idle supervisor"
+        read -r n ms < <(count_ticks)
+        say "idle, built-in policy: $n samples in $ms ms"
+        ((n * 1000 <= 2 * ms)) || fail "an idle supervisor took $n samples in $ms ms (want the 1 s idle tick)"
+        kill -TERM "$OOMLESS_PID"
+        wait_exit "$OOMLESS_PID"
+fi
 say "ok"

@@ -125,6 +125,30 @@ TEST(guard)
         policy_free(p);
 }
 
+/* The working set is never more than current: its upward levels are watched on current (and make
+ * the guard), its downward ones are not (cache may hold current above them). The built-in policy,
+ * which decides on the working set only, so has a guard and lets an idle supervisor idle. */
+TEST(working_set_levels)
+{
+        Policy *p = load("{'version':1,'stages':[{'name':'a','enter':{'all':[{'working_set':'>= 60%'}]},"
+                         "'exit':{'all':[{'working_set':'< 30%'}]}}]}");
+        Policy *d = policy_default();
+        OomlessSample x = mem(100);
+        PolicyWatch w;
+
+        policy_watch(p, 0, &x, &w);
+        ASSERT_U64_EQ(w.above, 600);
+        ASSERT_U64_EQ(w.guard, 600);
+        policy_watch(p, 1, &x, &w);
+        ASSERT_U64_EQ(w.below, 0);
+        ASSERT_TRUE(d);
+        policy_watch(d, 0, &x, &w); /* warn: >= 80%, or PSI with >= 50% */
+        ASSERT_U64_EQ(w.guard, 500);
+        ASSERT_U64_EQ(w.above, 500);
+        policy_free(d);
+        policy_free(p);
+}
+
 TEST(adaptive_interval)
 {
         uint64_t floor = 5 * MS, max = 1000 * MS;
