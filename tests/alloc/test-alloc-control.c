@@ -277,22 +277,30 @@ TEST(cache_app_sheds_on_stage)
         munmap(c, OOMLESS_CONTROL_SIZE);
 }
 
+/* This test binary re-run as MODE under liboomless, with the page at ctl and one more variable;
+ * returns its pid, its stdout in *out. */
+static pid_t spawn_child(const char *ctl, const char *extra_env, const char *mode, int *out)
+{
+        pid_t pid = at_fork_piped(out, NULL);
+        if (pid == 0) {
+                char e1[1200], e2[400];
+                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
+                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
+                char *envp[] = { e1, e2, (char *)extra_env, NULL };
+                char *argv[] = { self, (char *)mode, NULL };
+                execve(self, argv, envp);
+                _exit(99);
+        }
+        return pid;
+}
+
 TEST(late_page_without_background_thread)
 {
         char ctl[300], tmp[300], buf[256] = "";
         snprintf(ctl, sizeof(ctl), "%s/control-late", dir);
         snprintf(tmp, sizeof(tmp), "%s/control-late.tmp", dir);
         int out;
-        pid_t pid = at_fork_piped(&out, NULL);
-        if (pid == 0) {
-                char e1[1200], e2[400];
-                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
-                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
-                char *envp[] = { e1, e2, (char *)"TEST_NO_THREADS=1", NULL };
-                char *argv[] = { self, (char *)"child-late", NULL };
-                execve(self, argv, envp);
-                _exit(99);
-        }
+        pid_t pid = spawn_child(ctl, "TEST_NO_THREADS=1", "child-late", &out);
         at_sleep_ms(300); /* the child is up, its page pending, its background thread refused */
         /* As the supervisor does: complete under another name, then renamed into place. */
         struct oomless_control *c = ap_make_file(tmp, OOMLESS_CONTROL_MAGIC);
@@ -315,16 +323,7 @@ TEST(cap_hits_under_supervisor_cap_read_no_cgroup_files)
         struct oomless_control *c = ap_make_file(ctl, OOMLESS_CONTROL_MAGIC);
         ap_sup_write(c, 0, 64ull << 20, 0, 0);
         int out;
-        pid_t pid = at_fork_piped(&out, NULL);
-        if (pid == 0) {
-                char e1[1200], e2[400];
-                snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
-                snprintf(e2, sizeof(e2), "%s=%s", OOMLESS_CONTROL_ENV, ctl);
-                char *envp[] = { e1, e2, (char *)"OOMLESS_BACKGROUND=0", NULL };
-                char *argv[] = { self, (char *)"child-hits", NULL };
-                execve(self, argv, envp);
-                _exit(99);
-        }
+        pid_t pid = spawn_child(ctl, "OOMLESS_BACKGROUND=0", "child-hits", &out);
         at_read_all(out, buf, sizeof(buf));
         close(out);
         int status = at_wait(pid);
