@@ -476,7 +476,8 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
         /* Its cgroup may be a new one (a container is restarted in a new cgroup), and a cgroup read
          * through /proc/PID/root must be read through the new pid. */
         disarm_watches(m);
-        old_leaf = strdup(cg_leaf_path(m->cg) ?: "");
+        /* The memcg's own path, not the leaf: read through /proc/PID/root the leaf names the pid. */
+        old_leaf = strdup(cg_memcg_path(m->cg) ?: cg_leaf_path(m->cg) ?: "");
         r = cg_rebind_attach(m->cg, &m->cfg.cg, pid, &msg);
         if (r < 0)
                 log_warning_errno(r, "Cannot read the cgroup of the new process %d, keeping %s: %s",
@@ -485,7 +486,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
         manager_react_rebind(m);
         /* A new cgroup's oom_kill counter is not the old one's: kills from before we followed it are
          * not ours to report. In the same cgroup it goes on, and a kill that caused this restart is. */
-        if (!old_leaf || !streq(old_leaf, cg_leaf_path(m->cg) ?: "")) {
+        if (!old_leaf || !streq(old_leaf, cg_memcg_path(m->cg) ?: cg_leaf_path(m->cg) ?: "")) {
                 m->oom_seen_valid = false;
                 m->k8s_oom_seen_valid = false;
                 m->oom_pending_since = 0;
