@@ -44,6 +44,11 @@ def body(ctx):
     child = st0["child"]["pid"]
 
     s.wait_file(enter_env, 15)
+    # The hook writes its file before it exits; the outcome is recorded when the supervisor reaps it.
+    def entered_ok(st):
+        return any(a["action"] == "exec" and a["stage"] == 1 and a["when"] == "enter" and a["outcome"] == "ok"
+                   for a in st["policy"]["recent_actions"])
+    s.wait_status(entered_ok, timeout=5, what="an ok exec outcome for entering stage 1")
     st = s.status(cli=True)
     env = read_env(enter_env)
     ctx.note("enter hook: " + " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("OOMLESS")))

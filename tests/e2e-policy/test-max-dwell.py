@@ -50,6 +50,10 @@ def body(ctx):
     ctx.note(f"stage 2 on_max_dwell hook ran {td - w2:.2f}s after entering stage 2 (max_dwell {DWELL2}s)")
     check(DWELL2 - 0.05 <= td - w2 <= DWELL2 + 0.8 + ctx.slack, f"stage 2's on_max_dwell ran {td - w2:.2f}s "
           f"after entering it, max_dwell is {DWELL2}s")
+    # The hook writes its file before it exits; its outcome is recorded when the supervisor reaps it.
+    s.wait_status(lambda st: any(a["action"] == "exec" and a["stage"] == 2 and a["when"] == "max_dwell"
+                                 for a in st["policy"]["recent_actions"]),
+                  timeout=5, what="the outcome of stage 2's max_dwell exec")
     st = s.status(cli=True)
     check(st["policy"]["stage"] == 2, f"stage {st['policy']['stage']} after stage 2's max_dwell "
           "(there is no stage 3 and the action list replaces escalation)")

@@ -95,7 +95,12 @@ def body(ctx):
     check(two["body"]["instance"] == inst, "the instance changed between two sends")
 
     # The missing token file: a failed outcome that names the file.
-    acts = [a for a in s.status(cli=True)["policy"]["recent_actions"] if a["action"] == "webhook"]
+    # The server records a request before it answers; the outcome is recorded once curl has the answer.
+    def webhook_acts(st):
+        return [a for a in st["policy"]["recent_actions"] if a["action"] == "webhook"]
+    s.wait_status(lambda st: len([a for a in webhook_acts(st) if a["outcome"] in ("ok", "failed")]) >= 3,
+                  timeout=10, what="three webhook outcomes")
+    acts = webhook_acts(s.status(cli=True))
     ctx.note(f"webhook outcomes: {[(a['stage'], a['outcome'], a['detail']) for a in acts]}")
     failed = [a for a in acts if a["outcome"] == "failed"]
     check(len(failed) == 1 and missing in failed[0]["detail"] and "No such file" in failed[0]["detail"],
