@@ -176,8 +176,11 @@ void manager_decide(Manager *m)
 {
         SuperviseDecisions d;
 
-        if (!m->runner || m->draining)
-                return; /* draining: no new decisions once oomless is to exit */
+        /* Once the workload is being stopped for good (or oomless is to exit), its memory only falls:
+         * deciding on it would log stage changes and run on_exit hooks for a workload that is going
+         * away. A restart is not a stop for good and keeps deciding. */
+        if (!m->runner || m->draining || m->stopping)
+                return;
         manager_publish_heap_cap(m);
         if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
                 manager_run_decisions(m, &d);
