@@ -135,9 +135,21 @@ static bool ma_guarded(void)
         return atomic_load_explicit(&ma_guard_lo, memory_order_relaxed) != 0;
 }
 
-/* One process publishes into the allocator half: the first one to map the page, or the next one
- * after it died. Other processes that inherited the page (forked workers, exec'd children) still
- * follow the stage, the cap and scavenge requests, but do not overwrite its figures. */
+/* A heap this much larger than the publisher's takes the allocator half over: twice as large, and
+ * by at least 8 MiB, so that two processes of similar size never hand it back and forth. */
+#define MA_CTL_TAKEOVER_MIN (8u << 20)
+
+static bool ma_ctl_outgrows(uint64_t theirs)
+{
+        uint64_t mine = ma_heap_in_use();
+        return mine >= MA_CTL_TAKEOVER_MIN && mine - MA_CTL_TAKEOVER_MIN >= theirs && mine / 2 >= theirs;
+}
+
+/* One process publishes into the allocator half: the first one to map the page, the next one after
+ * it died, or one whose heap has outgrown the publisher's. The last is for wrappers that stay (a
+ * Python launcher, `npm start`, a prefork master): the supervisor's heap conditions are about the
+ * program holding the memory, not about the first process that mapped the page. Other processes
+ * still follow the stage, the cap and scavenge requests, but do not overwrite the figures. */
 static void ma_ctl_claim(void)
 {
         int saved = errno;
@@ -146,7 +158,8 @@ static void ma_ctl_claim(void)
         atomic_store(&ma_ctl_claimed, 1);
         if (cur == me)
                 atomic_store(&ma_ctl_publisher, 1);
-        else if (cur == 0 || (kill((pid_t)cur, 0) < 0 && errno == ESRCH)) {
+        else if (cur == 0 || (kill((pid_t)cur, 0) < 0 && errno == ESRCH) ||
+                 ma_ctl_outgrows(__atomic_load_n(&ma_ctl->alloc.heap_in_use, __ATOMIC_RELAXED))) {
                 if (__atomic_compare_exchange_n(&ma_ctl->alloc.pid, &cur, me, false, __ATOMIC_ACQ_REL,
                                                 __ATOMIC_ACQUIRE))
                         atomic_store(&ma_ctl_publisher, 1);
@@ -154,18 +167,27 @@ static void ma_ctl_claim(void)
         errno = saved;
 }
 
-/* OOMLESS_CONTROL_FD: a decimal fd number, nothing else. */
-static int ma_parse_fd(const char *s)
+/* A decimal number at *s, advancing *s past it; -1 if there is none or it overflows an int. */
+static int ma_parse_fd_prefix(const char **s)
 {
         long v = 0;
-        if (!*s)
+        const char *p = *s;
+        if (*p < '0' || *p > '9')
                 return -1;
-        for (; *s >= '0' && *s <= '9'; s++) {
-                v = v * 10 + (*s - '0');
+        for (; *p >= '0' && *p <= '9'; p++) {
+                v = v * 10 + (*p - '0');
                 if (v > INT_MAX)
                         return -1;
         }
-        return *s ? -1 : (int)v;
+        *s = p;
+        return (int)v;
+}
+
+/* OOMLESS_CONTROL_FD: a decimal fd number, nothing else. */
+static int ma_parse_fd(const char *s)
+{
+        int v = ma_parse_fd_prefix(&s);
+        return *s ? -1 : v;
 }
 
 /* Checks an open page and maps it; NULL and *why on failure. Reads the header with pread, never
@@ -207,6 +229,58 @@ static struct oomless_control *ma_ctl_map(int fd, bool need_seal, bool *sealed, 
         return p;
 }
 
+/* OOMLESS_CONTROL_REOPEN: exactly /proc/<pid>/fd/<n>, so that the variable can only name another
+ * process's open fd, never an arbitrary file. */
+static bool ma_reopen_path_ok(const char *s)
+{
+        static const char pre[] = "/proc/", mid[] = "/fd/";
+        if (strncmp(s, pre, sizeof(pre) - 1))
+                return false;
+        s += sizeof(pre) - 1;
+        if (ma_parse_fd_prefix(&s) < 0 || strncmp(s, mid, sizeof(mid) - 1))
+                return false;
+        s += sizeof(mid) - 1;
+        return ma_parse_fd_prefix(&s) >= 0 && !*s;
+}
+
+/* Opens the sealed page again through the supervisor's fd, after a parent closed the inherited one.
+ * The page goes back at the inherited number when that is free, so that this process's own
+ * children find it as the supervisor handed it over. NULL and *why on failure. */
+static struct oomless_control *ma_ctl_reopen(int inherited, bool *sealed, const char **why)
+{
+        const char *path = ma_opt.control_reopen;
+        if (!path || !*path) {
+                *why = "not an open file descriptor (a parent process closed it; Python's subprocess "
+                       "does unless pass_fds names it)";
+                return NULL;
+        }
+        if (!ma_reopen_path_ok(path)) {
+                *why = "not an open file descriptor, and " OOMLESS_CONTROL_REOPEN_ENV
+                       " is not of the form /proc/<pid>/fd/<n>";
+                return NULL;
+        }
+        /* No O_NOFOLLOW: the /proc link is the way to the memfd. O_NONBLOCK: a FIFO never blocks. */
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0) {
+                *why = errno == EACCES || errno == EPERM
+                           ? "not an open file descriptor, and the supervisor's copy cannot be opened "
+                             "(the workload runs as another user than oomless)"
+                       : errno == ENOENT ? "not an open file descriptor, and the supervisor's copy is gone"
+                                         : "not an open file descriptor, and the supervisor's copy cannot "
+                                           "be opened";
+                return NULL;
+        }
+        struct oomless_control *c = ma_ctl_map(fd, true, sealed, why);
+        if (c && fcntl(inherited, F_GETFD) < 0 && errno == EBADF) {
+                /* F_DUPFD takes the lowest free number from `inherited` on: never one in use. */
+                int back = fcntl(fd, F_DUPFD, inherited);
+                if (back >= 0 && back != inherited)
+                        close(back);
+        }
+        close(fd);
+        return c;
+}
+
 /* OOMLESS_CONTROL_FD wins over OOMLESS_CONTROL. A bad fd is not a reason to fall back to the path:
  * the supervisor chose the sealed page, and the path (if any) would be the truncatable one. */
 /* Opens and maps the page; from_state is the state this attempt moves out of (0 at start, 3 when
@@ -237,6 +311,8 @@ static void ma_control_try(int from_state)
         }
         if (fd < 0)
                 why = by_fd ? "not a file descriptor number" : "cannot open it";
+        else if (by_fd && fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+                c = ma_ctl_reopen(fd, &sealed, &why);
         else
                 c = ma_ctl_map(fd, by_fd, &sealed, &why);
         /* The inherited fd stays open and inheritable: exec'd children find the page through it. */
@@ -254,8 +330,9 @@ static void ma_control_try(int from_state)
                 mb_str(&m, by_fd ? fdv : path);
                 mb_str(&m, ": ");
                 mb_str(&m, why);
-                mb_str(&m, "; running without a control page (the supervisor and liboomless versions "
-                           "must match)");
+                mb_str(&m, "; running without a control page");
+                if (!strncmp(why, "bad ", 4) || !strncmp(why, "unsupported ", 12))
+                        mb_str(&m, " (the supervisor and liboomless versions must match)");
                 mb_flush(&m);
                 atomic_store(&ma_ctl_trying, false);
                 errno = saved_errno;
@@ -352,6 +429,13 @@ static int ma_ctl_bw(const struct oomless_control_sup *sup)
 static void ma_ctl_publish(void)
 {
         struct oomless_control_alloc *a = &ma_ctl->alloc;
+        uint32_t owner = __atomic_load_n(&a->pid, __ATOMIC_ACQUIRE);
+        if (owner != 0 && owner != (uint32_t)getpid()) {
+                /* Taken over by a larger heap (ma_ctl_claim): stop writing, and compete again from
+                 * the next poll. 0 is a half the supervisor cleared for the next publisher. */
+                atomic_store(&ma_ctl_publisher, 0);
+                return;
+        }
         uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);
         if (seq & 1) /* a previous writer died mid-update (e.g. fork): restart the sequence */
                 seq++;
@@ -565,8 +649,9 @@ void ma_control_fork_child(void)
         if (atomic_exchange(&ma_ctl_trying, false) &&
             atomic_compare_exchange_strong(&ma_ctl_state, &trying, 3))
                 atomic_store(&ma_ctl_retry_ns, 0); /* retried at the next poll */
-        /* The parent keeps publishing; this child may take over only once the parent is gone, and
-         * then as a new instance: its counters are not the parent's. */
+        /* The parent keeps publishing; this child may take over once the parent is gone or its heap
+         * has outgrown the parent's (ma_ctl_claim), and then as a new instance: its counters are not
+         * the parent's. */
         atomic_store(&ma_ctl_publisher, 0);
         if (atomic_load(&ma_ctl_state) == 1)
                 ma_instance_id = ma_os_random_id();

@@ -179,9 +179,10 @@ typedef struct MaOptions {
         bool background;      /* OOMLESS_BACKGROUND */
         bool thp;             /* OOMLESS_THP: let the kernel back the heap with transparent huge pages */
         uint64_t scavenge_delay_ns;
-        uint64_t background_min;  /* held bytes before the background thread starts */
-        const char *control_path; /* OOMLESS_CONTROL */
-        const char *control_fd;   /* OOMLESS_CONTROL_FD, unparsed (control.c checks it) */
+        uint64_t background_min;    /* held bytes before the background thread starts */
+        const char *control_path;   /* OOMLESS_CONTROL */
+        const char *control_fd;     /* OOMLESS_CONTROL_FD, unparsed (control.c checks it) */
+        const char *control_reopen; /* OOMLESS_CONTROL_REOPEN, unparsed (control.c checks it) */
         const char *wake_path;
 } MaOptions;
 extern MaOptions ma_opt;

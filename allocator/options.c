@@ -656,6 +656,7 @@ void ma_options_load(void)
                    dflt_min);
         o.control_path = ma_getenv(OOMLESS_CONTROL_ENV);
         o.control_fd = ma_getenv(OOMLESS_CONTROL_FD_ENV);
+        o.control_reopen = ma_getenv(OOMLESS_CONTROL_REOPEN_ENV);
         o.wake_path = ma_getenv(OOMLESS_WAKE_ENV);
         ma_bad_report(&o);
         ma_opt = o;

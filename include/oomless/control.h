@@ -39,7 +39,10 @@
 #define OOMLESS_CONTROL_SIZE    4096u
 #define OOMLESS_CONTROL_ENV     "OOMLESS_CONTROL"
 #define OOMLESS_CONTROL_FD_ENV  "OOMLESS_CONTROL_FD"
-#define OOMLESS_WAKE_ENV        "OOMLESS_WAKE"
+/* /proc/<supervisor pid>/fd/<n>: where a process whose parent closed OOMLESS_CONTROL_FD (Python's
+ * subprocess does by default) opens the same sealed page again. */
+#define OOMLESS_CONTROL_REOPEN_ENV "OOMLESS_CONTROL_REOPEN"
+#define OOMLESS_WAKE_ENV           "OOMLESS_WAKE"
 /* The smallest heap_cap the allocator accepts from the page (or OOMLESS_HEAP_CAP); the supervisor never
  * publishes a smaller one. */
 #define OOMLESS_CONTROL_HEAP_CAP_MIN (UINT64_C(4) << 20)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "oomless/control.h"
 #include "runtime-env.h"
 #include "strv.h"
 
@@ -145,16 +146,24 @@ int workload_env_build(const WorkloadEnvSpec *spec, char ***ret)
 {
         static char *const unset[] = { (char *)"NOTIFY_SOCKET", (char *)"WATCHDOG_USEC",
                                        (char *)"WATCHDOG_PID", NULL };
+        static char *const control[] = { (char *)OOMLESS_CONTROL_ENV, (char *)OOMLESS_CONTROL_FD_ENV,
+                                         (char *)OOMLESS_CONTROL_REOPEN_ENV, NULL };
         _cleanup_strv_free_ char **add = NULL, **merged = NULL;
         unsigned added = 0;
+        bool own_page = false;
         int r;
 
         r = child_env(spec, &add);
         if (r < 0)
                 return r;
-        /* Ours minus the service manager's variables and what the child gets from us instead. */
+        for (char **a = add; a && *a; a++)
+                own_page = own_page || env_name_in(*a, control, false);
+        /* Ours minus the service manager's variables and what the child gets from us instead. Under
+         * an outer oomless, its page's variables go too once we hand over our own: the allocator
+         * prefers the fd, and the outer one would win over our path. */
         for (char **e = environ; e && *e; e++) {
-                if (env_name_in(*e, unset, false) || env_name_in(*e, add, true))
+                if (env_name_in(*e, unset, false) || env_name_in(*e, add, true) ||
+                    (own_page && env_name_in(*e, control, false)))
                         continue;
                 if ((r = strv_push(&merged, strdup(*e))) < 0)
                         return r;

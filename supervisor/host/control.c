@@ -761,12 +761,13 @@ const char *control_wake_path(const Control *c)
 
 int control_env(const Control *c, char ***ret)
 {
-        _cleanup_strv_free_ char **l = calloc(3, sizeof(char *));
+        _cleanup_strv_free_ char **l = calloc(4, sizeof(char *));
         int n;
 
         if (!l)
                 return -ENOMEM;
-        /* A sealed page has no path: the inherited fd is the only way to it. */
+        /* A sealed page has no path: the inherited fd is the way to it, and our own copy of it the
+         * way back for a process whose parent closed the inherited one. */
         if (c->sealed)
                 n = asprintf(&l[0], "%s=%d", OOMLESS_CONTROL_FD_ENV, c->fd);
         else
@@ -777,6 +778,11 @@ int control_env(const Control *c, char ***ret)
         }
         if (asprintf(&l[1], "%s=%s", OOMLESS_WAKE_ENV, c->wake_path) < 0) {
                 l[1] = NULL;
+                return -ENOMEM;
+        }
+        if (c->sealed &&
+            asprintf(&l[2], "%s=/proc/%d/fd/%d", OOMLESS_CONTROL_REOPEN_ENV, (int)getpid(), c->fd) < 0) {
+                l[2] = NULL;
                 return -ENOMEM;
         }
         *ret = TAKE_PTR(l);

@@ -17,7 +17,7 @@ if "$NO_MEMFD" python3 -c 'import os; os.memfd_create("x")' 2>/dev/null; then
 fi
 
 cat >"$E2E_TMP/work.sh" <<'SH'
-echo "env: fd=${OOMLESS_CONTROL_FD:-none} path=${OOMLESS_CONTROL:-none}"
+echo "env: fd=${OOMLESS_CONTROL_FD:-none} reopen=${OOMLESS_CONTROL_REOPEN:-none} path=${OOMLESS_CONTROL:-none}"
 "$BALLOON" --max 64M --step 1M --quiet
 echo "big=$?"
 # exec: the small balloon takes over the shell's pid, which may already publish into the page's
@@ -26,8 +26,9 @@ echo "big=$?"
 exec "$BALLOON" --max 16M --step 1M --hold 8s --quiet
 SH
 export BALLOON
-# no-memfd execs oomless, so $! is oomless's pid.
-"$NO_MEMFD" "$OOMLESS" run --memory-max 256M --heap-cap 32M -- sh "$E2E_TMP/work.sh" \
+# no-memfd execs oomless, so $! is oomless's pid. An outer oomless's fd variables must not reach the
+# workload: the allocator prefers the fd to the path, and would look for the outer page.
+OOMLESS_CONTROL_FD=99 OOMLESS_CONTROL_REOPEN=/proc/1/fd/99 "$NO_MEMFD" "$OOMLESS" run --memory-max 256M --heap-cap 32M -- sh "$E2E_TMP/work.sh" \
         >"$E2E_TMP/run.log.out" 2>"$E2E_TMP/run.log" &
 pid=$!
 E2E_PIDS+=("$pid")
@@ -46,7 +47,7 @@ wait_exit "$pid" 30
 cat "$E2E_TMP/run.log.out" >&2
 assert_eq "$RC" 0 "exit status (the 16M balloon under the cap runs)"
 assert_file_contains "$E2E_TMP/run.log" "Cannot create a sealed control page, using a file" "the fallback is logged"
-assert_file_contains "$E2E_TMP/run.log.out" "^env: fd=none path=$dir/control$" "the workload is given the file"
+assert_file_contains "$E2E_TMP/run.log.out" "^env: fd=none reopen=none path=$dir/control$" "the workload is given the file"
 assert_file_contains "$E2E_TMP/run.log.out" '^big=3$' "64M under a 32M heap cap fails its malloc"
 assert_cleaned "$pid"
 say "ok"

@@ -79,6 +79,51 @@ wait_exit "$pid" 20
 assert_eq "$RC" 0 "scripted exec"
 ! grep -q 'went backwards' "$E2E_TMP/id.log" || fail "a 'went backwards' warning: $(cat "$E2E_TMP/id.log")"
 
+# --- a launcher that closes fds and stays ---
+# Python's subprocess closes every inherited fd, the page's too: its children open the page again
+# through OOMLESS_CONTROL_REOPEN, and put it back at the inherited number for their own children
+# (the shell below is preloaded; the readlink it starts is not, and only inherits).
+# The launcher also waits for its program (so do npm start and a prefork master): it maps the page
+# first and publishes its own 12M heap, and the program, holding far more, takes the allocator half
+# over.
+cat >"$E2E_TMP/wrap.py" <<'PY'
+import os, subprocess, sys, time
+subprocess.run(["sh", "-c", 'echo "fd: $(env -u LD_PRELOAD readlink /proc/self/fd/$OOMLESS_CONTROL_FD)"'])
+keep = [bytearray(1 << 20) for _ in range(12)]
+time.sleep(0.5)  # the launcher's background thread publishes first
+sys.exit(subprocess.run([os.environ["BALLOON"], "--max", "64M", "--hold", "4s", "--quiet"]).returncode)
+PY
+start_oomless "$E2E_TMP/wrap.log" run --memory-max 256M -- /usr/bin/python3 "$E2E_TMP/wrap.py"
+pid=$OOMLESS_PID
+wait_status "$pid"
+heap_at_least() { local v; v=$(jget "$(status_json "$pid")" .heap.in_use); [[ $v =~ ^[0-9]+$ ]] && ((v >= $1 << 20)); }
+wait_for 10 heap_at_least 10 || fail "the launcher never published: heap $(jget "$(status_json "$pid")" .heap)"
+wait_for 10 heap_at_least 60 || fail "the launcher kept the allocator half: heap $(jget "$(status_json "$pid")" .heap)"
+wait_exit "$pid" 30
+assert_eq "$RC" 0 "python launcher -> balloon"
+cat "$E2E_TMP/wrap.log.out" >&2
+assert_file_contains "$E2E_TMP/wrap.log.out" '^fd: /memfd:oomless-control' "the page back at its inherited number"
+! grep -q 'running without a control page' "$E2E_TMP/wrap.log" || fail "a child ran without the page: $(cat "$E2E_TMP/wrap.log")"
+! grep -q 'went backwards' "$E2E_TMP/wrap.log" || fail "a 'went backwards' warning at the takeover: $(cat "$E2E_TMP/wrap.log")"
+
+# A bad OOMLESS_CONTROL_REOPEN (it is only the environment): one line naming the problem, and the
+# program runs without the page. Only /proc/<pid>/fd/<n> is opened, and a FIFO there cannot block.
+[[ -f ${LIBOOMLESS:-} ]] || fail "LIBOOMLESS is not set to liboomless.so"
+mkfifo "$E2E_TMP/fifo"
+exec 7<>"$E2E_TMP/fifo"
+for bad in /etc/passwd /proc/self/fd/7 "/proc/$$/fd/7" "/proc/$$/fd/7x"; do
+        # (not under timeout(1): it would be preloaded too, and print its own line)
+        out=$(OOMLESS_CONTROL_FD=77 OOMLESS_CONTROL_REOPEN=$bad LD_PRELOAD=$LIBOOMLESS \
+                "$BALLOON" --max 4M --quiet 2>&1) || fail "OOMLESS_CONTROL_REOPEN=$bad: the program failed: $out"
+        [[ $(grep -c 'liboomless: ignoring OOMLESS_CONTROL_FD=77: .*running without a control page' <<<"$out") == 1 ]] ||
+                fail "OOMLESS_CONTROL_REOPEN=$bad: expected one line, got: $out"
+done
+out=$(OOMLESS_CONTROL_FD=77 OOMLESS_CONTROL_REOPEN=/etc/passwd LD_PRELOAD=$LIBOOMLESS "$BALLOON" --max 4M --quiet 2>&1)
+assert_match "$out" 'is not of the form /proc/<pid>/fd/<n>' "a path not under /proc is named as such"
+out=$(OOMLESS_CONTROL_FD=77 OOMLESS_CONTROL_REOPEN=/proc/$$/fd/7 LD_PRELOAD=$LIBOOMLESS "$BALLOON" --max 4M --quiet 2>&1)
+assert_match "$out" 'not a regular file' "a FIFO behind the /proc link is refused"
+exec 7>&-
+
 # --- finding 9: the floor on --heap-cap ---
 rc=0
 "$OOMLESS" run --heap-cap 1M -- true 2>"$E2E_TMP/err" || rc=$?

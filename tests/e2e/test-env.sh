@@ -4,14 +4,19 @@
 # removed.
 source "$(dirname "$0")/lib.sh"
 
-show='echo "P=$LD_PRELOAD"; echo "C=${OOMLESS_CONTROL-unset}"; echo "F=$OOMLESS_CONTROL_FD"; readlink /proc/self/fd/${OOMLESS_CONTROL_FD:-none} | sed "s/^/L=/"; echo "W=$OOMLESS_WAKE"; echo "G=$GOMEMLIMIT"; echo "N=${NOTIFY_SOCKET-unset}"'
-NOTIFY_SOCKET=$E2E_TMP/nowhere LD_PRELOAD=libm.so.6 "$OOMLESS" run --memory-max 256M -- sh -c "$show" \
+show='echo "P=$LD_PRELOAD"; echo "C=${OOMLESS_CONTROL-unset}"; echo "F=$OOMLESS_CONTROL_FD"; readlink /proc/self/fd/${OOMLESS_CONTROL_FD:-none} | sed "s/^/L=/"; echo "W=$OOMLESS_WAKE"; echo "G=$GOMEMLIMIT"; echo "N=${NOTIFY_SOCKET-unset}"; echo "R=$OOMLESS_CONTROL_REOPEN"'
+# An outer oomless's page variables (nested supervisors) are replaced, the path one included.
+NOTIFY_SOCKET=$E2E_TMP/nowhere LD_PRELOAD=libm.so.6 OOMLESS_CONTROL=/outer/control OOMLESS_CONTROL_FD=99 \
+        OOMLESS_CONTROL_REOPEN=/proc/1/fd/99 "$OOMLESS" run --memory-max 256M -- sh -c "$show" \
         >"$E2E_TMP/out" 2>"$E2E_TMP/log" || fail "run failed: $(cat "$E2E_TMP/log")"
 assert_file_contains "$E2E_TMP/out" '^P=/.*/liboomless\.so:libm\.so\.6$' "liboomless.so prepended to LD_PRELOAD"
 # The control page is a sealed memfd handed over by fd (docs/control-page.md); no path is named.
 assert_file_contains "$E2E_TMP/out" '^C=unset$' "no OOMLESS_CONTROL path"
 assert_file_contains "$E2E_TMP/out" '^F=[0-9]+$' "OOMLESS_CONTROL_FD"
 assert_file_contains "$E2E_TMP/out" '^L=/memfd:oomless-control' "OOMLESS_CONTROL_FD is the control memfd, inherited"
+fd=$(sed -n 's/^F=//p' "$E2E_TMP/out")
+assert_file_contains "$E2E_TMP/out" "^R=/proc/[0-9]+/fd/$fd\$" "OOMLESS_CONTROL_REOPEN names oomless's own copy"
+[[ $(sed -n 's/^R=//p' "$E2E_TMP/out") != /proc/1/fd/99 ]] || fail "the outer OOMLESS_CONTROL_REOPEN was kept"
 assert_file_contains "$E2E_TMP/out" "^W=$OOMLESS_RUNTIME_DIR/[0-9]+-[0-9a-f]{8}/wake$" "OOMLESS_WAKE"
 assert_file_contains "$E2E_TMP/out" '^G=[0-9]' "GOMEMLIMIT from the 256M limit"
 assert_file_contains "$E2E_TMP/out" '^N=unset$' "NOTIFY_SOCKET removed"
