@@ -12,6 +12,7 @@
 #  4. The tick keeps its interval: at 50 ms, 2 s of /metrics count about 40 samples (sd-event's
 #     default accuracy of 250 ms made it 8).
 #  5. On v1, an idle workload under the built-in policy is sampled once a second (the idle tick).
+#  6. On v1, attach --follow into a new cgroup reopens the thresholds there (manager_react_rebind).
 # Costs about 8 s.
 source "$(dirname "$0")/lib.sh"
 : "${REACTION:?set REACTION to the reaction workload}"
@@ -136,6 +137,53 @@ if [[ $TIER == v1 ]]; then
         read -r n ms < <(count_ticks)
         say "idle, built-in policy: $n samples in $ms ms"
         ((n * 1000 <= 2 * ms)) || fail "an idle supervisor took $n samples in $ms ms (want the 1 s idle tick)"
+        kill -TERM "$OOMLESS_PID"
+        wait_exit "$OOMLESS_PID"
+fi
+
+# 6. attach --follow into a new cgroup (v1): the thresholds are reopened there. A container runtime
+# that restarts the app in a new cgroup leaves the old thresholds on a cgroup that never fills: the
+# crossing in the new one must still be caught between ticks of 10 s.
+if [[ $TIER == v1 ]]; then
+        mem_dir=$(own_cgroup_dirs | sed -n 1p)
+        cga=$mem_dir/oomless-e2e-react-a-$$ cgb=$mem_dir/oomless-e2e-react-b-$$
+        mkdir "$cga" "$cgb"
+        E2E_CGROUP_CREATED="$cga $cgb"
+        echo $((256 << 20)) >"$cga/memory.limit_in_bytes"
+        echo $((256 << 20)) >"$cgb/memory.limit_in_bytes"
+        policy 0s 100ms
+        start_oomless "$E2E_TMP/follow.log" attach --wait="cmdline:$REACTION mmap" --follow --policy "$E2E_TMP/p.json" \
+                --interval 10s --log-level debug
+        # The first run idles in a (its start delay), and is killed once attach has armed a's thresholds.
+        (
+                echo "$BASHPID" >"$cga/cgroup.procs"
+                exec "$REACTION" mmap 0 "$THR" 1 600000 >/dev/null
+        ) &
+        first=$!
+        E2E_PIDS+=("$first")
+        armed_on() { grep -q "thresholds armed at $THR" "$E2E_TMP/follow.log" && grep -q "$1" "$E2E_TMP/follow.log"; }
+        wait_for 10 armed_on "Found the target: pid $first" || fail "attach did not arm thresholds on $cga: $(cat "$E2E_TMP/follow.log")"
+        kill -KILL "$first"
+        # The restart, in b: it starts growing 1.5 s later, once attach follows it.
+        (
+                echo "$BASHPID" >"$cgb/cgroup.procs"
+                exec "$REACTION" mmap 0 "$THR" 1 1500 >"$E2E_TMP/follow.out"
+        ) &
+        second=$!
+        E2E_PIDS+=("$second")
+        wait_for 10 grep -q "now following pid $second (in $cgb)" "$E2E_TMP/follow.log" ||
+                fail "attach did not follow pid $second into $cgb: $(cat "$E2E_TMP/follow.log")"
+        wait "$second" || true
+        out=$(cat "$E2E_TMP/follow.out")
+        [[ $out =~ latency_us\ ([0-9]+) ]] || {
+                cat "$E2E_TMP/follow.log" >&2
+                fail "attach --follow: no crossing recorded in the new cgroup (got '$out')"
+        }
+        LAT_MS=$((BASH_REMATCH[1] / 1000))
+        say "attach --follow into a new cgroup: stage signal after ${LAT_MS} ms (tick 10s)"
+        ((LAT_MS < LIM)) || fail "after following into a new cgroup the stage came ${LAT_MS} ms after the crossing (want < $LIM)"
+        sed -n "/now following pid $second/,\$p" "$E2E_TMP/follow.log" | grep -q "memory threshold was crossed (cgroup.event_control)" ||
+                fail "the crossing in $cgb was not caught by a v1 threshold: $(cat "$E2E_TMP/follow.log")"
         kill -TERM "$OOMLESS_PID"
         wait_exit "$OOMLESS_PID"
 fi
