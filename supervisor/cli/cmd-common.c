@@ -23,6 +23,7 @@ enum {
         OPT_OOM_GROUP,
         OPT_STOP_TIMEOUT,
         OPT_FORWARD_HUP,
+        OPT_SUCCESS_EXIT,
         OPT_POLICY,
         OPT_DRY_RUN,
         OPT_TICK_ONLY,
@@ -124,6 +125,27 @@ static int parse_duration_opt(const char *cmd, const char *opt, const char *v, b
         return 0;
 }
 
+/* --success-exit=CODE[,CODE...]: statuses 1-255 (0 is success already). */
+static int parse_success_exit(const char *cmd, const char *v, uint64_t set[4])
+{
+        const char *p = v;
+
+        for (;;) {
+                char *end;
+                errno = 0;
+                long code = strtol(p, &end, 10);
+                if (errno || end == p || !(*p >= '0' && *p <= '9') || code < 1 || code > 255 ||
+                    (*end && *end != ','))
+                        return bad(cmd, "--success-exit", v,
+                                   "exit statuses from 1 to 255, separated by commas (e.g. 143 for a "
+                                   "workload that exits by its SIGTERM)");
+                set[code / 64] |= UINT64_C(1) << (code % 64);
+                if (!*end)
+                        return 0;
+                p = end + 1;
+        }
+}
+
 int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *cfg)
 {
         /* Which options run and attach take: one table, so a shared option is spelled once. */
@@ -142,6 +164,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "oom-group", no_argument, NULL, OPT_OOM_GROUP }, RUN },
                 { { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT }, RUN },
                 { { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP }, RUN },
+                { { "success-exit", required_argument, NULL, OPT_SUCCESS_EXIT }, RUN },
                 { { "policy", required_argument, NULL, OPT_POLICY }, BOTH },
                 { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
                 { { "tick-only", no_argument, NULL, OPT_TICK_ONLY }, BOTH },
@@ -229,6 +252,10 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 case OPT_FORWARD_HUP:
                         cfg->forward_hup = true;
+                        break;
+                case OPT_SUCCESS_EXIT:
+                        if (parse_success_exit(cmd, optarg, cfg->success_exit) < 0)
+                                return -1;
                         break;
                 case OPT_POLICY:
                         if (!*optarg)

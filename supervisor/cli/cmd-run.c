@@ -16,6 +16,8 @@ void cmd_help_run(FILE *f)
             "  --oom-group             the kernel OOM killer kills the whole leaf (v2)\n"
             "  --stop-timeout=DUR      grace after SIGTERM/SIGINT before SIGKILL (default 10s)\n"
             "  --forward-hup           forward SIGHUP to CMD instead of reloading the policy\n"
+            "  --success-exit=CODE[,CODE...]  exit 0 when CMD exits with one of these statuses\n"
+            "                          (e.g. 143: CMD ends by its SIGTERM; repeatable)\n"
             "  --keep-on-supervisor-death  let CMD live on if oomless is killed (default: it gets SIGKILL)\n"
             "  --no-preload            do not LD_PRELOAD liboomless.so into CMD\n",
             f);

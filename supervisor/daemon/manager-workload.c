@@ -214,6 +214,12 @@ static bool schedule_restart(Manager *m, int status, bool oom)
         }
 }
 
+/* --success-exit: the workload's own way of ending well (a JVM that exits 143 by its SIGTERM). */
+static bool counts_as_success(const Manager *m, int status)
+{
+        return status >= 1 && status <= 255 && (m->cfg.success_exit[status / 64] >> (status % 64) & 1);
+}
+
 static void child_ended(Manager *m, const siginfo_t *si)
 {
         int status = workload_exit_status(si->si_code, si->si_status);
@@ -264,6 +270,12 @@ static void child_ended(Manager *m, const siginfo_t *si)
         m->last_exit_signal = killed ? si->si_status : 0;
         m->last_exit_oom_killed = oom;
         m->last_exit_usec = now_usec(CLOCK_MONOTONIC);
+        if (counts_as_success(m, status)) {
+                /* The restart policy sees a success too: on-failure does not restart it. */
+                log_info("Exit status %d counts as success (--success-exit).", status);
+                run_report_set_reason(&m->report, true, "the workload %s, which counts as success", how);
+                status = 0;
+        }
         m->exit_status = status;
         if (m->shmem_stop) {
                 m->exit_status = POLICY_EXIT_SHMEM;

@@ -54,7 +54,8 @@ typedef struct ManagerConfig {
         uint64_t stop_timeout_usec;
         uint64_t interval_usec; /* 0: the policy's, or MANAGER_DEFAULT_INTERVAL_USEC */
         bool forward_hup;
-        const char *policy_path; /* NULL: the built-in default */
+        uint64_t success_exit[4]; /* --success-exit: workload statuses (bits 1..255) oomless exits 0 for */
+        const char *policy_path;  /* NULL: the built-in default */
         bool dry_run;
         bool tick_only; /* --tick-only: no threshold events, hold timers or adaptive interval */
         bool preload;

@@ -27,6 +27,29 @@ chmod 0644 "$E2E_TMP/noexec"
 run_case 126 "not executable" -- "$E2E_TMP/noexec"
 assert_file_contains "$E2E_TMP/log" 'not executable' "126 message"
 
+# --success-exit: the listed statuses of the workload end oomless with 0, the others pass through;
+# the restart policy sees a success too (on-failure does not restart it), status shows the real one.
+run_case 0 "--success-exit=143, ended by its SIGTERM" --success-exit=143 -- sh -c 'kill -TERM $$'
+assert_file_contains "$E2E_TMP/log" 'Exit status 143 counts as success \(--success-exit\)' "the remap is logged"
+assert_file_contains "$E2E_TMP/log" 'exit status 0: the workload was killed by SIGTERM, which counts as success' \
+        "the summary says why"
+run_case 0 "--success-exit=3,7 and exit 7" --success-exit=3,7 -- sh -c 'exit 7'
+run_case 0 "--success-exit repeated" --success-exit=3 --success-exit=7 -- sh -c 'exit 7'
+run_case 4 "--success-exit=3 and exit 4" --success-exit=3 -- sh -c 'exit 4'
+write_stage_policy "$E2E_TMP/onfail.json" onfail never '{ "all": [ { "memory": ">= 99%" } ] }' \
+        '{ "all": [ { "memory": "< 50%" } ] }'
+sed -i 's/"mode": "never"/"mode": "on-failure", "initial_delay": "100ms"/' "$E2E_TMP/onfail.json"
+run_case 0 "--success-exit=3 under on-failure" --success-exit=3 --policy "$E2E_TMP/onfail.json" -- \
+        sh -c 'echo run >>"$1"; exit 3' sh "$E2E_TMP/runs"
+assert_eq "$(wc -l <"$E2E_TMP/runs")" 1 "runs of a workload whose exit 3 counts as success under on-failure"
+for v in 0 256 abc 3, -1 ""; do
+        rc=0
+        "$OOMLESS" run --success-exit="$v" -- true 2>"$E2E_TMP/err" || rc=$?
+        assert_eq "$rc" 125 "--success-exit='$v'"
+        assert_file_contains "$E2E_TMP/err" "--success-exit: invalid value '$v' \(expected exit statuses from 1 to 255" \
+                "--success-exit='$v' message"
+done
+
 # Usage errors name the option, the value and the form, and start nothing.
 rc=0
 "$OOMLESS" run --memory-max 12Q -- true 2>"$E2E_TMP/err" || rc=$?
