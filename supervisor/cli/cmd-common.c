@@ -24,6 +24,7 @@ enum {
         OPT_STOP_TIMEOUT,
         OPT_FORWARD_HUP,
         OPT_SUCCESS_EXIT,
+        OPT_STOP_DELAY,
         OPT_POLICY,
         OPT_DRY_RUN,
         OPT_TICK_ONLY,
@@ -165,6 +166,7 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                 { { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT }, RUN },
                 { { "forward-hup", no_argument, NULL, OPT_FORWARD_HUP }, RUN },
                 { { "success-exit", required_argument, NULL, OPT_SUCCESS_EXIT }, RUN },
+                { { "stop-delay", required_argument, NULL, OPT_STOP_DELAY }, RUN },
                 { { "policy", required_argument, NULL, OPT_POLICY }, BOTH },
                 { { "dry-run", no_argument, NULL, OPT_DRY_RUN }, BOTH },
                 { { "tick-only", no_argument, NULL, OPT_TICK_ONLY }, BOTH },
@@ -252,6 +254,12 @@ int cmd_parse_supervise(int argc, char **argv, ManagerMode mode, ManagerConfig *
                         break;
                 case OPT_FORWARD_HUP:
                         cfg->forward_hup = true;
+                        break;
+                case OPT_STOP_DELAY:
+                        if (parse_duration_opt(cmd, "--stop-delay", optarg, true, &cfg->stop_delay_usec) < 0)
+                                return -1;
+                        if (cfg->stop_delay_usec > 3600 * USEC_PER_SEC)
+                                return bad(cmd, "--stop-delay", optarg, "a duration of at most 1h");
                         break;
                 case OPT_SUCCESS_EXIT:
                         if (parse_success_exit(cmd, optarg, cfg->success_exit) < 0)

@@ -257,6 +257,7 @@ char *manager_render_status(void *userdata)
                 info.last_exit_sec_ago = usec_to_sec(now - m->last_exit_usec);
         }
         supervise_status(m->supervise, now, &info);
+        info.ready = info.ready && !manager_stop_requested(m);
         info.recent_actions = m->runner ? actions_status_json(m->runner) : NULL;
         /* The heap as the sampler bounded it (held clamped to the charge, our own cap), not as the
          * workload wrote it. */

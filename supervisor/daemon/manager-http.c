@@ -51,7 +51,7 @@ static char *render_metrics(void *userdata, MetricsFormat fmt, size_t *ret_len)
                 .version = OOMLESS_VERSION,
                 .policy_name = policy_name(p),
                 .dry_run = supervise_dry_run(m->supervise),
-                .ready = st.ready,
+                .ready = st.ready && !manager_stop_requested(m),
                 .workload_running =
                     m->cfg.mode == MANAGER_RUN ? m->child_running : !m->stopping && !m->target.waiting,
                 .attach = m->cfg.mode == MANAGER_ATTACH,
@@ -98,6 +98,10 @@ static bool is_ready(void *userdata, char *why, size_t size)
         /* A sidecar started before its app: alive (/livez), but not supervising anything yet. */
         if (m->target.waiting) {
                 snprintf(why, size, "not ready: waiting for the target (--wait=%s)\n", m->cfg.wait.text);
+                return false;
+        }
+        if (manager_stop_requested(m)) {
+                snprintf(why, size, "not ready: oomless is stopping the workload\n");
                 return false;
         }
         supervise_stats(m->supervise, now_usec(CLOCK_MONOTONIC), &st);

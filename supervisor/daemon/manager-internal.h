@@ -39,6 +39,8 @@ void manager_stop_init(Manager *m);
 int manager_start_child(Manager *m);
 /* A graceful stop with sig, escalating to SIGKILL of the whole leaf after --stop-timeout. */
 void manager_stop_workload(Manager *m, int sig);
+void manager_request_stop(Manager *m, int sig);
+bool manager_stop_requested(const Manager *m);
 /* Instead of a restart that would not free shmem: stop once with sig and grace_usec, exit
  * POLICY_EXIT_SHMEM. */
 int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec);

@@ -227,6 +227,8 @@ static void child_ended(Manager *m, const siginfo_t *si)
         bool oom = false;
         char how[96];
 
+        bool stop_was_delayed = m->stop_delay_timer != NULL;
+
         m->child_running = false;
         m->last_exit_pid = si->si_pid;
         m->child_source = sd_event_source_disable_unref(m->child_source);
@@ -288,7 +290,9 @@ static void child_ended(Manager *m, const siginfo_t *si)
         /* Daemonized grandchildren do not outlive the workload, so a restart starts clean. */
         manager_kill_leftovers(m);
 
-        if (!m->stopping && schedule_restart(m, status, oom))
+        /* Told to stop while --stop-delay ran: the workload ended first, and is not restarted. */
+        m->stop_delay_timer = sd_event_source_disable_unref(m->stop_delay_timer);
+        if (!m->stopping && !stop_was_delayed && schedule_restart(m, status, oom))
                 return;
         m->stopping = true;
         (void)manager_exit(m, m->exit_status);
@@ -362,6 +366,58 @@ int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec)
                 notify_stopping();
         m->stopping = true;
         return stop_begin(&m->stop, m->child.pidfd, sig, grace_usec);
+}
+
+bool manager_stop_requested(const Manager *m)
+{
+        return m->stopping || m->stop_delay_timer;
+}
+
+static int on_stop_delay(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        (void)s;
+        (void)usec;
+
+        m->stop_delay_timer = sd_event_source_disable_unref(m->stop_delay_timer);
+        log_info("The stop delay is over: stopping the workload.");
+        manager_stop_workload(m, m->stop_delay_signal);
+        return 0;
+}
+
+/* SIGTERM or SIGINT to oomless run. With --stop-delay the workload keeps serving while /readyz says
+ * 503, so that load balancers stop sending before it gets the signal (what a preStop sleep does,
+ * without a sleep binary in the image). A second signal cuts the delay short. */
+void manager_request_stop(Manager *m, int sig)
+{
+        char buf[32];
+        int r;
+
+        if (m->stop_delay_timer) {
+                m->stop_delay_timer = sd_event_source_disable_unref(m->stop_delay_timer);
+                log_info("%s again: stopping the workload now.", units_signal_to_string(sig));
+                manager_stop_workload(m, sig);
+                return;
+        }
+        if (m->cfg.stop_delay_usec == 0 || m->stopping || !m->child_running) {
+                log_info("%s: stopping the workload.", units_signal_to_string(sig));
+                manager_stop_workload(m, sig);
+                return;
+        }
+        r = sd_event_add_time_relative(m->event, &m->stop_delay_timer, CLOCK_MONOTONIC,
+                                       m->cfg.stop_delay_usec, 0, on_stop_delay, m);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot arm the stop delay, stopping the workload now: %m");
+                manager_stop_workload(m, sig);
+                return;
+        }
+        m->stop_delay_signal = sig;
+        notify_stopping();
+        log_struct(LOG_LEVEL_INFO,
+                   LOG_FIELDS(LOG_STR("event", "stop_delay"), LOG_STR("signal", units_signal_to_string(sig)),
+                              LOG_DBL("delay_sec", (double)m->cfg.stop_delay_usec / 1e6)),
+                   "%s: not ready; the workload gets it in %s (--stop-delay).", units_signal_to_string(sig),
+                   units_format_duration(buf, sizeof(buf), m->cfg.stop_delay_usec));
 }
 
 /* A graceful stop with sig, escalating to SIGKILL of the whole leaf after --stop-timeout. */

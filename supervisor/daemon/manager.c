@@ -282,8 +282,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
 
         if (IN_SET(sig, SIGTERM, SIGINT)) {
-                log_info("%s: stopping the workload.", units_signal_to_string(sig));
-                manager_stop_workload(m, sig);
+                manager_request_stop(m, sig);
                 return 0;
         }
         if (m->child_running) {
@@ -626,6 +625,7 @@ Manager *manager_free(Manager *m)
         m->target_source = sd_event_source_disable_unref(m->target_source);
         target_done(&m->target);
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
+        m->stop_delay_timer = sd_event_source_disable_unref(m->stop_delay_timer);
         m->tick = sd_event_source_disable_unref(m->tick);
         m->react = manager_react_free(m->react);
         m->events_source = sd_event_source_disable_unref(m->events_source);

@@ -52,7 +52,8 @@ typedef struct ManagerConfig {
         const char *attach_cgroup; /* attach --cgroup, NULL otherwise */
         CgOptions cg;
         uint64_t stop_timeout_usec;
-        uint64_t interval_usec; /* 0: the policy's, or MANAGER_DEFAULT_INTERVAL_USEC */
+        uint64_t stop_delay_usec; /* --stop-delay: not ready at once, the stop signal after this */
+        uint64_t interval_usec;   /* 0: the policy's, or MANAGER_DEFAULT_INTERVAL_USEC */
         bool forward_hup;
         uint64_t success_exit[4]; /* --success-exit: workload statuses (bits 1..255) oomless exits 0 for */
         const char *policy_path;  /* NULL: the built-in default */
@@ -106,6 +107,8 @@ typedef struct Manager {
         pid_t last_exit_pid; /* the main process that ended last */
         uint64_t last_exit_usec;
         sd_event_source *restart_timer;
+        sd_event_source *stop_delay_timer; /* --stop-delay running: oomless was told to stop */
+        int stop_delay_signal;
 
         /* attach: the target */
         int target_pidfd;

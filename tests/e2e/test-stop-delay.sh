@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# run --stop-delay: on SIGTERM oomless goes not-ready at once (/readyz 503, oomless_ready 0) while
+# the workload keeps running, and passes the signal on only after the delay; a second SIGTERM passes
+# it on at once; a workload that ends during the delay is not restarted; bad values are refused.
+# Costs about 6 s.
+source "$(dirname "$0")/lib.sh"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# get PATH: "CODE BODY" from the endpoint.
+get() {
+        python3 - "http://127.0.0.1:$port$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=5)
+    print(r.status, r.read().decode().strip().replace("\n", " | "))
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().strip().replace("\n", " | "))
+PY
+}
+ready_200() { [[ $(get /readyz) == 200* ]]; }
+metric() { get /metrics | tr '|' '\n' | awk -v n="$1" '$1 == n {print $2}'; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# The workload notes when SIGTERM reached it, and exits 0 then.
+cat >"$E2E_TMP/app.sh" <<'SH'
+trap 'echo "TERM $(cut -d" " -f1 /proc/uptime)" >>"$1"; exit 0' TERM
+while :; do sleep 0.05; done
+SH
+
+## 1. The delay: not ready at once, the signal 1.5 s later.
+port=$(free_port)
+start_oomless "$E2E_TMP/log" run --no-preload --stop-delay 1500ms --listen "127.0.0.1:$port" -- \
+        sh "$E2E_TMP/app.sh" "$E2E_TMP/term1"
+wait_for 10 ready_200 || fail "/readyz never answered 200: $(get /readyz)"
+assert_eq "$(metric oomless_ready)" 1 "oomless_ready before the stop"
+t0=$(uptime_s)
+kill -TERM "$OOMLESS_PID"
+sleep 0.3
+out=$(get /readyz)
+assert_match "$out" '^503 not ready: oomless is stopping the workload' "/readyz during the stop delay"
+assert_eq "$(metric oomless_ready)" 0 "oomless_ready during the stop delay"
+assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .policy.ready)" false "status .policy.ready during the stop delay"
+[[ ! -e $E2E_TMP/term1 ]] || fail "the workload got SIGTERM before the delay was over"
+wait_exit "$OOMLESS_PID" 15
+assert_eq "$RC" 0 "exit status (the workload exits 0 on SIGTERM)"
+t1=$(awk '{print $2}' "$E2E_TMP/term1")
+ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+say "SIGTERM reached the workload ${ms} ms after oomless got it (--stop-delay 1500ms)"
+((ms >= 1400 && ms < 4000)) || fail "the workload got SIGTERM ${ms} ms after oomless did (want about 1500)"
+assert_file_contains "$E2E_TMP/log" "SIGTERM: not ready; the workload gets it in 1500ms \(--stop-delay\)" "the delay is logged"
+assert_file_contains "$E2E_TMP/log" "The stop delay is over: stopping the workload" "the end of the delay is logged"
+
+## 2. A second SIGTERM cuts the delay short.
+port=$(free_port)
+: >"$E2E_TMP/log"
+start_oomless "$E2E_TMP/log" run --no-preload --stop-delay 30s --listen "127.0.0.1:$port" -- \
+        sh "$E2E_TMP/app.sh" "$E2E_TMP/term2"
+wait_for 10 ready_200 || fail "/readyz never answered 200"
+t0=$(uptime_s)
+kill -TERM "$OOMLESS_PID"
+sleep 0.3
+[[ ! -e $E2E_TMP/term2 ]] || fail "the workload got SIGTERM before the delay was over"
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" 10
+assert_eq "$RC" 0 "exit status after two SIGTERMs"
+t1=$(awk '{print $2}' "$E2E_TMP/term2")
+ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+((ms < 5000)) || fail "after a second SIGTERM the workload got it ${ms} ms after the first (the delay is 30s)"
+assert_file_contains "$E2E_TMP/log" "SIGTERM again: stopping the workload now" "the cut is logged"
+
+## 3. A workload that ends during the delay is not restarted, and its status is oomless's.
+printf '{ "version": 1, "name": "onfail", "sampling_interval": "100ms", "restart": { "mode": "on-failure", "initial_delay": "100ms" },\n  "stages": [ { "name": "never", "enter": { "all": [ { "memory": ">= 99%%" } ] }, "exit": { "all": [ { "memory": "< 50%%" } ] } } ] }\n' \
+        >"$E2E_TMP/onfail.json"
+start_oomless "$E2E_TMP/log3" run --no-preload --stop-delay 30s --policy "$E2E_TMP/onfail.json" -- \
+        sh -c 'echo run >>"$1"; sleep 1; exit 3' sh "$E2E_TMP/runs"
+wait_status "$OOMLESS_PID"
+kill -TERM "$OOMLESS_PID"
+wait_exit "$OOMLESS_PID" 10
+assert_eq "$RC" 3 "exit status of a workload that ended during the delay"
+assert_eq "$(wc -l <"$E2E_TMP/runs")" 1 "runs (on-failure must not restart a workload oomless was told to stop)"
+
+## 4. Bad values.
+for v in soon 2h -1s; do
+        rc=0
+        "$OOMLESS" run --stop-delay="$v" -- true 2>"$E2E_TMP/err" || rc=$?
+        assert_eq "$rc" 125 "--stop-delay=$v"
+        assert_file_contains "$E2E_TMP/err" "--stop-delay: invalid value '$v'" "--stop-delay=$v message"
+done
+say "ok"
