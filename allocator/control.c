@@ -243,31 +243,42 @@ static bool ma_reopen_path_ok(const char *s)
         return ma_parse_fd_prefix(&s) >= 0 && !*s;
 }
 
-/* Opens the sealed page again through the supervisor's fd, after a parent closed the inherited one.
- * The page goes back at the inherited number when that is free, so that this process's own
- * children find it as the supervisor handed it over. NULL and *why on failure. */
+/* Opens the sealed page again through the supervisor's fd, when a parent closed the inherited one or
+ * its number now holds another file. It goes back at the inherited number when that is free, so that
+ * this process's own children find it as the supervisor handed it over. NULL and *why on failure. */
 static struct oomless_control *ma_ctl_reopen(int inherited, bool *sealed, const char **why)
 {
         const char *path = ma_opt.control_reopen;
-        if (!path || !*path) {
-                *why = "not an open file descriptor (a parent process closed it; Python's subprocess "
-                       "does unless pass_fds names it)";
-                return NULL;
-        }
         if (!ma_reopen_path_ok(path)) {
-                *why = "not an open file descriptor, and " OOMLESS_CONTROL_REOPEN_ENV
-                       " is not of the form /proc/<pid>/fd/<n>";
+                *why = OOMLESS_CONTROL_REOPEN_ENV " is not of the form /proc/<pid>/fd/<n>";
                 return NULL;
         }
-        /* No O_NOFOLLOW: the /proc link is the way to the memfd. O_NONBLOCK: a FIFO never blocks. */
-        int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0) {
+        /* O_PATH first: no open(2) side effects on whatever the link names (a device, a FIFO). No
+         * O_NOFOLLOW: the /proc link is the way to the memfd. */
+        int pfd = open(path, O_PATH | O_CLOEXEC);
+        if (pfd < 0) {
                 *why = errno == EACCES || errno == EPERM
-                           ? "not an open file descriptor, and the supervisor's copy cannot be opened "
-                             "(the workload runs as another user than oomless)"
-                       : errno == ENOENT ? "not an open file descriptor, and the supervisor's copy is gone"
-                                         : "not an open file descriptor, and the supervisor's copy cannot "
-                                           "be opened";
+                           ? "the supervisor's copy (" OOMLESS_CONTROL_REOPEN_ENV
+                             ") cannot be opened: the workload runs as another user than oomless"
+                       : errno == ENOENT ? "the supervisor's copy (" OOMLESS_CONTROL_REOPEN_ENV ") is gone"
+                                         : "the supervisor's copy (" OOMLESS_CONTROL_REOPEN_ENV
+                                           ") cannot be opened";
+                return NULL;
+        }
+        struct stat st;
+        if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(pfd);
+                *why = OOMLESS_CONTROL_REOPEN_ENV " names something that is not a regular file (or memfd)";
+                return NULL;
+        }
+        char self[40] = "/proc/self/fd/", num[24];
+        const char *n = ma_u64_str((uint64_t)pfd, num);
+        size_t at = strlen(self), len = strlen(n);
+        memcpy(self + at, n, len + 1);
+        int fd = open(self, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        close(pfd);
+        if (fd < 0) {
+                *why = "the supervisor's copy (" OOMLESS_CONTROL_REOPEN_ENV ") cannot be opened read-write";
                 return NULL;
         }
         struct oomless_control *c = ma_ctl_map(fd, true, sealed, why);
@@ -309,12 +320,15 @@ static void ma_control_try(int from_state)
                 errno = saved_errno;
                 return;
         }
+        const char *why_reopen = NULL;
         if (fd < 0)
                 why = by_fd ? "not a file descriptor number" : "cannot open it";
-        else if (by_fd && fcntl(fd, F_GETFD) < 0 && errno == EBADF)
-                c = ma_ctl_reopen(fd, &sealed, &why);
         else
                 c = ma_ctl_map(fd, by_fd, &sealed, &why);
+        /* The inherited fd closed by a parent (Python's subprocess closes every one it does not pass
+         * on), or its number reused: the page is still open in the supervisor. */
+        if (!c && by_fd && fd >= 0 && ma_opt.control_reopen && *ma_opt.control_reopen)
+                c = ma_ctl_reopen(fd, &sealed, &why_reopen);
         /* The inherited fd stays open and inheritable: exec'd children find the page through it. */
         if (!by_fd && fd >= 0)
                 close(fd);
@@ -330,6 +344,12 @@ static void ma_control_try(int from_state)
                 mb_str(&m, by_fd ? fdv : path);
                 mb_str(&m, ": ");
                 mb_str(&m, why);
+                if (why_reopen) {
+                        mb_str(&m, "; and ");
+                        mb_str(&m, why_reopen);
+                } else if (by_fd && !strcmp(why, "not an open file descriptor"))
+                        mb_str(&m, " (a parent process closed it: Python's subprocess does unless pass_fds "
+                                   "names it)");
                 mb_str(&m, "; running without a control page");
                 if (!strncmp(why, "bad ", 4) || !strncmp(why, "unsupported ", 12))
                         mb_str(&m, " (the supervisor and liboomless versions must match)");
@@ -429,19 +449,25 @@ static int ma_ctl_bw(const struct oomless_control_sup *sup)
 static void ma_ctl_publish(void)
 {
         struct oomless_control_alloc *a = &ma_ctl->alloc;
+        uint32_t me = (uint32_t)getpid();
+        uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);
+        /* Odd: a writer died mid-update (e.g. fork), so go on from the next even value. The odd value
+         * is taken with a compare-and-swap: at a handover the process that lost the half may still
+         * be writing, and two writers interleaving would leave a torn snapshot that reads as valid. */
+        uint32_t base = seq & 1 ? seq + 1 : seq;
+        if (!__atomic_compare_exchange_n(&a->seq, &seq, base + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return; /* another writer is in: the next poll publishes */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
         uint32_t owner = __atomic_load_n(&a->pid, __ATOMIC_ACQUIRE);
-        if (owner != 0 && owner != (uint32_t)getpid()) {
+        if (owner != 0 && owner != me) {
                 /* Taken over by a larger heap (ma_ctl_claim): stop writing, and compete again from
                  * the next poll. 0 is a half the supervisor cleared for the next publisher. */
+                __atomic_store_n(&a->seq, base + 2, __ATOMIC_RELEASE);
                 atomic_store(&ma_ctl_publisher, 0);
                 return;
         }
-        uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);
-        if (seq & 1) /* a previous writer died mid-update (e.g. fork): restart the sequence */
-                seq++;
-        __atomic_store_n(&a->seq, seq + 1, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        __atomic_store_n(&a->pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
+        if (owner == 0)
+                __atomic_store_n(&a->pid, me, __ATOMIC_RELAXED);
         __atomic_store_n(&a->heap_held, atomic_load(&ma_held), __ATOMIC_RELAXED);
         __atomic_store_n(&a->heap_in_use, ma_heap_in_use(), __ATOMIC_RELAXED);
         __atomic_store_n(&a->heap_returned, atomic_load(&ma_returned), __ATOMIC_RELAXED);
@@ -452,7 +478,7 @@ static void ma_ctl_publish(void)
         __atomic_store_n(&a->stage_seen, (uint64_t)atomic_load(&ma_stage_seen), __ATOMIC_RELAXED);
         __atomic_store_n(&a->updated_ns, ma_now_ns(), __ATOMIC_RELAXED);
         __atomic_store_n(&a->instance_id, ma_instance_id, __ATOMIC_RELAXED);
-        __atomic_store_n(&a->seq, seq + 2, __ATOMIC_RELEASE);
+        __atomic_store_n(&a->seq, base + 2, __ATOMIC_RELEASE);
 }
 
 /* The supervisor's cap, unless it is under the floor: then ours, with one line per refused value. */

@@ -72,7 +72,7 @@ struct oomless_control_sup {
 
 #define OOMLESS_SUP_F_DRY_RUN   (1u << 0) /* dry-run: the policy only logs; the stage stays 0 */
 #define OOMLESS_SUP_F_BUDGET    (1u << 1) /* v2: budget_permille and weight are published */
-#define OOMLESS_SUP_F_NOT_READY (1u << 2) /* v2: the stage declared "ready": false */
+#define OOMLESS_SUP_F_NOT_READY (1u << 2) /* v2: the stage declared "ready": false, or a stop began */
 
 #define OOMLESS_BUDGET_NORMAL   1000u /* permille */
 #define OOMLESS_WEIGHT_NORMAL   100u

@@ -65,7 +65,8 @@ extern int oomless_on_stage(oomless_stage_fn fn, void *userdata) OOMLESS_WEAK;
 extern int oomless_budget(void) OOMLESS_WEAK;
 /* The instance's weight (0..100), for a registry or load balancer. 100 when unsupervised. */
 extern int oomless_weight(void) OOMLESS_WEAK;
-/* 0 while the supervisor marks the instance not ready (a stage with "ready": false), else 1. */
+/* 0 while the supervisor marks the instance not ready (a stage with "ready": false, or it was told to
+ * stop the workload), else 1. */
 extern int oomless_ready(void) OOMLESS_WEAK;
 /* Registers a budget callback, run when the budget or the weight changes (not at registration:
  * read oomless_budget() and oomless_weight() then). Same returns as oomless_on_stage(). */

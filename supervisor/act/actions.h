@@ -115,6 +115,9 @@ int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_water
  * the current stage's exit. Republishes what changed. */
 int actions_set_wake(ActionRunner *r, uint64_t above, uint64_t below);
 
+/* oomless was told to stop the workload: the page says not ready from now on (oomless_ready() in the
+ * app), as /readyz does. */
+int actions_set_stopping(ActionRunner *r);
 /* A step of the budget's climb back (the budget controller in supervise.c decided it): publishes
  * budget_permille. In dry-run nothing is published; returns 0 then, or without a control page. */
 int actions_set_budget(ActionRunner *r, uint32_t budget_permille);

@@ -62,6 +62,7 @@ struct ActionRunner {
         unsigned published_stage;
         uint64_t heap_cap, wake_watermark;
         uint32_t budget_permille, weight; /* shed and weight actions, the budget's climb */
+        bool stopping; /* oomless is to stop the workload: not ready, whatever the stage */
         bool said_no_allocator;
 
         /* throttle: memory.high before the stage set it, per level */

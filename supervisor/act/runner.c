@@ -53,10 +53,19 @@ const char *runner_leaf(const ActionRunner *r)
 
 /* ---- the outcome ring --------------------------------------------------------------------------- */
 
-/* The current stage declares "ready": false. Never in dry-run: that publishes nothing new. */
+/* The current stage declares "ready": false (never in dry-run: that publishes nothing new), or oomless
+ * was told to stop the workload (not a policy action: in dry-run too). */
 static bool runner_not_ready(const ActionRunner *r)
 {
-        return !r->dry_run && r->policy && !policy_stage_ready(r->policy, r->stage);
+        return r->stopping || (!r->dry_run && r->policy && !policy_stage_ready(r->policy, r->stage));
+}
+
+int actions_set_stopping(ActionRunner *r)
+{
+        if (r->stopping)
+                return 0;
+        r->stopping = true;
+        return runner_publish(r);
 }
 
 /* Writes the runner's half of what the control page carries: the stage, the cap, the watermark, the

@@ -176,12 +176,16 @@ void manager_decide(Manager *m)
 {
         SuperviseDecisions d;
 
-        /* Once the workload is being stopped for good (or oomless is to exit), its memory only falls:
-         * deciding on it would log stage changes and run on_exit hooks for a workload that is going
-         * away. A restart is not a stop for good and keeps deciding. */
-        if (!m->runner || m->draining || m->stopping)
-                return;
+        if (!m->runner || m->draining)
+                return; /* draining: no new decisions once oomless is to exit */
+        /* The cap follows the live figures still: the kernel can kill a workload that grows while it
+         * shuts down. */
         manager_publish_heap_cap(m);
+        /* Once the workload is being stopped for good, its memory falls: deciding on it would log
+         * stage changes and run on_exit hooks for a workload that is going away. A restart is not a
+         * stop for good and keeps deciding. */
+        if (m->stopping)
+                return;
         if (supervise_tick(m->supervise, &m->last, m->child_running, now_usec(CLOCK_MONOTONIC), &d))
                 manager_run_decisions(m, &d);
         manager_react_update(m);

@@ -365,6 +365,8 @@ int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec)
         if (!m->stopping)
                 notify_stopping();
         m->stopping = true;
+        if (m->runner)
+                (void)actions_set_stopping(m->runner);
         return stop_begin(&m->stop, m->child.pidfd, sig, grace_usec);
 }
 
@@ -380,6 +382,8 @@ static int on_stop_delay(sd_event_source *s, uint64_t usec, void *userdata)
         (void)usec;
 
         m->stop_delay_timer = sd_event_source_disable_unref(m->stop_delay_timer);
+        if (m->stopping)
+                return 0; /* a shmem stop began meanwhile, with its own signal and grace */
         log_info("The stop delay is over: stopping the workload.");
         manager_stop_workload(m, m->stop_delay_signal);
         return 0;
@@ -399,7 +403,8 @@ void manager_request_stop(Manager *m, int sig)
                 manager_stop_workload(m, sig);
                 return;
         }
-        if (m->cfg.stop_delay_usec == 0 || m->stopping || !m->child_running) {
+        /* No delay while a policy restart stops the workload already: it is not serving. */
+        if (m->cfg.stop_delay_usec == 0 || m->stopping || m->restarting || !m->child_running) {
                 log_info("%s: stopping the workload.", units_signal_to_string(sig));
                 manager_stop_workload(m, sig);
                 return;
@@ -413,6 +418,8 @@ void manager_request_stop(Manager *m, int sig)
         }
         m->stop_delay_signal = sig;
         notify_stopping();
+        if (m->runner)
+                (void)actions_set_stopping(m->runner);
         log_struct(LOG_LEVEL_INFO,
                    LOG_FIELDS(LOG_STR("event", "stop_delay"), LOG_STR("signal", units_signal_to_string(sig)),
                               LOG_DBL("delay_sec", (double)m->cfg.stop_delay_usec / 1e6)),
@@ -426,6 +433,8 @@ void manager_stop_workload(Manager *m, int sig)
         if (!m->stopping)
                 notify_stopping();
         m->stopping = true;
+        if (m->runner)
+                (void)actions_set_stopping(m->runner);
         if (m->restart_timer) {
                 /* Between two runs: nothing to stop. */
                 run_report_set_reason(&m->report, true, "oomless was stopped between two runs (%s)",

@@ -91,20 +91,47 @@ import os, subprocess, sys, time
 subprocess.run(["sh", "-c", 'echo "fd: $(env -u LD_PRELOAD readlink /proc/self/fd/$OOMLESS_CONTROL_FD)"'])
 keep = [bytearray(1 << 20) for _ in range(12)]
 time.sleep(0.5)  # the launcher's background thread publishes first
-sys.exit(subprocess.run([os.environ["BALLOON"], "--max", "64M", "--hold", "4s", "--quiet"]).returncode)
+p = subprocess.Popen([os.environ["BALLOON"], "--max", "64M", "--hold", "60s", "--quiet"])
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+p.terminate()
+p.wait()
 PY
-start_oomless "$E2E_TMP/wrap.log" run --memory-max 256M -- /usr/bin/python3 "$E2E_TMP/wrap.py"
+start_oomless "$E2E_TMP/wrap.log" run --memory-max 256M -- /usr/bin/python3 "$E2E_TMP/wrap.py" "$E2E_TMP/wrap.stop"
 pid=$OOMLESS_PID
 wait_status "$pid"
 heap_at_least() { local v; v=$(jget "$(status_json "$pid")" .heap.in_use); [[ $v =~ ^[0-9]+$ ]] && ((v >= $1 << 20)); }
 wait_for 10 heap_at_least 10 || fail "the launcher never published: heap $(jget "$(status_json "$pid")" .heap)"
 wait_for 10 heap_at_least 60 || fail "the launcher kept the allocator half: heap $(jget "$(status_json "$pid")" .heap)"
+touch "$E2E_TMP/wrap.stop"
 wait_exit "$pid" 30
 assert_eq "$RC" 0 "python launcher -> balloon"
 cat "$E2E_TMP/wrap.log.out" >&2
 assert_file_contains "$E2E_TMP/wrap.log.out" '^fd: /memfd:oomless-control' "the page back at its inherited number"
 ! grep -q 'running without a control page' "$E2E_TMP/wrap.log" || fail "a child ran without the page: $(cat "$E2E_TMP/wrap.log")"
 ! grep -q 'went backwards' "$E2E_TMP/wrap.log" || fail "a 'went backwards' warning at the takeover: $(cat "$E2E_TMP/wrap.log")"
+
+# A wrapper that puts another file at the inherited number (`exec N>file` in bash; dash takes one
+# digit only): the program it starts finds a plain file there, not the sealed page, and opens the
+# page again too.
+cat >"$E2E_TMP/reuse.sh" <<'SH'
+eval "exec $OOMLESS_CONTROL_FD>\"\$1\""
+"$BALLOON" --max 64M --hold 60s --quiet &
+b=$!
+while [ ! -e "$2" ]; do sleep 0.05; done
+kill $b
+wait $b
+echo "fd now: $(env -u LD_PRELOAD readlink /proc/self/fd/$OOMLESS_CONTROL_FD)"
+SH
+start_oomless "$E2E_TMP/reuse.log" run --memory-max 256M -- bash "$E2E_TMP/reuse.sh" "$E2E_TMP/other" "$E2E_TMP/reuse.stop"
+pid=$OOMLESS_PID
+wait_status "$pid"
+wait_for 10 heap_at_least 60 || fail "a program behind a reused fd number did not publish: $(jget "$(status_json "$pid")" .heap); $(cat "$E2E_TMP/reuse.log")"
+touch "$E2E_TMP/reuse.stop"
+wait_exit "$pid" 30
+assert_eq "$RC" 0 "sh with the fd number reused -> balloon"
+assert_file_contains "$E2E_TMP/reuse.log.out" "^fd now: $E2E_TMP/other\$" "the other file keeps the number (nothing is put over it)"
+! grep -q 'running without a control page' "$E2E_TMP/reuse.log" || fail "a process ran without the page: $(cat "$E2E_TMP/reuse.log")"
 
 # A bad OOMLESS_CONTROL_REOPEN (it is only the environment): one line naming the problem, and the
 # program runs without the page. Only /proc/<pid>/fd/<n> is opened, and a FIFO there cannot block.

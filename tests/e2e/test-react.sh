@@ -164,10 +164,10 @@ if [[ $TIER == v1 ]]; then
         armed_on() { grep -q "thresholds armed at $THR" "$E2E_TMP/follow.log" && grep -q "$1" "$E2E_TMP/follow.log"; }
         wait_for 10 armed_on "Found the target: pid $first" || fail "attach did not arm thresholds on $cga: $(cat "$E2E_TMP/follow.log")"
         kill -KILL "$first"
-        # The restart, in b: it starts growing 1.5 s later, once attach follows it.
+        # The restart, in b: it starts growing 3 s later, once attach follows it (a poll every 200 ms).
         (
                 echo "$BASHPID" >"$cgb/cgroup.procs"
-                exec "$REACTION" mmap 0 "$THR" 1 1500 >"$E2E_TMP/follow.out"
+                exec "$REACTION" mmap 0 "$THR" 1 3000 >"$E2E_TMP/follow.out"
         ) &
         second=$!
         E2E_PIDS+=("$second")
