@@ -65,7 +65,8 @@ wait $a
 echo "adversary=$?"
 SH
 tck=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# utime+stime of a live process; fails for a zombie, whose figures are no longer its own.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); if ($1 == "Z" || $1 == "X") exit 1; print $12 + $13 }' "/proc/$1/stat"; }
 start_oomless "$E2E_TMP/adv.log" run --policy "$E2E_TMP/mem.json" \
         --memory-max 256M -- sh "$E2E_TMP/adv.sh"
 pid=$OOMLESS_PID
@@ -94,7 +95,9 @@ fifo=$(sed -n 's/.* \([0-9]*\) FIFO bytes.*/\1/p' "$E2E_TMP/adv.log.out")
 wall_ms=$(((t1 - t0) / 1000000))
 cpu_ms=$(((c1 - c0) * 1000 / tck))
 say "supervisor CPU: ${cpu_ms} ms in ${wall_ms} ms of attack ($((cpu_ms * 100 / wall_ms))% of a core), $fifo FIFO bytes"
-((wall_ms >= 8000)) || fail "the attack was measured for only ${wall_ms} ms"
+# The attack lasts 10 s from the workload's start; in the VM the first status answer alone can take
+# a few seconds of it.
+((wall_ms >= 6000)) || fail "the attack was measured for only ${wall_ms} ms"
 # The target is 10% of a core on real hardware. Inside the emulated v2 VM (tests/vm sets
 # OOMLESS_TEST_TIME_FACTOR) every syscall costs many times more and a busy host inflates the guest's
 # accounting, so the bound scales with the factor, up to half a core: uncoalesced wakes still peg a

@@ -26,6 +26,7 @@ def body(ctx):
     check(st == 200, f"/readyz answered {st} {text!r} before the workload grew")
 
     seen = []  # (stage before, code, stage after)
+    ready0 = 0  # scrapes in stage drain that showed oomless_ready 0
     end = time.monotonic() + 60 + 60 * ctx.slack
     while time.monotonic() < end:
         before = s.status()["policy"]["stage"]
@@ -42,12 +43,14 @@ def body(ctx):
                 m = H.scrape(port)
                 if H.metric(m, "oomless_stage_level") == 1:
                     check(H.metric(m, "oomless_ready") == 0, "oomless_ready is not 0 in stage drain")
+                    ready0 += 1
         seen.append(code)
         if 503 in seen and code == 200 and before == after == 0:
             break
         time.sleep(0.05)
     codes = [c for i, c in enumerate(seen) if i == 0 or seen[i - 1] != c]
     check(codes == [200, 503, 200], f"/readyz went {codes}, expected 200 -> 503 -> 200")
+    check(ready0 > 0, "no scrape in stage drain showed oomless_ready (the stage was never seen in /metrics)")
     check(H.metric(H.scrape(port), "oomless_ready") == 1, "oomless_ready is not 1 after the stage")
 
 
