@@ -6,12 +6,13 @@
 source "$(dirname "$0")/lib.sh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# get PATH: "CODE BODY" from the endpoint.
+# get PATH: "CODE BODY" from the endpoint ("000 why" when it cannot be reached). The timeout is
+# generous: in the VM, with the host's lane running beside it, one request can take seconds.
 get() {
-        python3 - "http://127.0.0.1:$port$1" <<'PY'
+        python3 - "http://127.0.0.1:$port$1" "$((5 * ${OOMLESS_TEST_TIME_FACTOR:-1}))" <<'PY'
 import sys, urllib.request, urllib.error
 try:
-    r = urllib.request.urlopen(sys.argv[1], timeout=5)
+    r = urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))
     print(r.status, r.read().decode().strip().replace("\n", " | "))
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode().strip().replace("\n", " | "))
@@ -47,7 +48,7 @@ PY
 ## 1. The delay: not ready at once, the signal D s later (longer in the VM, where each Python check
 # below takes seconds).
 F=${OOMLESS_TEST_TIME_FACTOR:-1}
-D=$((F > 2 ? 2 * F : 4))
+D=$((F > 2 ? 3 * F : 4))
 port=$(free_port)
 start_oomless "$E2E_TMP/log" run --stop-delay "${D}s" --listen "127.0.0.1:$port" -- \
         /usr/bin/python3 "$E2E_TMP/app.py" "$E2E_TMP/term1"
@@ -59,7 +60,9 @@ sleep 0.3
 [[ ! -e $E2E_TMP/term1 ]] || fail "the workload got SIGTERM before the delay was over"
 out=$(get /readyz)
 assert_match "$out" '^503 not ready: oomless is stopping the workload' "/readyz during the stop delay"
-assert_eq "$(metric oomless_ready)" 0 "oomless_ready during the stop delay"
+m=$(metric oomless_ready)
+[[ -n $m ]] || fail "no oomless_ready in /metrics during the stop delay: $(get /metrics | cut -c1-200)"
+assert_eq "$m" 0 "oomless_ready during the stop delay"
 assert_eq "$(jget "$(status_json "$OOMLESS_PID")" .policy.ready)" false "status .policy.ready during the stop delay"
 wait_for $((2 * F)) test -e "$E2E_TMP/term1.nr" || fail "oomless_ready() in the workload stayed 1 during the stop delay"
 [[ ! -e $E2E_TMP/term1 ]] || fail "the workload got SIGTERM before the delay was over"
