@@ -311,42 +311,48 @@ static void ma_cg_locate(void)
         }
 }
 
+/* The sum of two "name value" lines of a file, in one pass. */
 typedef struct MaKeyScan {
-        const char *key; /* "name " */
-        size_t len;
+        const char *key[2]; /* "name " */
         uint64_t v;
+        unsigned found;
 } MaKeyScan;
 
 static bool ma_scan_key_line(char *line, void *ud)
 {
         MaKeyScan *k = ud;
         bool ok;
-        if (strncmp(line, k->key, k->len) != 0)
-                return true;
-        uint64_t v = ma_parse_u64_prefix(line + k->len, &ok);
-        k->v = ok ? v : 0;
-        return false;
+        for (unsigned i = 0; i < 2; i++) {
+                size_t len = strlen(k->key[i]);
+                if (strncmp(line, k->key[i], len) != 0)
+                        continue;
+                uint64_t v = ma_parse_u64_prefix(line + len, &ok);
+                k->v += ok ? v : 0;
+                return ++k->found < 2;
+        }
+        return true;
 }
 
-static uint64_t ma_read_key(const char *path, const char *key)
+static uint64_t ma_read_keys_sum(const char *path, const char *key1, const char *key2)
 {
-        MaKeyScan k = { .key = key, .len = strlen(key), .v = 0 };
+        MaKeyScan k = { .key = { key1, key2 }, .v = 0, .found = 0 };
         ma_for_each_line(path, ma_scan_key_line, &k);
         return k.v;
 }
 
 /* The room under the limits: the smallest limit, and the smallest cap a limit allows the heap,
- * which is that limit less what is charged there outside our heap. What is charged is the working
- * set (usage less inactive file pages, which the kernel reclaims before it would kill anything), and
- * the heap is taken as charged in full (held), so "outside" is never below 0. */
+ * which is that limit less what is charged there outside our heap. What is charged is usage less all
+ * file cache, active and inactive: the kernel drops both before it would kill anything (a file read
+ * twice is active, and a job that re-reads its files keeps its cache there). The heap is taken as
+ * charged in full (held), so "outside" is never below 0. */
 typedef struct MaRoom {
         uint64_t limit; /* 0: none found */
         uint64_t cap;   /* before the reserve */
 } MaRoom;
 
-static void ma_room_add(MaRoom *r, uint64_t limit, uint64_t working_set, uint64_t held)
+static void ma_room_add(MaRoom *r, uint64_t limit, uint64_t charged, uint64_t held)
 {
-        uint64_t outside = working_set > held ? working_set - held : 0;
+        uint64_t outside = charged > held ? charged - held : 0;
         uint64_t room = limit > outside ? limit - outside : 1;
         if (!r->limit || limit < r->limit)
                 r->limit = limit;
@@ -363,12 +369,13 @@ static void ma_room_level(MaRoom *r, const char *dir, bool v2, uint64_t held)
         uint64_t limit = ma_read_limit(file);
         if (!limit)
                 return;
-        uint64_t usage = 0, inactive = 0;
+        uint64_t usage = 0, cache = 0;
         if (ma_append(file, sizeof(file), dir, v2 ? "memory.current" : "memory.usage_in_bytes"))
                 usage = ma_read_limit(file);
         if (ma_append(file, sizeof(file), dir, "memory.stat"))
-                inactive = ma_read_key(file, v2 ? "inactive_file " : "total_inactive_file ");
-        ma_room_add(r, limit, usage > inactive ? usage - inactive : 0, held);
+                cache = v2 ? ma_read_keys_sum(file, "active_file ", "inactive_file ")
+                           : ma_read_keys_sum(file, "total_active_file ", "total_inactive_file ");
+        ma_room_add(r, limit, usage > cache ? usage - cache : 0, held);
 }
 
 /* Kept free under the limit for what is charged besides the heap between two refreshes (stacks,

@@ -3,19 +3,23 @@
  * The built-in policy, used without --policy. It decides on evidence of trouble, never on the level of
  * memory.current alone, because a cgroup that reads files sits at its limit by design (the kernel
  * reclaims that page cache on demand), and a service may hold a steady working set near its limit for
- * as long as it likes. Everything is measured on the working set (memory.current minus inactive file
- * cache, the kubelet's figure); the evidence is:
- *  - growth near the limit: a working set past 94% that still grows (working_set_rate over 500ms).
- *    A steady service at 92% never gets there, however fast it got to 92% (one malloc, 1 MiB steps, a
- *    slow machine): only the level and the trend together decide, with no hold, because a leak of
- *    100 MB/s crosses the last 6% of 256M in 150ms. The supervisor publishes the allocator's wake
- *    watermark just past this level (supervise_heap_cap()), so a malloc leak is sampled the moment it
- *    crosses, and stopped ~8 MiB below the heap cap; other memory (tmpfs, mmap) is sampled every 100ms,
- *    ~15 MiB below the kernel's limit.
- *  - reclaim failing: PSI full (stalls of every task), memory.events max (v1 failcnt) with the working
- *    set at 95%, or oom (the kernel found nothing to reclaim);
- *  - the allocator's cap refusing allocations (heap.cap_hits) with the working set near the limit:
- *    the program is about to fail (Redis panics on it), so it gets a graceful stop.
+ * as long as it likes. Two measures: the working set (memory.current minus inactive file cache, the
+ * kubelet's figure) for warnings and stalls, and nonfile (memory.current minus all file cache: anon,
+ * shmem, kernel) for what only an OOM kill would end. The working set counts active file cache, and a
+ * build that reads its output twice holds a working set at its limit that reclaim shrinks on demand
+ * (measured: 254M of 256M, with 64M of anon); its nonfile stays at 25%. The evidence is:
+ *  - growth near the limit: nonfile past 94% that still grows (nonfile_rate over 500ms). A steady
+ *    service at 92% never gets there, however fast it got to 92% (one malloc, 1 MiB steps, a slow
+ *    machine): only the level and the trend together decide, with no hold, because a leak of 100 MB/s
+ *    crosses the last 6% of 256M in 150ms. The supervisor publishes the allocator's wake watermark
+ *    just past this level (supervise_heap_cap()), so a malloc leak is sampled the moment it crosses,
+ *    and stopped ~8 MiB below the heap cap; other memory (tmpfs, mmap) is sampled every 100ms, ~15 MiB
+ *    below the kernel's limit.
+ *  - reclaim failing: PSI full (stalls of every task), memory.events max (v1 failcnt, which also
+ *    counts every page-cache reclaim at the limit) with nonfile at 95%, or oom (the kernel found
+ *    nothing to reclaim);
+ *  - the allocator's cap refusing allocations (heap.cap_hits) with nonfile near the limit: the program
+ *    is about to fail (Redis panics on it), so it gets a graceful stop.
  * The stop grace is 10s, docker's and systemd's default, so a real service can drain or finish a panic
  * report; a leaker that dies of SIGTERM is gone at once. A steady service gets "warn" at most.
  * The restart mode is "never": an exit nobody asked for ends oomless with the workload's status, as an
@@ -28,8 +32,9 @@ static const char default_json[] =
     "  \"version\": 1,\n"
     "  \"name\": \"default\",\n"
     "  \"description\": \"Built-in policy: warn when the working set passes 80%; degrade when reclaim "
-    "fails (PSI full, limit hits at 95%); restart gracefully when the working set keeps growing toward the "
-    "limit or the heap cap refuses allocations. Page cache and a steady working set are left alone.\",\n"
+    "fails (PSI full, limit hits with non-file memory at 95%); restart gracefully when non-file memory "
+    "keeps growing toward the limit or the heap cap refuses allocations. Page cache and a steady working "
+    "set are left alone.\",\n"
     "  \"sampling_interval\": \"100ms\",\n"
     "  \"restart\": { \"mode\": \"never\", \"initial_delay\": \"1s\", \"max_delay\": \"1m\",\n"
     "               \"reset_after\": \"5m\", \"max_restarts\": 5, \"window\": \"10m\" },\n"
@@ -53,10 +58,10 @@ static const char default_json[] =
     "      \"enter\": { \"any\": [ { \"all\": [ { \"psi.full.avg10\": \">= 20%\" }, { \"working_set\": \">= "
     "85%\" } ] },\n"
     "                          { \"all\": [ { \"events.max\": \">= 1\", \"within\": \"2s\" }, { "
-    "\"working_set\": \">= 95%\" } ] } ],\n"
+    "\"nonfile\": \">= 95%\" } ] } ],\n"
     "                 \"for\": \"500ms\" },\n"
     "      \"exit\": { \"all\": [ { \"psi.full.avg10\": \"< 10%\" } ],\n"
-    "                \"any\": [ { \"working_set\": \"< 90%\" }, { \"events.max\": \"< 1\", \"within\": "
+    "                \"any\": [ { \"nonfile\": \"< 90%\" }, { \"events.max\": \"< 1\", \"within\": "
     "\"5s\" } ],\n"
     "                \"for\": \"2s\" },\n"
     "      \"cooldown\": \"1s\",\n"
@@ -72,16 +77,16 @@ static const char default_json[] =
     "allocations "
     "fail, then restart it.\",\n"
     "      \"enter\": { \"any\": [\n"
-    "                   { \"all\": [ { \"working_set\": \">= 94%\" }, { \"working_set_rate\": \">= 1M/s\", "
+    "                   { \"all\": [ { \"nonfile\": \">= 94%\" }, { \"nonfile_rate\": \">= 1M/s\", "
     "\"within\": \"500ms\" } ] },\n"
     "                   { \"all\": [ { \"working_set\": \">= 90%\" }, { \"psi.full.avg10\": \">= 40%\" } ] "
     "},\n"
     "                   { \"all\": [ { \"working_set\": \">= 85%\" }, { \"events.oom\": \">= 1\", "
     "\"within\": "
     "\"5s\" } ] },\n"
-    "                   { \"all\": [ { \"working_set\": \">= 80%\" }, { \"heap.cap_hits\": \">= 1\", "
+    "                   { \"all\": [ { \"nonfile\": \">= 80%\" }, { \"heap.cap_hits\": \">= 1\", "
     "\"within\": \"5s\" } ] } ] },\n"
-    "      \"exit\": { \"all\": [ { \"working_set\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
+    "      \"exit\": { \"all\": [ { \"nonfile\": \"< 50%\" } ], \"for\": \"500ms\" },\n"
     "      \"cooldown\": \"2s\",\n"
     "      \"max_dwell\": \"30s\",\n"
     "      \"on_max_dwell\": [ { \"action\": \"kill\", \"scope\": \"leaf\" } ],\n"

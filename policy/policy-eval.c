@@ -28,7 +28,7 @@ static uint64_t elapsed(uint64_t now, uint64_t t)
  * kernel's counters, so one history serves every "within" count. */
 enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOMKILL, EV_CAPHITS, _EV_N };
 
-/* The working set's history for working_set_rate: one point per RATE_SPACING at most, so the ring
+/* The history of working_set_rate and nonfile_rate: one point per RATE_SPACING at most, so the ring
  * spans POLICY_RATE_WINDOW_MAX_USEC however often the supervisor samples (a wake can sample every
  * 5 ms). */
 #define RATE_POINTS  256
@@ -36,7 +36,7 @@ enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOMKILL, EV_CAPHITS, _EV_N };
 
 typedef struct RatePoint {
         uint64_t t;
-        uint64_t ws;
+        uint64_t ws, nonfile;
 } RatePoint;
 
 typedef struct EventPoint {
@@ -187,11 +187,6 @@ static void events_record(PolicyState *s, const OomlessSample *x, uint64_t now)
         s->ev_n++;
 }
 
-static uint64_t working_set(const OomlessSample *x)
-{
-        return x->current - MIN(x->inactive_file, x->current);
-}
-
 static void rate_record(PolicyState *s, const OomlessSample *x, uint64_t now)
 {
         if (s->ws_n > 0) {
@@ -203,15 +198,17 @@ static void rate_record(PolicyState *s, const OomlessSample *x, uint64_t now)
                 s->ws_head = (s->ws_head + 1) % RATE_POINTS;
                 s->ws_n--;
         }
-        s->ws[(s->ws_head + s->ws_n) % RATE_POINTS] = (RatePoint){ .t = now, .ws = working_set(x) };
+        s->ws[(s->ws_head + s->ws_n) % RATE_POINTS] = (RatePoint){ .t = now,
+                                                                   .ws = oomless_sample_working_set(x),
+                                                                   .nonfile = oomless_sample_nonfile(x) };
         s->ws_n++;
 }
 
-/* The working set's growth in bytes per second over the last `window`, from the newest point at
- * least that old to the current sample. Unknown (false) until the history spans half the window:
- * a rate over a sliver of time is noise. A shrinking working set gives a negative rate. */
+/* The growth of the working set (nonfile: of nonfile) in bytes per second over the last `window`, from
+ * the newest point at least that old to the current sample. Unknown (false) until the history spans
+ * half the window: a rate over a sliver of time is noise. Shrinking gives a negative rate. */
 static bool rate_get(const PolicyState *s, const OomlessSample *x, uint64_t now, uint64_t window,
-                     double *ret)
+                     bool nonfile, double *ret)
 {
         const RatePoint *base = NULL;
         uint64_t from = now > window ? now - window : 0;
@@ -226,8 +223,10 @@ static bool rate_get(const PolicyState *s, const OomlessSample *x, uint64_t now,
                 base = &s->ws[s->ws_head];
         if (!base || elapsed(now, base->t) == 0 || elapsed(now, base->t) < window / 2)
                 return false;
-        *ret = ((double)working_set(x) - (double)base->ws) * (double)USEC_PER_SEC /
-               (double)elapsed(now, base->t);
+        double delta = nonfile ? (double)oomless_sample_nonfile(x) - (double)base->nonfile
+                               : (double)oomless_sample_working_set(x) - (double)base->ws;
+
+        *ret = delta * (double)USEC_PER_SEC / (double)elapsed(now, base->t);
         return true;
 }
 
@@ -318,12 +317,14 @@ static bool cmp_true(const Policy *p, const PolicyState *s, const PolicyCmp *c, 
                         return false;
                 return compare_size(x->heap_held, c, x->heap_cap);
         case POLICY_SIGNAL_WORKING_SET:
-                return compare_size(working_set(x), c, x->limit);
+                return compare_size(oomless_sample_working_set(x), c, x->limit);
         case POLICY_SIGNAL_KERNEL:
                 return compare_size(x->kernel, c, x->limit);
-        case POLICY_SIGNAL_WS_RATE: {
+        case POLICY_SIGNAL_NONFILE:
+                return compare_size(oomless_sample_nonfile(x), c, x->limit);
+        POLICY_RATE_SIGNAL_CASES : {
                 double rate;
-                if (!rate_get(s, x, now, c->within_usec, &rate))
+                if (!rate_get(s, x, now, c->within_usec, c->signal == POLICY_SIGNAL_NONFILE_RATE, &rate))
                         return false;
                 /* Compare in whole bytes per second; a negative rate is below every threshold. */
                 return compare_u128(rate <= 0 ? 0 : (__uint128_t)rate, c->op, c->size.bytes) &&
@@ -468,7 +469,7 @@ uint64_t policy_throttle_floor(const OomlessSample *x)
 
         if (x->limit != 0 && x->limit != OOMLESS_NO_LIMIT)
                 margin = MAX(margin, x->limit / 32);
-        return working_set(x) + margin;
+        return oomless_sample_working_set(x) + margin;
 }
 
 void policy_decision_resolve(PolicyDecision *d, const OomlessSample *x)

@@ -256,7 +256,7 @@ static bool parse_cmp_value(Parser *ps, const char *key, const char *s, const ch
                 return true;
         POLICY_COUNT_SIGNAL_CASES:
                 return parse_event_count(ps, v, path, c);
-        case POLICY_SIGNAL_WS_RATE:
+        POLICY_RATE_SIGNAL_CASES:
                 return parse_rate(ps, key, v, path, c);
         case POLICY_SIGNAL_STAGE_TIME:
                 return json_parse_duration(ps, v, path, &c->usec);
@@ -285,15 +285,15 @@ static bool parse_cmp_within(Parser *ps, const cJSON *within, const char *key, c
         json_subpath(p, path, "within");
         if (!policy_signal_windowed(c->signal)) {
                 json_error(ps, p,
-                           "remove it; only events.*, heap.cap_hits, psi_trigger and working_set_rate "
-                           "look at a window",
+                           "remove it; only events.*, heap.cap_hits, psi_trigger, working_set_rate and "
+                           "nonfile_rate look at a window",
                            "\"within\" does not apply to %s", key);
                 return false;
         }
         return json_get_sampled_duration(ps, within, p, ps->p->interval_usec, false, &c->within_usec) &&
                json_check_duration_max(ps, p, c->within_usec,
-                                       c->signal == POLICY_SIGNAL_WS_RATE ? POLICY_RATE_WINDOW_MAX_USEC
-                                                                          : 3600 * USEC_PER_SEC,
+                                       policy_signal_is_rate(c->signal) ? POLICY_RATE_WINDOW_MAX_USEC
+                                                                        : 3600 * USEC_PER_SEC,
                                        "\"within\" window is too long");
 }
 

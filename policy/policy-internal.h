@@ -14,7 +14,13 @@
         case POLICY_SIGNAL_ANON:                                                                            \
         case POLICY_SIGNAL_FILE:                                                                            \
         case POLICY_SIGNAL_SHMEM:                                                                           \
-        case POLICY_SIGNAL_KERNEL
+        case POLICY_SIGNAL_KERNEL:                                                                          \
+        case POLICY_SIGNAL_NONFILE
+
+/* The signals that measure growth in bytes per second over a window ("within"). */
+#define POLICY_RATE_SIGNAL_CASES                                                                            \
+        case POLICY_SIGNAL_WS_RATE:                                                                         \
+        case POLICY_SIGNAL_NONFILE_RATE
 
 /* The signals that count increments of a counter within a window ("within"). */
 #define POLICY_COUNT_SIGNAL_CASES                                                                           \
@@ -24,13 +30,18 @@
         case POLICY_SIGNAL_EV_OOMKILL:                                                                      \
         case POLICY_SIGNAL_HEAP_CAP_HITS
 
-/* The longest window of working_set_rate: the evaluator keeps the working set's history this long. */
+/* The longest window of a rate: the evaluator keeps the working set's and nonfile's history this long. */
 #define POLICY_RATE_WINDOW_MAX_USEC (10 * USEC_PER_SEC)
 
-/* Whether "within" applies to a signal: the counters, psi_trigger and working_set_rate. */
+static inline bool policy_signal_is_rate(PolicySignal s)
+{
+        return s == POLICY_SIGNAL_WS_RATE || s == POLICY_SIGNAL_NONFILE_RATE;
+}
+
+/* Whether "within" applies to a signal: the counters, psi_trigger and the rates. */
 static inline bool policy_signal_windowed(PolicySignal s)
 {
-        return s == POLICY_SIGNAL_PSI_TRIGGER || s == POLICY_SIGNAL_WS_RATE ||
+        return s == POLICY_SIGNAL_PSI_TRIGGER || policy_signal_is_rate(s) ||
                (s >= POLICY_SIGNAL_EV_HIGH && s <= POLICY_SIGNAL_HEAP_CAP_HITS);
 }
 
@@ -46,11 +57,11 @@ typedef enum PolicyOp {
 typedef struct PolicyCmp {
         PolicySignal signal;
         PolicyOp op;
-        SizeSpec size;        /* the size signals; WS_RATE: bytes per second (never a percent) */
+        SizeSpec size;        /* the size signals; rates: bytes per second (never a percent) */
         uint32_t centi;       /* PSI averages, hundredths of a percent (0..10000) */
         uint64_t count;       /* EV_* increments */
         uint64_t usec;        /* STAGE_TIME */
-        uint64_t within_usec; /* EV_*, HEAP_CAP_HITS, PSI_TRIGGER, WS_RATE */
+        uint64_t within_usec; /* EV_*, HEAP_CAP_HITS, PSI_TRIGGER, rates */
         unsigned trigger;     /* PSI_TRIGGER: index into Policy.triggers */
 } PolicyCmp;
 

@@ -108,7 +108,7 @@ static void print_cond_node(Printer *pr, const Policy *p, cJSON *arr, const Poli
                 snprintf(v, sizeof(v), "%s %s", policy_op_to_string(m->op),
                          policy_format_centi(b, sizeof(b), m->centi));
                 break;
-        case POLICY_SIGNAL_WS_RATE:
+        POLICY_RATE_SIGNAL_CASES:
                 snprintf(v, sizeof(v), "%s %s/s", policy_op_to_string(m->op),
                          policy_format_size_spec(b, sizeof(b), &m->size));
                 break;

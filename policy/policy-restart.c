@@ -91,7 +91,7 @@ const char *policy_memory_cause(const OomlessSample *x)
 
 bool policy_restart_futile(const OomlessSample *x)
 {
-        uint64_t ws = x->current - MIN(x->inactive_file, x->current);
+        uint64_t ws = oomless_sample_working_set(x);
 
         return x->shmem > 0 && x->shmem >= ws / 2;
 }

@@ -78,7 +78,7 @@ static bool cmp_key(const PolicyCmp *c, int *ret_class, uint64_t *ret_value)
                 *ret_class = 2;
                 *ret_value = c->centi;
                 return true;
-        case POLICY_SIGNAL_WS_RATE:
+        POLICY_RATE_SIGNAL_CASES:
                 *ret_class = 3;
                 *ret_value = c->size.bytes;
                 return true;
@@ -96,7 +96,7 @@ static void fmt_cmp(char *buf, size_t len, const PolicyCmp *c)
         else
                 policy_format_size_spec(v, sizeof(v), &c->size);
         snprintf(buf, len, "%s %s %s%s", policy_signal_to_string(c->signal), policy_op_to_string(c->op), v,
-                 c->signal == POLICY_SIGNAL_WS_RATE ? "/s" : "");
+                 policy_signal_is_rate(c->signal) ? "/s" : "");
 }
 
 /* The direct comparisons of a condition (the top-level all/any lists), with their paths. */

@@ -21,21 +21,27 @@ static bool spec_level(const SizeSpec *sz, uint64_t base, uint64_t *ret)
         return true;
 }
 
+/* Signals that are current less some cache, so never above current. */
+static bool below_current(PolicySignal s)
+{
+        return s == POLICY_SIGNAL_WORKING_SET || s == POLICY_SIGNAL_NONFILE;
+}
+
 /* Folds one comparison into *w: where `current` makes it turn true, upward (enter) or downward (exit). */
 static void watch_cmp(const PolicyCmp *c, const OomlessSample *x, bool enter, PolicyWatch *w)
 {
         uint64_t v, level;
         bool up;
 
-        if (c->signal == POLICY_SIGNAL_MEMORY || c->signal == POLICY_SIGNAL_WORKING_SET) {
-                /* The working set is current less inactive file cache, never more than current: it
-                 * cannot rise past a level before current does, so an upward working-set level is
-                 * watched on current (early at worst). A downward one cannot be: current may stay
-                 * above it, held by cache, while the working set is already below. */
+        if (c->signal == POLICY_SIGNAL_MEMORY || below_current(c->signal)) {
+                /* The working set and nonfile are current less some cache, never more than current:
+                 * they cannot rise past a level before current does, so an upward level is watched
+                 * on current (early at worst). A downward one cannot be: current may stay above it,
+                 * held by cache, while the working set is already below. */
                 if (!spec_level(&c->size, x->limit, &v))
                         return;
                 up = policy_op_above(c->op);
-                if (c->signal == POLICY_SIGNAL_WORKING_SET && !(enter && up))
+                if (below_current(c->signal) && !(enter && up))
                         return;
                 /* current >= v, current > v, current <= v, current < v */
                 level = c->op == POLICY_OP_GT || c->op == POLICY_OP_LE ? (v == UINT64_MAX ? v : v + 1) : v;
@@ -79,8 +85,8 @@ static uint64_t need(const PolicyCond *c, const OomlessSample *x)
         if (!c->group) {
                 const PolicyCmp *m = &c->cmp;
                 bool unknown = x->limit == 0 || x->limit == OOMLESS_NO_LIMIT;
-                /* working_set <= current: a floor on the working set is one on current too. */
-                if (m->signal == POLICY_SIGNAL_MEMORY || m->signal == POLICY_SIGNAL_WORKING_SET) {
+                /* nonfile <= working_set <= current: a floor on either is one on current too. */
+                if (m->signal == POLICY_SIGNAL_MEMORY || below_current(m->signal)) {
                         if (m->size.percent && unknown)
                                 return UINT64_MAX;
                         if (!policy_op_above(m->op) || !spec_level(&m->size, x->limit, &v))

@@ -108,7 +108,9 @@ typedef enum PolicySignal {
         POLICY_SIGNAL_FILE,          /* sample.file (page cache); bytes or % of sample.limit */
         POLICY_SIGNAL_SHMEM,         /* sample.shmem (tmpfs, shared memory); bytes or % of sample.limit */
         POLICY_SIGNAL_KERNEL,        /* sample.kernel (slab, stacks, ...); bytes or % of sample.limit */
+        POLICY_SIGNAL_NONFILE,       /* oomless_sample_nonfile(): current less all page cache; bytes or % */
         POLICY_SIGNAL_WS_RATE,       /* growth of the working set, bytes per second over a window (signed) */
+        POLICY_SIGNAL_NONFILE_RATE,  /* growth of nonfile, bytes per second over a window (signed) */
         POLICY_SIGNAL_SOME10,        /* psi some avg10, percent */
         POLICY_SIGNAL_SOME60,        /* psi some avg60 */
         POLICY_SIGNAL_FULL10,        /* psi full avg10 */

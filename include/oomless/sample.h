@@ -59,6 +59,24 @@ typedef struct OomlessSample {
         uint32_t nr_processes; /* processes in the leaf (or tree, tier none) */
 } OomlessSample;
 
+/* The working set: current less inactive file cache (the kubelet's figure). Active file cache counts,
+ * so a workload that reads its files twice shows a working set at its limit that reclaim can still
+ * shrink. */
+static inline uint64_t oomless_sample_working_set(const OomlessSample *x)
+{
+        return x->current - (x->inactive_file < x->current ? x->inactive_file : x->current);
+}
+
+/* current less all page cache, active and inactive (file counts shmem, which no reclaim without swap
+ * drops): anonymous memory, tmpfs and kernel memory. Growth here is what ends in an OOM kill; growth of
+ * a file cache only makes the kernel reclaim. */
+static inline uint64_t oomless_sample_nonfile(const OomlessSample *x)
+{
+        uint64_t cache = x->file - (x->shmem < x->file ? x->shmem : x->file);
+
+        return x->current - (cache < x->current ? cache : x->current);
+}
+
 _Static_assert(sizeof(((OomlessSample *)0)->psi_trigger_fired) / sizeof(uint64_t) ==
                    OOMLESS_PSI_TRIGGERS_MAX,
                "one fired counter per PSI trigger");

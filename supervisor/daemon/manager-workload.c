@@ -345,7 +345,7 @@ int manager_restart_workload(Manager *m, int sig, uint64_t grace_usec)
 int manager_stop_for_shmem(Manager *m, int sig, uint64_t grace_usec)
 {
         char shm[32], ws[32], lim[32];
-        uint64_t working_set = m->last.current - MIN(m->last.inactive_file, m->last.current);
+        uint64_t working_set = oomless_sample_working_set(&m->last);
 
         if (!m->child_running || m->stopping)
                 return -ESRCH;

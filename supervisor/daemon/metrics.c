@@ -133,7 +133,11 @@ static void render_memory(Out *o, const MetricsFigures *f)
         gauge_u64(o, "oomless_memory_working_set_bytes", "bytes",
                   "Memory the workload cannot easily give back: current minus inactive_file (cAdvisor's "
                   "container_memory_working_set_bytes).",
-                  s->current - MIN(s->current, s->inactive_file));
+                  oomless_sample_working_set(s));
+        gauge_u64(o, "oomless_memory_nonfile_bytes", "bytes",
+                  "Memory no page-cache reclaim can free: current minus active and inactive file cache "
+                  "(anonymous, shmem and kernel memory). The built-in policy's restart looks at this.",
+                  oomless_sample_nonfile(s));
         gauge_u64(o, "oomless_memory_anon_bytes", "bytes",
                   "Anonymous memory (memory.stat anon, v1 total_rss).", s->anon);
         gauge_u64(o, "oomless_memory_file_bytes", "bytes", "Page cache (memory.stat file, v1 total_cache).",

@@ -24,7 +24,7 @@ void run_report_init(RunReport *rr, uint64_t now_usec)
 
 void run_report_sample(RunReport *rr, const OomlessSample *s)
 {
-        uint64_t ws = s->current - MIN(s->inactive_file, s->current);
+        uint64_t ws = oomless_sample_working_set(s);
 
         rr->have_sample = true;
         rr->peak_memory = MAX(rr->peak_memory, MAX(s->current, s->peak));

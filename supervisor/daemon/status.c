@@ -104,9 +104,9 @@ char *status_render_json(StatusInfo *info)
         cJSON_AddItemToObject(
             o, "inactive_file",
             json_u64_or_null(info->sample_valid && s->inactive_file > 0, s->inactive_file));
-        cJSON_AddItemToObject(
-            o, "working_set",
-            json_u64_or_null(info->sample_valid, s->current - MIN(s->inactive_file, s->current)));
+        cJSON_AddItemToObject(o, "working_set",
+                              json_u64_or_null(info->sample_valid, oomless_sample_working_set(s)));
+        cJSON_AddItemToObject(o, "nonfile", json_u64_or_null(info->sample_valid, oomless_sample_nonfile(s)));
 
         if (info->sample_valid && s->psi_valid) {
                 o = cJSON_AddObjectToObject(root, "psi");

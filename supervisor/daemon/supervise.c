@@ -152,11 +152,12 @@ uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t
                 return 0;
         if (s->cfg.heap_cap_auto) {
                 /* What the kernel would still give the heap: the limit less everything charged that
-                 * is not the heap and cannot be reclaimed cheaply, less a reserve for stacks, the
+                 * is not the heap and that reclaim cannot drop, less a reserve for stacks, the
                  * allocator's metadata and the sampling lag. A fixed share would refuse memory the
-                 * kernel would have given (a single malloc of 92% of the limit). */
-                uint64_t ws = x->current - MIN(x->inactive_file, x->current);
-                uint64_t outside = ws - (x->heap_valid ? MIN(x->heap_held, ws) : 0);
+                 * kernel would have given (a single malloc of 92% of the limit); counting active
+                 * file cache would refuse it to a service that has read its files twice. */
+                uint64_t nonfile = oomless_sample_nonfile(x);
+                uint64_t outside = nonfile - (x->heap_valid ? MIN(x->heap_held, nonfile) : 0);
                 uint64_t reserve = MAX(SUPERVISE_HEAP_RESERVE_MIN, limit / 64);
                 uint64_t step = MAX(UINT64_C(1) << 20, limit / 256);
 
@@ -165,8 +166,8 @@ uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t
                 if (s->published_cap != 0 &&
                     (cap > s->published_cap ? cap - s->published_cap : s->published_cap - cap) < step)
                         return 0;
-                /* Wake us where a growing heap puts the working set just past the built-in policy's
-                 * last line (94%): sampled on the crossing, not up to a tick later, a leak of 100 MB/s
+                /* Wake us where a growing heap puts nonfile just past the built-in policy's last line
+                 * (94%): sampled on the crossing, not up to a tick later, a leak of 100 MB/s
                  * is stopped several MiB below the cap. The 2M cover pages held but not touched yet. */
                 uint64_t at = limit / 10000 * SUPERVISE_WAKE_PERMYRIAD + (UINT64_C(2) << 20);
                 at = at > outside ? at - outside : 0;
@@ -197,9 +198,9 @@ void supervise_heap_cap_published(Supervise *s, uint64_t cap)
 
 static void log_transition(const Supervise *s, const PolicyTransition *t, const OomlessSample *sample)
 {
-        char cur[32], lim[32], ws[32], shm[32];
+        char cur[32], lim[32], ws[32], nf[32], shm[32];
         const char *cause = t->to > t->from ? policy_memory_cause(sample) : NULL;
-        uint64_t working_set = sample->current - MIN(sample->inactive_file, sample->current);
+        uint64_t working_set = oomless_sample_working_set(sample);
         double pct = sample->limit && sample->limit != OOMLESS_NO_LIMIT
                          ? 100.0 * (double)sample->current / (double)sample->limit
                          : 0;
@@ -214,17 +215,19 @@ static void log_transition(const Supervise *s, const PolicyTransition *t, const 
                        LOG_U64("memory_current", sample->current),
                        sample->limit != OOMLESS_NO_LIMIT ? LOG_U64("memory_limit", sample->limit)
                                                          : LOG_STR("memory_limit", NULL),
-                       LOG_U64("working_set", working_set), LOG_U64("shmem", sample->shmem),
+                       LOG_U64("working_set", working_set),
+                       LOG_U64("nonfile", oomless_sample_nonfile(sample)), LOG_U64("shmem", sample->shmem),
                        LOG_STR("cause", cause),
                        sample->psi_valid ? LOG_DBL("psi_full_avg10", sample->psi_full.avg10)
                                          : LOG_STR("psi_full_avg10", NULL),
                        LOG_BOOL("dry_run", s->dry_run)),
-            "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), working set %s, shmem %s, psi full avg10 "
-            "%.2f%%%s%s%s",
+            "stage %u -> %u (%s): %s; memory %s of %s (%.0f%%), working set %s, non-file %s, shmem %s, psi "
+            "full avg10 %.2f%%%s%s%s",
             t->from, t->to, policy_stage_name(s->policy, t->to) ?: "?", policy_reason_to_string(t->reason),
             units_format_size(cur, sizeof(cur), sample->current),
             units_format_size(lim, sizeof(lim), sample->limit), pct,
             units_format_size(ws, sizeof(ws), working_set),
+            units_format_size(nf, sizeof(nf), oomless_sample_nonfile(sample)),
             units_format_size(shm, sizeof(shm), sample->shmem), sample->psi_full.avg10,
             cause ? "; largest part of the working set: " : "", cause ?: "", s->dry_run ? " (dry run)" : "");
 }

@@ -22,6 +22,7 @@
  * - one malloc(235 MiB), touched, succeeds (the kernel would give it; a 75% cap refused it);
  * - a 200 MiB heap of 64 KiB blocks, touched and held, succeeds;
  * - OOMLESS_HEAP_CAP=64M still wins: the same malloc(235 MiB) gets ENOMEM;
+ * - a 200 MiB heap of 64 KiB blocks succeeds beside 128 MiB of file cache read twice (all active);
  * - the cap follows what the cgroup holds outside the heap: with the holder in the cgroup at the
  *   child's start, the cap is at most 256M - 96M; the holder then exits, and the child's
  *   malloc(200 MiB) succeeds, since a cap hit re-reads the cgroup (the slow-path refresh).
@@ -51,6 +52,7 @@
 
 static const char *lib;
 static const char *self;
+static char cache_dir[1024] = "."; /* a disk file system: the directory of this binary */
 
 struct result {
         unsigned long long total, cap, cap_hits, callbacks;
@@ -116,6 +118,37 @@ static int child_fixed_heap(size_t mib)
         return 0;
 }
 
+/* 128 MiB written to an unlinked file in dir and read back twice, so the cgroup holds it as active
+ * file cache; "cached", then on a line from stdin the 200 MiB heap of child_fixed_heap(). */
+static int child_hot_cache(const char *dir)
+{
+        static char chunk[1 << 20];
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/oomless-hot-cache-XXXXXX", dir ? dir : ".");
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+                return perror(path), 8;
+        unlink(path);
+        memset(chunk, 0x42, sizeof(chunk));
+        for (int i = 0; i < 128; i++)
+                if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+                        return perror("write"), 8;
+        if (fsync(fd) < 0) /* clean pages: reclaim may drop them at once */
+                return perror("fsync"), 8;
+        for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < 128; i++)
+                        if (pread(fd, chunk, sizeof(chunk), (off_t)i << 20) != (ssize_t)sizeof(chunk))
+                                return perror("pread"), 8;
+        printf("cached\n");
+        fflush(stdout);
+        if (!fgets(path, sizeof(path), stdin))
+                return 7;
+        int r = child_fixed_heap(200);
+        close(fd);
+        return r;
+}
+
 /* A cap hit, which refreshes the default cap. Volatile, or the compiler drops the pair. */
 static void cap_hit(void)
 {
@@ -176,6 +209,8 @@ static int child_main(const char *mode)
                 return child_wait_then_block(200);
         if (strcmp(mode, "fixed200") == 0)
                 return child_fixed_heap(200);
+        if (strcmp(mode, "hotcache") == 0)
+                return child_hot_cache(getenv("TEST_CACHE_DIR"));
         if (strcmp(mode, "forkrefresh") == 0)
                 return child_fork_refresh(getenv("TEST_CG_DIR"));
 
@@ -406,10 +441,11 @@ static pid_t start_child256(const char *mode, const char *cap_env, int *in, int 
                 close(i[1]);
                 if (!acg_attach(&cg256, getpid()))
                         _exit(5);
-                char e1[1200], e2[200];
+                char e1[1200], e2[200], e3[1200];
                 snprintf(e1, sizeof(e1), "LD_PRELOAD=%s", lib);
                 snprintf(e2, sizeof(e2), "OOMLESS_HEAP_CAP=%s", cap_env ? cap_env : "");
-                char *envp[] = { e1, cap_env ? e2 : (char *)"X=1", NULL };
+                snprintf(e3, sizeof(e3), "TEST_CACHE_DIR=%s", cache_dir);
+                char *envp[] = { e1, cap_env ? e2 : (char *)"X=1", e3, NULL };
                 char *argv[] = { (char *)self, (char *)"child", (char *)mode, NULL };
                 execve(self, argv, envp);
                 _exit(6);
@@ -508,6 +544,39 @@ TEST(rule_follows_usage_outside_the_heap)
         ASSERT_EQ(acg_oom_kills(&cg256), kills);
 }
 
+/* Page cache read twice is on the active list, and reclaim still drops it before it kills: the
+ * default cap does not count it as held outside the heap (it once did, via the working set, and
+ * refused this heap at about 120 MiB). */
+TEST(rule_active_file_cache_is_not_outside_the_heap)
+{
+        char buf[256], line[64], stat[8192];
+        int in, out;
+        setup256();
+        long long kills = acg_oom_kills(&cg256);
+
+        pid_t pid = start_child256("hotcache", NULL, &in, &out);
+        ASSERT_TRUE(at_read_line(out, line, sizeof(line)) > 0);
+        ASSERT_STREQ(line, "cached\n");
+        ASSERT_TRUE(acg_read(cg256.dir, "memory.stat", stat, sizeof(stat)));
+        const char *key = cg256.v2 ? "\nactive_file " : "\ntotal_active_file ";
+        const char *at = strstr(stat, key);
+        unsigned long long active = at ? strtoull(at + strlen(key), NULL, 10) : 0;
+        printf("  active file cache before the heap: %llu MiB\n", active >> 20);
+        if (active < (64ull << 20))
+                TEST_FAIL("the 128 MiB file read twice left %llu MiB of active file cache in %s, expected "
+                          ">= 64 MiB: the case under test did not arise (is %s on a disk file system?)",
+                          active, cg256.dir, cache_dir);
+        ASSERT_EQ(write(in, "go\n", 3), 3);
+        close(in);
+        at_read_all(out, buf, sizeof(buf));
+        close(out);
+        int status = at_wait(pid);
+        printf("  then: %s", buf);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(strncmp(buf, "ok held 200 MiB", 15) == 0);
+        ASSERT_EQ(acg_oom_kills(&cg256), kills);
+}
+
 /* --- A fork child's default cap still follows the cgroup --- */
 
 static AllocCg cgfork;
@@ -564,6 +633,7 @@ int main(int argc, char **argv)
         if (n > 0) {
                 exe[n] = 0;
                 self = exe;
+                snprintf(cache_dir, sizeof(cache_dir), "%.*s", (int)(strrchr(exe, '/') - exe), exe);
         }
         return test_main(argc - 1, argv + 1);
 }

@@ -343,7 +343,7 @@ TEST(heap_cap)
         s = supervise_free(s);
 }
 
-/* --heap-cap=auto: the limit less what lies outside the heap (working set minus heap held) less the
+/* --heap-cap=auto: the limit less what lies outside the heap (nonfile minus heap held) less the
  * reserve (1/64 of the limit, at least 4M); republished only when it moves by 1/256 of the limit. */
 TEST(heap_cap_auto)
 {
@@ -361,7 +361,8 @@ TEST(heap_cap_auto)
         ASSERT_U64_EQ(wm, 256 * MIB / 10000 * SUPERVISE_WAKE_PERMYRIAD + 2 * MIB);
         supervise_heap_cap_published(s, cap);
         /* the heap grows to 235M: only the 3M outside it (binaries, stacks) come off */
-        x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.heap_valid = true, x.heap_held = 235 * MIB;
+        x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.file = 2 * MIB, x.heap_valid = true,
+        x.heap_held = 235 * MIB;
         cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, 249 * MIB);
         supervise_heap_cap_published(s, cap);
@@ -369,15 +370,18 @@ TEST(heap_cap_auto)
         x.current = 240 * MIB + 512 * 1024;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
         /* 40M of tmpfs outside the heap: the cap makes room for it */
-        x.current = 280 * MIB, x.shmem = 40 * MIB;
+        x.current = 280 * MIB, x.shmem = 40 * MIB, x.file = 42 * MIB;
         cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, 256 * MIB - (280 - 2 - 235) * MIB - 4 * MIB);
         supervise_heap_cap_published(s, cap);
         /* page cache (inactive file) is not outside the heap: the kernel reclaims it first */
-        x.current = 300 * MIB, x.inactive_file = 22 * MIB;
+        x.current = 300 * MIB, x.inactive_file = 22 * MIB, x.file = 62 * MIB;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        /* nor is active file cache (files read twice): reclaim deactivates and drops it as well */
+        x.current = 400 * MIB, x.file = 162 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
         /* never under the allocator's floor */
-        x.current = 300 * MIB, x.inactive_file = 0, x.heap_held = 1 * MIB;
+        x.current = 300 * MIB, x.inactive_file = 0, x.file = 40 * MIB, x.heap_held = 1 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 4 * MIB);
         s = supervise_free(s);
 }

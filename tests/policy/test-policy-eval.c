@@ -560,8 +560,11 @@ TEST(restart_modes)
  * a 256M limit with no PSI stall and no events, until end_ms. Returns the time of the first restart
  * decision (0 if none) and the highest level reached. */
 typedef uint64_t (*WsTrace)(uint64_t t_ms);
+/* The memory.stat figures at t (ms) on top of current; NULL: anon only. */
+typedef void (*StatTrace)(uint64_t t_ms, OomlessSample *x);
 
-static uint64_t run_default(WsTrace f, uint64_t end_ms, unsigned *ret_max_level, uint64_t *ret_grace_ms)
+static uint64_t run_default_stat(WsTrace f, StatTrace st, uint64_t end_ms, unsigned *ret_max_level,
+                                 uint64_t *ret_grace_ms)
 {
         Policy *p = policy_default();
         PolicyState *s = policy_state_new(p, 0);
@@ -576,6 +579,9 @@ static uint64_t run_default(WsTrace f, uint64_t end_ms, unsigned *ret_max_level,
                                     .events_valid = true,
                                     .psi_valid = true };
                 PolicyDecisions d;
+
+                if (st)
+                        st(t, &x);
                 PolicyTransition tr;
 
                 policy_evaluate(p, s, &x, t * MS, &d, &tr);
@@ -591,6 +597,11 @@ static uint64_t run_default(WsTrace f, uint64_t end_ms, unsigned *ret_max_level,
         policy_free(p);
         *ret_max_level = max_level;
         return t_restart;
+}
+
+static uint64_t run_default(WsTrace f, uint64_t end_ms, unsigned *ret_max_level, uint64_t *ret_grace_ms)
+{
+        return run_default_stat(f, NULL, end_ms, ret_max_level, ret_grace_ms);
 }
 
 #define MIB (1ULL << 20)
@@ -666,6 +677,76 @@ TEST(default_policy_steady_is_warned_leaks_restarted)
         expect_leak_restart(leak_20, 20, 15000, 300, &grace);
         ASSERT_EQ(grace, 10000u);
         expect_leak_restart(leak_100, 100, 3000, 0, NULL);
+}
+
+/* The build scenario as v1 reported it in CI: 64M of anon, files written and read back twice, so most
+ * of the cache is active and the working set climbs to the limit (254M of 256M) while memory.failcnt
+ * counts every reclaim at the limit. The kernel would never kill it, and the built-in policy gives it
+ * warn at most. */
+static uint64_t at_limit(uint64_t t)
+{
+        return t < 500 ? 64 * MIB + t * 300 * MIB / 1000 : 256 * MIB - MIB / 2;
+}
+
+static void build_cache(uint64_t t, OomlessSample *x)
+{
+        x->anon = 64 * MIB;
+        x->file = x->current - x->anon;
+        /* the second read-back moves the cache to the active list: inactive shrinks to 2M */
+        uint64_t moved = t < 1000 ? 0 : (t - 1000) * 200 * MIB / 1000;
+
+        x->inactive_file = x->file / 2 > moved + 2 * MIB ? x->file / 2 - moved : 2 * MIB;
+        x->ev_max = t / 100; /* failcnt: one hit per sample */
+}
+
+/* An anon leak of 20 MB/s in a cgroup full of active cache: reclaim drops the cache as fast as the
+ * heap grows, so the working set stays flat at the limit; nonfile is what grows. */
+static void leak_under_cache(uint64_t t, OomlessSample *x)
+{
+        x->anon = MIN(x->current, 100 * MIB + t * 20 * MIB / 1000);
+        x->file = x->current - x->anon;
+        x->inactive_file = x->file / 8;
+}
+
+TEST(default_policy_file_cache_is_not_growth)
+{
+        unsigned lvl;
+        uint64_t t;
+
+        ASSERT_EQ(run_default_stat(at_limit, build_cache, 31000, &lvl, NULL), 0u);
+        ASSERT_EQ(lvl, 1u);
+        t = run_default_stat(at_limit, leak_under_cache, 15000, &lvl, NULL);
+        printf("leak under a full cache: restart at %llums (anon %llu MiB)\n", (unsigned long long)t,
+               (unsigned long long)((100 * MIB + t * 20 * MIB / 1000) / MIB));
+        ASSERT_TRUE(t > 0);
+        /* 94% of 256M is 240.6M of anon: at 20 MB/s from 100M that is ~7s; a sample or two later */
+        ASSERT_TRUE(t >= 7000 && t <= 7400);
+}
+
+/* nonfile is current less file cache except shmem; nonfile_rate is its growth, independent of the
+ * working set's. */
+TEST(nonfile_and_rate)
+{
+        Run r;
+
+        run_init(&r, load("{'version':1,'sampling_interval':'100ms','stages':["
+                          "{'name':'nf','enter':{'all':[{'nonfile':'>= 50%'}]},"
+                          " 'exit':{'all':[{'nonfile':'< 40%'}]}},"
+                          "{'name':'grow','enter':{'all':[{'nonfile_rate':'>= 150B/s','within':'1s'}]},"
+                          " 'exit':{'all':[{'nonfile_rate':'< 10B/s','within':'1s'}]}}]}"));
+        /* 900 of 1000 charged, 800 of it file cache of which 300 is tmpfs: nonfile 400 */
+        for (uint64_t ms = 0; ms <= 400; ms += 100)
+                step(&r, ms, &(OomlessSample){ .current = 900, .file = 800, .shmem = 300, .limit = 1000 });
+        /* tmpfs grows by 200 B/s while the cache shrinks as fast: current and working set are flat */
+        for (uint64_t ms = 500; ms <= 2000; ms += 100) {
+                uint64_t g = (ms - 400) / 5;
+                step(&r, ms,
+                     &(OomlessSample){ .current = 900, .file = 800, .shmem = 300 + g, .limit = 1000 });
+        }
+        /* nonfile reaches 500 at 900; over 1s the rate passes 150 B/s at 1200 (160 B/s from 200) */
+        expect_log(&r, "900: 0->1 enter\n"
+                       "1200: 1->2 enter\n");
+        run_done(&r);
 }
 
 /* working_set_rate: bytes per second over "within"; unknown until half the window is covered; a

@@ -6,7 +6,7 @@
  *
  *   scen-work leak RATE_MB_S JOB_MB STATE_FILE
  *   scen-work fork WORKERS PARALLEL SIZE_MB
- *   scen-work build DIR FILES FILE_MB ANON_MB
+ *   scen-work build DIR FILES FILE_MB ANON_MB [PASSES]
  *
  * Exit statuses: 0 done; 3 an allocation failed (ENOMEM, reported); 1 a worker was killed, a check
  * failed, or bad usage. */
@@ -212,17 +212,19 @@ static uint64_t checksum(const char *buf, size_t n)
  * back twice and checks it. */
 static int do_build(int argc, char **argv)
 {
-        long files, file_mb, anon_mb;
+        long files, file_mb, anon_mb, passes = 2;
         const char *dir;
         uint64_t *sums;
         char *buf, *anon, path[4096];
 
-        if (argc != 4)
-                return fprintf(stderr, "usage: scen-work build DIR FILES FILE_MB ANON_MB\n"), 1;
+        if (argc != 4 && argc != 5)
+                return fprintf(stderr, "usage: scen-work build DIR FILES FILE_MB ANON_MB [PASSES]\n"), 1;
         dir = argv[0];
         files = atol(argv[1]);
         file_mb = atol(argv[2]);
         anon_mb = atol(argv[3]);
+        if (argc == 5)
+                passes = atol(argv[4]);
         size_t sz = (size_t)file_mb * MIB;
         buf = malloc(sz);
         sums = calloc((size_t)files, sizeof(*sums));
@@ -237,7 +239,7 @@ static int do_build(int argc, char **argv)
                 if (fd < 0 || write(fd, buf, sz) != (ssize_t)sz || close(fd) < 0)
                         return perror(path), 1;
         }
-        for (int pass = 0; pass < 2; pass++)
+        for (long pass = 0; pass < passes; pass++)
                 for (long i = 0; i < files; i++) {
                         snprintf(path, sizeof(path), "%s/obj-%ld.o", dir, i);
                         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -251,7 +253,7 @@ static int do_build(int argc, char **argv)
                 snprintf(path, sizeof(path), "%s/obj-%ld.o", dir, i);
                 unlink(path);
         }
-        printf("done: %ld files of %ld MiB written and read back twice\n", files, file_mb);
+        printf("done: %ld files of %ld MiB written and read back %ld times\n", files, file_mb, passes);
         return 0;
 }
 
