@@ -32,6 +32,19 @@ typedef enum {
 /* The kernel's absolute ceiling for pid_max (PID_MAX_LIMIT on 64-bit). */
 #define CONTROL_PID_LIMIT 4194304u
 
+/* The counters of the allocator half that only grow while one allocator publishes. */
+typedef struct ControlCounters {
+        uint64_t returned, cap_hits, scavenges;
+} ControlCounters;
+
+typedef struct ControlPublisher {
+        uint64_t instance_id;
+        pid_t pid;
+        ControlCounters n;
+} ControlPublisher;
+
+#define CONTROL_PUBLISHERS_MAX 8
+
 struct Control {
         char *dir;
         char *path; /* NULL for a sealed memfd */
@@ -59,10 +72,13 @@ struct Control {
          * see same_publisher()). */
         bool have_last;
         ControlAllocFigures last;
-        /* control_rebaseline(): the counters of publishers gone before, added to what the current
-         * one reports, so that totals never go backwards across restarts of the workload. */
-        bool cumulative;
-        uint64_t carry_returned, carry_cap_hits, carry_scavenges;
+        /* Every publisher seen, with the highest counters it reported: the totals are their sum, so
+         * that they never go back when the workload restarts or another process takes the half over
+         * (a Prometheus counter that drops reads as a reset), and a publisher that comes back (A, B,
+         * A) is counted once. When the table is full the oldest entry folds into `retired`. */
+        ControlPublisher publishers[CONTROL_PUBLISHERS_MAX];
+        size_t n_publishers;
+        ControlCounters retired;
         bool seen_allocator;
 
         /* Rate limits per kind of problem, so that torn reads (a writer preempted mid-publish, common
@@ -376,7 +392,6 @@ void control_rebaseline(Control *c, pid_t gone)
         const off_t off = offsetof(struct oomless_control, alloc);
         struct oomless_control_alloc a;
 
-        c->cumulative = true;
         /* The half still holds the figures of the process that exited: clear them, so that they are
          * not read as the new process's and the new one claims the half at once. A new publisher
          * that got there first is left alone (its instance id resets the checks anyway). */
@@ -513,6 +528,45 @@ static bool same_publisher(const Control *c, const struct oomless_control_alloc 
         return a->instance_id != 0 || c->last.pid == (pid_t)a->pid;
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static void counters_add(ControlCounters *t, const ControlCounters *n)
+{
+        t->returned = add_sat(t->returned, n->returned);
+        t->cap_hits = add_sat(t->cap_hits, n->cap_hits);
+        t->scavenges = add_sat(t->scavenges, n->scavenges);
+}
+
+/* Records an accepted snapshot's counters under its publisher (the same key as same_publisher()). */
+static void note_publisher(Control *c, const struct oomless_control_alloc *a)
+{
+        ControlPublisher *p = NULL;
+
+        for (size_t i = 0; i < c->n_publishers && !p; i++) {
+                ControlPublisher *e = &c->publishers[i];
+                if (e->instance_id == a->instance_id && (a->instance_id != 0 || e->pid == (pid_t)a->pid))
+                        p = e;
+        }
+        if (!p) {
+                if (c->n_publishers == CONTROL_PUBLISHERS_MAX) {
+                        counters_add(&c->retired, &c->publishers[0].n);
+                        memmove(c->publishers, c->publishers + 1,
+                                sizeof(c->publishers[0]) * (CONTROL_PUBLISHERS_MAX - 1));
+                        c->n_publishers--;
+                }
+                p = &c->publishers[c->n_publishers++];
+                *p = (ControlPublisher){ .instance_id = a->instance_id, .pid = (pid_t)a->pid };
+        }
+        /* A publisher that returns after another is not checked against its own past (validate()
+         * only knows the last one): its highest figures count, so the totals never go back. */
+        p->n.returned = MAX(p->n.returned, a->heap_returned);
+        p->n.cap_hits = MAX(p->n.cap_hits, a->cap_hits);
+        p->n.scavenges = MAX(p->n.scavenges, a->scavenges);
+}
+
 /* Checks one snapshot against bounds and against the last accepted one. Returns the name of the
  * first bad field with a reason in *why, or NULL. */
 static const char *validate(const Control *c, const struct oomless_control_alloc *a, char *why,
@@ -614,11 +668,7 @@ int control_read_alloc(Control *c, ControlAllocFigures *ret)
                 return -EBADMSG;
         }
 
-        if (c->cumulative && c->have_last && !same_publisher(c, &a)) {
-                c->carry_returned += c->last.heap_returned;
-                c->carry_cap_hits += c->last.cap_hits;
-                c->carry_scavenges += c->last.scavenges;
-        }
+        note_publisher(c, &a);
         ControlAllocFigures f = {
                 .pid = (pid_t)a.pid,
                 .heap_held = a.heap_held,
@@ -644,10 +694,14 @@ bool control_last_alloc(const Control *c, ControlAllocFigures *ret)
 {
         if (!c->have_last)
                 return false;
+        ControlCounters t = c->retired;
+
+        for (size_t i = 0; i < c->n_publishers; i++)
+                counters_add(&t, &c->publishers[i].n);
         *ret = c->last;
-        ret->heap_returned += c->carry_returned;
-        ret->cap_hits += c->carry_cap_hits;
-        ret->scavenges += c->carry_scavenges;
+        ret->heap_returned = t.returned;
+        ret->cap_hits = t.cap_hits;
+        ret->scavenges = t.scavenges;
         return true;
 }
 

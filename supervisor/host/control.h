@@ -59,8 +59,7 @@ int control_create_sealed(const char *dir, Control **ret);
  * open, and the next oomless continues them. */
 int control_open_page(const char *path, Control **ret);
 /* The workload's process was replaced (attach --follow): clears an allocator half still published by
- * gone, and from now on adds the counters of each publisher that leaves to those reported after it,
- * so that totals (cap hits, scavenges, bytes returned) never go backwards. */
+ * gone, so that the new process claims it at once. */
 void control_rebaseline(Control *c, pid_t gone);
 
 /* When the workload runs under another uid, hands both files to it (the allocator maps the page
@@ -92,7 +91,10 @@ uint64_t control_published_heap_cap(const Control *c);
  * *ret is untouched on failure. */
 int control_read_alloc(Control *c, ControlAllocFigures *ret);
 
-/* The last snapshot control_read_alloc() accepted, without reading; false when there is none. */
+/* The last snapshot control_read_alloc() accepted, without reading; false when there is none. The
+ * counters (heap_returned, cap_hits, scavenges) are totals over every publisher seen, each counted at
+ * the highest figure it reported, so that they never go back across restarts, takeovers and a
+ * publisher's return; control_read_alloc() fills *ret the same way. */
 bool control_last_alloc(const Control *c, ControlAllocFigures *ret);
 
 /* Fills sample->heap_* from a fresh valid snapshot, or clears heap_valid. Returns what

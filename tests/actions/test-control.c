@@ -492,12 +492,12 @@ TEST(baselines_follow_the_instance_id)
         ASSERT_TRUE(control_last_alloc(c, &f));
         ASSERT_U64_EQ(f.cap_hits, 100);
 
-        /* exec: same pid, new image, counters from zero */
+        /* exec: same pid, new image, counters from zero; the totals keep the old image's 100 */
         v = good();
         v.instance_id = 0x2222;
         alloc_publish(m, &v);
         ASSERT_OK(control_read_alloc(c, &f));
-        ASSERT_U64_EQ(f.cap_hits, 2);
+        ASSERT_U64_EQ(f.cap_hits, 102);
         /* and the new baselines hold */
         v.cap_hits = 1;
         alloc_publish(m, &v);
@@ -517,7 +517,7 @@ TEST(baselines_follow_the_instance_id)
                 ASSERT_ERROR(control_read_alloc(c, &f), EBADMSG);
         }
         ASSERT_TRUE(control_last_alloc(c, &f));
-        ASSERT_U64_EQ(f.cap_hits, 10);
+        ASSERT_U64_EQ(f.cap_hits, 110);
 
         /* an allocator without an id: keyed on the pid as before */
         v = good();
@@ -532,6 +532,60 @@ TEST(baselines_follow_the_instance_id)
         alloc_publish(m, &v);
         ASSERT_OK(control_read_alloc(c, NULL)); /* another process: counters start over */
         log_set_max_level(LOG_LEVEL_INFO);
+        munmap(m, OOMLESS_CONTROL_SIZE);
+        c = control_free(c);
+        remove_dir();
+}
+
+/* The counters are totals over every publisher: a restart or a takeover (B after A) adds B's to A's
+ * instead of dropping to B's (a Prometheus counter reset), and A's return (A, B, A) counts A once, at
+ * the highest figure it reported. A table of 8 publishers folds the oldest into the totals. */
+TEST(counters_are_totals_over_publishers)
+{
+        _cleanup_(control_freep) Control *c = NULL;
+        ControlAllocFigures f;
+
+        make_dir();
+        ASSERT_OK(control_create_sealed(dir, &c));
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", control_fd(c));
+        struct oomless_control *m = map_page(proc);
+
+        struct oomless_control_alloc a = good(), b = good();
+        a.instance_id = 0xa, a.cap_hits = 5, a.scavenges = 3, a.heap_returned = 1 << 20;
+        b.instance_id = 0xb, b.cap_hits = 1, b.scavenges = 1, b.heap_returned = 4096;
+        alloc_publish(m, &a);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 5);
+        alloc_publish(m, &b); /* B takes over */
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 6);
+        ASSERT_U64_EQ(f.scavenges, 4);
+        ASSERT_U64_EQ(f.heap_returned, (1 << 20) + 4096);
+        a.cap_hits = 7; /* A back, with 2 more */
+        alloc_publish(m, &a);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 8);
+        a.cap_hits = 6; /* A back again after B, lower: not checked against its past, not counted down */
+        alloc_publish(m, &b);
+        ASSERT_OK(control_read_alloc(c, NULL));
+        alloc_publish(m, &a);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, 8);
+        /* eight more publishers of 1 each: A and B fold into the totals, nothing is lost */
+        for (uint64_t i = 0; i < 8; i++) {
+                struct oomless_control_alloc n = good();
+                n.instance_id = 0x100 + i, n.cap_hits = 1, n.scavenges = 0, n.heap_returned = 0;
+                alloc_publish(m, &n);
+                ASSERT_OK(control_read_alloc(c, &f));
+        }
+        ASSERT_U64_EQ(f.cap_hits, 16);
+        ASSERT_U64_EQ(f.scavenges, 4);
+        /* a counter at the top saturates instead of wrapping */
+        b.cap_hits = UINT64_MAX;
+        alloc_publish(m, &b);
+        ASSERT_OK(control_read_alloc(c, &f));
+        ASSERT_U64_EQ(f.cap_hits, UINT64_MAX);
         munmap(m, OOMLESS_CONTROL_SIZE);
         c = control_free(c);
         remove_dir();
