@@ -379,7 +379,7 @@ static void ma_room_level(MaRoom *r, const char *dir, bool v2, uint64_t held)
 }
 
 /* Kept free under the limit for what is charged besides the heap between two refreshes (stacks,
- * page tables, file pages turning active): 1/32 of the limit, within 4M..64M. */
+ * page tables, kernel memory): 1/32 of the limit, within 4M..64M. */
 static uint64_t ma_cap_reserve(uint64_t limit)
 {
         uint64_t r = limit / 32;

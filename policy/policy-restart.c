@@ -91,7 +91,7 @@ const char *policy_memory_cause(const OomlessSample *x)
 
 bool policy_restart_futile(const OomlessSample *x)
 {
-        uint64_t ws = oomless_sample_working_set(x);
+        uint64_t nonfile = oomless_sample_nonfile(x);
 
-        return x->shmem > 0 && x->shmem >= ws / 2;
+        return x->shmem > 0 && x->shmem >= nonfile / 2;
 }

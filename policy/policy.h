@@ -516,7 +516,8 @@ void policy_restart_note_oom_kill(const Policy *p, PolicyRestartState *st, uint6
  * the sample has no breakdown. */
 const char *policy_memory_cause(const OomlessSample *sample);
 /* Whether a restart would leave the trouble in place: shmem (tmpfs files, shared memory) holds at
- * least half the working set, and it outlives the processes that wrote it. */
+ * least half of nonfile (file cache is not the trouble), and it outlives the processes that wrote
+ * it. */
 bool policy_restart_futile(const OomlessSample *sample);
 
 /* Exit status of `oomless run` when the workload was stopped, once and for good, because restarting

@@ -36,6 +36,9 @@ typedef struct OomlessSample {
         /* memory.stat inactive_file (v1 total_inactive_file); 0 when unknown. current minus this is the
          * working set, the figure cAdvisor and the kubelet's eviction use. */
         uint64_t inactive_file;
+        /* memory.stat active_file (v1 total_active_file): file cache read more than once, which
+         * reclaim deactivates and drops as well; 0 when unknown. Neither file list holds shmem. */
+        uint64_t active_file;
         uint64_t swap_current; /* 0 when unknown */
         /* Kernel memory charged to the workload (v2 memory.stat kernel, or kernel_stack + slab + percpu
          * on kernels before 5.18; v1 memory.kmem.usage_in_bytes); 0 when the tier does not expose it. */
@@ -67,13 +70,16 @@ static inline uint64_t oomless_sample_working_set(const OomlessSample *x)
         return x->current - (x->inactive_file < x->current ? x->inactive_file : x->current);
 }
 
-/* current less all page cache, active and inactive (file counts shmem, which no reclaim without swap
- * drops): anonymous memory, tmpfs and kernel memory. Growth here is what ends in an OOM kill; growth of
- * a file cache only makes the kernel reclaim. */
+/* current less the file cache on the kernel's file lists, active and inactive (shmem lives on the
+ * anon lists: no reclaim without swap drops it): anonymous memory, tmpfs and kernel memory. Growth
+ * here is what ends in an OOM kill; growth of a file cache only makes the kernel reclaim. Where the
+ * lists are unknown (tier none) it is current. */
 static inline uint64_t oomless_sample_nonfile(const OomlessSample *x)
 {
-        uint64_t cache = x->file - (x->shmem < x->file ? x->shmem : x->file);
+        uint64_t cache = x->active_file + x->inactive_file;
 
+        if (cache < x->inactive_file) /* overflow: hostile or garbled figures */
+                cache = UINT64_MAX;
         return x->current - (cache < x->current ? cache : x->current);
 }
 

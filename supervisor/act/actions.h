@@ -109,10 +109,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ActionRunner *, actions_free)
  * (recorded as skipped) because they point into the old one. */
 void actions_set_policy(ActionRunner *r, const Policy *p);
 void actions_set_dry_run(ActionRunner *r, bool dry_run);
-/* The heap cap and wake watermark the control page carries along with the stage. Republishes. */
+/* The heap cap the control page carries along with the stage, and the cap's wake watermark (held
+ * bytes; 0 = none). Republishes. */
 int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark);
 /* The allocator's wake thresholds (held bytes; 0 = none): above, the next enter threshold, and below,
- * the current stage's exit. Republishes what changed. */
+ * the current stage's exit. The page's wake_watermark is the lower of above and the cap's watermark.
+ * Republishes what changed. */
 int actions_set_wake(ActionRunner *r, uint64_t above, uint64_t below);
 
 /* oomless was told to stop the workload: the page says not ready from now on (oomless_ready() in the

@@ -61,6 +61,9 @@ struct ActionRunner {
         /* The control page's supervisor half as we last published it. */
         unsigned published_stage;
         uint64_t heap_cap, wake_watermark;
+        /* The two sources of wake_watermark, which is the lower of those set: the heap cap's (where
+         * the heap puts nonfile past the built-in restart line) and the policy's next level. */
+        uint64_t cap_watermark, level_watermark;
         uint32_t budget_permille, weight; /* shed and weight actions, the budget's climb */
         bool stopping; /* oomless is to stop the workload: not ready, whatever the stage */
         bool said_no_allocator;

@@ -414,21 +414,31 @@ void actions_set_dry_run(ActionRunner *r, bool dry_run)
         }
 }
 
+/* The lower of two watermarks, 0 being none. */
+static uint64_t watermark_min(uint64_t a, uint64_t b)
+{
+        return a == 0 ? b : b == 0 ? a : MIN(a, b);
+}
+
 int actions_set_heap_cap(ActionRunner *r, uint64_t heap_cap, uint64_t wake_watermark)
 {
         r->heap_cap = heap_cap;
-        r->wake_watermark = wake_watermark;
+        r->cap_watermark = wake_watermark;
+        r->wake_watermark = watermark_min(r->cap_watermark, r->level_watermark);
         return runner_publish(r);
 }
 
 int actions_set_wake(ActionRunner *r, uint64_t above, uint64_t below)
 {
+        uint64_t w;
         int r1 = 0;
 
         if (!r->control)
                 return 0;
-        if (r->wake_watermark != above) {
-                r->wake_watermark = above;
+        r->level_watermark = above;
+        w = watermark_min(r->cap_watermark, above);
+        if (r->wake_watermark != w) {
+                r->wake_watermark = w;
                 r1 = runner_publish(r);
         }
         int r2 = control_set_wake_below(r->control, below);

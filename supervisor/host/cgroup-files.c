@@ -25,11 +25,13 @@ static const CgKey keys[] = {
         { V1, CG_FD_PEAK, "memory.max_usage_in_bytes", NULL, F(peak), 0 },
         /* clang-format off */
         STAT(V2, "anon", anon, 0), STAT(V2, "file", file, 0), STAT(V2, "shmem", shmem, 0),
-        STAT(V2, "inactive_file", inactive_file, 0), STAT(V2, "kernel", kernel, 0),
+        STAT(V2, "inactive_file", inactive_file, 0), STAT(V2, "active_file", active_file, 0),
+        STAT(V2, "kernel", kernel, 0),
         STAT(V2, "kernel_stack", kernel_parts, CG_KEY_ADD), STAT(V2, "slab", kernel_parts, CG_KEY_ADD),
         STAT(V2, "percpu", kernel_parts, CG_KEY_ADD),
         STAT(V1, "total_rss", anon, 0), STAT(V1, "total_cache", file, 0), STAT(V1, "total_shmem", shmem, 0),
-        STAT(V1, "total_inactive_file", inactive_file, 0), STAT(V1, "total_swap", swap_current, 0),
+        STAT(V1, "total_inactive_file", inactive_file, 0), STAT(V1, "total_active_file", active_file, 0),
+        STAT(V1, "total_swap", swap_current, 0),
         STAT(V1, "hierarchical_memory_limit", limit, CG_KEY_MIN),
         /* clang-format on */
         /* The limit row comes first of the held-limit rows: ancestors hold the same file. */

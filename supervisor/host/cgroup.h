@@ -107,7 +107,7 @@ unsigned cg_caps(const Cg *cg);
  * OomlessSample (adding the time, PSI trigger counts and heap figures); the field meanings are the
  * OomlessSample fields of the same names. */
 typedef struct CgFigures {
-        uint64_t current, peak, limit, high, anon, file, shmem, inactive_file, swap_current;
+        uint64_t current, peak, limit, high, anon, file, shmem, inactive_file, active_file, swap_current;
         /* memory.stat kernel (v2, 5.18+) or kmem.usage_in_bytes (v1); kernel_parts sums v2's
          * kernel_stack, slab and percpu, the figure older kernels give instead. */
         uint64_t kernel, kernel_parts;

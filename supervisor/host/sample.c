@@ -28,6 +28,7 @@ static void put_figures(OomlessSample *s, const CgFigures *f, uint64_t now)
         s->file = f->file;
         s->shmem = f->shmem;
         s->inactive_file = f->inactive_file;
+        s->active_file = f->active_file;
         s->swap_current = f->swap_current;
         s->kernel = f->kernel ? f->kernel : f->kernel_parts;
         s->events_valid = f->events_valid;

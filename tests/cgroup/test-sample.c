@@ -75,6 +75,7 @@ TEST(fixture_v1_hybrid)
         ASSERT_U64_EQ(smp.file, 0);
         ASSERT_U64_EQ(smp.shmem, 8192);
         ASSERT_U64_EQ(smp.inactive_file, 12288);
+        ASSERT_U64_EQ(smp.active_file, 20480);  /* total_active_file, not the local active_file */
         ASSERT_U64_EQ(smp.limit, 536870912ull); /* hierarchical_memory_limit and jobs/ */
         ASSERT_EQ(smp.nr_processes, 0);
         ASSERT_TRUE(!smp.psi_valid && !smp.events_valid);

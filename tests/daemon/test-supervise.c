@@ -357,12 +357,11 @@ TEST(heap_cap_auto)
         /* before the workload: the limit less the reserve; a malloc of 235M fits */
         cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, 252 * MIB);
-        /* the allocator wakes us where the heap puts the working set past 94% (plus 2M untouched) */
+        /* the allocator wakes us where the heap puts nonfile past 94% (plus 2M untouched) */
         ASSERT_U64_EQ(wm, 256 * MIB / 10000 * SUPERVISE_WAKE_PERMYRIAD + 2 * MIB);
         supervise_heap_cap_published(s, cap);
         /* the heap grows to 235M: only the 3M outside it (binaries, stacks) come off */
-        x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.file = 2 * MIB, x.heap_valid = true,
-        x.heap_held = 235 * MIB;
+        x.current = 240 * MIB, x.inactive_file = 2 * MIB, x.heap_valid = true, x.heap_held = 235 * MIB;
         cap = supervise_heap_cap(s, &x, &wm);
         ASSERT_U64_EQ(cap, 249 * MIB);
         supervise_heap_cap_published(s, cap);
@@ -378,10 +377,11 @@ TEST(heap_cap_auto)
         x.current = 300 * MIB, x.inactive_file = 22 * MIB, x.file = 62 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
         /* nor is active file cache (files read twice): reclaim deactivates and drops it as well */
-        x.current = 400 * MIB, x.file = 162 * MIB;
+        x.current = 400 * MIB, x.active_file = 100 * MIB, x.file = 162 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
         /* never under the allocator's floor */
-        x.current = 300 * MIB, x.inactive_file = 0, x.file = 40 * MIB, x.heap_held = 1 * MIB;
+        x.current = 300 * MIB, x.inactive_file = 0, x.active_file = 0, x.file = 40 * MIB,
+        x.heap_held = 1 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 4 * MIB);
         s = supervise_free(s);
 }

@@ -696,6 +696,7 @@ static void build_cache(uint64_t t, OomlessSample *x)
         uint64_t moved = t < 1000 ? 0 : (t - 1000) * 200 * MIB / 1000;
 
         x->inactive_file = x->file / 2 > moved + 2 * MIB ? x->file / 2 - moved : 2 * MIB;
+        x->active_file = x->file - x->inactive_file;
         x->ev_max = t / 100; /* failcnt: one hit per sample */
 }
 
@@ -706,6 +707,7 @@ static void leak_under_cache(uint64_t t, OomlessSample *x)
         x->anon = MIN(x->current, 100 * MIB + t * 20 * MIB / 1000);
         x->file = x->current - x->anon;
         x->inactive_file = x->file / 8;
+        x->active_file = x->file - x->inactive_file;
 }
 
 TEST(default_policy_file_cache_is_not_growth)
@@ -723,8 +725,8 @@ TEST(default_policy_file_cache_is_not_growth)
         ASSERT_TRUE(t >= 7000 && t <= 7400);
 }
 
-/* nonfile is current less file cache except shmem; nonfile_rate is its growth, independent of the
- * working set's. */
+/* nonfile is current less the file lists (active and inactive; shmem is on neither); nonfile_rate is
+ * its growth, independent of the working set's. */
 TEST(nonfile_and_rate)
 {
         Run r;
@@ -734,14 +736,18 @@ TEST(nonfile_and_rate)
                           " 'exit':{'all':[{'nonfile':'< 40%'}]}},"
                           "{'name':'grow','enter':{'all':[{'nonfile_rate':'>= 150B/s','within':'1s'}]},"
                           " 'exit':{'all':[{'nonfile_rate':'< 10B/s','within':'1s'}]}}]}"));
-        /* 900 of 1000 charged, 800 of it file cache of which 300 is tmpfs: nonfile 400 */
+        /* 900 of 1000 charged, 500 of it on the file lists (300 more is tmpfs): nonfile 400 */
         for (uint64_t ms = 0; ms <= 400; ms += 100)
-                step(&r, ms, &(OomlessSample){ .current = 900, .file = 800, .shmem = 300, .limit = 1000 });
-        /* tmpfs grows by 200 B/s while the cache shrinks as fast: current and working set are flat */
+                step(&r, ms,
+                     &(OomlessSample){
+                         .current = 900, .active_file = 400, .inactive_file = 100, .limit = 1000 });
+        /* tmpfs grows by 200 B/s while the active cache shrinks as fast: current and the working set
+         * are flat */
         for (uint64_t ms = 500; ms <= 2000; ms += 100) {
                 uint64_t g = (ms - 400) / 5;
                 step(&r, ms,
-                     &(OomlessSample){ .current = 900, .file = 800, .shmem = 300 + g, .limit = 1000 });
+                     &(OomlessSample){
+                         .current = 900, .active_file = 400 - g, .inactive_file = 100, .limit = 1000 });
         }
         /* nonfile reaches 500 at 900; over 1s the rate passes 150 B/s at 1200 (160 B/s from 200) */
         expect_log(&r, "900: 0->1 enter\n"
