@@ -293,11 +293,11 @@ void status_print_human(FILE *f, const cJSON *root)
         fprintf(f, "  command: %s\n", fmt_command(s4, sizeof(s4), root));
         fprintf(f, "  tier:    %s\n", get_str(s2, sizeof(s2), root, "tier"));
         fprintf(f, "  leaf:    %s\n", get_str(s3, sizeof(s3), root, "leaf"));
-        fprintf(f,
-                "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s, shmem %s",
+        fprintf(f, "  memory:  current %s, peak %s, limit %s (leaf max %s, high %s), working set %s",
                 fmt_bytes(a, sizeof(a), mem, "current"), fmt_bytes(b, sizeof(b), mem, "peak"),
                 fmt_bytes(c, sizeof(c), mem, "limit"), fmt_bytes(d, sizeof(d), mem, "max"),
-                fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"),
+                fmt_bytes(e, sizeof(e), mem, "high"), fmt_bytes(g, sizeof(g), mem, "working_set"));
+        fprintf(f, ", non-file %s, shmem %s", fmt_bytes(a, sizeof(a), mem, "nonfile"),
                 fmt_bytes(h, sizeof(h), mem, "shmem"));
         fprintf(f, ", kernel %s\n", fmt_bytes(a, sizeof(a), mem, "kernel"));
         if (cJSON_IsObject(psi)) {

@@ -28,7 +28,7 @@ cat "$E2E_TMP/human" >&2
 ! grep -q -- '-2147483648\|2147483649\|4294967296\|nan\|inf' "$E2E_TMP/human" || fail "a nonsensical number was printed"
 ! grep -q $'\e' "$E2E_TMP/human" || fail "an escape sequence from the socket reached the terminal"
 assert_file_contains "$E2E_TMP/human" '^oomless - \(run\), up -s$' "header line"
-assert_file_contains "$E2E_TMP/human" '^  memory:  current -, peak -, limit - \(leaf max -, high -\), working set -, shmem -, kernel -$' "memory line"
+assert_file_contains "$E2E_TMP/human" '^  memory:  current -, peak -, limit - \(leaf max -, high -\), working set -, non-file -, shmem -, kernel -$' "memory line"
 assert_file_contains "$E2E_TMP/human" '^  child:   pid -, up -s, restarts -$' "child line"
 assert_file_contains "$E2E_TMP/human" '^  policy:  -, stage - \(-\) for -s$' "policy line"
 assert_file_contains "$E2E_TMP/human" '^  events:  high -, max -, oom -, oom_kill -$' "events line"

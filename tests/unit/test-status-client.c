@@ -32,7 +32,8 @@ TEST(valid_document)
             "{\"version\":1,\"mode\":\"run\",\"supervisor_pid\":42,\"uptime_sec\":12.5,"
             "\"command\":[\"sleep\",\"1000\"],\"tier\":\"v2\",\"leaf\":\"/sys/fs/cgroup/x\","
             "\"memory\":{\"current\":41943040,\"peak\":52428800,\"limit\":268435456,\"max\":268435456,"
-            "\"high\":null,\"working_set\":40894464,\"shmem\":1048576,\"kernel\":2097152},"
+            "\"high\":null,\"working_set\":40894464,\"nonfile\":37748736,\"shmem\":1048576,\"kernel\":"
+            "2097152},"
             "\"psi\":{\"some\":{\"avg10\":1.5,\"avg60\":0.25},\"full\":{\"avg10\":0,\"avg60\":0}},"
             "\"events\":{\"high\":0,\"max\":3,\"oom\":1,\"oom_kill\":1},"
             "\"child\":{\"pid\":43,\"started_sec_ago\":12.0,\"restarts\":2},"
@@ -44,7 +45,7 @@ TEST(valid_document)
                           "  tier:    v2\n"
                           "  leaf:    /sys/fs/cgroup/x\n"
                           "  memory:  current 40.0M, peak 50.0M, limit 256.0M (leaf max 256.0M, high -), "
-                          "working set 39.0M, shmem 1.0M, kernel 2.0M\n"
+                          "working set 39.0M, non-file 36.0M, shmem 1.0M, kernel 2.0M\n"
                           "  psi:     some 1.50%/0.25%, full 0.00%/0.00% (avg10/avg60)\n"
                           "  events:  high 0, max 3, oom 1, oom_kill 1\n"
                           "  child:   pid 43, up 12.0s, restarts 2\n"
@@ -67,18 +68,18 @@ TEST(hostile_numbers)
                    "\"cap_hits\":9007199254740993,\"scavenges\":null}}");
 
         ASSERT_TRUE(!strstr(out, "2147483648"));
-        ASSERT_STREQ(
-            out,
-            "oomless - (run), up -s\n"
-            "  command: -\n"
-            "  tier:    -\n"
-            "  leaf:    -\n"
-            "  memory:  current -, peak -, limit - (leaf max -, high -), working set -, shmem -, kernel -\n"
-            "  psi:     some -/-, full -/- (avg10/avg60)\n"
-            "  events:  high -, max -, oom -, oom_kill -\n"
-            "  child:   pid -, up -s, restarts -\n"
-            "  policy:  -, stage - (-) for -s\n"
-            "  heap:    held -, in use 0B, cap -, cap hits 9007199254740992, scavenges -\n");
+        ASSERT_STREQ(out, "oomless - (run), up -s\n"
+                          "  command: -\n"
+                          "  tier:    -\n"
+                          "  leaf:    -\n"
+                          "  memory:  current -, peak -, limit - (leaf max -, high -), working set -, "
+                          "non-file -, shmem -, "
+                          "kernel -\n"
+                          "  psi:     some -/-, full -/- (avg10/avg60)\n"
+                          "  events:  high -, max -, oom -, oom_kill -\n"
+                          "  child:   pid -, up -s, restarts -\n"
+                          "  policy:  -, stage - (-) for -s\n"
+                          "  heap:    held -, in use 0B, cap -, cap hits 9007199254740992, scavenges -\n");
         free(out);
 }
 
@@ -104,7 +105,7 @@ TEST(not_an_object)
                 char *out = render(docs[i]);
                 ASSERT_TRUE(strstr(out, "oomless - (-), up -s\n"));
                 ASSERT_TRUE(strstr(out, "  memory:  current -, peak -, limit - (leaf max -, high -), "
-                                        "working set -, shmem -, kernel -\n"));
+                                        "working set -, non-file -, shmem -, kernel -\n"));
                 ASSERT_TRUE(strstr(out, "  policy:  -, stage - (-) for -s\n"));
                 free(out);
         }
