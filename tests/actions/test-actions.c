@@ -671,6 +671,27 @@ static void teardown_page(ActionRunner *r, Page *pg)
         ASSERT_OK(rmdir(pg->dir));
 }
 
+/* The page's wake watermark is the lower of the heap cap's and the policy level's: a level of 0 (the
+ * policy's next level lies below current, held there by cache) does not take away the cap's. */
+TEST(wake_watermark_is_the_lower_of_cap_and_level)
+{
+        Page pg;
+        ActionRunner *r = setup_page(&pg, "/tmp/oomless-actions-wake-XXXXXX", false);
+
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 150 * MIB);
+        ASSERT_OK(actions_set_wake(r, 180 * MIB, 0));
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 150 * MIB);
+        ASSERT_OK(actions_set_wake(r, 90 * MIB, 0));
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 90 * MIB);
+        ASSERT_OK(actions_set_wake(r, 0, 0));
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 150 * MIB);
+        ASSERT_OK(actions_set_heap_cap(r, 200 * MIB, 0)); /* a cap without a watermark (fixed cap) */
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 0);
+        ASSERT_OK(actions_set_wake(r, 120 * MIB, 0));
+        ASSERT_U64_EQ(pg.m->sup.wake_watermark, 120 * MIB);
+        teardown_page(r, &pg);
+}
+
 TEST(notify_and_scavenge_through_the_control_page)
 {
         Page pg;
