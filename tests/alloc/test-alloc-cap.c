@@ -425,9 +425,9 @@ static void setup256(void)
 {
         if (!create_once(&cg256, "oomless-alloc-cap256", LIMIT256))
                 return;
+        atexit(cleanup256); /* before the skip, which exits too */
         if (getenv("OOMLESS_TEST_REQUIRE_V2") && !cg256.v2)
                 test_skip("not a pure cgroup v2 host (this variant runs in the VM: vm/alloc)");
-        atexit(cleanup256);
 }
 
 /* Starts "child MODE" in cg256 with stdin and stdout on pipes; *in is the write end of its stdin. */

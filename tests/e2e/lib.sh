@@ -33,8 +33,15 @@ e2e_cleanup() {
         done
         if [[ -n ${E2E_CGROUP_CREATED:-} ]]; then
                 local d
+                # A process killed a moment ago may still hold the cgroup until it is reaped: retry.
+                local i
                 for d in $E2E_CGROUP_CREATED; do
-                        [[ -d $d ]] && rmdir "$d" 2>/dev/null || true
+                        for i in {1..100}; do
+                                [[ -d $d ]] || break
+                                rmdir "$d" 2>/dev/null && break
+                                sleep 0.05
+                        done
+                        [[ ! -d $d ]] || echo "warning: cannot remove the test cgroup $d" >&2
                 done
         fi
         [[ -n ${E2E_KEEP:-} ]] || rm -rf "$E2E_TMP"
