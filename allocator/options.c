@@ -314,6 +314,7 @@ static void ma_cg_locate(void)
 /* The sum of two "name value" lines of a file, in one pass. */
 typedef struct MaKeyScan {
         const char *key[2]; /* "name " */
+        size_t len[2];
         uint64_t v;
         unsigned found;
 } MaKeyScan;
@@ -323,10 +324,9 @@ static bool ma_scan_key_line(char *line, void *ud)
         MaKeyScan *k = ud;
         bool ok;
         for (unsigned i = 0; i < 2; i++) {
-                size_t len = strlen(k->key[i]);
-                if (strncmp(line, k->key[i], len) != 0)
+                if (strncmp(line, k->key[i], k->len[i]) != 0)
                         continue;
-                uint64_t v = ma_parse_u64_prefix(line + len, &ok);
+                uint64_t v = ma_parse_u64_prefix(line + k->len[i], &ok);
                 k->v += ok ? v : 0;
                 return ++k->found < 2;
         }
@@ -335,7 +335,7 @@ static bool ma_scan_key_line(char *line, void *ud)
 
 static uint64_t ma_read_keys_sum(const char *path, const char *key1, const char *key2)
 {
-        MaKeyScan k = { .key = { key1, key2 }, .v = 0, .found = 0 };
+        MaKeyScan k = { .key = { key1, key2 }, .len = { strlen(key1), strlen(key2) }, .v = 0, .found = 0 };
         ma_for_each_line(path, ma_scan_key_line, &k);
         return k.v;
 }

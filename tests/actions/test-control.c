@@ -44,6 +44,17 @@ static struct oomless_control *map_page(const char *path)
         return p;
 }
 
+/* A sealed page in a fresh directory, mapped through the supervisor's fd as the allocator maps it. */
+static struct oomless_control *sealed_page(Control **ret)
+{
+        char proc[64];
+
+        make_dir();
+        ASSERT_OK(control_create_sealed(dir, ret));
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", control_fd(*ret));
+        return map_page(proc);
+}
+
 /* The allocator's seqlock writer. */
 static void alloc_publish(struct oomless_control *c, const struct oomless_control_alloc *v)
 {
@@ -475,11 +486,7 @@ TEST(baselines_follow_the_instance_id)
         _cleanup_(control_freep) Control *c = NULL;
         ControlAllocFigures f;
 
-        make_dir();
-        ASSERT_OK(control_create_sealed(dir, &c));
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", control_fd(c));
-        struct oomless_control *m = map_page(proc);
+        struct oomless_control *m = sealed_page(&c);
 
         struct oomless_control_alloc v = good();
         v.instance_id = 0x1111;
@@ -545,11 +552,7 @@ TEST(counters_are_totals_over_publishers)
         _cleanup_(control_freep) Control *c = NULL;
         ControlAllocFigures f;
 
-        make_dir();
-        ASSERT_OK(control_create_sealed(dir, &c));
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", control_fd(c));
-        struct oomless_control *m = map_page(proc);
+        struct oomless_control *m = sealed_page(&c);
 
         struct oomless_control_alloc a = good(), b = good();
         a.instance_id = 0xa, a.cap_hits = 5, a.scavenges = 3, a.heap_returned = 1 << 20;
