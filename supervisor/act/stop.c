@@ -129,33 +129,35 @@ void stop_sweep_leftovers(Stop *st)
                 _cleanup_free_ pid_t *pids = NULL;
                 size_t n = 0;
                 int r = actuator_is_populated(st->act);
-                if (r == 0)
-                        return;
-                /* Who is killed is logged: a leftover daemon of the workload dies here, unasked. */
-                if (actuator_list_pids(st->act, &pids, &n) < 0)
-                        n = 0;
-                r = actuator_kill_all(st->act, SIGKILL);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot kill the processes left in %s: %m",
-                                          actuator_leaf_path(st->act));
-                else
-                        log_leftovers(st, pids, n);
+                if (r != 0) {
+                        /* Who is killed is logged: a leftover daemon of the workload dies here, unasked. */
+                        if (actuator_list_pids(st->act, &pids, &n) < 0)
+                                n = 0;
+                        r = actuator_kill_all(st->act, SIGKILL);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot kill the processes left in %s: %m",
+                                                  actuator_leaf_path(st->act));
+                        else
+                                log_leftovers(st, pids, n);
+                }
         } else {
                 int n = st->ops.kill_children(SIGKILL, st->ops.userdata);
-                if (n <= 0)
-                        return;
-                log_struct(
-                    LOG_LEVEL_NOTICE, LOG_FIELDS(LOG_STR("event", "leftovers_killed"), LOG_U64("count", n)),
-                    "Killed %d leftover process%s of the workload with SIGKILL.", n, n == 1 ? "" : "es");
+                if (n > 0)
+                        log_struct(LOG_LEVEL_NOTICE,
+                                   LOG_FIELDS(LOG_STR("event", "leftovers_killed"), LOG_U64("count", n)),
+                                   "Killed %d leftover process%s of the workload with SIGKILL.", n,
+                                   n == 1 ? "" : "es");
         }
 
-        /* They are our descendants (subreaper): reap them so the leaf can go. */
+        /* They are our descendants (subreaper): reap them, so none is left a zombie for whoever reaps
+         * after we exit. An empty leaf is not enough: a task leaves its cgroup early in exit, before it
+         * is handed to us and can be reaped. A dying parent hands its children to us before it becomes
+         * reapable itself, so "no children of ours but hooks" means no descendants at all. */
         deadline = now_usec(CLOCK_MONOTONIC) + STOP_LEFTOVER_WAIT_USEC;
         for (;;) {
                 st->ops.reap(st->ops.userdata);
-                if (has_leaf(st)) {
-                        if (actuator_is_populated(st->act) <= 0)
-                                break;
+                if (has_leaf(st) && actuator_is_populated(st->act) > 0) {
+                        /* still draining */
                 } else if (st->ops.kill_children(SIGKILL, st->ops.userdata) <= 0)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) > deadline) {

@@ -19,8 +19,9 @@
 #include "actuator.h"
 
 typedef struct StopOps {
-        /* Sends sig to every child of the supervisor except running hooks; returns how many. For tiers
-         * without a leaf of our own. */
+        /* Sends sig to every child of the supervisor except running hooks, zombies included; returns
+         * how many. The whole sweep on tiers without a leaf of our own; with a leaf, what is left of
+         * it once the leaf is empty (the not yet reaped). */
         int (*kill_children)(int sig, void *userdata);
         /* Reaps every exited child without blocking. */
         void (*reap)(void *userdata);
@@ -47,8 +48,8 @@ int stop_begin(Stop *st, int pidfd, int sig, uint64_t grace_usec);
 /* The main process ended, or a longer stop replaces the one under way: disarms the grace timer. */
 void stop_cancel(Stop *st);
 
-/* After the run: kills what is left (the whole leaf on v2/v1, our own children elsewhere) and reaps it
- * for up to STOP_LEFTOVER_WAIT_USEC. */
+/* After the run: kills what is left (the whole leaf on v2/v1, our own children elsewhere) and waits up
+ * to STOP_LEFTOVER_WAIT_USEC until every descendant is reaped, so none is left a zombie. */
 void stop_sweep_leftovers(Stop *st);
 
 #define STOP_LEFTOVER_WAIT_USEC (3 * USEC_PER_SEC)

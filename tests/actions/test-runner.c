@@ -723,13 +723,16 @@ TEST(stop_goes_through_the_actuator)
         stop_init(&st, e, &f.base, &ops);
         stop_sweep_leftovers(&st);
         ASSERT_STREQ(f.calls, "populated\nkill_all 9\npopulated\n");
-        ASSERT_EQ(stop_children_killed, 0);
+        /* Once the leaf is empty, the not yet reaped are looked for among our children. */
+        ASSERT_EQ(stop_children_killed, 1);
         ASSERT_EQ(stop_reaps, 1);
 
-        /* An empty leaf: nothing to kill. */
+        /* An empty leaf: nothing to kill, but the exited are still reaped (CI: a grandchild left a
+         * zombie after an empty leaf). */
         f.calls[0] = 0;
         stop_sweep_leftovers(&st);
-        ASSERT_STREQ(f.calls, "populated\n");
+        ASSERT_STREQ(f.calls, "populated\npopulated\n");
+        ASSERT_EQ(stop_reaps, 2);
 
         /* The grace ends: SIGKILL to the leaf through the actuator. */
         f.calls[0] = 0;
@@ -744,9 +747,10 @@ TEST(stop_goes_through_the_actuator)
         f = fake_new();
         f.caps = ACTUATOR_CAP_LIST_PIDS | ACTUATOR_CAP_KILL_ALL;
         stop_init(&st, e, &f.base, &ops);
+        stop_children_killed = 0;
         stop_sweep_leftovers(&st);
         ASSERT_EQ(f.calls[0], 0);
-        ASSERT_EQ(stop_children_killed, 1);
+        ASSERT_EQ(stop_children_killed, 2);
         stop_done(&st);
         e = sd_event_unref(e);
 }
