@@ -6,7 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 
-python3 "$here/reaper-parent.py" "$E2E_TMP/left" -- \
+py=/usr/bin/python3 # not a pyenv shim: each shim exec costs seconds in the VM
+[[ -x $py ]] || py=python3
+"$py" "$here/reaper-parent.py" "$E2E_TMP/left" -- \
         "$OOMLESS" run --no-preload --stop-timeout 2s -- sh -c 'trap "" TERM; for i in $(seq 8); do sleep 1000 & done; wait; sleep 1000' \
         >"$E2E_TMP/log.out" 2>"$E2E_TMP/log" &
 parent=$!
@@ -27,8 +29,9 @@ wait_exit "$parent" 15; rc=$RC
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 assert_eq "$rc" 137 "exit status after the escalation"
-# reaper-parent.py waits 300 ms for late orphans after oomless exits.
-((ms >= 1800 && ms <= 4800)) || fail "stopped after ${ms}ms, expected about 2300ms"
+# reaper-parent.py waits 300 ms for late orphans after oomless exits, and exits slowly in the VM.
+hi=$((4800 + (${OOMLESS_TEST_TIME_FACTOR:-1} - 1) * 300))
+((ms >= 1800 && ms <= hi)) || fail "stopped after ${ms}ms, expected about 2300ms (at most ${hi}ms)"
 assert_file_contains "$E2E_TMP/log" 'did not stop within 2s' "escalation message"
 [[ -e $E2E_TMP/left ]] || fail "reaper-parent.py wrote no report"
 [[ ! -s $E2E_TMP/left ]] || fail "oomless exited and left processes to its parent (pid state): $(tr '\n' ' ' <"$E2E_TMP/left")"
