@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "thread-util.h"
 #include "time-util.h"
 
 struct Reclaimer {
@@ -119,8 +120,6 @@ int reclaimer_new(sd_event *e, ReclaimFn fn, void *ctx, Reclaimer **ret)
 
 int reclaimer_start(Reclaimer *r, uint64_t bytes, uint64_t timeout_usec, reclaim_done_t done, void *userdata)
 {
-        pthread_attr_t attr;
-        sigset_t all, old;
         int q;
 
         if (r->busy)
@@ -134,18 +133,9 @@ int reclaimer_start(Reclaimer *r, uint64_t bytes, uint64_t timeout_usec, reclaim
         r->done = done;
         r->userdata = userdata;
 
-        q = pthread_attr_init(&attr);
-        if (q != 0)
-                return -q;
-        (void)pthread_attr_setstacksize(&attr, 64 * 1024);
-        /* The worker must never take a process signal meant for the loop's signalfd. */
-        sigfillset(&all);
-        (void)pthread_sigmask(SIG_SETMASK, &all, &old);
-        q = pthread_create(&r->thread, &attr, worker, r);
-        (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-        if (q != 0)
-                return -q;
+        q = thread_start_worker(&r->thread, worker, r);
+        if (q < 0)
+                return q;
         r->busy = true;
         return 0;
 }

@@ -8,7 +8,8 @@
  *  - on v1, kernel thresholds on memory.usage_in_bytes at the same levels (host/cg-events.c), re-armed
  *    when they move, for growth that bypasses the allocator. The kernel checks them only every so many
  *    pages, so the upward one is armed that much early, and its event is followed by short samples
- *    until the level itself is crossed;
+ *    until the level itself is crossed. Arming waits for RCU grace periods in the kernel, so a worker
+ *    thread does it and the loop swaps the eventfd when it is done;
  *  - where no kernel threshold exists (v2), an adaptive tick: shorter as the headroom to the nearest
  *    level shrinks, scaled by the observed growth (policy_adaptive_interval());
  *  - a timer at the end of the next running hold ("for", cooldown, max_dwell, repeat), so that a hold
@@ -48,9 +49,12 @@
 struct React {
         CgThresholds *kt; /* v1 kernel thresholds; NULL elsewhere */
         sd_event_source *kt_source;
-        uint64_t kt_above, kt_below; /* the levels armed */
-        sd_event_source *soon;       /* a hold's end, or an event that came too soon after a sample */
-        uint64_t pending_usec;       /* when that event is to be handled, 0: none */
+        sd_event_source *kt_done_source; /* the arming worker has finished */
+        uint64_t kt_above, kt_below;     /* the levels armed */
+        CgLevels kt_asked;               /* the levels last asked for (armed, or being armed) */
+        bool kt_asked_valid;
+        sd_event_source *soon; /* a hold's end, or an event that came too soon after a sample */
+        uint64_t pending_usec; /* when that event is to be handled, 0: none */
         bool adaptive;
         uint64_t interval; /* the tick interval in force */
         uint64_t prev_current, prev_usec, last_event_usec;
@@ -141,6 +145,92 @@ static int on_threshold(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
+static void kernel_give_up(Manager *m, int error)
+{
+        React *r = m->react;
+
+        log_warning_errno(error,
+                          "Cannot arm memory thresholds in %s/cgroup.event_control, adapting the tick "
+                          "instead: %m",
+                          cg_leaf_path(m->cg));
+        r->kt_source = sd_event_source_disable_unref(r->kt_source);
+        r->kt_done_source = sd_event_source_disable_unref(r->kt_done_source);
+        r->kt = cg_thresholds_free(r->kt);
+        r->kt_above = UINT64_MAX;
+        r->kt_below = 0;
+        r->kt_is_early = r->kt_early = false;
+        r->adaptive = true;
+}
+
+/* The worker armed the levels asked for: watch its eventfd from now on. */
+static int on_kernel_armed(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Manager *m = userdata;
+        React *r = m->react;
+        CgLevels l;
+        int efd, q;
+        (void)s;
+        (void)fd;
+        (void)revents;
+
+        efd = cg_thresholds_collect(r->kt, &l);
+        if (efd == -EAGAIN)
+                return 0;
+        if (efd < 0) {
+                kernel_give_up(m, efd);
+                return 0;
+        }
+        r->kt_above = l.above;
+        r->kt_below = l.below;
+        r->kt_is_early = l.early != 0;
+        if (r->kt_source)
+                q = sd_event_source_set_io_fd(r->kt_source, efd);
+        else
+                q = sd_event_add_io(m->event, &r->kt_source, efd, EPOLLIN, on_threshold, m);
+        if (q < 0) {
+                kernel_give_up(m, q);
+                return 0;
+        }
+        log_debug("Memory thresholds armed at %" PRIu64 " (up, early at %" PRIu64 ") and %" PRIu64
+                  " (down) bytes.",
+                  l.above, l.early, l.below);
+        /* The kernel signals crossings after the registration only: one made while the worker armed
+         * (tens of ms) is found by a sample now, not at the next tick. */
+        react_event(m, "Memory thresholds armed");
+        return 0;
+}
+
+/* Opens the thresholds of the current cgroup and watches their worker; false where there are none. */
+static bool kernel_open(Manager *m)
+{
+        React *r = m->react;
+        int q;
+
+        r->kt_above = UINT64_MAX;
+        r->kt_below = 0;
+        r->kt_asked_valid = false;
+        q = cg_thresholds_new(m->cg, &r->kt);
+        if (q >= 0) {
+                q = sd_event_add_io(m->event, &r->kt_done_source, cg_thresholds_done_fd(r->kt), EPOLLIN,
+                                    on_kernel_armed, m);
+                if (q >= 0) {
+                        (void)sd_event_source_set_description(r->kt_done_source, "thresholds-armed");
+                        return true;
+                }
+                r->kt = cg_thresholds_free(r->kt);
+        }
+        if (q == -EOPNOTSUPP)
+                log_debug("No kernel memory thresholds on tier %s: the tick adapts to the headroom.",
+                          cg_tier_to_string(cg_tier(m->cg)));
+        else
+                log_warning_errno(
+                    q,
+                    "Cannot open memory.usage_in_bytes of %s for thresholds, adapting the tick "
+                    "instead: %m",
+                    cg_leaf_path(m->cg) ?: "the cgroup");
+        return false;
+}
+
 static int on_soon(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
@@ -168,7 +258,6 @@ int manager_react_start(Manager *m)
         r = calloc(1, sizeof(*r));
         if (!r)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r->kt_above = UINT64_MAX;
         r->kt_slack = kernel_slack();
         r->interval = m->interval_usec;
         q = sd_event_add_time(m->event, &r->soon, CLOCK_MONOTONIC, UINT64_MAX, REACT_ACCURACY_MIN, on_soon,
@@ -176,17 +265,8 @@ int manager_react_start(Manager *m)
         if (q < 0)
                 return log_error_errno(q, "Cannot create the hold timer: %m");
         (void)sd_event_source_set_enabled(r->soon, SD_EVENT_OFF);
-        q = cg_thresholds_new(m->cg, &r->kt);
-        if (q == -EOPNOTSUPP) {
-                r->adaptive = true;
-                log_debug("No kernel memory thresholds on tier %s: the tick adapts to the headroom.",
-                          cg_tier_to_string(cg_tier(m->cg)));
-        } else if (q < 0) {
-                r->adaptive = true;
-                log_warning_errno(q, "Cannot open memory.usage_in_bytes for thresholds, adapting the tick "
-                                     "instead: %m");
-        }
         m->react = TAKE_PTR(r);
+        m->react->adaptive = !kernel_open(m);
         return 0;
 }
 
@@ -196,26 +276,15 @@ int manager_react_start(Manager *m)
 void manager_react_rebind(Manager *m)
 {
         React *r = m->react;
-        int q;
 
         if (!r)
                 return;
         r->kt_source = sd_event_source_disable_unref(r->kt_source);
+        r->kt_done_source = sd_event_source_disable_unref(r->kt_done_source);
         r->kt = cg_thresholds_free(r->kt);
-        r->kt_above = UINT64_MAX;
-        r->kt_below = 0;
         r->kt_is_early = r->kt_early = false;
         r->follow = 0;
-        r->adaptive = false;
-        q = cg_thresholds_new(m->cg, &r->kt);
-        if (q < 0) {
-                r->adaptive = true;
-                if (q != -EOPNOTSUPP)
-                        log_warning_errno(q,
-                                          "Cannot open memory.usage_in_bytes of %s for thresholds, adapting "
-                                          "the tick instead: %m",
-                                          cg_leaf_path(m->cg) ?: "the new cgroup");
-        }
+        r->adaptive = !kernel_open(m);
 }
 
 React *manager_react_free(React *r)
@@ -223,44 +292,34 @@ React *manager_react_free(React *r)
         if (!r)
                 return NULL;
         sd_event_source_disable_unref(r->kt_source);
+        sd_event_source_disable_unref(r->kt_done_source);
         sd_event_source_disable_unref(r->soon);
         cg_thresholds_free(r->kt);
         free(r);
         return NULL;
 }
 
-/* Arms above and below, and early (0: none) with them. Already armed, the early level is kept: it
- * may just have fired, and a re-arm would cost the loop its RCU grace periods at the worst moment. */
+/* Asks for above and below, and early (0: none) with them, to be armed (by the worker: the loop goes
+ * on meanwhile, the old levels armed). Already asked for, the early level is kept: it may just have
+ * fired, and a new arming for it alone would be wasted work. */
 static void arm_kernel(Manager *m, uint64_t above, uint64_t early, uint64_t below)
 {
         React *r = m->react;
-        int fd, q;
+        CgLevels l = { .above = above, .early = early, .below = below };
+        int q;
 
-        if (!r->kt || (above == r->kt_above && below == r->kt_below && (!early || r->kt_is_early)))
+        if (!r->kt)
                 return;
-        fd = cg_thresholds_arm(r->kt, above, early, below);
-        if (fd < 0) {
-                log_warning_errno(fd,
-                                  "Cannot arm memory thresholds in %s/cgroup.event_control, adapting "
-                                  "the tick instead: %m",
-                                  cg_leaf_path(m->cg));
-                r->kt_source = sd_event_source_disable_unref(r->kt_source);
-                r->kt = cg_thresholds_free(r->kt);
-                r->adaptive = true;
+        if (r->kt_asked_valid && above == r->kt_asked.above && below == r->kt_asked.below &&
+            (!early || r->kt_asked.early))
+                return;
+        q = cg_thresholds_request(r->kt, &l);
+        if (q < 0) {
+                kernel_give_up(m, q);
                 return;
         }
-        r->kt_above = above;
-        r->kt_below = below;
-        r->kt_is_early = early != 0;
-        if (r->kt_source)
-                q = sd_event_source_set_io_fd(r->kt_source, fd);
-        else
-                q = sd_event_add_io(m->event, &r->kt_source, fd, EPOLLIN, on_threshold, m);
-        if (q < 0)
-                log_warning_errno(q, "Cannot watch the memory thresholds: %m");
-        log_debug("Memory thresholds armed at %" PRIu64 " (up, early at %" PRIu64 ") and %" PRIu64
-                  " (down) bytes.",
-                  above, early, below);
+        r->kt_asked = l;
+        r->kt_asked_valid = true;
 }
 
 /* A level in the cgroup's figures, as held bytes of the heap: the rest of the charge is taken as it

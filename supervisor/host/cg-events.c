@@ -1,22 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* v1 memory thresholds through cgroup.event_control (cg-events.h). */
+/* v1 memory thresholds through cgroup.event_control, armed on a worker thread (cg-events.h). */
 #define _GNU_SOURCE 1
+#include "cg-events.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "cg-events.h"
 #include "cgroup-internal.h"
-#include <inttypes.h>
-#include <string.h>
+#include "thread-util.h"
 
+/* One worker at a time; the loop thread owns every field but the worker's result, which the worker
+ * writes before it signals done_efd and the loop reads after the join. */
 struct CgThresholds {
         char *dir;
         int usage_fd, memsw_fd; /* memory.usage_in_bytes, memory.memsw.usage_in_bytes (or -EBADF) */
-        int efd;
+        int efd;                /* the armed levels' eventfd */
+        int done_efd;           /* signalled by the worker when it has finished */
+
+        bool busy;
+        pthread_t thread;
+        CgLevels running;
+        int result; /* the new eventfd, or negative errno */
+
+        bool queued;
+        CgLevels next;
 };
 
 int cg_thresholds_new(Cg *cg, CgThresholds **ret)
@@ -28,7 +42,7 @@ int cg_thresholds_new(Cg *cg, CgThresholds **ret)
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->usage_fd = t->memsw_fd = t->efd = -EBADF;
+        t->usage_fd = t->memsw_fd = t->efd = t->done_efd = t->result = -EBADF;
         t->dir = strdup(cg->leaf);
         if (!t->dir)
                 return -ENOMEM;
@@ -37,15 +51,30 @@ int cg_thresholds_new(Cg *cg, CgThresholds **ret)
                 return t->usage_fd;
         if (cg_caps_have(cg, CG_CAP_SWAP))
                 t->memsw_fd = cg_open_ro(t->dir, "memory.memsw.usage_in_bytes");
+        t->done_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (t->done_efd < 0)
+                return negative_errno();
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+static void join(CgThresholds *t)
+{
+        if (!t->busy)
+                return;
+        (void)pthread_join(t->thread, NULL);
+        t->busy = false;
 }
 
 CgThresholds *cg_thresholds_free(CgThresholds *t)
 {
         if (!t)
                 return NULL;
+        join(t);
+        if (t->result >= 0)
+                safe_close(t->result);
         safe_close(t->efd);
+        safe_close(t->done_efd);
         safe_close(t->usage_fd);
         safe_close(t->memsw_fd);
         free(t->dir);
@@ -63,7 +92,9 @@ static int register_level(const CgThresholds *t, int efd, int fd, uint64_t level
         return cg_write_file(t->dir, "cgroup.event_control", buf);
 }
 
-int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t early, uint64_t below)
+/* Registers l on a new eventfd and returns it; what the worker does. Reads only what no one changes
+ * while it runs (dir, usage_fd, memsw_fd). */
+static int arm_levels(const CgThresholds *t, const CgLevels *l)
 {
         _cleanup_close_ int efd = -EBADF;
         int r;
@@ -72,26 +103,91 @@ int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t early, uint64_t 
         if (efd < 0)
                 return negative_errno();
         /* memsw counts swap too: it crosses a level no later than usage does. */
-        if (above != UINT64_MAX && above > 0) {
-                r = register_level(t, efd, t->usage_fd, above);
+        if (l->above != UINT64_MAX && l->above > 0) {
+                r = register_level(t, efd, t->usage_fd, l->above);
                 if (r >= 0)
-                        r = register_level(t, efd, t->memsw_fd, above);
+                        r = register_level(t, efd, t->memsw_fd, l->above);
                 if (r < 0)
                         return r;
         }
-        if (early > 0 && early != UINT64_MAX && early < above) {
-                r = register_level(t, efd, t->usage_fd, early);
+        if (l->early > 0 && l->early != UINT64_MAX && l->early < l->above) {
+                r = register_level(t, efd, t->usage_fd, l->early);
                 if (r < 0)
                         return r;
         }
-        if (below > 0 && below != UINT64_MAX) {
-                r = register_level(t, efd, t->usage_fd, below);
+        if (l->below > 0 && l->below != UINT64_MAX) {
+                r = register_level(t, efd, t->usage_fd, l->below);
                 if (r < 0)
                         return r;
         }
-        safe_close(t->efd);
-        t->efd = TAKE_FD(efd);
-        return t->efd;
+        return TAKE_FD(efd);
+}
+
+static void *worker(void *arg)
+{
+        CgThresholds *t = arg;
+
+        t->result = arm_levels(t, &t->running);
+        (void)eventfd_write(t->done_efd, 1);
+        return NULL;
+}
+
+static int start(CgThresholds *t, const CgLevels *l)
+{
+        int q;
+
+        t->running = *l;
+        t->result = -EBADF;
+        q = thread_start_worker(&t->thread, worker, t);
+        if (q < 0)
+                return q;
+        t->busy = true;
+        return 0;
+}
+
+int cg_thresholds_request(CgThresholds *t, const CgLevels *l)
+{
+        if (!t || !l)
+                return -EINVAL;
+        if (t->busy) {
+                t->next = *l;
+                t->queued = true;
+                return 0;
+        }
+        return start(t, l);
+}
+
+int cg_thresholds_done_fd(const CgThresholds *t)
+{
+        return t ? t->done_efd : -EBADF;
+}
+
+int cg_thresholds_collect(CgThresholds *t, CgLevels *ret)
+{
+        eventfd_t v;
+        int r;
+
+        if (!t)
+                return -EINVAL;
+        (void)eventfd_read(t->done_efd, &v);
+        if (!t->busy)
+                return -EAGAIN;
+        join(t);
+        r = t->result;
+        t->result = -EBADF;
+        if (r >= 0) {
+                safe_close(t->efd);
+                t->efd = r;
+                if (ret)
+                        *ret = t->running;
+        }
+        if (t->queued) {
+                t->queued = false;
+                int q = start(t, &t->next);
+                if (q < 0 && r >= 0)
+                        r = q;
+        }
+        return r;
 }
 
 int cg_thresholds_fd(const CgThresholds *t)

@@ -3,7 +3,12 @@
  * memory.usage_in_bytes (and memory.memsw.usage_in_bytes when swap is accounted) that the kernel
  * signals when the usage crosses a level, in either direction. They catch what bypasses the allocator:
  * mmap, tmpfs, page cache, other allocators. cgroup v2 has no such notification (the loop adapts its
- * interval there instead). */
+ * interval there instead).
+ *
+ * Each registration waits in the kernel for an RCU grace period (measured 4-22 ms each, 3-4 of them
+ * after a stage change), so levels are armed on a worker thread, never on the caller's loop: the
+ * caller asks (cg_thresholds_request), is told on cg_thresholds_done_fd() when the worker is done, and
+ * takes the result (cg_thresholds_collect). The old levels stay armed until then. */
 #pragma once
 
 #include <stdint.h>
@@ -13,18 +18,31 @@
 
 typedef struct CgThresholds CgThresholds;
 
+/* The levels of one arming, bytes. above and below: UINT64_MAX and 0 arm nothing; early is a second
+ * upward level on memory.usage_in_bytes only, 0 for none. */
+typedef struct CgLevels {
+        uint64_t above, early, below;
+} CgLevels;
+
 /* -EOPNOTSUPP when cg is not a v1 memory cgroup. */
 int cg_thresholds_new(Cg *cg, CgThresholds **ret);
+/* Waits for a worker under way (one arming: tens of ms at worst). */
 CgThresholds *cg_thresholds_free(CgThresholds *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CgThresholds *, cg_thresholds_free)
 
-/* Replaces the armed levels with above, early and below (bytes; UINT64_MAX and 0 arm nothing; early
- * is a second upward level on memory.usage_in_bytes only): a new eventfd is registered and the old one
- * closed, which unregisters its levels. Each registration costs the kernel an RCU grace period (a few
- * ms, measured up to 5), so levels that may be needed together are armed together. Returns the new
- * eventfd (owned by t, watch it for EPOLLIN), or negative errno with the old levels still armed. */
-int cg_thresholds_arm(CgThresholds *t, uint64_t above, uint64_t early, uint64_t below);
-/* The current eventfd, -EBADF before the first arm. */
+/* Asks for the armed levels to be replaced by *l: a worker registers them on a new eventfd. While a
+ * worker runs, the request waits for it and replaces any request waiting before it (the latest
+ * levels are the ones that count). Returns 0, or negative errno when no worker could be started. */
+int cg_thresholds_request(CgThresholds *t, const CgLevels *l);
+/* Readable (EPOLLIN) when a worker has finished: then call cg_thresholds_collect(). */
+int cg_thresholds_done_fd(const CgThresholds *t);
+/* Takes a finished arming: its eventfd becomes the one to watch (returned; watch it for EPOLLIN) and
+ * the old one is closed, which unregisters its levels; *ret (may be NULL) gets its levels. Starts the
+ * request waiting behind it, if any. -EAGAIN when no worker has finished. Another negative errno when
+ * the arming failed (the old levels are still armed) or the waiting request's worker could not be
+ * started: the levels will not follow any more, and the caller should stop relying on them. */
+int cg_thresholds_collect(CgThresholds *t, CgLevels *ret);
+/* The eventfd of the levels armed now, -EBADF before the first collect. */
 int cg_thresholds_fd(const CgThresholds *t);
-/* Consumes the eventfd's counter: how many crossings were signalled since the last call. */
+/* Consumes that eventfd's counter: how many crossings were signalled since the last call. */
 uint64_t cg_thresholds_consume(CgThresholds *t);

@@ -11,9 +11,11 @@
  * is gone after cg_free. Skips only when no v1 memory hierarchy exists (pure v2 hosts). */
 #include "cgtest.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 
+#include "cg-events.h"
 #include "cgroup.h"
 #include "cgroup-internal.h"
 
@@ -264,6 +266,78 @@ TEST(percent_resolves_against_effective_limit)
         ASSERT_TRUE(!dir_exists(parent));
         ASSERT_TRUE(WIFEXITED(st));
         ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
+static bool wait_readable(int fd, int timeout_ms)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+/* Kernel thresholds (cg-events.c) are armed by a worker: a request returns with nothing armed yet
+ * (each registration waits for an RCU grace period, which must not stall the loop), the done fd says
+ * when to collect, and the collected eventfd fires when a kid's usage crosses the level. A request
+ * made while a worker runs waits, and only the latest one waiting is armed. An arming that fails
+ * (the cgroup is gone) is reported by collect, and the old levels stay. */
+TEST(thresholds_armed_by_a_worker)
+{
+        require_v1();
+        CgOptions o = opts_64m();
+        Cg *cg = cgtest_setup(&o);
+        CgThresholds *t = NULL;
+        CgLevels got = {};
+        const int *join;
+        Kid k;
+
+        ASSERT_OK(cg_thresholds_new(cg, &t));
+        ASSERT_OK(cg_spawn_fds(cg, NULL, &join));
+        ASSERT_OK(kid_start(&k, join, -1));
+        ASSERT_ERROR(cg_thresholds_collect(t, NULL), EAGAIN);
+
+        ASSERT_OK(cg_thresholds_request(t, &(CgLevels){ .above = 20u << 20, .early = 18u << 20 }));
+        ASSERT_EQ(cg_thresholds_fd(t), -EBADF); /* armed only at collect */
+        ASSERT_TRUE(wait_readable(cg_thresholds_done_fd(t), 5000));
+        int efd = cg_thresholds_collect(t, &got);
+        ASSERT_TRUE(efd >= 0);
+        ASSERT_EQ(cg_thresholds_fd(t), efd);
+        ASSERT_U64_EQ(got.above, 20u << 20);
+        ASSERT_U64_EQ(got.early, 18u << 20);
+        ASSERT_TRUE(!wait_readable(efd, 50));
+        for (int i = 0; i < 3; i++)
+                ASSERT_OK(kid_cmd(&k, 'a')); /* 24M: past both levels */
+        ASSERT_TRUE(wait_readable(efd, 2000));
+        ASSERT_TRUE(cg_thresholds_consume(t) >= 1);
+
+        /* Three requests in a row: the first runs, the third replaces the second behind it. */
+        ASSERT_OK(cg_thresholds_request(t, &(CgLevels){ .above = 40u << 20, .below = 16u << 20 }));
+        ASSERT_OK(cg_thresholds_request(t, &(CgLevels){ .above = 48u << 20 }));
+        ASSERT_OK(cg_thresholds_request(t, &(CgLevels){ .above = 56u << 20, .below = 8u << 20 }));
+        ASSERT_TRUE(wait_readable(cg_thresholds_done_fd(t), 5000));
+        int efd2 = cg_thresholds_collect(t, &got);
+        ASSERT_TRUE(efd2 >= 0);
+        ASSERT_U64_EQ(got.above, 40u << 20);
+        ASSERT_TRUE(wait_readable(cg_thresholds_done_fd(t), 5000));
+        int efd3 = cg_thresholds_collect(t, &got);
+        ASSERT_TRUE(efd3 >= 0);
+        ASSERT_U64_EQ(got.above, 56u << 20);
+        ASSERT_U64_EQ(got.below, 8u << 20);
+        ASSERT_TRUE(!wait_readable(cg_thresholds_done_fd(t), 100)); /* the second never ran */
+        ASSERT_ERROR(cg_thresholds_collect(t, NULL), EAGAIN);
+        ASSERT_OK(kid_cmd(&k, 'a')); /* 32M: between the levels now armed, nothing fires */
+        ASSERT_TRUE(!wait_readable(efd3, 200));
+
+        /* The cgroup goes: the arming fails, collect says so, the armed eventfd stays. */
+        ASSERT_OK(kid_quit(&k));
+        char leaf[4096];
+        snprintf(leaf, sizeof(leaf), "%s", cg_leaf_path(cg));
+        cgtest_free_removed(cg, leaf);
+        ASSERT_OK(cg_thresholds_request(t, &(CgLevels){ .above = 60u << 20 }));
+        ASSERT_TRUE(wait_readable(cg_thresholds_done_fd(t), 5000));
+        int r = cg_thresholds_collect(t, &got);
+        ASSERT_TRUE(r < 0);
+        ASSERT_EQ(cg_thresholds_fd(t), efd3);
+        ASSERT_U64_EQ(got.above, 56u << 20);
+        cg_thresholds_free(t);
 }
 
 TEST(attach_by_pid_and_path)
