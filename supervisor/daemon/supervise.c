@@ -25,6 +25,11 @@ struct Supervise {
         uint64_t oom_kill_seen; /* events counter at the last tick, to count kills of non-main processes */
         bool oom_kill_seen_valid;
         uint64_t published_cap; /* last cap published, 0 = none yet */
+        /* What the cgroup held outside the heap, by sample, for the live cap (outside_estimate()). */
+        struct {
+                uint64_t usec, bytes;
+        } outside[SUPERVISE_OUTSIDE_SLOTS];
+        unsigned outside_next;
 
         /* For the metrics: the level as last seen, since when, the time spent at each level. */
         unsigned level;
@@ -142,7 +147,25 @@ size_t supervise_psi_triggers(const Supervise *s, const char **ret, size_t max)
 /* The published cap follows the effective limit, which a parent cgroup may change while we run. The
  * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
  * than at the next tick. */
-uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t *ret_watermark)
+/* The least "outside the heap" of the samples in the last SUPERVISE_OUTSIDE_WINDOW_USEC, this one
+ * included. Each sample's figure is an upper bound while the heap grows: the allocator publishes
+ * its heap only every 10 ms or so, and at 1 GB/s a figure that old is 10 MB short, which a single
+ * sample would take for memory outside the heap and cut the cap by (e2e/oom saw ENOMEM at 47 MiB of
+ * a 64M limit, with 1 MiB outside). Without heap figures the whole of nonfile is the bound. */
+static uint64_t outside_estimate(Supervise *s, const OomlessSample *x, uint64_t bytes)
+{
+        uint64_t now = x->timestamp_usec, best = bytes;
+
+        s->outside[s->outside_next] = (typeof(s->outside[0])){ .usec = now, .bytes = bytes };
+        s->outside_next = (s->outside_next + 1) % SUPERVISE_OUTSIDE_SLOTS;
+        for (unsigned i = 0; i < SUPERVISE_OUTSIDE_SLOTS; i++)
+                if (s->outside[i].usec && s->outside[i].usec <= now &&
+                    now - s->outside[i].usec <= SUPERVISE_OUTSIDE_WINDOW_USEC)
+                        best = MIN(best, s->outside[i].bytes);
+        return best;
+}
+
+uint64_t supervise_heap_cap(Supervise *s, const OomlessSample *x, uint64_t *ret_watermark)
 {
         uint64_t cap, limit = x->limit;
 
@@ -157,7 +180,8 @@ uint64_t supervise_heap_cap(const Supervise *s, const OomlessSample *x, uint64_t
                  * kernel would have given (a single malloc of 92% of the limit); counting active
                  * file cache would refuse it to a service that has read its files twice. */
                 uint64_t nonfile = oomless_sample_nonfile(x);
-                uint64_t outside = nonfile - (x->heap_valid ? MIN(x->heap_held, nonfile) : 0);
+                uint64_t outside =
+                    outside_estimate(s, x, nonfile - (x->heap_valid ? MIN(x->heap_held, nonfile) : 0));
                 uint64_t reserve = MAX(SUPERVISE_HEAP_RESERVE_MIN, limit / 64);
                 uint64_t step = MAX(UINT64_C(1) << 20, limit / 256);
 
