@@ -145,14 +145,13 @@ static int on_threshold(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static void kernel_give_up(Manager *m, int error)
+/* what: "Cannot arm memory thresholds" and the like; the leaf follows. */
+static void kernel_give_up(Manager *m, int error, const char *what)
 {
         React *r = m->react;
 
-        log_warning_errno(error,
-                          "Cannot arm memory thresholds in %s/cgroup.event_control, adapting the tick "
-                          "instead: %m",
-                          cg_leaf_path(m->cg));
+        log_warning_errno(error, "%s of %s, adapting the tick instead: %m", what,
+                          cg_leaf_path(m->cg) ?: "the cgroup");
         r->kt_source = sd_event_source_disable_unref(r->kt_source);
         r->kt_done_source = sd_event_source_disable_unref(r->kt_done_source);
         r->kt = cg_thresholds_free(r->kt);
@@ -177,9 +176,13 @@ static int on_kernel_armed(sd_event_source *s, int fd, uint32_t revents, void *u
         if (efd == -EAGAIN)
                 return 0;
         if (efd < 0) {
-                kernel_give_up(m, efd);
+                kernel_give_up(m, efd, "Cannot arm memory thresholds (cgroup.event_control)");
                 return 0;
         }
+        /* The request behind this one was dropped (no thread to arm it): ask again at the update. */
+        if (!cg_thresholds_busy(r->kt) && r->kt_asked_valid &&
+            (l.above != r->kt_asked.above || l.below != r->kt_asked.below || l.early != r->kt_asked.early))
+                r->kt_asked_valid = false;
         r->kt_above = l.above;
         r->kt_below = l.below;
         r->kt_is_early = l.early != 0;
@@ -188,14 +191,17 @@ static int on_kernel_armed(sd_event_source *s, int fd, uint32_t revents, void *u
         else
                 q = sd_event_add_io(m->event, &r->kt_source, efd, EPOLLIN, on_threshold, m);
         if (q < 0) {
-                kernel_give_up(m, q);
+                kernel_give_up(m, q, "Cannot watch the memory thresholds");
                 return 0;
         }
         log_debug("Memory thresholds armed at %" PRIu64 " (up, early at %" PRIu64 ") and %" PRIu64
                   " (down) bytes.",
                   l.above, l.early, l.below);
         /* The kernel signals crossings after the registration only: one made while the worker armed
-         * (tens of ms) is found by a sample now, not at the next tick. */
+         * (tens of ms) is found by a sample now, not at the next tick; and a crossing of the early level
+         * then starts the follow-up samples (the update clears this unless the usage is in the band). */
+        if (r->kt_is_early)
+                r->kt_early = true;
         react_event(m, "Memory thresholds armed");
         return 0;
 }
@@ -210,25 +216,28 @@ static bool kernel_open(Manager *m)
         r->kt_below = 0;
         r->kt_asked_valid = false;
         q = cg_thresholds_new(m->cg, &r->kt);
-        if (q >= 0) {
-                q = sd_event_add_io(m->event, &r->kt_done_source, cg_thresholds_done_fd(r->kt), EPOLLIN,
-                                    on_kernel_armed, m);
-                if (q >= 0) {
-                        (void)sd_event_source_set_description(r->kt_done_source, "thresholds-armed");
-                        return true;
-                }
-                r->kt = cg_thresholds_free(r->kt);
-        }
-        if (q == -EOPNOTSUPP)
+        if (q == -EOPNOTSUPP) {
                 log_debug("No kernel memory thresholds on tier %s: the tick adapts to the headroom.",
                           cg_tier_to_string(cg_tier(m->cg)));
-        else
+                return false;
+        }
+        if (q < 0) {
                 log_warning_errno(
                     q,
                     "Cannot open memory.usage_in_bytes of %s for thresholds, adapting the tick "
                     "instead: %m",
                     cg_leaf_path(m->cg) ?: "the cgroup");
-        return false;
+                return false;
+        }
+        q = sd_event_add_io(m->event, &r->kt_done_source, cg_thresholds_done_fd(r->kt), EPOLLIN,
+                            on_kernel_armed, m);
+        if (q < 0) {
+                log_warning_errno(q, "Cannot watch the threshold worker, adapting the tick instead: %m");
+                r->kt = cg_thresholds_free(r->kt);
+                return false;
+        }
+        (void)sd_event_source_set_description(r->kt_done_source, "thresholds-armed");
+        return true;
 }
 
 static int on_soon(sd_event_source *s, uint64_t usec, void *userdata)
@@ -315,7 +324,10 @@ static void arm_kernel(Manager *m, uint64_t above, uint64_t early, uint64_t belo
                 return;
         q = cg_thresholds_request(r->kt, &l);
         if (q < 0) {
-                kernel_give_up(m, q);
+                /* No thread to be had now (the workload may fill pids.max): the old levels stay
+                 * armed, and the next update asks again. */
+                log_debug_errno(q, "Cannot start the threshold worker, asking again at the next update: %m");
+                r->kt_asked_valid = false;
                 return;
         }
         r->kt_asked = l;
@@ -386,7 +398,9 @@ static bool idle(Manager *m, unsigned stage, const PolicyWatch *w)
 
         if (stage != 0 || w->guard == 0 || m->last.current >= w->guard)
                 return false;
-        return w->guard == UINT64_MAX || (r->kt && r->kt_source && r->kt_above <= w->guard);
+        /* The armed level, not the one asked for: until the worker is done, only it can wake us. */
+        return w->guard == UINT64_MAX ||
+               (r->kt && r->kt_source && r->kt_above <= w->guard && m->last.current < r->kt_above);
 }
 
 static void set_interval(Manager *m, uint64_t interval, uint64_t now, uint64_t headroom, uint64_t rate)

@@ -145,16 +145,27 @@ static int start(CgThresholds *t, const CgLevels *l)
         return 0;
 }
 
+static bool levels_eq(const CgLevels *a, const CgLevels *b)
+{
+        return a->above == b->above && a->early == b->early && a->below == b->below;
+}
+
 int cg_thresholds_request(CgThresholds *t, const CgLevels *l)
 {
         if (!t || !l)
                 return -EINVAL;
         if (t->busy) {
+                /* Back to what is being armed: nothing more to do after it. */
+                t->queued = !levels_eq(l, &t->running);
                 t->next = *l;
-                t->queued = true;
                 return 0;
         }
         return start(t, l);
+}
+
+bool cg_thresholds_busy(const CgThresholds *t)
+{
+        return t && t->busy;
 }
 
 int cg_thresholds_done_fd(const CgThresholds *t)
@@ -175,17 +186,21 @@ int cg_thresholds_collect(CgThresholds *t, CgLevels *ret)
         join(t);
         r = t->result;
         t->result = -EBADF;
-        if (r >= 0) {
-                safe_close(t->efd);
-                t->efd = r;
-                if (ret)
-                        *ret = t->running;
+        if (r < 0) {
+                /* The caller stops relying on the levels: a worker started now would only make it
+                 * wait for the join. */
+                t->queued = false;
+                return r;
         }
+        safe_close(t->efd);
+        t->efd = r;
+        if (ret)
+                *ret = t->running;
         if (t->queued) {
                 t->queued = false;
-                int q = start(t, &t->next);
-                if (q < 0 && r >= 0)
-                        r = q;
+                /* Not started (no thread to be had now): the caller sees the levels it got differ from
+                 * those it asked for, with no worker busy, and asks again. */
+                (void)start(t, &t->next);
         }
         return r;
 }
