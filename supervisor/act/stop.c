@@ -151,18 +151,26 @@ void stop_sweep_leftovers(Stop *st)
 
         /* They are our descendants (subreaper): reap them, so none is left a zombie for whoever reaps
          * after we exit. An empty leaf is not enough: a task leaves its cgroup early in exit, before it
-         * is handed to us and can be reaped. A dying parent hands its children to us before it becomes
-         * reapable itself, so "no children of ours but hooks" means no descendants at all. */
+         * is handed to us and can be reaped, so the children still dying are waited for too. A dying
+         * parent hands its children to us before it becomes reapable itself, so when none of ours is
+         * dying, nothing of the leaf is left. */
         deadline = now_usec(CLOCK_MONOTONIC) + STOP_LEFTOVER_WAIT_USEC;
         for (;;) {
+                bool left;
+
                 st->ops.reap(st->ops.userdata);
-                if (has_leaf(st) && actuator_is_populated(st->act) > 0) {
-                        /* still draining */
-                } else if (st->ops.kill_children(SIGKILL, st->ops.userdata) <= 0)
+                if (has_leaf(st))
+                        left = actuator_is_populated(st->act) > 0 ||
+                               st->ops.dying_children(st->ops.userdata) > 0;
+                else
+                        left = st->ops.kill_children(SIGKILL, st->ops.userdata) > 0;
+                if (!left)
                         break;
                 if (now_usec(CLOCK_MONOTONIC) > deadline) {
-                        log_warning("Processes are still left in %s after SIGKILL; giving up waiting.",
-                                    actuator_leaf_path(st->act) ?: "the process tree");
+                        log_warning(
+                            "Processes of the workload are still left after SIGKILL (in %s, or not yet "
+                            "reaped); giving up waiting.",
+                            actuator_leaf_path(st->act) ?: "its process tree");
                         break;
                 }
                 (void)usleep(10000);

@@ -19,10 +19,13 @@
 #include "actuator.h"
 
 typedef struct StopOps {
-        /* Sends sig to every child of the supervisor except running hooks, zombies included; returns
-         * how many. The whole sweep on tiers without a leaf of our own; with a leaf, what is left of
-         * it once the leaf is empty (the not yet reaped). */
+        /* Sends sig to every child of the supervisor except running hooks; returns how many. For tiers
+         * without a leaf of our own. */
         int (*kill_children)(int sig, void *userdata);
+        /* How many children of the supervisor, hooks aside, are zombies or exiting: what is left of a
+         * killed leaf after it is empty, until reaped. Children that are neither (a hook's orphan) are
+         * none of the sweep's business. */
+        int (*dying_children)(void *userdata);
         /* Reaps every exited child without blocking. */
         void (*reap)(void *userdata);
         void *userdata;

@@ -38,6 +38,12 @@ static int stop_kill_children(int sig, void *userdata)
         return reaper_kill_children(sig, hook_owns_pid);
 }
 
+static int stop_dying_children(void *userdata)
+{
+        (void)userdata;
+        return reaper_count_dying_children(hook_owns_pid);
+}
+
 static void stop_reap(void *userdata)
 {
         (void)reaper_drain(0, NULL, NULL, on_other_reaped, userdata);
@@ -46,7 +52,10 @@ static void stop_reap(void *userdata)
 void manager_stop_init(Manager *m)
 {
         stop_init(&m->stop, m->event, m->actuator,
-                  &(StopOps){ .kill_children = stop_kill_children, .reap = stop_reap, .userdata = m });
+                  &(StopOps){ .kill_children = stop_kill_children,
+                              .dying_children = stop_dying_children,
+                              .reap = stop_reap,
+                              .userdata = m });
 }
 
 void manager_kill_leftovers(Manager *m)

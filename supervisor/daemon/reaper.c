@@ -80,7 +80,12 @@ int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main,
         return n;
 }
 
-static pid_t proc_ppid(const char *pid)
+/* PF_EXITING in /proc/PID/stat's flags (include/linux/sched.h): set from the start of exit, before
+ * the task leaves its cgroup, until it is reaped. */
+#define REAPER_PF_EXITING 0x00000004U
+
+/* The parent, state and flags of a process; false when it is gone or unreadable. */
+static bool proc_stat(const char *pid, pid_t *ret_ppid, char *ret_state, unsigned *ret_flags)
 {
         char path[64], buf[512];
         _cleanup_close_ int fd = -EBADF;
@@ -89,21 +94,27 @@ static pid_t proc_ppid(const char *pid)
         snprintf(path, sizeof(path), "/proc/%s/stat", pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return -1;
+                return false;
         n = read(fd, buf, sizeof(buf) - 1);
         if (n <= 0)
-                return -1;
+                return false;
         buf[n] = 0;
         /* The command name may contain spaces and parentheses: the fields resume after the last ')'. */
         char *p = strrchr(buf, ')');
         int ppid;
         char state;
-        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
-                return -1;
-        return (pid_t)ppid;
+        unsigned flags;
+        if (!p || sscanf(p + 1, " %c %d %*d %*d %*d %*d %u", &state, &ppid, &flags) != 3)
+                return false;
+        *ret_ppid = (pid_t)ppid;
+        *ret_state = state;
+        *ret_flags = flags;
+        return true;
 }
 
-int reaper_kill_children(int sig, bool (*skip)(pid_t pid))
+/* Calls fn on every child of ours that skip does not claim; returns how many fn counted. */
+static int for_each_child(bool (*skip)(pid_t pid),
+                          bool (*fn)(pid_t pid, char state, unsigned flags, int sig), int sig)
 {
         _cleanup_closedir_ DIR *d = opendir("/proc");
         pid_t self = getpid();
@@ -112,15 +123,42 @@ int reaper_kill_children(int sig, bool (*skip)(pid_t pid))
         if (!d)
                 return negative_errno();
         for (struct dirent *de; (de = readdir(d));) {
+                pid_t ppid;
+                char state;
+                unsigned flags;
+
                 if (!isdigit((unsigned char)de->d_name[0]))
                         continue;
-                if (proc_ppid(de->d_name) != self)
+                if (!proc_stat(de->d_name, &ppid, &state, &flags) || ppid != self)
                         continue;
                 pid_t pid = (pid_t)atoi(de->d_name);
                 if (skip && skip(pid))
                         continue;
-                if (kill(pid, sig) == 0)
-                        n++;
+                n += fn(pid, state, flags, sig);
         }
         return n;
+}
+
+static bool send_signal(pid_t pid, char state, unsigned flags, int sig)
+{
+        (void)state;
+        (void)flags;
+        return kill(pid, sig) == 0;
+}
+
+static bool is_dying(pid_t pid, char state, unsigned flags, int sig)
+{
+        (void)pid;
+        (void)sig;
+        return state == 'Z' || state == 'X' || (flags & REAPER_PF_EXITING);
+}
+
+int reaper_kill_children(int sig, bool (*skip)(pid_t pid))
+{
+        return for_each_child(skip, send_signal, sig);
+}
+
+int reaper_count_dying_children(bool (*skip)(pid_t pid))
+{
+        return for_each_child(skip, is_dying, 0);
 }

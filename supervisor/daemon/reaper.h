@@ -28,3 +28,6 @@ int reaper_drain(pid_t main_pid, bool *ret_main_exited, siginfo_t *ret_main,
 /* Sends sig to every direct child of ours (re-parented orphans included), for tiers without a leaf
  * of our own to kill, except those skip() claims (NULL: none). Returns how many were signalled. */
 int reaper_kill_children(int sig, bool (*skip)(pid_t pid));
+/* How many direct children of ours, except those skip() claims, are dying: zombies, or exiting
+ * (PF_EXITING), which a task is before it leaves its cgroup and until it is reaped. */
+int reaper_count_dying_children(bool (*skip)(pid_t pid));

@@ -703,6 +703,15 @@ static int stop_kill_children(int sig, void *userdata)
         return 0;
 }
 
+static unsigned stop_dying_asked, stop_dying_left;
+
+/* As many children dying as stop_dying_left says, one fewer at each look (each reap takes one). */
+static int stop_dying_children(void *userdata)
+{
+        stop_dying_asked++;
+        return stop_dying_left ? (int)stop_dying_left-- : 0;
+}
+
 static void stop_reap(void *userdata)
 {
         stop_reaps++;
@@ -713,7 +722,9 @@ static void stop_reap(void *userdata)
  * they fall back to the supervisor's own children. */
 TEST(stop_goes_through_the_actuator)
 {
-        const StopOps ops = { .kill_children = stop_kill_children, .reap = stop_reap };
+        const StopOps ops = { .kill_children = stop_kill_children,
+                              .dying_children = stop_dying_children,
+                              .reap = stop_reap };
         Fake f = fake_new();
         Stop st;
 
@@ -723,16 +734,20 @@ TEST(stop_goes_through_the_actuator)
         stop_init(&st, e, &f.base, &ops);
         stop_sweep_leftovers(&st);
         ASSERT_STREQ(f.calls, "populated\nkill_all 9\npopulated\n");
-        /* Once the leaf is empty, the not yet reaped are looked for among our children. */
-        ASSERT_EQ(stop_children_killed, 1);
+        /* Once the leaf is empty, the not yet reaped are looked for among our children, never
+         * killed: a child that is not dying (a hook's orphan) is not the workload's. */
+        ASSERT_EQ(stop_children_killed, 0);
+        ASSERT_EQ(stop_dying_asked, 1);
         ASSERT_EQ(stop_reaps, 1);
 
-        /* An empty leaf: nothing to kill, but the exited are still reaped (CI: a grandchild left a
-         * zombie after an empty leaf). */
+        /* An empty leaf with two children still dying (CI: a grandchild left a zombie after an empty
+         * leaf): nothing to kill, and the sweep reaps until none is left. */
         f.calls[0] = 0;
+        stop_dying_left = 2;
         stop_sweep_leftovers(&st);
-        ASSERT_STREQ(f.calls, "populated\npopulated\n");
-        ASSERT_EQ(stop_reaps, 2);
+        ASSERT_STREQ(f.calls, "populated\npopulated\npopulated\npopulated\n");
+        ASSERT_EQ(stop_reaps, 4);
+        ASSERT_EQ(stop_children_killed, 0);
 
         /* The grace ends: SIGKILL to the leaf through the actuator. */
         f.calls[0] = 0;
@@ -748,9 +763,11 @@ TEST(stop_goes_through_the_actuator)
         f.caps = ACTUATOR_CAP_LIST_PIDS | ACTUATOR_CAP_KILL_ALL;
         stop_init(&st, e, &f.base, &ops);
         stop_children_killed = 0;
+        stop_dying_asked = 0;
         stop_sweep_leftovers(&st);
         ASSERT_EQ(f.calls[0], 0);
         ASSERT_EQ(stop_children_killed, 2);
+        ASSERT_EQ(stop_dying_asked, 0);
         stop_done(&st);
         e = sd_event_unref(e);
 }
