@@ -12,6 +12,14 @@ E2E_NAME=$(basename "$0" .sh)
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/oomless-e2e-${E2E_NAME}.XXXXXX")
 export OOMLESS_RUNTIME_DIR="$E2E_TMP/run"
 E2E_PIDS=()
+# The tests' own helpers (ports, HTTP checks, fake servers) run on the system's python3, not a pyenv
+# shim: in the VM each shim exec costs seconds, which once made a check outlast what it checked.
+# (On PATH, not a shell function: "python3 ... &" must leave python3's own pid in $!.)
+if [[ -x /usr/bin/python3 ]]; then
+        mkdir -p "$E2E_TMP/bin"
+        ln -s /usr/bin/python3 "$E2E_TMP/bin/python3"
+        export PATH="$E2E_TMP/bin:$PATH"
+fi
 
 say() { printf '%s: %s\n' "$E2E_NAME" "$*" >&2; }
 fail() {

@@ -6,9 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 
-py=/usr/bin/python3 # not a pyenv shim: each shim exec costs seconds in the VM
-[[ -x $py ]] || py=python3
-"$py" "$here/reaper-parent.py" "$E2E_TMP/left" -- \
+python3 "$here/reaper-parent.py" "$E2E_TMP/left" -- \
         "$OOMLESS" run --no-preload --stop-timeout 2s -- sh -c 'trap "" TERM; for i in $(seq 8); do sleep 1000 & done; wait; sleep 1000' \
         >"$E2E_TMP/log.out" 2>"$E2E_TMP/log" &
 parent=$!
