@@ -108,6 +108,8 @@ int manager_start_child(Manager *m)
         if (manager_sample(m) >= 0 && m->last.events_valid)
                 m->oom_kill_baseline = m->last.ev_oom_kill;
         manager_publish_heap_cap(m);
+        /* The empty leaf's figures say nothing of what the new process will hold outside its heap. */
+        supervise_heap_cap_reset(m->supervise);
 
         WorkloadEnvSpec es = {
                 .preload = m->cfg.preload,

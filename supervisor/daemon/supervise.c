@@ -144,27 +144,37 @@ size_t supervise_psi_triggers(const Supervise *s, const char **ret, size_t max)
         return n;
 }
 
-/* The published cap follows the effective limit, which a parent cgroup may change while we run. The
- * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
- * than at the next tick. */
-/* The least "outside the heap" of the samples in the last SUPERVISE_OUTSIDE_WINDOW_USEC, this one
- * included. Each sample's figure is an upper bound while the heap grows: the allocator publishes
- * its heap only every 10 ms or so, and at 1 GB/s a figure that old is 10 MB short, which a single
- * sample would take for memory outside the heap and cut the cap by (e2e/oom saw ENOMEM at 47 MiB of
- * a 64M limit, with 1 MiB outside). Without heap figures the whole of nonfile is the bound. */
+/* The least "outside the heap" of the samples in the last SUPERVISE_OUTSIDE_WINDOW_USEC and the one
+ * before this, this one included. Each sample's figure is an upper bound while the heap grows: the
+ * allocator publishes its heap only every 10 ms or so, and at 1 GB/s a figure that old is 10 MB
+ * short, which a single sample would take for memory outside the heap and cut the cap by (e2e/oom
+ * saw ENOMEM at 47 MiB of a 64M limit, with 1 MiB outside). The window is a few publish periods, not
+ * more: a figure too low (a heap that just shrank, or was mapped and not yet touched) lasts as long,
+ * and so does real growth outside the heap before the cap makes room for it. Without heap figures the
+ * whole of nonfile is the bound. */
 static uint64_t outside_estimate(Supervise *s, const OomlessSample *x, uint64_t bytes)
 {
         uint64_t now = x->timestamp_usec, best = bytes;
+        unsigned prev = (s->outside_next + SUPERVISE_OUTSIDE_SLOTS - 1) % SUPERVISE_OUTSIDE_SLOTS;
 
-        s->outside[s->outside_next] = (typeof(s->outside[0])){ .usec = now, .bytes = bytes };
-        s->outside_next = (s->outside_next + 1) % SUPERVISE_OUTSIDE_SLOTS;
         for (unsigned i = 0; i < SUPERVISE_OUTSIDE_SLOTS; i++)
                 if (s->outside[i].usec && s->outside[i].usec <= now &&
-                    now - s->outside[i].usec <= SUPERVISE_OUTSIDE_WINDOW_USEC)
+                    (i == prev || now - s->outside[i].usec <= SUPERVISE_OUTSIDE_WINDOW_USEC))
                         best = MIN(best, s->outside[i].bytes);
+        s->outside[s->outside_next] = (typeof(s->outside[0])){ .usec = now, .bytes = bytes };
+        s->outside_next = (s->outside_next + 1) % SUPERVISE_OUTSIDE_SLOTS;
         return best;
 }
 
+void supervise_heap_cap_reset(Supervise *s)
+{
+        memset(s->outside, 0, sizeof(s->outside));
+        s->outside_next = 0;
+}
+
+/* The published cap follows the effective limit, which a parent cgroup may change while we run. The
+ * allocator is woken near the danger zone (85%) so the policy can act within a millisecond rather
+ * than at the next tick. */
 uint64_t supervise_heap_cap(Supervise *s, const OomlessSample *x, uint64_t *ret_watermark)
 {
         uint64_t cap, limit = x->limit;

@@ -69,20 +69,23 @@ size_t supervise_psi_triggers(const Supervise *s, const char **ret, size_t max);
 /* The heap cap to publish for this sample, or 0 when nothing new is to be published (--heap-cap=none,
  * the user's own OOMLESS_HEAP_CAP, an unknown limit, or about the cap published already). With
  * --heap-cap=auto, the live rule: the effective limit minus what the cgroup holds outside the heap
- * (nonfile minus the heap held, the least over the last second) minus a reserve (1/64 of the limit, at least
- * 4M), never under the allocator's floor; republished when it moves by 1/256 of the limit. *ret_watermark is
- * where the allocator wakes us: 85% of the limit, or with auto, the heap at which nonfile passes
- * SUPERVISE_WAKE_PERMYRIAD. Call supervise_heap_cap_published() once it is out. */
+ * (nonfile minus the heap held, the least over the last 100 ms and the sample before) minus a reserve (1/64
+ * of the limit, at least 4M), never under the allocator's floor; republished when it moves by 1/256 of the
+ * limit. *ret_watermark is where the allocator wakes us: 85% of the limit, or with auto, the heap at which
+ * nonfile passes SUPERVISE_WAKE_PERMYRIAD. Call supervise_heap_cap_published() once it is out. */
 #define SUPERVISE_HEAP_RESERVE_MIN (UINT64_C(4) << 20)
 /* With the live cap, the allocator wakes us when its heap puts nonfile past this share of the limit
  * (permyriad), the built-in policy's restart line. */
 #define SUPERVISE_WAKE_PERMYRIAD 9400
-/* "Outside the heap" is the least of the samples within this window (at most this many of them):
- * one sample's is too high while the heap grows faster than the allocator publishes it. */
-#define SUPERVISE_OUTSIDE_WINDOW_USEC (1 * USEC_PER_SEC)
+/* "Outside the heap" is the least of the samples within this window and the one before (at most
+ * this many of them): one sample's is too high while the heap grows faster than the allocator
+ * publishes it. */
+#define SUPERVISE_OUTSIDE_WINDOW_USEC (100 * USEC_PER_MSEC)
 #define SUPERVISE_OUTSIDE_SLOTS       16
 uint64_t supervise_heap_cap(Supervise *s, const OomlessSample *sample, uint64_t *ret_watermark);
 void supervise_heap_cap_published(Supervise *s, uint64_t cap);
+/* Forgets the samples behind "outside the heap": a new workload process, or a new target. */
+void supervise_heap_cap_reset(Supervise *s);
 
 /* One sample at now_usec: counts kernel OOM kills inside the leaf toward max_restarts while a
  * workload runs, then evaluates the policy unless this is run mode between two runs. Returns true when

@@ -484,6 +484,7 @@ static int on_follow_timer(sd_event_source *s, uint64_t usec, void *userdata)
                                   (int)pid, cg_leaf_path(m->cg) ?: "the old one", msg ?: "unknown reason");
         (void)manager_arm_watches(m);
         manager_react_rebind(m);
+        supervise_heap_cap_reset(m->supervise);
         /* A new cgroup's oom_kill counter is not the old one's: kills from before we followed it are
          * not ours to report. In the same cgroup it goes on, and a kill that caused this restart is. */
         if (!old_leaf || !streq(old_leaf, cg_memcg_path(m->cg) ?: cg_leaf_path(m->cg) ?: "")) {

@@ -343,8 +343,6 @@ TEST(heap_cap)
         s = supervise_free(s);
 }
 
-/* --heap-cap=auto: the limit less what lies outside the heap (nonfile minus heap held) less the
- * reserve (1/64 of the limit, at least 4M); republished only when it moves by 1/256 of the limit. */
 /* A supervisor with the live heap cap (--heap-cap=auto) and a policy that never acts. */
 static Supervise *new_auto_cap(void)
 {
@@ -356,6 +354,8 @@ static Supervise *new_auto_cap(void)
         return s;
 }
 
+/* --heap-cap=auto: the limit less what lies outside the heap (nonfile minus heap held) less the
+ * reserve (1/64 of the limit, at least 4M); republished only when it moves by 1/256 of the limit. */
 TEST(heap_cap_auto)
 {
         Supervise *s = new_auto_cap();
@@ -395,9 +395,10 @@ TEST(heap_cap_auto)
 }
 
 /* The allocator publishes its heap every 10 ms or so: a sample during a fast burst sees the cgroup
- * ahead of the heap figure, and that gap is not memory outside the heap. The least of the last second
- * is taken (e2e/oom: ENOMEM at 47 MiB of 64M before, with 1 MiB really outside); real growth outside
- * the heap still lowers the cap once it has lasted the window. */
+ * ahead of the heap figure, and that gap is not memory outside the heap. The least of the last 100 ms
+ * and the sample before is taken (e2e/oom: ENOMEM at 47 MiB of 64M before, with 1 MiB really
+ * outside); real growth outside the heap lowers the cap once it has lasted that long. A new process
+ * starts afresh. */
 TEST(heap_cap_auto_stale_heap_figures)
 {
         Supervise *s = new_auto_cap();
@@ -414,14 +415,22 @@ TEST(heap_cap_auto_stale_heap_figures)
         /* the burst's figure comes in: 1 MiB outside, as before */
         x.timestamp_usec = T0 + 40 * USEC_PER_MSEC, x.current = 56 * MIB, x.heap_held = 55 * MIB;
         ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
-        /* 12 MiB of tmpfs that stays: after the window, the cap makes room for it */
+        /* 12 MiB of tmpfs that stays: a tick later the window still has the 1 MiB, two ticks later
+         * the cap makes room for it */
         x.current = 68 * MIB, x.heap_held = 55 * MIB;
-        for (uint64_t t = 100; t <= 1000; t += 100) {
-                x.timestamp_usec = T0 + t * USEC_PER_MSEC;
-                ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
-        }
-        x.timestamp_usec = T0 + 1100 * USEC_PER_MSEC;
-        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 64 * MIB - 13 * MIB - 4 * MIB);
+        x.timestamp_usec = T0 + 140 * USEC_PER_MSEC;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        x.timestamp_usec = T0 + 240 * USEC_PER_MSEC;
+        cap = supervise_heap_cap(s, &x, &wm);
+        ASSERT_U64_EQ(cap, 64 * MIB - 13 * MIB - 4 * MIB);
+        supervise_heap_cap_published(s, cap);
+        /* a sample long after a quiet spell still has the one before it */
+        x.timestamp_usec = T0 + 5 * USEC_PER_SEC, x.current = 80 * MIB, x.heap_held = 55 * MIB;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 0);
+        /* a new process: nothing of the old one's figures is kept */
+        supervise_heap_cap_reset(s);
+        x.timestamp_usec = T0 + 6 * USEC_PER_SEC, x.current = 10 * MIB, x.heap_held = 9 * MIB;
+        ASSERT_U64_EQ(supervise_heap_cap(s, &x, &wm), 64 * MIB - 1 * MIB - 4 * MIB);
         s = supervise_free(s);
 }
 
