@@ -16,9 +16,9 @@ E2E_PIDS=()
 # shim: in the VM each shim exec costs seconds, which once made a check outlast what it checked.
 # (On PATH, not a shell function: "python3 ... &" must leave python3's own pid in $!.)
 if [[ -x /usr/bin/python3 ]]; then
-        mkdir -p "$E2E_TMP/bin"
-        ln -s /usr/bin/python3 "$E2E_TMP/bin/python3"
-        export PATH="$E2E_TMP/bin:$PATH"
+        mkdir "$E2E_TMP/.lib-python"
+        ln -s /usr/bin/python3 "$E2E_TMP/.lib-python/python3"
+        export PATH="$E2E_TMP/.lib-python:$PATH"
 fi
 
 say() { printf '%s: %s\n' "$E2E_NAME" "$*" >&2; }
