@@ -46,11 +46,13 @@
 #define REACT_ACCURACY_MIN (1 * USEC_PER_MSEC)
 #define REACT_ACCURACY_MAX (50 * USEC_PER_MSEC)
 
+#define KT_NONE            ((CgLevels){ .above = UINT64_MAX })
+
 struct React {
         CgThresholds *kt; /* v1 kernel thresholds; NULL elsewhere */
         sd_event_source *kt_source;
         sd_event_source *kt_done_source; /* the arming worker has finished */
-        uint64_t kt_above, kt_below;     /* the levels armed */
+        CgLevels kt_armed;               /* the levels armed (above UINT64_MAX: none yet) */
         CgLevels kt_asked;               /* the levels last asked for (armed, or being armed) */
         bool kt_asked_valid;
         sd_event_source *soon; /* a hold's end, or an event that came too soon after a sample */
@@ -62,7 +64,6 @@ struct React {
         uint64_t wake_above;       /* the allocator's upward threshold as published, held bytes; 0 none */
         unsigned follow;           /* follow-up samples since the heap went past wake_above */
         uint64_t kt_slack;         /* how late a v1 threshold event can be, bytes (kernel_slack()) */
-        bool kt_is_early;          /* the upward threshold is armed early by the slack */
         bool kt_early;             /* the early upward threshold fired: follow until the level */
         uint64_t band_follow_usec; /* when the last series of follow-ups after it started */
 };
@@ -139,7 +140,7 @@ static int on_threshold(sd_event_source *s, int fd, uint32_t revents, void *user
         (void)revents;
 
         (void)cg_thresholds_consume(m->react->kt);
-        if (m->react->kt_is_early)
+        if (m->react->kt_armed.early)
                 m->react->kt_early = true;
         react_event(m, "A memory threshold was crossed (cgroup.event_control)");
         return 0;
@@ -155,9 +156,8 @@ static void kernel_give_up(Manager *m, int error, const char *what)
         r->kt_source = sd_event_source_disable_unref(r->kt_source);
         r->kt_done_source = sd_event_source_disable_unref(r->kt_done_source);
         r->kt = cg_thresholds_free(r->kt);
-        r->kt_above = UINT64_MAX;
-        r->kt_below = 0;
-        r->kt_is_early = r->kt_early = false;
+        r->kt_armed = KT_NONE;
+        r->kt_early = false;
         r->adaptive = true;
 }
 
@@ -180,12 +180,9 @@ static int on_kernel_armed(sd_event_source *s, int fd, uint32_t revents, void *u
                 return 0;
         }
         /* The request behind this one was dropped (no thread to arm it): ask again at the update. */
-        if (!cg_thresholds_busy(r->kt) && r->kt_asked_valid &&
-            (l.above != r->kt_asked.above || l.below != r->kt_asked.below || l.early != r->kt_asked.early))
+        if (!cg_thresholds_busy(r->kt) && r->kt_asked_valid && !cg_levels_eq(&l, &r->kt_asked))
                 r->kt_asked_valid = false;
-        r->kt_above = l.above;
-        r->kt_below = l.below;
-        r->kt_is_early = l.early != 0;
+        r->kt_armed = l;
         if (r->kt_source)
                 q = sd_event_source_set_io_fd(r->kt_source, efd);
         else
@@ -200,7 +197,7 @@ static int on_kernel_armed(sd_event_source *s, int fd, uint32_t revents, void *u
         /* The kernel signals crossings after the registration only: one made while the worker armed
          * (tens of ms) is found by a sample now, not at the next tick; and a crossing of the early level
          * then starts the follow-up samples (the update clears this unless the usage is in the band). */
-        if (r->kt_is_early)
+        if (l.early)
                 r->kt_early = true;
         react_event(m, "Memory thresholds armed");
         return 0;
@@ -212,8 +209,7 @@ static bool kernel_open(Manager *m)
         React *r = m->react;
         int q;
 
-        r->kt_above = UINT64_MAX;
-        r->kt_below = 0;
+        r->kt_armed = KT_NONE;
         r->kt_asked_valid = false;
         q = cg_thresholds_new(m->cg, &r->kt);
         if (q == -EOPNOTSUPP) {
@@ -291,7 +287,7 @@ void manager_react_rebind(Manager *m)
         r->kt_source = sd_event_source_disable_unref(r->kt_source);
         r->kt_done_source = sd_event_source_disable_unref(r->kt_done_source);
         r->kt = cg_thresholds_free(r->kt);
-        r->kt_is_early = r->kt_early = false;
+        r->kt_early = false;
         r->follow = 0;
         r->adaptive = !kernel_open(m);
 }
@@ -399,8 +395,8 @@ static bool idle(Manager *m, unsigned stage, const PolicyWatch *w)
         if (stage != 0 || w->guard == 0 || m->last.current >= w->guard)
                 return false;
         /* The armed level, not the one asked for: until the worker is done, only it can wake us. */
-        return w->guard == UINT64_MAX ||
-               (r->kt && r->kt_source && r->kt_above <= w->guard && m->last.current < r->kt_above);
+        return w->guard == UINT64_MAX || (r->kt && r->kt_source && r->kt_armed.above <= w->guard &&
+                                          m->last.current < r->kt_armed.above);
 }
 
 static void set_interval(Manager *m, uint64_t interval, uint64_t now, uint64_t headroom, uint64_t rate)

@@ -145,18 +145,13 @@ static int start(CgThresholds *t, const CgLevels *l)
         return 0;
 }
 
-static bool levels_eq(const CgLevels *a, const CgLevels *b)
-{
-        return a->above == b->above && a->early == b->early && a->below == b->below;
-}
-
 int cg_thresholds_request(CgThresholds *t, const CgLevels *l)
 {
         if (!t || !l)
                 return -EINVAL;
         if (t->busy) {
                 /* Back to what is being armed: nothing more to do after it. */
-                t->queued = !levels_eq(l, &t->running);
+                t->queued = !cg_levels_eq(l, &t->running);
                 t->next = *l;
                 return 0;
         }

@@ -25,6 +25,11 @@ typedef struct CgLevels {
         uint64_t above, early, below;
 } CgLevels;
 
+static inline bool cg_levels_eq(const CgLevels *a, const CgLevels *b)
+{
+        return a->above == b->above && a->early == b->early && a->below == b->below;
+}
+
 /* -EOPNOTSUPP when cg is not a v1 memory cgroup. */
 int cg_thresholds_new(Cg *cg, CgThresholds **ret);
 /* Waits for a worker under way: one arming, up to 4 registrations (measured up to 160 ms in all). */
